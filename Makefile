@@ -1,0 +1,37 @@
+# Project-local virtual environment; everything the project needs is installed from here.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: test demo device-env dev-env bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip "setuptools>=64" wheel
+
+# Device-only install: numpy, scipy, pyserial, ai-edge-litert. No TensorFlow.
+$(VENV)/.device-stamp: $(PY) setup.cfg pyproject.toml
+	$(PIP) install -e .
+	touch $@
+
+# Everything: device + training (TensorFlow) + tests.
+$(VENV)/.dev-stamp: $(PY) setup.cfg pyproject.toml
+	$(PIP) install -e ".[train,test]"
+	touch $@
+
+device-env: $(VENV)/.device-stamp
+dev-env: $(VENV)/.dev-stamp
+
+test: $(VENV)/.dev-stamp
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: $(VENV)/.device-stamp
+	$(PY) -m edge.demo $(DEMO_ARGS)
+
+bench: $(VENV)/.dev-stamp
+	$(PY) benchmarks/frontend.py
+	$(PY) benchmarks/bridge.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,19 @@
+"""``emg-convert``: simulate, read, train, quantize, evaluate and export needle-EMG detectors."""
+
+from __future__ import annotations
+
+import sys
+
+from firmware_bridge.clikit import run
+
+#: Subcommand modules; each defines ``add_parser(subparsers)``.
+COMMANDS: list[str] = [
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run("emg-convert", __doc__.strip(), COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
