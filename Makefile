@@ -10,14 +10,15 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip "setuptools>=64" wheel
 
-# Device-only install: numpy, scipy, pyserial, ai-edge-litert. No TensorFlow.
+# Device install (numpy, scipy, pyserial, ai-edge-litert) plus matplotlib for the demo's
+# timeline PNG. No TensorFlow.
 $(VENV)/.device-stamp: $(PY) setup.cfg pyproject.toml
-	$(PIP) install -e .
+	$(PIP) install -e ".[demo]"
 	touch $@
 
 # Everything: device + training (TensorFlow) + tests.
 $(VENV)/.dev-stamp: $(PY) setup.cfg pyproject.toml
-	$(PIP) install -e ".[train,test]"
+	$(PIP) install -e ".[train,test,demo]"
 	touch $@
 
 device-env: $(VENV)/.device-stamp
