@@ -1,0 +1,213 @@
+"""Sample sources: one interface for every way samples reach the edge runtime.
+
+A *sample source* yields blocks of int16 samples from one channel, each stamped with the
+index of its first sample (counted from the start of the stream, in samples) and the exact
+number of samples that went missing just before it. The serial link
+(:class:`firmware_bridge.link.SerialLink`), the audio ADC (:class:`firmware_bridge.adc.AdcSource`)
+and WAV files (:class:`WavSource`) all implement :class:`SampleSource`, so the runtime does not
+care where its samples come from.
+"""
+
+from __future__ import annotations
+
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["SampleBlock", "SampleSource", "WavSource", "parse_speed"]
+
+
+@dataclass(frozen=True)
+class SampleBlock:
+    """A run of consecutive samples.
+
+    ``first_index`` is the stream index (in samples, from 0) of ``samples[0]``;
+    ``samples`` is a 1-D int16 array; ``gap_before`` is how many samples are missing between
+    the previous block delivered by the same source and this one (0 when contiguous). Hence
+    ``first_index == previous.first_index + len(previous.samples) + gap_before``.
+    """
+
+    first_index: int
+    samples: np.ndarray
+    gap_before: int = 0
+
+    def __post_init__(self) -> None:
+        if self.first_index < 0:
+            raise ValueError(f"first_index must be >= 0, got {self.first_index}")
+        if self.gap_before < 0:
+            raise ValueError(f"gap_before must be >= 0, got {self.gap_before}")
+        if not isinstance(self.samples, np.ndarray) or self.samples.dtype != np.int16 or self.samples.ndim != 1:
+            raise ValueError("samples must be a 1-D numpy int16 array")
+
+    @property
+    def end_index(self) -> int:
+        """Index one past the last sample of this block."""
+        return self.first_index + int(self.samples.size)
+
+
+@runtime_checkable
+class SampleSource(Protocol):
+    """What the edge runtime reads samples from (serial link, ADC, WAV file)."""
+
+    #: Samples per second (Hz).
+    sample_rate: int
+    #: Microvolts at the electrode per least significant bit of a sample (µV/LSB).
+    uv_per_lsb: float
+
+    def read_block(self, timeout: float | None = None) -> SampleBlock | None:
+        """Next block; ``None`` if nothing arrived within ``timeout`` seconds (``None`` = wait).
+
+        Raises :class:`EOFError` once a finite source (a WAV file, an amplifier that signalled
+        end of stream) has delivered its last block.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the device or file; idempotent."""
+        ...
+
+
+def parse_speed(text: str | float | None) -> float | None:
+    """Parse a pacing speed: ``"1"`` (real time), ``"N"`` (N× faster), ``"max"`` (``None``)."""
+    if text is None:
+        return None
+    if isinstance(text, str):
+        if text.strip().lower() in ("max", "inf", "none"):
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"speed must be a positive number or 'max', got {text!r}") from None
+    else:
+        value = float(text)
+    if not (value > 0 and np.isfinite(value)):
+        raise ValueError(f"speed must be a positive number or 'max', got {text!r}")
+    return value
+
+
+class Pacer:
+    """Releases sample indices at ``sample_rate * speed`` per second of wall-clock time.
+
+    The clock starts at the first call of :meth:`wait_until`; ``speed=None`` releases
+    everything at once (as fast as the consumer takes it).
+    """
+
+    def __init__(self, sample_rate: int, speed: float | None, clock=time.monotonic, sleep=time.sleep):
+        self.rate = float(sample_rate) * (speed if speed is not None else float("inf"))
+        self._clock = clock
+        self._sleep = sleep
+        self._t0: float | None = None
+
+    def due_time(self, index: int) -> float:
+        """Wall-clock time (``clock`` units, s) at which sample ``index`` is due."""
+        if self._t0 is None:
+            self._t0 = self._clock()
+        if self.rate == float("inf"):
+            return self._t0
+        return self._t0 + index / self.rate
+
+    def wait_until(self, index: int, timeout: float | None) -> bool:
+        """Sleep until sample ``index`` is due; False if ``timeout`` (s) ran out first."""
+        due = self.due_time(index)
+        now = self._clock()
+        if due <= now:
+            return True
+        if timeout is not None and due - now > timeout:
+            if timeout > 0:
+                self._sleep(timeout)
+            return False
+        self._sleep(due - now)
+        return True
+
+
+class WavSource:
+    """A 16-bit PCM WAV file as a sample source, paced like a live amplifier.
+
+    ``speed=1.0`` releases samples in real time, ``speed=N`` N times faster and ``speed=None``
+    as fast as they are read. Multi-channel files are read from ``channel``. ``uv_per_lsb``
+    (µV per LSB) is what the recording's amplifier used; WAV files do not store it.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        speed: float | None = 1.0,
+        block: int = 441,
+        *,
+        uv_per_lsb: float = 1.0,
+        channel: int = 0,
+    ) -> None:
+        if block < 1:
+            raise ValueError(f"block must be >= 1 sample, got {block}")
+        if not uv_per_lsb > 0:
+            raise ValueError(f"uv_per_lsb must be > 0 µV/LSB, got {uv_per_lsb}")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no such WAV file: {self.path}")
+        try:
+            self._wav = wave.open(str(self.path), "rb")
+        except (wave.Error, EOFError) as exc:
+            raise ValueError(f"{self.path}: not a PCM WAV file ({exc})") from None
+        width = self._wav.getsampwidth()
+        channels = self._wav.getnchannels()
+        if width != 2:
+            self._wav.close()
+            raise ValueError(f"{self.path}: sample width must be 16 bit, got {8 * width} bit")
+        if not 0 <= channel < channels:
+            self._wav.close()
+            raise ValueError(f"channel must be in 0..{channels - 1}, got {channel}")
+        self.sample_rate: int = self._wav.getframerate()
+        self.uv_per_lsb: float = float(uv_per_lsb)
+        self.n_samples: int = self._wav.getnframes()
+        self._channels = channels
+        self._channel = channel
+        self._block = int(block)
+        self._next = 0
+        self._pacer = Pacer(self.sample_rate, speed)
+
+    def read_block(self, timeout: float | None = None) -> SampleBlock | None:
+        if self._wav is None:
+            raise EOFError("source closed")
+        if self._next >= self.n_samples:
+            raise EOFError(f"end of {self.path.name}")
+        n = min(self._block, self.n_samples - self._next)
+        if not self._pacer.wait_until(self._next + n, timeout):
+            return None
+        raw = self._wav.readframes(n)
+        data = np.frombuffer(raw, dtype="<i2").reshape(-1, self._channels)[:, self._channel]
+        block = SampleBlock(self._next, data.astype(np.int16, copy=True), 0)
+        self._next += int(data.size)
+        return block
+
+    def close(self) -> None:
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None
+
+    def __enter__(self) -> "WavSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_wav_int16(path: str | Path, channel: int = 0) -> tuple[np.ndarray, int]:
+    """Whole 16-bit PCM WAV file as ``(samples int16, sample_rate Hz)``."""
+    src = WavSource(path, speed=None, block=1 << 20, channel=channel)
+    try:
+        parts = []
+        while True:
+            try:
+                blk = src.read_block()
+            except EOFError:
+                break
+            if blk is not None:
+                parts.append(blk.samples)
+        pcm = np.concatenate(parts) if parts else np.zeros(0, np.int16)
+        return pcm, src.sample_rate
+    finally:
+        src.close()
