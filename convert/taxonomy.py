@@ -58,19 +58,29 @@ def is_pathological(label: str) -> bool:
     return label in PATHOLOGICAL
 
 
+def _alias_key(name: str) -> str:
+    """Case, ``_``/``-`` and repeated spaces do not matter: ``End-plate_Spike`` → ``end plate spike``."""
+    return " ".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+_ALIAS_KEYS: dict[str, str] = {_alias_key(k): v for k, v in ALIASES.items()}
+_ALIAS_KEYS.update({_alias_key(label): label for label in LABELS})
+
+
 def canonical_label(name: str, extra_aliases: dict[str, str] | None = None) -> str:
-    """Map a clinic's label to the taxonomy; raise ``ValueError`` naming the allowed labels."""
-    key = name.strip().lower().replace("_", " ")
-    if name.strip() in LABEL_INDEX:
-        return name.strip()
-    table = dict(ALIASES)
+    """Map a clinic's label to the taxonomy; raise ``ValueError`` naming the allowed labels.
+
+    Matching ignores case, ``_``/``-`` and repeated spaces. ``extra_aliases`` (a clinic's own
+    names → taxonomy labels or built-in aliases) take precedence over :data:`ALIASES`.
+    """
+    key = _alias_key(name)
     if extra_aliases:
-        table.update({k.strip().lower().replace("_", " "): v for k, v in extra_aliases.items()})
-    if key.replace(" ", "_") in LABEL_INDEX:
-        return key.replace(" ", "_")
-    if key in table:
-        return table[key]
+        extra = {_alias_key(k): v for k, v in extra_aliases.items()}
+        if key in extra:
+            return canonical_label(extra[key])  # the target may itself be an alias
+    if key in _ALIAS_KEYS:
+        return _ALIAS_KEYS[key]
     raise ValueError(
-        f"unknown label {name!r}: use one of {', '.join(LABELS)} or an alias "
+        f"unknown label {name.strip()!r}: use one of {', '.join(LABELS)} or an alias "
         f"({', '.join(sorted(ALIASES)[:8])}, ...)"
     )
