@@ -1,0 +1,474 @@
+"""Scenes: class episodes over background, sequenced into recordings with labels and events.
+
+An *episode* is one class pattern (e.g. 6 s of fibrillations) rendered in µV; a *recording*
+is background (noise, hum, drift) over its whole length plus a sequence of episodes, passed
+through the amplifier model. Every range below cites /work/shared/reference/clinical-waveforms.md
+§2 ("CW"); where the simulator draws from a narrower part of a clinical range, the comment
+says why (usually: so that a 1 s analysis window still shows the pattern).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy.signal import oaconvolve
+
+from convert.recording import Recording, Segment
+from convert.simulator import discharges as dis
+from convert.simulator import waveforms as wf
+from convert.simulator.amplifier import AmplifierConfig, amplify
+from convert.simulator.background import background as make_background
+from convert.simulator.subject import Subject
+from convert.taxonomy import LABELS, PATHOLOGICAL, canonical_label
+
+#: Bump when the generated signals change for a given seed (recorded in corpus manifests).
+GENERATOR_VERSION = "1.0.0"
+
+MIN_RATE_HZ = 8000
+MAX_RATE_HZ = 48000
+MAX_DURATION_S = 3600.0
+
+#: Backgrounds a pathological episode may sit on (issue 4: endplate noise, voluntary motor
+#: units, insertional bursts). "auto" draws one of these or none.
+OVERLAYS: tuple[str, ...] = ("endplate_noise", "voluntary_muap", "insertional")
+_OVERLAY_P = {"none": 0.55, "endplate_noise": 0.15, "voluntary_muap": 0.15, "insertional": 0.15}
+
+_SCENE_STREAM = 0x5CE7E
+
+
+def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+@dataclass
+class Episode:
+    """A rendered episode: µV signal, events (t_s, label) and labelled active spans (s)."""
+
+    signal: np.ndarray
+    events: list[tuple[float, str]] = field(default_factory=list)
+    spans: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+class _Canvas:
+    """Accumulates potentials placed at event times into an episode buffer."""
+
+    def __init__(self, n: int, sample_rate: float):
+        self.fs = float(sample_rate)
+        self.buf = np.zeros(n)
+        self.events: list[tuple[float, str]] = []
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.buf) / self.fs
+
+    def place(self, times_s, template: np.ndarray, amps_uv, label: str | None) -> None:
+        """Add ``template`` × ``amps_uv`` with its largest deflection at each time in ``times_s``."""
+        times = np.asarray(times_s, dtype=float)
+        amps = np.broadcast_to(np.asarray(amps_uv, dtype=float), times.shape)
+        if times.size == 0:
+            return
+        n, L = len(self.buf), len(template)
+        idx = np.rint(times * self.fs).astype(np.int64) - wf.peak_index(template)
+        if times.size * L < 4 * n:  # sparse: direct slice adds are cheaper than a convolution
+            for i, a in zip(idx, amps):
+                lo, hi = max(i, 0), min(i + L, n)
+                if hi > lo:
+                    self.buf[lo:hi] += a * template[lo - i:hi - i]
+        else:  # dense: impulse train convolved with the template
+            imp = np.zeros(n + L)
+            ok = (idx + L >= 0) & (idx + L < n + L)
+            np.add.at(imp, idx[ok] + L, amps[ok])
+            self.buf += oaconvolve(imp, template)[L:L + n]
+        if label is not None:
+            keep = (times >= 0) & (times < self.duration_s)
+            self.events.extend((float(t), label) for t in times[keep])
+
+    def episode(self, spans: list[tuple[float, float, str]]) -> Episode:
+        return Episode(self.buf, sorted(self.events), spans)
+
+
+# ---------------------------------------------------------------------------------------
+# Class renderers. Each draws its parameters from ``rng`` and the subject's anatomy.
+# ---------------------------------------------------------------------------------------
+
+def _fibre_amplitude(rng: np.random.Generator, subject: Subject, lo: float, hi: float) -> float:
+    # Keep the potential ≥ 4× the noise RMS so that the pattern is identifiable at all
+    # (a smaller one is not called by a clinician either).
+    a = _loguniform(rng, lo, hi) * subject.fibre_scale
+    return float(np.clip(a, max(lo, 4.0 * subject.noise_uv_rms), hi))
+
+
+def _fibrillation(c: _Canvas, rng, subject: Subject) -> None:
+    # 1–3 fibres; further fibres are further from the needle, hence smaller.
+    n_fibres = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
+    amp = _fibre_amplitude(rng, subject, 40.0, 200.0)  # 20–200 µV (CW, StatPearls)
+    for _ in range(n_fibres):
+        dur = rng.uniform(1.3, 4.0)  # 1–5 ms (CW, StatPearls); template span, measured ≈ 0.8×
+        # Regular, 0.5–15 Hz (CW, StatPearls). Drawn from 1.5–15 Hz: below that a 1 s window
+        # often holds no spike at all.
+        rate = _loguniform(rng, 1.5, 15.0)
+        times = dis.regular(rng, c.duration_s, rate, cv=rng.uniform(0.005, 0.03), slowing=rng.uniform(0.0, 0.08))
+        c.place(times, wf.fibrillation(c.fs, dur, skew=rng.uniform(-1, 1)), amp, "fibrillation")
+        amp = max(amp * rng.uniform(0.3, 0.55), 20.0)
+
+
+def _positive_sharp_wave(c: _Canvas, rng, subject: Subject) -> None:
+    n_sources = int(rng.choice([1, 2], p=[0.65, 0.35]))
+    # Amplitude is not given in CW; PSWs arise from the same single fibres as fibrillations
+    # and are drawn a little larger (50–400 µV) [U].
+    amp = _fibre_amplitude(rng, subject, 50.0, 400.0)
+    for _ in range(n_sources):
+        dur = rng.uniform(11.0, 30.0)  # 10–30 ms (CW, StatPearls)
+        rate = _loguniform(rng, 1.5, 15.0)  # "as fibrillations (regular)" (CW)
+        times = dis.regular(rng, c.duration_s, rate, cv=rng.uniform(0.005, 0.03), slowing=rng.uniform(0.0, 0.08))
+        tmpl = wf.positive_sharp_wave(c.fs, dur, rise_ms=rng.uniform(0.5, 1.2), negative_ratio=rng.uniform(0.22, 0.4))
+        c.place(times, tmpl, amp, "positive_sharp_wave")
+        amp = max(amp * rng.uniform(0.3, 0.55), 30.0)
+
+
+def _fasciculation(c: _Canvas, rng, subject: Subject) -> None:
+    n_units = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
+    for _ in range(n_units):
+        # ALS TA: 560.6 ± 366.9 µV (123–1480), partially denervated up to 3.6 mV;
+        # 12.6 ± 4.4 ms (2.8–23.9); 3.25 phases (2–7) (CW, JNNP table).
+        amp = float(np.clip(560.6 * np.exp(rng.normal(0.2, 0.5)), 250.0, 3000.0))
+        dur = float(np.clip(rng.normal(12.6, 4.4), 5.0, 23.9))
+        phases = int(rng.integers(5, 8)) if rng.random() < 0.16 else int(rng.integers(2, 5))
+        tmpl = wf.muap(c.fs, dur, phases, int(rng.integers(2**31 - 1)))
+        # Spontaneous, irregular, sparse (CW). Clinically one may wait up to 90 s for one FP;
+        # episodes are enriched to ~0.5–1.2 Hz per unit so that several occur per episode.
+        times = dis.poisson(rng, c.duration_s, _loguniform(rng, 0.5, 1.2), dead_time_s=0.1)
+        c.place(times, tmpl, amp * rng.uniform(0.95, 1.05, len(times)), "fasciculation")
+
+
+def _complex_repetitive(c: _Canvas, rng, subject: Subject) -> None:
+    # Polyphasic complex, 100 µV–1 mV, identical from discharge to discharge (CW, nervestudy).
+    length = rng.uniform(5.0, 35.0)
+    tmpl = wf.crd_complex(c.fs, length, int(rng.integers(3, 11)), int(rng.integers(2**31 - 1)))
+    amp = _loguniform(rng, 150.0, 1000.0)
+    # Uniform rate, commonly 5–100 Hz [U] (CW). Drawn 8–60 Hz, leaving room for the complex
+    # itself within one period.
+    rate = min(_loguniform(rng, 8.0, 60.0), 1000.0 / (length + 5.0))
+    times = dis.constant(rng, c.duration_s, rate, jitter_s=2e-5)
+    c.place(times, tmpl, amp, "complex_repetitive_discharge")
+
+
+def _myotonic(c: _Canvas, rng, subject: Subject) -> None:
+    # Type 1: fib-like spikes < 5 ms; type 2: positive waves 5–20 ms; single fibres (CW, AANEM).
+    if rng.random() < 0.5:
+        tmpl = wf.fibrillation(c.fs, rng.uniform(1.3, 4.0), skew=rng.uniform(-1, 1))
+        amp = _fibre_amplitude(rng, subject, 50.0, 300.0)
+    else:
+        tmpl = wf.positive_sharp_wave(c.fs, rng.uniform(6.0, 14.0), rise_ms=rng.uniform(0.5, 1.0),
+                                      negative_ratio=rng.uniform(0.2, 0.35))
+        amp = _fibre_amplitude(rng, subject, 60.0, 400.0)
+    t0 = rng.uniform(0.0, 0.1)
+    while t0 < c.duration_s:
+        length = rng.uniform(0.6, 2.5)
+        # Rate waxes and wanes within 20–80 Hz (AANEM) / 20–150 Hz (StatPearls [U]) (CW).
+        lo, peak = rng.uniform(20.0, 35.0), rng.uniform(60.0, 140.0)
+        times, amps = dis.wax_wane(rng, length, lo, peak, rise_frac=rng.uniform(0.15, 0.5))
+        times = times + t0
+        c.place(times, tmpl, amp * amps, "myotonic_discharge")
+        t0 += length + rng.uniform(0.05, 0.3)
+
+
+def _pool_unit(rng, subject: Subject, c: _Canvas, duration_ms: float | None = None,
+               smallest: bool = False) -> tuple[np.ndarray, float]:
+    i = 0 if smallest else int(rng.integers(len(subject.mu_amplitude_uv)))
+    dur = subject.mu_duration_ms[i] if duration_ms is None else duration_ms
+    return wf.muap(c.fs, dur, subject.mu_phases[i], subject.mu_shape_seed[i]), subject.mu_amplitude_uv[i]
+
+
+def _myokymic(c: _Canvas, rng, subject: Subject) -> None:
+    # Grouped discharges of normal-looking MUAPs: bursts recur semi-rhythmically at 2–10 Hz
+    # (MedLink; issue: 1–10 Hz) with 30–60 Hz within bursts (CW, Medscape, Gutmann).
+    n_units = 1 if rng.random() < 0.7 else 2
+    for _ in range(n_units):
+        tmpl, amp = _pool_unit(rng, subject, c)
+        burst_rate = rng.uniform(1.5, 8.0)
+        intra = rng.uniform(32.0, 58.0)
+        k_max = int(max(2, min(8, np.floor((1.0 / burst_rate - 0.05) * intra) + 1)))
+        times, _ = dis.grouped(rng, c.duration_s, burst_rate, rng.uniform(0.05, 0.15),
+                               (min(3, k_max), k_max), intra)
+        c.place(times, tmpl, amp * rng.uniform(0.95, 1.05, len(times)), "myokymic_discharge")
+
+
+def _neuromyotonic(c: _Canvas, rng, subject: Subject) -> list[tuple[float, float, str]]:
+    # Single motor unit at > 150 Hz for 0.5–2 s, decrementing, abrupt start/stop (CW, Bednarik).
+    # At 150–300 Hz successive MUAPs overlap, so the unit's potential is taken short (3–6 ms).
+    tmpl, amp = _pool_unit(rng, subject, c, duration_ms=rng.uniform(3.0, 6.0))
+    spans = []
+    t0 = rng.uniform(0.0, 0.2)
+    while t0 < c.duration_s:
+        length = min(rng.uniform(0.5, 2.0), c.duration_s - t0)
+        start = rng.uniform(170.0, 300.0)
+        end = max(160.0, start * rng.uniform(0.7, 0.95))
+        times, amps = dis.decrementing(rng, length, start, end, end_amplitude=rng.uniform(0.25, 0.6))
+        c.place(times + t0, tmpl, amp * amps, "neuromyotonic_discharge")
+        if length > 0.05:
+            spans.append((t0, t0 + length, "neuromyotonic_discharge"))
+        t0 += length + rng.uniform(0.2, 0.8)
+    return spans
+
+
+def _endplate_noise(c: _Canvas, rng, subject: Subject, scale: float = 1.0) -> None:
+    # Non-propagated MEPPs forming an irregular noisy baseline, 10–50 µV [U] (CW).
+    rate = _loguniform(rng, 400.0, 2000.0)
+    for dur in (rng.uniform(1.0, 1.8), rng.uniform(1.8, 3.0)):
+        times = dis.poisson(rng, c.duration_s, rate / 2)
+        amps = scale * subject.mepp_uv * np.exp(rng.normal(0.0, 0.45, len(times)))
+        c.place(times, wf.mepp(c.fs, dur), amps, None)  # too many to list as events
+
+
+def _endplate_spike(c: _Canvas, rng, subject: Subject) -> None:
+    # Endplate spikes occur at the endplate, over its noise (CW, StatPearls).
+    _endplate_noise(c, rng, subject, scale=rng.uniform(0.6, 1.0))
+    n = int(rng.choice([1, 2, 3], p=[0.4, 0.4, 0.2]))
+    for _ in range(n):
+        # 100–200 µV [U] (CW), initial negative, irregular, short minimum intervals (CW,
+        # Partanen 2013). Widened to 80–300 µV.
+        amp = _loguniform(rng, 80.0, 300.0)
+        tmpl = wf.endplate_spike(c.fs, rng.uniform(2.0, 4.5))
+        times = dis.bursty(rng, c.duration_s, rng.uniform(6.0, 25.0), cv=rng.uniform(0.7, 1.3), min_interval_s=0.004)
+        c.place(times, tmpl, amp * np.exp(rng.normal(0.0, 0.08, len(times))), "endplate_spike")
+
+
+def _insertional_burst(c: _Canvas, rng, t0: float, length: float, scale: float = 1.0) -> None:
+    """One burst of fibre potentials after a needle movement, plus the movement artefact."""
+    n_fibres = int(rng.integers(4, 9))
+    rate0 = rng.uniform(300.0, 800.0)
+    tau = length / 3.0
+    for _ in range(n_fibres):
+        if rng.random() < 0.6:
+            tmpl = wf.fibrillation(c.fs, rng.uniform(1.2, 4.0), skew=rng.uniform(-1, 1))
+        else:
+            tmpl = wf.positive_sharp_wave(c.fs, rng.uniform(5.0, 12.0))
+        # Poisson spikes whose rate decays over the burst (thinning).
+        times = dis.poisson(rng, length, rate0 / n_fibres)
+        times = times[rng.random(len(times)) < np.exp(-times / tau)]
+        env = np.exp(-times / (1.5 * tau))
+        amps = scale * _loguniform(rng, 50.0, 500.0) * env
+        c.place(times + t0, tmpl, amps, "insertional")
+    # Needle movement artefact: a smooth biphasic transient, 5–20 ms wide.
+    w = rng.uniform(5.0, 20.0)
+    t = np.arange(-4 * w, 4 * w, 1000.0 / c.fs)
+    art = -t / w * np.exp(-0.5 * (t / w) ** 2)
+    c.place([t0], art / (art.max() - art.min()), scale * rng.uniform(100.0, 600.0), None)
+
+
+def _insertional(c: _Canvas, rng, subject: Subject) -> list[tuple[float, float, str]]:
+    # Brief bursts with needle movement, ~300–500 ms (≤ 500 ms normal) (CW, Wheeless, Aminoff).
+    spans = []
+    t0 = rng.uniform(0.0, 0.3)
+    while t0 < c.duration_s - 0.05:
+        length = min(rng.uniform(0.15, 0.5), c.duration_s - t0)
+        _insertional_burst(c, rng, t0, length)
+        spans.append((t0, t0 + length, "insertional"))
+        t0 += length + rng.uniform(0.5, 2.0)
+    return spans
+
+
+def _voluntary(c: _Canvas, rng, subject: Subject, max_units: int | None = None,
+               amp_scale: float = 1.0, level: tuple[float, float] = (0.25, 0.85)) -> None:
+    # Recruitment: onset ~7.6 Hz (interval 132 ± 32 ms), recruitment interval ~11 Hz, fastest
+    # at low–moderate effort 12–15 Hz; MUAPs 300 µV–3 mV (CW, Aminoff, Petajan).
+    step = 1e-3
+    n_steps = max(int(np.ceil(c.duration_s / step)), 2)
+    # Effort: a smooth random path within ``level``.
+    knots = rng.uniform(level[0], level[1], int(c.duration_s / 0.7) + 3)
+    effort = np.interp(np.linspace(0, len(knots) - 1, n_steps), np.arange(len(knots)), knots)
+    n_pool = len(subject.mu_amplitude_uv) if max_units is None else max_units
+    for i in range(n_pool):
+        thr = 0.9 * i / len(subject.mu_amplitude_uv)
+        drive = np.clip((effort - thr) / 0.3, 0.0, 1.0)
+        rate = np.where(effort > thr, 7.6 + (15.0 - 7.6) * drive, 0.0)
+        if not rate.any():
+            continue
+        times = dis.rate_profile_train(rate, step, rng, cv=0.12)
+        tmpl = wf.muap(c.fs, subject.mu_duration_ms[i], subject.mu_phases[i], subject.mu_shape_seed[i])
+        amps = amp_scale * subject.mu_amplitude_uv[i] * np.exp(rng.normal(0.0, 0.03, len(times)))
+        c.place(times, tmpl, amps, "voluntary_muap")
+
+
+#: label → renderer; a renderer returns its active spans or None for "the whole episode".
+_RENDERERS: dict[str, Callable] = {
+    "rest": lambda c, rng, s: None,
+    "insertional": _insertional,
+    "endplate_noise": _endplate_noise,
+    "endplate_spike": _endplate_spike,
+    "voluntary_muap": _voluntary,
+    "fibrillation": _fibrillation,
+    "positive_sharp_wave": _positive_sharp_wave,
+    "fasciculation": _fasciculation,
+    "complex_repetitive_discharge": _complex_repetitive,
+    "myotonic_discharge": _myotonic,
+    "myokymic_discharge": _myokymic,
+    "neuromyotonic_discharge": _neuromyotonic,
+}
+assert set(_RENDERERS) == set(LABELS)
+
+
+def _overlay(c: _Canvas, rng, subject: Subject, kind: str) -> None:
+    """Normal activity under a pathological episode, kept below the pattern's prominence."""
+    if kind == "endplate_noise":
+        _endplate_noise(c, rng, subject, scale=rng.uniform(0.5, 1.0))
+    elif kind == "voluntary_muap":
+        # The patient not fully relaxed: the smallest unit(s), distant from the needle.
+        _voluntary(c, rng, subject, max_units=2, amp_scale=rng.uniform(0.25, 0.5), level=(0.02, 0.2))
+    elif kind == "insertional":
+        # The needle movement that set the discharge off (CRD and myotonic discharges are
+        # often triggered by insertion, CW).
+        _insertional_burst(c, rng, rng.uniform(0.0, 0.2), rng.uniform(0.15, 0.4), scale=rng.uniform(0.5, 1.0))
+    elif kind != "none":
+        raise ValueError(f"background {kind!r}: use one of auto, none, {', '.join(OVERLAYS)}")
+
+
+def render_episode(label: str, duration_s: float, sample_rate: float, subject: Subject,
+                   rng: np.random.Generator, background: str = "auto") -> Episode:
+    """Render one class episode (no noise/hum/drift; see :func:`simulate_clip`) in µV."""
+    n = int(round(duration_s * sample_rate))
+    c = _Canvas(n, sample_rate)
+    if background == "auto":
+        if label in PATHOLOGICAL:
+            kinds = list(_OVERLAY_P)
+            background = str(rng.choice(kinds, p=[_OVERLAY_P[k] for k in kinds]))
+        else:
+            background = "none"
+    _overlay(c, rng, subject, background)
+    spans = _RENDERERS[label](c, rng, subject)
+    if spans is None:
+        spans = [] if label == "rest" else [(0.0, c.duration_s, label)]
+    ep = c.episode(spans)
+    ep.background = background  # type: ignore[attr-defined]
+    return ep
+
+
+# ---------------------------------------------------------------------------------------
+# Public entry points
+# ---------------------------------------------------------------------------------------
+
+def _check_args(duration_s: float, sample_rate: int, seed: int) -> None:
+    if not (isinstance(sample_rate, (int, np.integer)) and MIN_RATE_HZ <= sample_rate <= MAX_RATE_HZ):
+        raise ValueError(f"sample_rate = {sample_rate}: allowed range is {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz (integer)")
+    if not (0.0 < float(duration_s) <= MAX_DURATION_S):
+        raise ValueError(f"duration_s = {duration_s}: allowed range is >0..{MAX_DURATION_S:g} s")
+    if int(seed) < 0:
+        raise ValueError(f"seed = {seed}: must be >= 0")
+
+
+def _finish(x_uv: np.ndarray, episodes: list[tuple[float, Episode, str]], sample_rate: int, seed: int,
+            subject: Subject, amplifier: AmplifierConfig, name: str) -> Recording:
+    pcm, clipped = amplify(x_uv, sample_rate, amplifier)
+    dur = len(pcm) / sample_rate
+    segments: list[Segment] = []
+    events: list[tuple[float, str]] = []
+    episode_meta = []
+    for t0, ep, label in episodes:
+        for a, b, lab in ep.spans:
+            a, b = t0 + a, min(t0 + b, dur)
+            if b - a > 1e-6:
+                segments.append(Segment(round(a, 6), round(b, 6), lab))
+        events.extend((round(t0 + t, 6), lab) for t, lab in ep.events)
+        episode_meta.append({"label": label, "start_s": round(t0, 6),
+                             "end_s": round(t0 + len(ep.signal) / sample_rate, 6),
+                             "background": getattr(ep, "background", "none")})
+    events.sort()
+    meta = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "subject_id": subject.subject_id,
+        "subject": asdict(subject),
+        "events": events,
+        "episodes": episode_meta,
+        "amplifier": asdict(amplifier),
+        "clipped_samples": clipped,
+    }
+    return Recording(pcm=pcm, sample_rate=int(sample_rate), uv_per_lsb=amplifier.uv_per_lsb,
+                     segments=segments, name=name, meta=meta)
+
+
+def simulate_clip(label: str, duration_s: float, sample_rate: int, seed: int, subject: Subject | None = None,
+                  background: str = "auto", amplifier: AmplifierConfig | None = None) -> Recording:
+    """One class episode over background (noise, hum, drift), through the amplifier.
+
+    ``label``: a taxonomy label (or alias). ``duration_s`` in s, ``sample_rate`` in Hz
+    (8000–48000). ``background``: "auto" (pathological classes sometimes sit on endplate
+    noise, voluntary units or an insertional burst), "none", or one of :data:`OVERLAYS`.
+    ``subject`` defaults to ``Subject.draw(seed)``. Deterministic from ``seed``.
+    """
+    label = canonical_label(label)
+    _check_args(duration_s, sample_rate, seed)
+    subject = subject or Subject.draw(seed)
+    root = np.random.SeedSequence([int(seed), _SCENE_STREAM])
+    rng_bg, rng_ep = (np.random.default_rng(s) for s in root.spawn(2))
+    ep = render_episode(label, duration_s, sample_rate, subject, rng_ep, background)
+    x = ep.signal + make_background(rng_bg, len(ep.signal), sample_rate, subject)
+    return _finish(x, [(0.0, ep, label)], sample_rate, seed, subject, amplifier or AmplifierConfig(),
+                   name=f"{subject.subject_id}_{label}_s{seed}")
+
+
+#: Normal activity between pathological episodes in an unscripted recording, with weights.
+_NORMAL_WEIGHTS = {"rest": 0.3, "endplate_noise": 0.12, "endplate_spike": 0.13, "voluntary_muap": 0.25, "insertional": 0.2}
+
+
+def default_plan(rng: np.random.Generator, duration_s: float) -> list[tuple[str, float]]:
+    """A plausible examination: normal activity with the subject's pathological patterns.
+
+    Each subject has 0–2 pathological patterns (a patient's muscle shows a few, not all);
+    episodes last 2–10 s (abnormal spontaneous activity persists > 3 s, CW StatPearls).
+    """
+    n_path = int(rng.choice([0, 1, 2], p=[0.2, 0.45, 0.35]))
+    own = list(rng.choice(PATHOLOGICAL, size=n_path, replace=False)) if n_path else []
+    normals = list(_NORMAL_WEIGHTS)
+    pw = np.array([_NORMAL_WEIGHTS[k] for k in normals])
+    plan: list[tuple[str, float]] = []
+    t = 0.0
+    while t < duration_s:
+        if own and rng.random() < 0.5:
+            label, d = str(rng.choice(own)), rng.uniform(3.0, 10.0)
+        else:
+            label = str(rng.choice(normals, p=pw / pw.sum()))
+            d = rng.uniform(0.6, 2.5) if label == "insertional" else rng.uniform(2.0, 8.0)
+        d = min(d, duration_s - t)
+        plan.append((label, float(d)))
+        t += d
+    return plan
+
+
+def simulate_recording(seed: int, duration_s: float, sample_rate: int,
+                       plan: Sequence[tuple[str, float]] | None = None, subject: Subject | None = None,
+                       background: str = "auto", amplifier: AmplifierConfig | None = None) -> Recording:
+    """A continuous recording: background throughout plus a sequence of episodes.
+
+    ``plan``: list of (label, duration_s) played back to back from t = 0; time after the plan
+    is rest, a plan longer than ``duration_s`` is cut. Without a plan, :func:`default_plan`
+    draws one from the seed. Pathological episodes are labelled over their background.
+    """
+    _check_args(duration_s, sample_rate, seed)
+    subject = subject or Subject.draw(seed)
+    root = np.random.SeedSequence([int(seed), _SCENE_STREAM, 1])
+    rng_bg, rng_plan, ep_root = root.spawn(3)
+    if plan is None:
+        plan = default_plan(np.random.default_rng(rng_plan), float(duration_s))
+    n = int(round(duration_s * sample_rate))
+    x = make_background(np.random.default_rng(rng_bg), n, sample_rate, subject)
+    episodes = []
+    t0 = 0.0
+    for (label, d), ss in zip(plan, ep_root.spawn(len(plan))):
+        label = canonical_label(label)
+        if not float(d) > 0.0:
+            raise ValueError(f"plan episode {label!r} has duration {d} s: must be > 0")
+        i0 = int(round(t0 * sample_rate))
+        if i0 >= n:
+            break
+        d = min(float(d), (n - i0) / sample_rate)
+        ep = render_episode(label, d, sample_rate, subject, np.random.default_rng(ss), background)
+        m = min(len(ep.signal), n - i0)
+        x[i0:i0 + m] += ep.signal[:m]
+        episodes.append((i0 / sample_rate, ep, label))
+        t0 += d
+    return _finish(x, episodes, sample_rate, seed, subject, amplifier or AmplifierConfig(),
+                   name=f"{subject.subject_id}_rec_s{seed}")

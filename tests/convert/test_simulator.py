@@ -1,0 +1,113 @@
+"""Simulator API: shapes, labels, events, determinism, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convert.recording import Recording
+from convert.simulator import AmplifierConfig, Subject, simulate_clip, simulate_recording
+from convert.simulator.amplifier import amplify
+from convert.taxonomy import LABEL_INDEX, LABELS, PATHOLOGICAL, REST
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_clip_every_class(label):
+    rec = simulate_clip(label, 2.0, 16000, seed=7)
+    assert isinstance(rec, Recording)
+    assert rec.pcm.dtype == np.int16 and len(rec.pcm) == 32000
+    assert rec.sample_rate == 16000 and rec.uv_per_lsb == AmplifierConfig().uv_per_lsb
+    track = rec.label_track()
+    if label == "rest":
+        assert (track == REST).all()
+    else:
+        assert (track == LABEL_INDEX[label]).any()
+    assert rec.meta["subject_id"] == Subject.draw(7).subject_id and rec.meta["seed"] == 7
+    times = [t for t, _ in rec.meta["events"]]
+    assert times == sorted(times) and all(0 <= t < 2.0 for t in times)
+    if label not in ("rest", "endplate_noise"):
+        assert any(lab == label for _, lab in rec.meta["events"])
+
+
+def test_deterministic_and_seed_dependent():
+    a = simulate_clip("fibrillation", 1.0, 44100, seed=3)
+    b = simulate_clip("fibrillation", 1.0, 44100, seed=3)
+    c = simulate_clip("fibrillation", 1.0, 44100, seed=4)
+    assert np.array_equal(a.pcm, b.pcm) and a.meta["events"] == b.meta["events"]
+    assert not np.array_equal(a.pcm, c.pcm)
+    r1 = simulate_recording(11, 20.0, 22050)
+    r2 = simulate_recording(11, 20.0, 22050)
+    assert np.array_equal(r1.pcm, r2.pcm) and r1.segments == r2.segments
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 48000])
+def test_any_rate(rate):
+    rec = simulate_clip("voluntary_muap", 1.0, rate, seed=1)
+    assert len(rec.pcm) == rate
+    # Same subject, same activity scale at every rate: RMS within a factor 2 of 44.1 kHz.
+    ref = simulate_clip("voluntary_muap", 1.0, 44100, seed=1)
+    ratio = np.std(rec.pcm.astype(float)) / np.std(ref.pcm.astype(float))
+    assert 0.5 < ratio < 2.0
+
+
+def test_recording_plan_scripted():
+    plan = [("rest", 2.0), ("fibrillation", 3.0), ("voluntary_muap", 2.0), ("CRD", 3.0)]
+    rec = simulate_recording(5, 12.0, 16000, plan=plan, background="none")
+    labels = [s.label for s in rec.segments]
+    assert labels == ["fibrillation", "voluntary_muap", "complex_repetitive_discharge"]
+    fib = rec.segments[0]
+    assert fib.start_s == pytest.approx(2.0) and fib.end_s == pytest.approx(5.0)
+    track = rec.label_track()
+    assert (track[int(10.5 * 16000):] == REST).all()  # after the plan: rest
+    assert track[int(3.0 * 16000)] == LABEL_INDEX["fibrillation"]
+
+
+def test_recording_unscripted_has_pathology_somewhere():
+    found = set()
+    for seed in range(6):
+        rec = simulate_recording(seed, 30.0, 8000)
+        assert rec.duration_s == pytest.approx(30.0)
+        found |= {s.label for s in rec.segments}
+    assert found & set(PATHOLOGICAL)
+    assert "voluntary_muap" in found or "insertional" in found
+
+
+def test_subject_draw_and_validation():
+    s = Subject.draw(42)
+    assert s == Subject.draw(42) and s != Subject.draw(43)
+    assert s.mains_hz in (50.0, 60.0) and 3.0 <= s.noise_uv_rms <= 10.0
+    assert all(300.0 <= a <= 3000.0 for a in s.mu_amplitude_uv)
+    with pytest.raises(ValueError, match="noise_uv_rms"):
+        Subject(**{**s.__dict__, "noise_uv_rms": 50.0})
+    with pytest.raises(ValueError, match="mains_hz"):
+        Subject(**{**s.__dict__, "mains_hz": 55.0})
+
+
+def test_bad_arguments_name_the_range():
+    with pytest.raises(ValueError, match="8000..48000"):
+        simulate_clip("rest", 1.0, 4000, seed=1)
+    with pytest.raises(ValueError, match="duration_s"):
+        simulate_clip("rest", 0.0, 8000, seed=1)
+    with pytest.raises(ValueError, match="unknown label"):
+        simulate_clip("sparkles", 1.0, 8000, seed=1)
+    with pytest.raises(ValueError, match="background"):
+        simulate_clip("fibrillation", 1.0, 8000, seed=1, background="music")
+    with pytest.raises(ValueError, match="uv_per_lsb"):
+        AmplifierConfig(uv_per_lsb=0.0)
+    with pytest.raises(ValueError, match="lowpass_hz"):
+        AmplifierConfig(lowpass_hz=20.0)
+
+
+def test_amplifier_gain_rounding_and_saturation():
+    cfg = AmplifierConfig(uv_per_lsb=1.0)
+    fs = 44100
+    t = np.arange(fs) / fs
+    x = 1000.0 * np.sin(2 * np.pi * 1000.0 * t)  # mid-band tone: passes at unity gain
+    pcm, clipped = amplify(x, fs, cfg)
+    assert clipped == 0
+    assert np.abs(pcm[fs // 2:]).max() == pytest.approx(1000, abs=15)
+    pcm, clipped = amplify(100.0 * x, fs, cfg)  # 100 mV: overload
+    assert clipped > 0 and pcm.max() == 32767 and pcm.min() == -32768
+    # The high-pass removes a DC offset / slow drift.
+    pcm, _ = amplify(np.full(fs, 500.0) + 200 * np.sin(2 * np.pi * 0.2 * t), fs, cfg)
+    assert np.abs(pcm[fs // 2:]).max() < 20
