@@ -1,0 +1,122 @@
+"""convert.windowing: config validation, frame/window geometry, the documented label rule,
+and exact integer features sliced from one pass of the real front-end."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from convert.recording import Recording, Segment
+from convert.taxonomy import LABEL_INDEX
+from convert.windowing import WindowConfig, label_windows, slice_windows, window_spans
+
+RATE = 8000
+I = LABEL_INDEX
+
+
+def _rec(segments=(), events=None, seconds=10.0):
+    meta = {} if events is None else {"events": list(events)}
+    return Recording(np.zeros(int(RATE * seconds), np.int16), RATE, 0.5, list(segments), "t", meta)
+
+
+def _labels(rec, starts, wcfg=None, window=1.0):
+    starts = np.asarray(starts, dtype=float)
+    return label_windows(rec, starts, starts + window, wcfg or WindowConfig())
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"window_s": 0.0}, "window_s = 0.0: allowed range is 0.05..30 s"),
+    ({"hop_s": 2.0}, "hop_s = 2.0: allowed range"),
+    ({"hop_s": 0}, "hop_s = 0"),
+    ({"min_cover": 0}, "min_cover = 0"),
+    ({"min_cover": 1.5}, "min_cover = 1.5"),
+    ({"edge_margin_s": 0.6}, "edge_margin_s = 0.6"),
+    ({"sparse_labels": ("fasc",)}, "unknown label 'fasc'"),
+])
+def test_config_validation_names_value_and_range(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        WindowConfig(**kwargs)
+
+
+def test_config_round_trips_through_dict():
+    w = WindowConfig(window_s=0.5, hop_s=0.1, sparse_labels=("fasciculation",), drop_ambiguous=True)
+    assert WindowConfig.from_dict(w.to_dict()) == w
+
+
+def test_frames_and_spans_follow_the_frontend_geometry():
+    fcfg = SimpleNamespace(sample_rate=44100, hop_length=441, frame_length=1102)
+    w = WindowConfig(window_s=1.0, hop_s=0.25)
+    assert w.frames(fcfg) == (100, 25)
+    start, end = window_spans(200, fcfg, w)
+    assert len(start) == 5  # frames 0..99, 25..124, ..., 100..199
+    assert start[1] == pytest.approx(0.25)
+    assert end[0] == pytest.approx((99 * 441 + 1102) / 44100)
+    assert len(window_spans(99, fcfg, w)[0]) == 0
+
+
+def test_slice_windows_matches_frame_ranges():
+    frames = np.arange(30 * 3, dtype=np.int16).reshape(30, 3)
+    X = slice_windows(frames, 10, 4)
+    assert X.shape == (6, 10, 3) and X.dtype == np.int16
+    for j in range(6):
+        assert np.array_equal(X[j], frames[4 * j:4 * j + 10])
+    assert slice_windows(frames[:5], 10, 4).shape == (0, 10, 3)
+
+
+def test_uncovered_time_is_rest_and_background_majority_wins():
+    rec = _rec([Segment(2.0, 2.6, "voluntary_muap"), Segment(5.0, 9.0, "endplate_noise")])
+    y, amb = _labels(rec, [0.0, 1.7, 1.8, 5.5])
+    assert list(y) == [I["rest"], I["voluntary_muap"], I["voluntary_muap"], I["endplate_noise"]]
+    assert not amb.any()
+
+
+def test_dense_pathology_needs_min_cover_and_wins_over_background():
+    rec = _rec([Segment(0.0, 10.0, "voluntary_muap"), Segment(3.0, 6.0, "complex_repetitive_discharge")])
+    # Windows starting 2.0, 2.5, 2.2, 2.25, 4.0, 5.9 are covered 0, 50, 20, 25, 100, 10 % by CRD.
+    y, amb = _labels(rec, [2.0, 2.5, 2.2, 2.25, 4.0, 5.9])
+    crd, vol = I["complex_repetitive_discharge"], I["voluntary_muap"]
+    assert list(y) == [vol, crd, vol, crd, crd, vol]
+    assert list(amb) == [False, False, True, False, False, True]  # touched, not present
+    y, _ = _labels(rec, [2.5], WindowConfig(min_cover=0.6))
+    assert list(y) == [vol]
+
+
+def test_dense_class_with_events_needs_an_event_in_the_window():
+    # A 0.5 Hz fibrillation episode: potentials at 1, 3, 5 s.
+    rec = _rec([Segment(0.5, 6.0, "fibrillation")], events=[(1.0, "fibrillation"), (3.0, "fibrillation"),
+                                                          (5.0, "fibrillation")])
+    y, amb = _labels(rec, [0.6, 1.5, 3.005])
+    assert list(y) == [I["fibrillation"], I["rest"], I["rest"]]  # 3.005: event inside the 10 ms margin
+    assert list(amb) == [False, True, True]
+    y, _ = _labels(rec, [1.5], WindowConfig(dense_needs_event=False))
+    assert list(y) == [I["fibrillation"]]
+
+
+def test_sparse_fasciculation_is_present_by_event_not_coverage():
+    rec = _rec([Segment(0.0, 10.0, "voluntary_muap"), Segment(0.0, 10.0, "fasciculation")],
+               events=[(4.3, "fasciculation"), (4.32, "voluntary_muap")])
+    y, amb = _labels(rec, [3.5, 5.0, 3.305, 4.295])
+    fasc, vol = I["fasciculation"], I["voluntary_muap"]
+    assert list(y) == [fasc, vol, vol, vol]
+    assert list(amb) == [False, False, True, True]  # event 5 ms from either edge
+
+
+def test_sparse_class_without_events_uses_its_segment():
+    # An Audacity span of 20 ms around one fasciculation, no point labels.
+    rec = _rec([Segment(4.29, 4.31, "fasciculation")])
+    y, _ = _labels(rec, [3.5, 4.0, 4.305])
+    assert list(y) == [I["fasciculation"], I["fasciculation"], I["rest"]]
+
+
+def test_endplate_spike_beats_other_normal_classes_but_not_pathology():
+    rec = _rec([Segment(0.0, 10.0, "endplate_noise"), Segment(6.0, 10.0, "fibrillation")],
+               events=[(2.5, "endplate_spike"), (6.5, "endplate_spike")])
+    y, _ = _labels(rec, [0.0, 2.0, 6.0])
+    assert list(y) == [I["endplate_noise"], I["endplate_spike"], I["fibrillation"]]
+
+
+def test_most_covered_pathology_wins_ties_to_lower_index():
+    rec = _rec([Segment(0.0, 0.6, "myotonic_discharge"), Segment(0.6, 1.0, "positive_sharp_wave"),
+                Segment(2.0, 2.5, "myokymic_discharge"), Segment(2.5, 3.0, "fibrillation")])
+    y, _ = _labels(rec, [0.0, 2.0])
+    assert list(y) == [I["myotonic_discharge"], I["fibrillation"]]
