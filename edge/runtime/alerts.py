@@ -1,0 +1,113 @@
+"""Alert records and local sinks (JSON lines to stdout or a file).
+
+An :class:`AlertRecord` is what leaves the device: the outbox stores it, the bridge sends it
+as an ALERT frame and the local sinks write it as one JSON object per line. Sample indices
+are in the *source's* sample domain (the amplifier's own sample counter), so the unit can
+locate an alert in its recording; ``onset_s``/``offset_s`` are those indices divided by the
+source rate (Hz). Wall clock is UTC, ISO 8601 with milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+
+def iso_utc(t: float) -> str:
+    """Unix time (s) → ``2026-11-25T15:30:00.123Z``."""
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert. ``id`` is unique and stable across restarts (the outbox's counter)."""
+
+    id: int
+    label: str
+    pathological: bool
+    confidence: float  # 0..1, mean smoothed posterior of the episode at confirmation
+    onset_sample: int  # source sample index of the estimated onset
+    offset_sample: int  # source sample index (exclusive) of the last evidence at confirmation
+    onset_s: float  # onset_sample / sample_rate (s)
+    offset_s: float
+    detected_s: float  # stream time (s) of the window end that confirmed the episode
+    onset_wall: str  # UTC wall clock of the onset sample
+    offset_wall: str
+    emitted_wall: str  # UTC wall clock when the alert was raised
+    severity: int  # 1 note, 2 abnormal, 3 review promptly
+    model_id: str
+    sample_rate: int  # Hz of the sample indices above
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AlertRecord":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    @classmethod
+    def from_json(cls, text: str) -> "AlertRecord":
+        return cls.from_dict(json.loads(text))
+
+    def to_frame(self):
+        """The bridge's ALERT frame for this record."""
+        from firmware_bridge.protocol import Alert  # local: keeps this module light
+
+        return Alert(
+            alert_id=int(self.id),
+            label=self.label,
+            confidence=float(min(max(self.confidence, 0.0), 1.0)),
+            onset=int(self.onset_sample),
+            offset=int(self.offset_sample),
+            severity=int(self.severity),
+        )
+
+
+class JsonlSink:
+    """Write alerts as JSON lines to a file (appending) or to stdout (``"-"``).
+
+    Each line is flushed (and fsync'ed for files) before :meth:`write` returns, so an alert the
+    outbox marks as written to local sinks is on disk.
+    """
+
+    def __init__(self, target: str | Path | IO[str] = "-", fsync: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._own = False
+        self._fsync = fsync
+        if hasattr(target, "write"):
+            self._fh = target  # type: ignore[assignment]
+            self.name = getattr(target, "name", "<stream>")
+        elif str(target) == "-":
+            self._fh = sys.stdout
+            self.name = "<stdout>"
+        else:
+            path = Path(target)
+            if path.parent and not path.parent.exists():
+                raise FileNotFoundError(f"directory for --alerts-jsonl does not exist: {path.parent}")
+            self._fh = open(path, "a", encoding="utf-8")
+            self._own = True
+            self.name = str(path)
+
+    def write(self, record: AlertRecord) -> None:
+        line = record.to_json() + "\n"
+        with self._lock:
+            self._fh.write(line)
+            self._fh.flush()
+            if self._own and self._fsync:
+                import os
+
+                os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._own and not self._fh.closed:
+                self._fh.close()

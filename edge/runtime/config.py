@@ -1,0 +1,217 @@
+"""Runtime configuration: smoothing, per-class detector rules, queue and stats settings.
+
+A :class:`RuntimeConfig` is a frozen dataclass validated at construction; every error names
+the bad value and the allowed range. It loads from TOML::
+
+    [smoothing]
+    method = "mean"          # "mean" (moving average), "ema" or "none"
+    windows = 3              # moving-average length, in analysis windows
+    alpha = 0.5              # EMA weight of the newest window
+
+    [detector]
+    require_argmax = true    # a class only enters when it is the most probable class
+
+    [detector.default]       # applies to every pathological class
+    enter = 0.6
+    exit = 0.4
+    min_duration_s = 0.5
+    refractory_s = 4.0
+
+    [detector.classes.fasciculation]
+    min_potentials = 2
+
+    [service]
+    queue_blocks = 512
+    max_gap_fill_s = 0.5
+    stats_every_s = 10.0
+
+Thresholds are posterior probabilities (0..1); times in seconds of stream time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    try:
+        import tomli as tomllib  # type: ignore[no-redef]
+    except ModuleNotFoundError:
+        tomllib = None  # type: ignore[assignment]
+
+SMOOTHING_METHODS = ("mean", "ema", "none")
+
+
+def _check_range(name: str, value: float, lo: float, hi: float, lo_open: bool = False) -> None:
+    ok = (value > lo if lo_open else value >= lo) and value <= hi
+    if not ok:
+        bracket = "(" if lo_open else "["
+        raise ValueError(f"{name}={value!r} is out of range: allowed {bracket}{lo}, {hi}]")
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    """Event rule for one class.
+
+    ``enter``/``exit``: smoothed-posterior hysteresis thresholds (0 < exit <= enter <= 1).
+    ``min_duration_s``: evidence span (s) before an event is confirmed and alerted.
+    ``refractory_s``: after an event ends, re-activation of the same class within this time
+    (s) continues that episode instead of raising a new alert.
+    ``min_potentials``: least number of separate potentials the episode must contain
+    (fasciculations are single sparse potentials; one alone may be a voluntary MUAP).
+    ``exit_windows``: consecutive windows below ``exit`` that end an event.
+    ``severity``: 1 note, 2 abnormal, 3 review promptly (sent in the ALERT frame).
+    ``alert``: whether this class raises alerts at all.
+    """
+
+    enter: float = 0.6
+    exit: float = 0.4
+    min_duration_s: float = 0.5
+    refractory_s: float = 4.0
+    min_potentials: int = 1
+    exit_windows: int = 2
+    severity: int = 2
+    alert: bool = True
+
+    def __post_init__(self) -> None:
+        _check_range("enter", self.enter, 0.0, 1.0, lo_open=True)
+        _check_range("exit", self.exit, 0.0, self.enter, lo_open=True)
+        _check_range("min_duration_s", self.min_duration_s, 0.0, 600.0)
+        _check_range("refractory_s", self.refractory_s, 0.0, 3600.0)
+        if not isinstance(self.min_potentials, int) or not 1 <= self.min_potentials <= 100:
+            raise ValueError(f"min_potentials={self.min_potentials!r} is out of range: allowed integers [1, 100]")
+        if not isinstance(self.exit_windows, int) or not 1 <= self.exit_windows <= 100:
+            raise ValueError(f"exit_windows={self.exit_windows!r} is out of range: allowed integers [1, 100]")
+        if self.severity not in (1, 2, 3):
+            raise ValueError(f"severity={self.severity!r} is out of range: allowed 1, 2 or 3")
+
+    def replace(self, **changes: Any) -> "ClassRule":
+        return dataclasses.replace(self, **changes)
+
+
+def _default_classes() -> dict[str, dict[str, Any]]:
+    # Fasciculations are sparse single potentials: demand two (clinical-waveforms.md §2: "to
+    # catch one FP in ALS observation for up to 90 s may be required"), so a long refractory.
+    # Neuromyotonic discharges last 0.5-2 s (same table): confirm them quickly.
+    return {
+        "fasciculation": {"min_potentials": 2, "refractory_s": 10.0, "severity": 3},
+        "neuromyotonic_discharge": {"min_duration_s": 0.25, "severity": 3},
+    }
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Everything the service needs besides the bundle and the source."""
+
+    smoothing: str = "mean"
+    smoothing_windows: int = 3
+    ema_alpha: float = 0.5
+    require_argmax: bool = True
+    default_rule: ClassRule = field(default_factory=ClassRule)
+    class_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=_default_classes)
+    alert_normal: bool = False
+    queue_blocks: int = 512
+    max_gap_fill_s: float = 0.5
+    stats_every_s: float = 10.0
+    keep_delivered: int = 10000
+
+    def __post_init__(self) -> None:
+        if self.smoothing not in SMOOTHING_METHODS:
+            raise ValueError(f"smoothing.method={self.smoothing!r}: allowed {', '.join(SMOOTHING_METHODS)}")
+        if not isinstance(self.smoothing_windows, int) or not 1 <= self.smoothing_windows <= 64:
+            raise ValueError(f"smoothing.windows={self.smoothing_windows!r} is out of range: allowed integers [1, 64]")
+        _check_range("smoothing.alpha", self.ema_alpha, 0.0, 1.0, lo_open=True)
+        if not isinstance(self.queue_blocks, int) or not 4 <= self.queue_blocks <= 100000:
+            raise ValueError(f"service.queue_blocks={self.queue_blocks!r} is out of range: allowed integers [4, 100000]")
+        _check_range("service.max_gap_fill_s", self.max_gap_fill_s, 0.0, 60.0)
+        _check_range("service.stats_every_s", self.stats_every_s, 0.0, 86400.0)
+        if not isinstance(self.keep_delivered, int) or not 0 <= self.keep_delivered <= 10_000_000:
+            raise ValueError(f"service.keep_delivered={self.keep_delivered!r} is out of range: allowed [0, 10000000]")
+        # Validate every override now, so a bad TOML fails at start-up.
+        for label, over in self.class_overrides.items():
+            try:
+                self.default_rule.replace(**dict(over))
+            except TypeError as exc:
+                allowed = ", ".join(f.name for f in dataclasses.fields(ClassRule))
+                raise ValueError(f"detector.classes.{label}: {exc}; allowed keys: {allowed}") from None
+            except ValueError as exc:
+                raise ValueError(f"detector.classes.{label}: {exc}") from None
+
+    def rule_for(self, label: str) -> ClassRule:
+        """The rule of ``label``: the default with that class's overrides applied."""
+        over = self.class_overrides.get(label)
+        return self.default_rule.replace(**dict(over)) if over else self.default_rule
+
+    def check_labels(self, labels: tuple[str, ...] | list[str]) -> None:
+        """Refuse overrides for classes the bundle does not have (a typo would silently do nothing)."""
+        unknown = sorted(set(self.class_overrides) - set(labels))
+        if unknown:
+            raise ValueError(
+                f"detector.classes names {', '.join(unknown)}, not a class of this bundle "
+                f"(classes: {', '.join(labels)})"
+            )
+
+    # -- loading -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RuntimeConfig":
+        """Build from the TOML structure shown in the module docstring."""
+        data = dict(data)
+        kwargs: dict[str, Any] = {}
+        known = {"smoothing", "detector", "service"}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise ValueError(f"unknown config section(s) {', '.join(extra)}: allowed {', '.join(sorted(known))}")
+        sm = dict(data.get("smoothing", {}))
+        _take(sm, kwargs, "smoothing", {"method": "smoothing", "windows": "smoothing_windows", "alpha": "ema_alpha"})
+        det = dict(data.get("detector", {}))
+        default = det.pop("default", None)
+        classes = det.pop("classes", None)
+        _take(det, kwargs, "detector", {"require_argmax": "require_argmax", "alert_normal": "alert_normal"})
+        if default is not None:
+            try:
+                kwargs["default_rule"] = ClassRule(**dict(default))
+            except TypeError as exc:
+                allowed = ", ".join(f.name for f in dataclasses.fields(ClassRule))
+                raise ValueError(f"detector.default: {exc}; allowed keys: {allowed}") from None
+            except ValueError as exc:
+                raise ValueError(f"detector.default: {exc}") from None
+        if classes is not None:
+            merged = _default_classes()
+            for label, over in dict(classes).items():
+                merged[label] = {**merged.get(label, {}), **dict(over)}
+            kwargs["class_overrides"] = merged
+        svc = dict(data.get("service", {}))
+        _take(svc, kwargs, "service", {
+            "queue_blocks": "queue_blocks", "max_gap_fill_s": "max_gap_fill_s",
+            "stats_every_s": "stats_every_s", "keep_delivered": "keep_delivered",
+        })
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "RuntimeConfig":
+        """Load a TOML file; errors name the file and the bad key."""
+        path = Path(path)
+        if tomllib is None:  # pragma: no cover
+            raise ValueError("reading TOML needs Python 3.11+ (or: pip install tomli)")
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"config {path}: not valid TOML ({exc})") from None
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"config {path}: {exc}") from None
+
+
+def _take(src: dict, dst: dict, section: str, mapping: dict[str, str]) -> None:
+    extra = sorted(set(src) - set(mapping))
+    if extra:
+        raise ValueError(f"unknown key(s) {', '.join(extra)} in [{section}]: allowed {', '.join(mapping)}")
+    for key, attr in mapping.items():
+        if key in src:
+            dst[attr] = src[key]

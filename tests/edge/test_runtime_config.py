@@ -1,0 +1,61 @@
+"""RuntimeConfig: validation with named bad values, TOML loading, per-class overrides."""
+
+import pytest
+
+from edge.runtime.config import ClassRule, RuntimeConfig
+
+
+def test_defaults_and_overrides():
+    cfg = RuntimeConfig()
+    assert cfg.rule_for("fasciculation").min_potentials == 2
+    assert cfg.rule_for("fibrillation") == cfg.default_rule
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(enter=1.5), "enter=1.5"),
+    (dict(enter=0.5, exit=0.7), "exit=0.7"),
+    (dict(min_potentials=0), "min_potentials=0"),
+    (dict(severity=7), "severity=7"),
+])
+def test_class_rule_errors_name_value_and_range(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        ClassRule(**kwargs)
+
+
+def test_toml_round(tmp_path):
+    p = tmp_path / "rt.toml"
+    p.write_text(
+        '[smoothing]\nmethod = "ema"\nalpha = 0.3\n'
+        "[detector]\nrequire_argmax = false\n"
+        "[detector.default]\nenter = 0.7\nexit = 0.5\n"
+        "[detector.classes.fibrillation]\nmin_duration_s = 1.0\n"
+        "[service]\nstats_every_s = 5\n"
+    )
+    cfg = RuntimeConfig.from_toml(p)
+    assert cfg.smoothing == "ema" and cfg.ema_alpha == 0.3 and not cfg.require_argmax
+    assert cfg.rule_for("fibrillation").min_duration_s == 1.0
+    assert cfg.rule_for("fibrillation").enter == 0.7
+    assert cfg.rule_for("fasciculation").min_potentials == 2  # built-in override kept
+    assert cfg.stats_every_s == 5
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("[smoothing]\nmethod = \"median\"\n", "median"),
+    ("[smoothing]\nwindow = 3\n", "unknown key"),
+    ("[detector.classes.fibrillation]\nenter = 2.0\n", "detector.classes.fibrillation: enter=2.0"),
+    ("[detector.classes.fibrillation]\nthreshold = 0.5\n", "allowed keys"),
+    ("[other]\n", "unknown config section"),
+    ("not toml [", "not valid TOML"),
+])
+def test_toml_errors_name_file_and_key(tmp_path, text, msg):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=msg) as err:
+        RuntimeConfig.from_toml(p)
+    assert "bad.toml" in str(err.value)
+
+
+def test_check_labels_refuses_unknown_class():
+    cfg = RuntimeConfig(class_overrides={"fibrilation": {"enter": 0.5}})
+    with pytest.raises(ValueError, match="fibrilation"):
+        cfg.check_labels(("rest", "fibrillation"))

@@ -1,0 +1,197 @@
+"""Event detector and posterior smoothing: hysteresis, minimum duration, refractory, potentials."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from edge.runtime.config import ClassRule, RuntimeConfig
+from edge.runtime.detector import EventDetector, rules_for
+from edge.runtime.smoothing import PosteriorSmoother
+
+LABELS = ("rest", "voluntary_muap", "fibrillation", "fasciculation")
+PATH = {"fibrillation", "fasciculation"}
+RATE = 1000  # Hz: 1 sample = 1 ms keeps the arithmetic readable
+WIN, HOP = 1000, 250
+
+
+def make(rules=None, require_argmax=True):
+    rules = rules or {"fibrillation": ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, refractory_s=4.0),
+                      "fasciculation": ClassRule(min_potentials=2, min_duration_s=0.0, refractory_s=10.0)}
+    return EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=require_argmax)
+
+
+def post(cls: str | None, p: float = 0.9) -> np.ndarray:
+    v = np.zeros(len(LABELS))
+    if cls is None:
+        v[0] = 1.0
+    else:
+        v[LABELS.index(cls)] = p
+        v[0] = 1.0 - p
+    return v
+
+
+def feed(det, seq):
+    """seq: list of class-or-None per window; returns detections with the window index."""
+    out = []
+    start = getattr(det, "_test_i", 0)  # windows already fed: time keeps running across calls
+    det._test_i = start + len(seq)
+    for i, cls in enumerate(seq, start):
+        end = WIN + i * HOP
+        p = post(cls)
+        for d in det.update(p, p, end - WIN, end):
+            out.append((i, d))
+    return out
+
+
+def test_sustained_activity_alerts_once_after_min_duration():
+    det = make()
+    seq = [None] * 4 + ["fibrillation"] * 20 + [None] * 8
+    out = feed(det, seq)
+    assert len(out) == 1
+    i, d = out[0]
+    assert d.label == "fibrillation" and d.pathological
+    # opens at window 4 (onset = its end - hop); confirmed when onset..end spans 0.5 s: window 5
+    assert i == 5
+    assert d.onset == WIN + 4 * HOP - HOP
+    assert d.detected_at == d.offset == WIN + 5 * HOP
+    assert 0.85 < d.confidence <= 0.9
+
+
+def test_single_window_flicker_is_ignored():
+    det = make()
+    assert feed(det, [None, "fibrillation", None, None, "fibrillation", None] * 10) == []
+
+
+def test_refractory_merges_close_reactivations_and_separates_far_ones():
+    det = make()
+    burst = ["fibrillation"] * 6
+    close_gap = [None] * 8  # 2 s < 4 s refractory
+    far_gap = [None] * 30  # 7.5 s > 4 s
+    out = feed(det, burst + close_gap + burst + far_gap + burst)
+    assert [d.label for _, d in out] == ["fibrillation", "fibrillation"]
+    assert out[1][0] >= len(burst + close_gap + burst + far_gap)
+
+
+def test_hysteresis_keeps_episode_open_between_exit_and_enter():
+    det = make()
+    seq = []
+    out = []
+    for i in range(30):
+        p = 0.9 if i < 5 else 0.5  # drops below enter but stays above exit
+        v = post("fibrillation", p)
+        end = WIN + i * HOP
+        out += det.update(v, v, end - WIN, end)
+    assert len(out) == 1
+    # drop below exit for exit_windows, then wait out the refractory, then a new episode
+    for i in range(30, 60):
+        v = post(None)
+        end = WIN + i * HOP
+        out += det.update(v, v, end - WIN, end)
+    for i in range(60, 70):
+        v = post("fibrillation", 0.9)
+        end = WIN + i * HOP
+        out += det.update(v, v, end - WIN, end)
+    assert len(out) == 2
+
+
+def test_require_argmax_blocks_a_runner_up_class():
+    det = make()
+    v = np.array([0.0, 0.33, 0.0, 0.0])
+    v[LABELS.index("voluntary_muap")] = 0.36
+    v[LABELS.index("fibrillation")] = 0.35  # below enter anyway; raise the rule's enter
+    rules = {"fibrillation": ClassRule(enter=0.3, exit=0.2, min_duration_s=0.0)}
+    strict = EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=True)
+    loose = EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=False)
+    got_strict = got_loose = 0
+    for i in range(10):
+        end = WIN + i * HOP
+        got_strict += len(strict.update(v, v, end - WIN, end))
+        got_loose += len(loose.update(v, v, end - WIN, end))
+    assert got_strict == 0 and got_loose == 1
+    assert det is not None
+
+
+def test_fasciculation_needs_two_potentials():
+    det = make()
+    one = ["fasciculation"] * 4  # one short potential: run of window_s/hop_s windows
+    quiet = [None] * 20  # 5 s
+    out = feed(det, quiet + one + quiet)
+    assert out == []
+    out = feed(det, one + quiet)  # a second potential 5 s after the first
+    assert len(out) == 1
+    d = out[0][1]
+    assert d.label == "fasciculation" and d.potentials >= 2
+    # onset goes back to the first potential (run began at window 20 of the first call)
+    assert d.onset == WIN + 20 * HOP - HOP
+
+
+def test_fasciculations_too_far_apart_do_not_pair():
+    det = make()
+    one = ["fasciculation"] * 3
+    out = feed(det, one + [None] * 100 + one)  # 25 s apart > 20 s potential memory
+    assert out == []
+
+
+def test_long_run_counts_as_two_potentials():
+    det = make()
+    out = feed(det, ["fasciculation"] * 8)  # longer than one potential can keep windows active
+    assert len(out) == 1
+
+
+def test_reset_closes_open_episodes_without_alert():
+    det = make()
+    feed(det, ["fibrillation"] * 2)
+    det.reset()
+    out = feed(det, [None] * 2)
+    assert out == []
+
+
+def test_rules_for_default_config_covers_pathological_classes_only():
+    cfg = RuntimeConfig()
+    rules = rules_for(cfg, LABELS, PATH)
+    assert set(rules) == PATH
+    assert rules["fasciculation"].min_potentials == 2
+    assert rules_for(RuntimeConfig(alert_normal=True), LABELS, PATH).keys() == set(LABELS)
+
+
+def test_smoother_mean_and_ema():
+    sm = PosteriorSmoother(3, "mean", windows=2)
+    a = sm.update([1.0, 0.0, 0.0])
+    np.testing.assert_allclose(a, [1, 0, 0])
+    b = sm.update([0.0, 1.0, 0.0])
+    np.testing.assert_allclose(b, [0.5, 0.5, 0])
+    c = sm.update([0.0, 0.0, 1.0])
+    np.testing.assert_allclose(c, [0, 0.5, 0.5])
+    sm.reset()
+    np.testing.assert_allclose(sm.update([0.0, 0.0, 1.0]), [0, 0, 1])
+    e = PosteriorSmoother(2, "ema", alpha=0.25)
+    e.update([1.0, 0.0])
+    np.testing.assert_allclose(e.update([0.0, 1.0]), [0.75, 0.25])
+    with pytest.raises(ValueError, match="classes"):
+        e.update([1.0, 0.0, 0.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.floats(0, 1), min_size=3, max_size=3), min_size=1, max_size=200),
+       st.integers(1, 8))
+def test_smoother_mean_equals_trailing_average(rows, n):
+    sm = PosteriorSmoother(3, "mean", windows=n)
+    x = np.array(rows)
+    for i in range(len(x)):
+        got = sm.update(x[i])
+        want = x[max(0, i - n + 1):i + 1].mean(axis=0)
+        np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from([None, "fibrillation", "fasciculation", "voluntary_muap"]), max_size=300))
+def test_detector_alerts_are_ordered_and_spaced_by_refractory(seq):
+    det = make()
+    out = feed(det, seq)
+    for label in PATH:
+        times = [d.detected_at for _, d in out if d.label == label]
+        assert times == sorted(times)
+        for a, b in zip(times, times[1:]):
+            assert b - a > 0
+    for _, d in out:
+        assert d.onset <= d.offset and 0 < d.confidence <= 1
