@@ -1,0 +1,27 @@
+"""Integer helpers shared by the stages (int64 numpy arrays; see edge/FRONTEND.md §2)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def bit_length(x: np.ndarray) -> np.ndarray:
+    """Number of significant bits of each non-negative int64 (0 for 0), by binary search."""
+    v = np.asarray(x, dtype=np.int64).copy()
+    n = np.zeros(v.shape, dtype=np.int64)
+    for s in (32, 16, 8, 4, 2, 1):
+        big = v >= (1 << s)
+        v = np.where(big, v >> s, v)
+        n += big * s
+    return n + (v > 0)
+
+
+def shift_round(x: np.ndarray, s: np.ndarray | int) -> np.ndarray:
+    """x·2^-s for int64 x: s > 0 rounds half up, floor((x + 2^(s-1)) / 2^s); s ≤ 0 is exact x·2^-s.
+
+    s broadcasts against x (per-frame shifts as a column).
+    """
+    s = np.asarray(s, dtype=np.int64)
+    right = np.maximum(s, 0)
+    half = (np.int64(1) << right) >> 1  # 0 when s ≤ 0
+    return ((x + half) >> right) << np.maximum(-s, 0)
