@@ -148,7 +148,7 @@ class RuntimeConfig:
 
     def check_labels(self, labels: tuple[str, ...] | list[str]) -> None:
         """Refuse overrides for classes the bundle does not have (a typo would silently do nothing)."""
-        unknown = sorted(set(self.class_overrides) - set(labels))
+        unknown = sorted(set(self.class_overrides) - set(labels) - set(_default_classes()))
         if unknown:
             raise ValueError(
                 f"detector.classes names {', '.join(unknown)}, not a class of this bundle "

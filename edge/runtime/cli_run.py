@@ -1,0 +1,86 @@
+"""``emg-edge run``: the detection service on one source.
+
+    emg-edge run --bundle default --source serial:/dev/emg-amp?baud=3000000 \\
+                 --outbox /var/lib/emg-edge/outbox.sqlite --alerts-jsonl /var/log/emg-edge/alerts.jsonl
+    emg-edge run --bundle default --source wav:recording.wav --speed max
+
+Alerts go to stdout as JSON lines unless ``--alerts-jsonl FILE`` is given; logs and the stats
+line go to stderr. Exit status: 0 when a WAV source ends or on SIGTERM, 130 on SIGINT, 2 for
+what the user must fix (bundle refused, bad source, rate too low, config), 1 for a runtime
+failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from firmware_bridge.clikit import EXIT_FAILURE, UserError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run", help="run detection on a serial amplifier, an ALSA ADC or a WAV file",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("--bundle", default="default", help="model bundle: 'default' or a bundle directory")
+    p.add_argument("--source", required=True,
+                   help="serial:URL?baud=N (any pyserial URL or pty path), alsa:DEVICE[?rate=N], wav:FILE")
+    p.add_argument("--config", metavar="FILE.toml", help="runtime config (smoothing, detector rules, service)")
+    p.add_argument("--speed", default="1", help="WAV replay pacing: 1 = real time, N = N times faster, max")
+    p.add_argument("--alerts-jsonl", metavar="FILE", default="-",
+                   help="append alerts as JSON lines to FILE ('-' = stdout, the default)")
+    p.add_argument("--outbox", metavar="FILE", default=None,
+                   help="durable alert outbox (SQLite); without it alerts are not kept across restarts")
+    p.add_argument("--xnnpack", action="store_true", help="use the XNNPACK delegate (faster, not bit-exact)")
+    p.add_argument("--threads", type=int, default=1, help="LiteRT interpreter threads (default 1)")
+    p.add_argument("--stats-every", type=float, default=None, metavar="S",
+                   help="seconds between stats lines on stderr (0 = off; default from config, 10)")
+    p.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+    p.set_defaults(func=main)
+
+
+def _setup_logging(quiet: bool) -> None:
+    log = logging.getLogger("emg-edge")
+    if not log.handlers:
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("emg-edge: %(levelname)s %(message)s"))
+        log.addHandler(h)
+        log.propagate = False
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def main(args: argparse.Namespace) -> int:
+    from firmware_bridge.source import parse_speed
+
+    from edge.runtime.service import RuntimeOptions, run
+    from edge.runtime.sources import parse_source
+
+    _setup_logging(args.quiet)
+    spec = parse_source(args.source)
+    if args.threads < 1:
+        raise UserError(f"--threads {args.threads} must be >= 1")
+    if args.stats_every is not None and args.stats_every < 0:
+        raise UserError(f"--stats-every {args.stats_every} must be >= 0 s")
+    if spec.live and args.outbox is None:
+        logging.getLogger("emg-edge").warning(
+            "no --outbox: alerts are kept in memory only and lost if the service dies before the ACK")
+    opts = RuntimeOptions(
+        bundle=args.bundle, source=spec, config=args.config, speed=parse_speed(args.speed),
+        alerts_jsonl=args.alerts_jsonl, outbox=args.outbox, xnnpack=args.xnnpack, num_threads=args.threads,
+        stats_every_s=args.stats_every,
+    )
+    try:
+        summary = run(opts)
+    except OSError as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        print(f"emg-edge: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_FAILURE
+    logging.getLogger("emg-edge").info(
+        "%s: %.1f s of audio in %.1f s (%.1fx real time), %d windows, %d alert(s), %d pending",
+        summary.reason, summary.audio_s, summary.wall_s, summary.rtf, summary.windows, summary.alerts_raised,
+        summary.pending_alerts,
+    )
+    return summary.exit_code

@@ -1,0 +1,161 @@
+"""The processing chain of one stream: samples → (resampler) → front-end → windows →
+classifier → smoothing → event detector → :class:`~edge.runtime.detector.Detection`.
+
+No threads, no I/O: :meth:`Pipeline.feed` takes a :class:`~firmware_bridge.source.SampleBlock`
+and returns the detections it confirms, in the *source's* sample-index domain.
+
+Index bookkeeping. A *segment* is a run of the stream processed without reset; it starts at
+source index ``anchor``. Model-rate sample ``k`` of the segment is source index
+``anchor + k * source_rate / model_rate`` (the resampler is zero-phase, so this is exact).
+Front-end frame ``f`` covers model samples ``[f * hop_length, f * hop_length + frame_length)``.
+
+Gaps (missing samples per the amplifier's counter): up to ``max_gap_fill_s`` are filled with
+zeros so timing stays exact; a longer gap, or the counter going backwards (amplifier reset),
+ends the segment: front-end, windows, smoothing and open episodes are reset and a new segment
+is anchored at the next block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge.runtime.config import RuntimeConfig
+from edge.runtime.detector import Detection, EventDetector, rules_for
+from edge.runtime.smoothing import PosteriorSmoother
+from edge.runtime.windows import WindowAssembler
+
+
+@dataclass
+class PipelineCounters:
+    samples: int = 0  # source samples consumed
+    windows: int = 0  # windows classified
+    gap_samples: int = 0  # samples missing per the source's counter
+    filled_samples: int = 0  # of which replaced by zeros
+    segments: int = 0  # stream segments (1 + resets after long gaps or rewinds)
+    duplicate_samples: int = 0  # samples dropped because their index was already processed
+
+
+class Pipeline:
+    """One stream through the detection chain.
+
+    ``bundle`` needs ``labels``, ``pathological``, ``frontend_config``, ``window_frames``,
+    ``hop_frames``, ``sample_rate``; ``classifier.predict(window) -> probs``; ``frontend``
+    (optional) overrides ``edge.frontend.Frontend(bundle.frontend_config)``.
+    """
+
+    def __init__(self, bundle: Any, classifier: Any, config: RuntimeConfig, source_rate: int,
+                 frontend: Any = None) -> None:
+        self.bundle = bundle
+        self.classifier = classifier
+        self.config = config
+        self.source_rate = int(source_rate)
+        self.model_rate = int(bundle.sample_rate)
+        fcfg = bundle.frontend_config
+        if frontend is None:
+            from edge.frontend import Frontend
+
+            frontend = Frontend(fcfg)
+        self.frontend = frontend
+        self.frame_length = int(fcfg.frame_length)
+        self.hop_length = int(fcfg.hop_length)
+        self.window_frames = int(bundle.window_frames)
+        self.hop_frames = int(bundle.hop_frames)
+        self.resampler = None
+        if self.source_rate != self.model_rate:
+            from edge.resample import StreamResampler
+
+            self.resampler = StreamResampler(self.source_rate, self.model_rate)
+        dtype = getattr(frontend, "dtype", None) or _feature_dtype()
+        self.windows = WindowAssembler(self.window_frames, self.hop_frames, int(fcfg.n_mels), dtype)
+        self.smoother = PosteriorSmoother(len(bundle.labels), config.smoothing, config.smoothing_windows,
+                                          config.ema_alpha)
+        config.check_labels(bundle.labels)
+        ratio = self.source_rate / self.model_rate
+        self._ratio = ratio
+        # Window and hop in source samples (the detector's domain).
+        self.window_model_samples = (self.window_frames - 1) * self.hop_length + self.frame_length
+        self.window_samples = int(round(self.window_model_samples * ratio))
+        self.hop_samples = max(1, int(round(self.hop_frames * self.hop_length * ratio)))
+        self.detector = EventDetector(
+            bundle.labels, set(bundle.pathological), rules_for(config, bundle.labels, bundle.pathological),
+            sample_rate=self.source_rate, window_samples=self.window_samples, hop_samples=self.hop_samples,
+            require_argmax=config.require_argmax,
+        )
+        self._max_fill = int(round(config.max_gap_fill_s * self.source_rate))
+        self.counters = PipelineCounters()
+        self._anchor: int | None = None  # source index where the current segment starts
+        self._next: int | None = None  # next expected source index
+
+    @property
+    def window_s(self) -> float:
+        """Analysis window length in seconds."""
+        return self.window_model_samples / self.model_rate
+
+    def _new_segment(self, first_index: int) -> None:
+        if self._anchor is not None:
+            self.frontend.reset()
+            self.windows.reset()
+            self.smoother.reset()
+            self.detector.reset()
+            if self.resampler is not None:
+                self.resampler.reset()
+        self._anchor = first_index
+        self._next = first_index
+        self.counters.segments += 1
+
+    def feed(self, block: Any) -> list[Detection]:
+        """Process one block (``first_index``, int16 ``samples``); return confirmed detections."""
+        samples = np.asarray(block.samples)
+        first = int(block.first_index)
+        if self._next is None:
+            self._new_segment(first)
+        elif first > self._next:
+            gap = first - self._next
+            self.counters.gap_samples += gap
+            if gap <= self._max_fill:
+                self.counters.filled_samples += gap
+                out = self._process(np.zeros(gap, dtype=np.int16))
+                return out + self._process(samples)
+            self._new_segment(first)
+        elif first < self._next:
+            overlap = self._next - first
+            if overlap >= samples.size and self._next - (first + samples.size) > self.window_samples:
+                self._new_segment(first)  # the counter went back: the amplifier restarted
+            elif overlap >= samples.size:
+                self.counters.duplicate_samples += int(samples.size)
+                return []
+            else:
+                self.counters.duplicate_samples += overlap
+                samples = samples[overlap:]
+        return self._process(samples)
+
+    def _process(self, samples: np.ndarray) -> list[Detection]:
+        if samples.size == 0:
+            return []
+        self._next += int(samples.size)
+        self.counters.samples += int(samples.size)
+        x = self.resampler.process(samples) if self.resampler is not None else samples
+        feats = self.frontend.process(x)
+        out: list[Detection] = []
+        for first_frame, window in self.windows.push(feats):
+            probs = np.asarray(self.classifier.predict(window), dtype=np.float64)
+            smoothed = self.smoother.update(probs)
+            self.counters.windows += 1
+            start_m = first_frame * self.hop_length
+            end_m = start_m + self.window_model_samples
+            start = self._anchor + int(round(start_m * self._ratio))
+            end = self._anchor + int(round(end_m * self._ratio))
+            out.extend(self.detector.update(smoothed, probs, start, end))
+        return out
+
+
+def _feature_dtype():
+    try:
+        from edge.frontend import FEATURE_DTYPE
+
+        return FEATURE_DTYPE
+    except ImportError:  # front-end not installed: tests inject one with a dtype
+        return np.int32

@@ -1,0 +1,457 @@
+"""The detection service loop.
+
+::
+
+    source ──reader thread──▶ bounded block queue ──▶ Pipeline (resample, front-end, windows,
+    int8 LiteRT, smoothing, detector) ──▶ Outbox (SQLite, committed first) ──▶ local sinks
+    (JSON lines) and ALERT frames over the bridge ──ACK──▶ outbox marks delivered
+
+* The reader thread only moves blocks; for a live source a full queue drops its *oldest*
+  block (the pipeline then sees the hole through the sample counter and counts it as a gap),
+  so a stall never grows memory. A WAV replay blocks instead (nothing is dropped).
+* Alerts are stored before anything else sees them; on start the outbox's undelivered alerts
+  are sent again with their original ids and unwritten ones are written to the sinks.
+* SIGTERM ends cleanly with exit 0 (systemd's stop), SIGINT with 130; a WAV source ends with
+  exit 0 after the last window is processed and every alert is written.
+
+Programmatic use (the demo)::
+
+    from edge.runtime.service import RuntimeOptions, run
+    summary = run(RuntimeOptions(bundle="default", source="wav:demo.wav", speed=None,
+                                 alerts_jsonl="alerts.jsonl"))
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from firmware_bridge.clikit import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UserError
+
+from edge.runtime.alerts import AlertRecord, JsonlSink, iso_utc
+from edge.runtime.config import RuntimeConfig
+from edge.runtime.detector import Detection
+from edge.runtime.outbox import Outbox, OutboxError
+from edge.runtime.pipeline import Pipeline
+from edge.runtime.sources import SourceSpec, check_rate, open_source, parse_source, retrying, serial_errors
+from edge.runtime.stats import StatsMeter
+
+log = logging.getLogger("emg-edge")
+
+_EOF = object()
+#: Alerts kept in :attr:`RunSummary.alerts` (bounded: the full record is the outbox / JSONL).
+SUMMARY_ALERTS = 10000
+
+
+@dataclass
+class RuntimeOptions:
+    """What :func:`run` needs. ``source`` is a source string or an open ``SampleSource``.
+
+    ``speed``: WAV pacing (1.0 real time, N× faster, ``None`` as fast as possible).
+    ``alerts_jsonl``: file path, ``"-"`` for stdout, ``None`` for no JSON-lines sink.
+    ``outbox``: SQLite file; ``None`` keeps it in memory (not durable: use a file in service).
+    ``classifier``/``frontend``: overrides for tests; default the bundle's int8 model and
+    ``edge.frontend.Frontend``. ``stop_event``: set it to stop the service from another thread.
+    ``drain_s``: how long to wait for outstanding ACKs when the stream ends or on stop.
+    """
+
+    bundle: Any = "default"
+    source: Any = None
+    config: RuntimeConfig | str | Path | None = None
+    speed: float | None = 1.0
+    alerts_jsonl: str | Path | None = None
+    outbox: str | Path | None = None
+    xnnpack: bool = False
+    num_threads: int = 1
+    stats_every_s: float | None = None
+    on_alert: Callable[[AlertRecord], None] | None = None
+    stop_event: threading.Event | None = None
+    classifier: Any = None
+    frontend: Any = None
+    install_signal_handlers: bool = True
+    drain_s: float = 3.0
+    give_up_s: float | None = None
+    link_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    """Outcome of :func:`run`. Times in seconds."""
+
+    exit_code: int
+    reason: str
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    samples: int = 0
+    windows: int = 0
+    gap_samples: int = 0
+    dropped_blocks: int = 0
+    crc_errors: int = 0
+    alerts_raised: int = 0
+    alerts_resent: int = 0
+    pending_alerts: int = 0
+    source_rate: int = 0
+    model_rate: int = 0
+    model_id: str = ""
+    alerts: list[AlertRecord] = field(default_factory=list)
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: audio seconds per wall-clock second."""
+        return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def load_config(config: RuntimeConfig | str | Path | None) -> RuntimeConfig:
+    if config is None:
+        return RuntimeConfig()
+    if isinstance(config, RuntimeConfig):
+        return config
+    path = Path(config)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    return RuntimeConfig.from_toml(path)
+
+
+def load_bundle_checked(bundle: Any) -> Any:
+    """A bundle name/path → validated :class:`edge.bundle.Bundle`; refusals become UserError."""
+    if not isinstance(bundle, (str, Path)):
+        return bundle
+    from edge.bundle import BundleError, load_bundle
+
+    try:
+        return load_bundle(bundle)
+    except BundleError as exc:
+        raise UserError(f"bundle refused: {exc}") from None
+
+
+class _Reader(threading.Thread):
+    """Moves blocks from the source to the queue; reopens a lost serial source."""
+
+    def __init__(self, source: Any, q: queue.Queue, stop: threading.Event, live: bool,
+                 reopen: Callable[[], Any] | None) -> None:
+        super().__init__(name="emg-edge-reader", daemon=True)
+        self.source = source
+        self.q = q
+        self.stop = stop
+        self.live = live
+        self.reopen = reopen
+        self.dropped_blocks = 0
+        self.reconnects = 0
+        self.error: BaseException | None = None
+        self.reconnected = threading.Event()
+        self._lock = threading.Lock()
+
+    def _put(self, item: Any) -> None:
+        if not self.live or item is _EOF:
+            while not self.stop.is_set():
+                try:
+                    self.q.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            return
+        while True:
+            try:
+                self.q.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    self.q.get_nowait()  # drop the oldest: the sample counter shows the hole
+                    self.dropped_blocks += 1
+                except queue.Empty:
+                    pass
+
+    def run(self) -> None:
+        errors = serial_errors() if self.reopen is not None else ()
+        while not self.stop.is_set():
+            try:
+                block = self.source.read_block(timeout=0.1)
+            except EOFError:
+                self._put(_EOF)
+                return
+            except errors as exc:  # a serial port vanished (cable, power, USB reset)
+                log.warning("source lost (%s); reconnecting", " ".join(str(exc).split()))
+                try:
+                    self.source.close()
+                except Exception:  # noqa: BLE001 - already broken
+                    pass
+                new = self.reopen()
+                if new is None:  # stopped while waiting
+                    return
+                with self._lock:
+                    self.source = new
+                self.reconnects += 1
+                self.reconnected.set()
+                continue
+            except BaseException as exc:  # noqa: BLE001 - reported by the service loop
+                self.error = exc
+                self._put(_EOF)
+                return
+            if block is not None and block.samples.size:
+                self._put(block)
+
+    def current(self) -> Any:
+        with self._lock:
+            return self.source
+
+
+class Service:
+    """Runs one bundle on one source until the source ends or :attr:`stop` is set."""
+
+    def __init__(self, opts: RuntimeOptions) -> None:
+        self.opts = opts
+        self.stop = opts.stop_event or threading.Event()
+        self.config = load_config(opts.config)
+        self.bundle = load_bundle_checked(opts.bundle)
+        self.config.check_labels(tuple(self.bundle.labels))
+        try:
+            self.outbox = Outbox(opts.outbox or ":memory:", keep_delivered=self.config.keep_delivered)
+        except OutboxError as exc:
+            raise UserError(str(exc)) from None
+        self.sinks: list[JsonlSink] = []
+        if opts.alerts_jsonl is not None:
+            self.sinks.append(JsonlSink(opts.alerts_jsonl))
+        self.classifier = opts.classifier
+        if self.classifier is None:
+            from edge.inference import Int8Classifier
+
+            self.classifier = Int8Classifier(self.bundle, xnnpack=opts.xnnpack, num_threads=opts.num_threads)
+        self.summary = RunSummary(exit_code=EXIT_OK, reason="", model_id=str(self.bundle.model_id),
+                                  model_rate=int(self.bundle.sample_rate))
+        self._recent: deque[AlertRecord] = deque(maxlen=SUMMARY_ALERTS)
+        self._signal = None
+
+    # -- alerts ------------------------------------------------------------------------------
+    def _record_fields(self, det: Detection, rate: int) -> dict[str, Any]:
+        return dict(
+            label=det.label, pathological=bool(det.pathological), confidence=float(det.confidence),
+            onset_sample=int(det.onset), offset_sample=int(det.offset),
+            onset_s=round(det.onset / rate, 4), offset_s=round(det.offset / rate, 4),
+            detected_s=round(det.detected_at / rate, 4),
+            onset_wall=iso_utc(self._wall(det.onset)), offset_wall=iso_utc(self._wall(det.offset)),
+            emitted_wall=iso_utc(time.time()), severity=int(det.severity),
+            model_id=str(self.bundle.model_id), sample_rate=int(rate),
+        )
+
+    def _wall(self, index: int) -> float:
+        idx0, t0 = self._wall_anchor
+        return t0 + (index - idx0) / self._rate
+
+    def _sink(self, rec: AlertRecord) -> None:
+        for sink in self.sinks:
+            sink.write(rec)
+        self.outbox.mark_sunk(rec.id)
+        if self.opts.on_alert is not None:
+            try:
+                self.opts.on_alert(rec)
+            except Exception:  # noqa: BLE001 - a display callback must not stop detection
+                log.exception("on_alert callback failed")
+
+    def _send(self, rec: AlertRecord) -> None:
+        if self._link is None:
+            self.outbox.mark_delivered([rec.id])  # no amplifier: the local sinks are the delivery
+            return
+        self._reader.current().send_alert(rec.to_frame())
+        self.outbox.mark_attempt(rec.id)
+
+    def _raise(self, det: Detection) -> None:
+        rec = self.outbox.store(self._record_fields(det, self._rate))
+        self._recent.append(rec)
+        self.summary.alerts_raised += 1
+        log.info("ALERT %d %s conf %.2f onset %.2f s severity %d", rec.id, rec.label, rec.confidence,
+                 rec.onset_s, rec.severity)
+        self._sink(rec)
+        self._send(rec)
+
+    def _poll_acks(self) -> None:
+        if self._link is None:
+            return
+        acked = list(self._reader.current().acked_alerts()) if self._reader else []
+        if acked:
+            self.outbox.mark_delivered(acked)
+
+    def _resend_pending(self, sink: bool = True) -> None:
+        if sink:
+            for rec in self.outbox.unsunk():
+                self._sink(rec)
+        pending = self.outbox.undelivered()
+        if pending:
+            log.info("outbox: re-sending %d undelivered alert(s) (ids %d..%d)", len(pending), pending[0].id,
+                     pending[-1].id)
+        for rec in pending:
+            self._send(rec)
+            self.summary.alerts_resent += 1
+
+    # -- signals -----------------------------------------------------------------------------
+    def _install_signals(self) -> list[tuple[int, Any]]:
+        if not self.opts.install_signal_handlers or threading.current_thread() is not threading.main_thread():
+            return []
+        old = []
+
+        def handler(signum, _frame):
+            self._signal = signum
+            self.stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old.append((sig, signal.signal(sig, handler)))
+        return old
+
+    # -- main loop ---------------------------------------------------------------------------
+    def _open(self) -> tuple[Any, SourceSpec | None]:
+        src = self.opts.source
+        if src is None:
+            raise UserError("no source: give --source serial:URL, alsa:DEVICE or wav:FILE")
+        if not isinstance(src, (str, SourceSpec)):
+            return src, None
+        spec = src if isinstance(src, SourceSpec) else parse_source(src)
+        source = open_source(spec, speed=self.opts.speed, default_rate=int(self.bundle.sample_rate),
+                             stop=self.stop, give_up_s=self.opts.give_up_s, link_kwargs=self.opts.link_kwargs)
+        return source, spec
+
+    def run(self) -> RunSummary:
+        old_handlers = self._install_signals()
+        t_start = time.monotonic()
+        cpu_start = time.process_time()
+        source = None
+        self._reader = None
+        self._link = None
+        try:
+            source, spec = self._open()
+            if source is None:  # stopped while waiting for the port
+                self.summary.reason = "stopped before the source appeared"
+                self.summary.exit_code = EXIT_INTERRUPTED if self._signal == signal.SIGINT else EXIT_OK
+                return self.summary
+            return self._run(source, spec, t_start, cpu_start)
+        finally:
+            if self._reader is not None:
+                self.stop.set()
+                self._reader.join(timeout=2.0)
+                source = self._reader.current()
+            if source is not None:
+                try:
+                    source.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            for sink in self.sinks:
+                sink.close()
+            self.summary.pending_alerts = self.outbox.pending_count()
+            self.summary.alerts = list(self._recent)
+            self.outbox.close()
+            for sig, h in old_handlers:
+                signal.signal(sig, h)
+
+    def _run(self, source: Any, spec: SourceSpec | None, t_start: float, cpu_start: float) -> RunSummary:
+        rate = int(source.sample_rate)
+        self._rate = rate
+        self.summary.source_rate = rate
+        check_rate(rate, int(self.bundle.sample_rate), int(self.bundle.min_sample_rate),
+                   what=f"source {spec}" if spec else "source")
+        pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend)
+        n_total = getattr(source, "n_samples", None)
+        if n_total is not None and n_total < pipe.window_samples:
+            raise UserError(
+                f"{getattr(source, 'path', 'the WAV file')} is {n_total / rate:.3f} s long, shorter than one "
+                f"analysis window ({pipe.window_samples / rate:.3f} s): nothing to classify"
+            )
+        live = spec.live if spec is not None else n_total is None
+        self._link = source if hasattr(source, "send_alert") and hasattr(source, "acked_alerts") else None
+        reopen = None
+        if spec is not None and spec.kind == "serial":
+            def reopen():
+                return open_source(spec, stop=self.stop, link_kwargs=self.opts.link_kwargs)
+        q: queue.Queue = queue.Queue(maxsize=self.config.queue_blocks)
+        self._reader = _Reader(source, q, self.stop, live, reopen)
+        stats_every = self.opts.stats_every_s if self.opts.stats_every_s is not None else self.config.stats_every_s
+        meter = StatsMeter(stats_every)
+        self._wall_anchor = (None, time.time())
+        self._resend_pending()
+        self._reader.start()
+        reason = ""
+        while True:
+            if self.stop.is_set():
+                reason = "stopped by signal" if self._signal is not None else "stopped"
+                break
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                item = None
+            if item is _EOF:
+                if self._reader.error is not None:
+                    raise self._reader.error
+                reason = "end of stream"
+                break
+            if item is not None:
+                if self._wall_anchor[0] is None or pipe.counters.segments == 0:
+                    self._wall_anchor = (item.first_index, time.time() - item.samples.size / rate)
+                segs = pipe.counters.segments
+                dets = pipe.feed(item)
+                if pipe.counters.segments != segs and segs > 0:
+                    self._wall_anchor = (item.first_index, time.time() - item.samples.size / rate)
+                meter.add_audio(item.samples.size / rate)
+                meter.windows = pipe.counters.windows
+                for det in dets:
+                    self._raise(det)
+                    meter.alerts += 1
+            if self._reader.reconnected.is_set():
+                self._reader.reconnected.clear()
+                self._resend_pending(sink=False)  # the old link's retransmit queue died with it
+            self._poll_acks()
+            if meter.due():
+                log.info(self._snapshot(meter, q, pipe).line())
+        if reason == "end of stream" and pipe.counters.windows == 0:
+            raise UserError(
+                f"the stream ended after {pipe.counters.samples / rate:.3f} s, shorter than one analysis window "
+                f"({pipe.window_samples / rate:.3f} s): nothing to classify"
+            )
+        self._drain()
+        snap = self._snapshot(meter, q, pipe)
+        if stats_every:
+            log.info(snap.line())
+        self.summary.reason = reason
+        self.summary.audio_s = snap.audio_s
+        self.summary.wall_s = time.monotonic() - t_start
+        self.summary.cpu_s = time.process_time() - cpu_start
+        self.summary.samples = pipe.counters.samples
+        self.summary.windows = pipe.counters.windows
+        self.summary.gap_samples = pipe.counters.gap_samples
+        self.summary.dropped_blocks = self._reader.dropped_blocks
+        self.summary.crc_errors = snap.crc_errors
+        if self._signal == signal.SIGINT:
+            self.summary.exit_code = EXIT_INTERRUPTED
+        return self.summary
+
+    def _drain(self) -> None:
+        """Wait up to ``drain_s`` for the amplifier to ACK outstanding alerts."""
+        if self._link is None:
+            return
+        deadline = time.monotonic() + self.opts.drain_s
+        while self.outbox.pending_count() and time.monotonic() < deadline:
+            self._poll_acks()
+            time.sleep(0.02)
+
+    def _snapshot(self, meter: StatsMeter, q: queue.Queue, pipe: Pipeline):
+        link_stats = getattr(self._reader.current(), "stats", None) if self._reader else None
+        crc = int(getattr(link_stats, "crc_errors", 0) or 0)
+        return meter.snapshot(queue_depth=q.qsize(), queue_capacity=q.maxsize,
+                              gap_samples=pipe.counters.gap_samples, crc_errors=crc,
+                              pending_alerts=self.outbox.pending_count())
+
+
+def run(opts: RuntimeOptions) -> RunSummary:
+    """Run the service with ``opts`` until the source ends or it is stopped.
+
+    Raises :class:`~firmware_bridge.clikit.UserError` for what the user must fix (bundle
+    refused, source string or rate, config); returns a :class:`RunSummary` otherwise.
+    """
+    return Service(opts).run()
+
+
+__all__ = ["RuntimeOptions", "RunSummary", "Service", "run", "EXIT_OK", "EXIT_FAILURE"]

@@ -1,0 +1,218 @@
+"""Source strings → firmware_bridge sample sources, with retry, and the rate policy.
+
+Source strings (``--source``)::
+
+    serial:/dev/ttyACM0?baud=3000000      any pyserial URL (device path, pty path, loop://,
+    serial:socket://host:7000              socket://, rfc2217://...); ``baud`` defaults to
+                                           3 000 000 and is removed before pyserial sees the URL
+    alsa:hw:1,0?rate=48000&uv_per_lsb=0.6  ALSA/PortAudio input (needs the ``adc`` extra);
+    alsa:default                           ``rate`` defaults to the bundle's rate, also
+                                           ``channel``, ``channels``
+    wav:recording.wav?uv_per_lsb=0.5       a 16-bit PCM WAV file replayed at ``--speed``
+
+A serial port that is missing or busy is retried with exponential backoff (0.5 s doubling to
+30 s), each attempt logged, until it appears or the service is stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+from firmware_bridge.clikit import UserError
+
+DEFAULT_BAUD = 3_000_000
+KINDS = ("serial", "alsa", "wav")
+
+log = logging.getLogger("emg-edge")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed ``--source``: ``kind`` (serial, alsa, wav), ``target`` and its parameters."""
+
+    kind: str
+    target: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        """True for amplifier/ADC streams (run until stopped), False for files."""
+        return self.kind != "wav"
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.target}"
+
+
+_ALLOWED = {
+    "serial": {"baud"},
+    "alsa": {"rate", "uv_per_lsb", "channel", "channels", "block"},
+    "wav": {"uv_per_lsb", "channel"},
+}
+
+
+def parse_source(text: str) -> SourceSpec:
+    """Parse ``serial:URL?baud=N``, ``alsa:DEVICE[?...]`` or ``wav:FILE[?...]``."""
+    kind, sep, rest = str(text).partition(":")
+    kind = kind.strip().lower()
+    if not sep or kind not in KINDS or not rest:
+        raise UserError(
+            f"source {text!r} not understood: use serial:URL?baud=N (e.g. serial:/dev/ttyACM0?baud=3000000), "
+            "alsa:DEVICE or wav:FILE"
+        )
+    target, params = rest, {}
+    if "?" in rest:
+        base, _, query = rest.rpartition("?")
+        pairs = parse_qsl(query, keep_blank_values=True)
+        ours = [(k, v) for k, v in pairs if k in _ALLOWED[kind]]
+        theirs = [(k, v) for k, v in pairs if k not in _ALLOWED[kind]]
+        if kind != "serial" and theirs:
+            raise UserError(
+                f"source {text!r}: unknown parameter(s) {', '.join(k for k, _ in theirs)}; "
+                f"allowed for {kind}: {', '.join(sorted(_ALLOWED[kind]))}"
+            )
+        params = dict(ours)
+        # pyserial URLs may carry their own query (socket://h:p?logging=debug): keep it.
+        target = base + ("?" + "&".join(f"{k}={v}" for k, v in theirs) if theirs else "")
+    if not target:
+        raise UserError(f"source {text!r} names no {kind} target")
+    for key in ("baud", "rate", "channel", "channels", "block"):
+        if key in params:
+            try:
+                value = int(params[key])
+            except ValueError:
+                raise UserError(f"source {text!r}: {key}={params[key]!r} must be an integer") from None
+            if value < (0 if key == "channel" else 1):
+                raise UserError(f"source {text!r}: {key}={value} must be positive")
+    if "uv_per_lsb" in params:
+        try:
+            uv = float(params["uv_per_lsb"])
+        except ValueError:
+            uv = -1.0
+        if not uv > 0:
+            raise UserError(f"source {text!r}: uv_per_lsb={params['uv_per_lsb']!r} must be a positive number (µV/LSB)")
+    return SourceSpec(kind, target, params)
+
+
+def wait_backoff(stop: threading.Event | None, attempt: int, first_s: float = 0.5, max_s: float = 30.0) -> float:
+    """Sleep ``first_s * 2**attempt`` seconds (capped at ``max_s``) unless ``stop`` is set; return the delay."""
+    delay = min(max_s, first_s * (2 ** min(attempt, 16)))
+    if stop is not None:
+        stop.wait(delay)
+    else:  # pragma: no cover - used without a stop event only in scripts
+        import time
+
+        time.sleep(delay)
+    return delay
+
+
+def retrying(
+    opener: Callable[[], Any],
+    what: str,
+    stop: threading.Event | None,
+    retry_errors: tuple[type[BaseException], ...],
+    first_s: float = 0.5,
+    max_s: float = 30.0,
+    give_up_s: float | None = None,
+) -> Any | None:
+    """Call ``opener`` until it succeeds; log each failure and back off. ``None`` if stopped
+    (or ``give_up_s`` elapsed, then the last error is raised)."""
+    import time
+
+    attempt = 0
+    t0 = time.monotonic()
+    while True:
+        if stop is not None and stop.is_set():
+            return None
+        try:
+            obj = opener()
+            if attempt:
+                log.info("%s is available again after %d attempt(s)", what, attempt + 1)
+            return obj
+        except retry_errors as exc:
+            if give_up_s is not None and time.monotonic() - t0 >= give_up_s:
+                raise
+            delay = min(max_s, first_s * (2 ** min(attempt, 16)))
+            log.warning("%s unavailable (%s); retrying in %.1f s", what, _one_line(exc), delay)
+            wait_backoff(stop, attempt, first_s, max_s)
+            attempt += 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def serial_errors() -> tuple[type[BaseException], ...]:
+    import serial
+
+    return (serial.SerialException, OSError)
+
+
+def open_source(
+    spec: SourceSpec,
+    *,
+    speed: float | None = 1.0,
+    default_rate: int = 44100,
+    stop: threading.Event | None = None,
+    give_up_s: float | None = None,
+    link_kwargs: dict[str, Any] | None = None,
+) -> Any | None:
+    """Open the source of ``spec``; serial ports are retried with backoff (``None`` if stopped).
+
+    ``speed`` paces WAV replay (``None`` = as fast as possible); ``default_rate`` (Hz) is
+    the ALSA capture rate when the source string gives none (the bundle's rate).
+    """
+    if spec.kind == "wav":
+        from firmware_bridge.source import WavSource
+
+        return WavSource(
+            spec.target, speed=speed, block=441,
+            uv_per_lsb=float(spec.params.get("uv_per_lsb", 1.0)),
+            channel=int(spec.params.get("channel", 0)),
+        )
+    if spec.kind == "alsa":
+        from firmware_bridge.adc import AdcConfig, AdcSource
+
+        cfg = AdcConfig(
+            device=None if spec.target == "default" else (int(spec.target) if spec.target.isdigit() else spec.target),
+            sample_rate=int(spec.params.get("rate", default_rate)),
+            uv_per_lsb=float(spec.params.get("uv_per_lsb", 1.0)),
+            channel=int(spec.params.get("channel", 0)),
+            channels=int(spec.params.get("channels", 1)),
+            **({"block": int(spec.params["block"])} if "block" in spec.params else {}),
+        )
+        return AdcSource(cfg)
+    from firmware_bridge.link import SerialLink
+
+    baud = int(spec.params.get("baud", DEFAULT_BAUD))
+    kwargs = dict(link_kwargs or {})
+
+    def opener():
+        link = SerialLink(spec.target, baudrate=baud, **kwargs)
+        return link
+
+    return retrying(opener, f"serial port {spec.target}", stop, serial_errors() + (TimeoutError,),
+                    give_up_s=give_up_s)
+
+
+def check_rate(source_rate: int, bundle_rate: int, min_rate: int, what: str = "source") -> bool:
+    """Apply the rate policy; True when the stream must be resampled to ``bundle_rate``.
+
+    A rate below the bundle's ``min_rate`` is refused (the model's top Mel bands would be
+    empty); any other mismatch is resampled (:mod:`edge.resample`) with a warning.
+    """
+    if source_rate < min_rate:
+        raise UserError(
+            f"{what} delivers {source_rate} Hz but this bundle needs at least {min_rate} Hz "
+            f"(it was trained at {bundle_rate} Hz): record or stream at {bundle_rate} Hz"
+        )
+    if source_rate != bundle_rate:
+        log.warning(
+            "%s delivers %d Hz, the bundle expects %d Hz: resampling (polyphase, edge.resample)",
+            what, source_rate, bundle_rate,
+        )
+        return True
+    return False
