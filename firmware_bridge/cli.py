@@ -8,6 +8,8 @@ from firmware_bridge.clikit import run
 
 #: Subcommand modules; each defines ``add_parser(subparsers)``.
 COMMANDS: list[str] = [
+    "firmware_bridge.virtual_amp_cli",
+    "firmware_bridge.monitor",
 ]
 
 
