@@ -1,0 +1,114 @@
+"""Write a model bundle: verified int8 model, float twin, training weights and manifest.
+
+The manifest layout is defined by :mod:`edge.bundle` (the device's loader); this module is the
+only writer. ``weights.npz`` (the trained Keras weights, batch norm unfolded) and the
+``architecture`` entry let ``emg-convert finetune`` continue from a bundle.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import edge
+from edge.bundle import MANIFEST, MODEL_FLOAT, MODEL_INT8, SCHEMA, SCHEMA_VERSION, sha256_file
+from edge.inference import MODEL_INPUT_SCALE, FeatureQuantizer
+
+WEIGHTS = "weights.npz"
+
+
+def save_weights(model, path: Path) -> None:
+    """Keras weights in layer order, as ``w000, w001, …`` float32 arrays."""
+    np.savez(path, **{f"w{i:03d}": np.asarray(w, np.float32) for i, w in enumerate(model.get_weights())})
+
+
+def load_weights(model, path: Path) -> None:
+    with np.load(path) as data:
+        model.set_weights([data[k] for k in sorted(data.files)])
+
+
+def export_bundle(
+    out_dir: str | Path,
+    *,
+    model,
+    model_cfg,
+    representative: np.ndarray,
+    quantizer: FeatureQuantizer,
+    frontend_cfg,
+    window: dict,
+    labels: tuple[str, ...] | list[str],
+    pathological: tuple[str, ...] | list[str],
+    min_sample_rate: int,
+    training: dict | None = None,
+    metrics: dict | None = None,
+    isolate: bool = False,
+) -> Path:
+    """Fold batch norm, convert, verify full int8 and write the bundle directory.
+
+    ``representative``: training inputs (float ``q/128`` windows) for calibration.
+    ``window``: ``window_s``, ``hop_s`` (s) and ``window_frames``, ``hop_frames``.
+    Raises :class:`convert.quantize.Int8VerificationError` (nothing written) if the int8 graph
+    is not pure integer.
+    """
+    from edge.frontend import SPEC_VERSION
+
+    from convert.models import fold_batchnorm
+    from convert.quantize import calibration_set, to_tflite_float, to_tflite_int8, to_tflite_int8_isolated, verify_int8
+
+    out = Path(out_dir)
+    folded = fold_batchnorm(model, model_cfg)
+    rep = calibration_set(representative)
+    content = to_tflite_int8_isolated(folded, rep) if isolate else to_tflite_int8(folded, rep, verify=False)
+    report = verify_int8(content)  # raises before anything is written
+    float_content = to_tflite_float(folded)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MODEL_INT8).write_bytes(content)
+    (out / MODEL_FLOAT).write_bytes(float_content)
+    save_weights(model, out / WEIGHTS)
+    files = {name: {"sha256": sha256_file(out / name), "bytes": (out / name).stat().st_size}
+             for name in (MODEL_INT8, MODEL_FLOAT, WEIGHTS)}
+    frames, n_mels = (int(s) for s in model.input_shape[1:3])
+    manifest: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "model_id": f"emg-{model_cfg.arch}-{files[MODEL_INT8]['sha256'][:12]}",
+        "kit_version": edge.__version__,
+        "labels": list(labels),
+        "pathological": [x for x in labels if x in set(pathological)],
+        "frontend": {"spec_version": SPEC_VERSION, "config": frontend_cfg.to_dict()},
+        "window": {k: window[k] for k in ("window_s", "hop_s", "window_frames", "hop_frames")},
+        "sample_rate": int(frontend_cfg.sample_rate),
+        "min_sample_rate": int(min_sample_rate),
+        "input": {
+            "dtype": "int8", "shape": [1, frames, n_mels],
+            "scale": report.input_quantization[0], "zero_point": report.input_quantization[1],
+            "feature_to_int8": quantizer.to_dict(),
+            "model_input_scale": MODEL_INPUT_SCALE,
+        },
+        "output": {"dtype": "int8", "scale": report.output_quantization[0],
+                   "zero_point": report.output_quantization[1], "meaning": "softmax probabilities"},
+        "architecture": {**model_cfg.to_dict(), "batchnorm_folded": model_cfg.batchnorm},
+        "int8_verification": report.to_dict(),
+        "files": files,
+        "training": training or {},
+        "metrics": metrics or {},
+    }
+    write_manifest(out, manifest)
+    return out
+
+
+def write_manifest(out: Path, manifest: dict) -> None:
+    (Path(out) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def update_manifest(bundle_dir: str | Path, **entries: Any) -> dict:
+    """Merge top-level entries (e.g. ``metrics``) into an existing manifest; hashes stay valid."""
+    path = Path(bundle_dir)
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    manifest.update(entries)
+    write_manifest(path, manifest)
+    return manifest

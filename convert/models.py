@@ -1,0 +1,188 @@
+"""Compact detectors on windows of front-end features: a CNN and a CRNN (Keras).
+
+Both take one window ``(frames, n_mels)`` of int8-grid features as float (``q / 128``, see
+:mod:`edge.inference`) and output class probabilities (softmax). Weights are He-initialised
+(``he_normal``) for training from scratch; dropout sits before the classifier. Batch
+normalisation is used in training and folded into the preceding convolution at export
+(:func:`fold_batchnorm`), so the exported graph has no separate scale/shift ops.
+
+The CRNN's recurrent layer runs over the pooled time axis. Which recurrence converts to
+full int8 is a converter question (edge-pipelines.md §5): Keras 3 GRU/LSTM lower to a WHILE
+loop that crashes full-int8 conversion, so the builders here unroll the recurrence
+(``unroll=True``, builtin ops only); docs/TRAINING.md compares routes.
+
+SpecAugment-style masking (:func:`spec_augment`) is applied to training batches in numpy,
+outside the graph, so nothing of it can leak into the exported model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+ARCHITECTURES = ("cnn", "crnn")
+RECURRENT = ("gru", "lstm")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture hyper-parameters.
+
+    ``widths``: output channels of the convolution blocks (each block: 3×3 conv, batch norm,
+    ReLU, max-pool). ``pools``: (time, mel) pooling after each block. ``dropout`` in [0, 0.9).
+    ``rnn_units`` / ``rnn`` only for the CRNN.
+    """
+
+    arch: str = "cnn"
+    widths: tuple[int, ...] = (16, 32, 48, 64)
+    pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 2), (1, 1))
+    dropout: float = 0.3
+    batchnorm: bool = True
+    rnn: str = "gru"
+    rnn_units: int = 32
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch {self.arch!r} not one of {ARCHITECTURES}")
+        if not self.widths or any(int(w) < 1 or int(w) > 512 for w in self.widths):
+            raise ValueError(f"widths {self.widths} must be 1..512 channels per block")
+        if len(self.pools) != len(self.widths):
+            raise ValueError(f"pools {self.pools} need one (time, mel) pair per width ({len(self.widths)})")
+        if not 0.0 <= self.dropout < 0.9:
+            raise ValueError(f"dropout {self.dropout} out of range [0, 0.9)")
+        if self.rnn not in RECURRENT:
+            raise ValueError(f"rnn {self.rnn!r} not one of {RECURRENT}")
+        if not 1 <= self.rnn_units <= 256:
+            raise ValueError(f"rnn_units {self.rnn_units} out of range [1, 256]")
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        object.__setattr__(self, "pools", tuple((int(a), int(b)) for a, b in self.pools))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["widths"] = list(self.widths)
+        d["pools"] = [list(p) for p in self.pools]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        d["widths"] = tuple(d.get("widths", cls.widths))
+        d["pools"] = tuple(tuple(p) for p in d.get("pools", cls.pools))
+        return cls(**d)
+
+    @classmethod
+    def default(cls, arch: str, **overrides: Any) -> "ModelConfig":
+        """Defaults per architecture (the CRNN keeps more time resolution for its recurrence)."""
+        if arch == "crnn":
+            base = dict(arch="crnn", widths=(16, 32, 48), pools=((2, 2), (2, 2), (2, 4)))
+        else:
+            base = dict(arch="cnn")
+        base.update(overrides)
+        return cls(**base)
+
+
+def _keras(K: Any | None) -> Any:
+    if K is None:
+        import keras as K  # noqa: N812 - the Keras module (keras 3 or tf_keras) is a parameter
+    return K
+
+
+def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, seed: int = 0,
+                K: Any | None = None):
+    """Build an uncompiled Keras model for ``(frames, n_mels)`` windows.
+
+    ``K`` is the Keras module (default ``keras``; pass ``tf_keras`` for the legacy route).
+    """
+    K = _keras(K)
+    L = K.layers
+    frames, n_mels = int(input_shape[0]), int(input_shape[1])
+    init = lambda i: K.initializers.HeNormal(seed=seed + i)  # noqa: E731 - one seed per layer
+    inp = K.Input(shape=(frames, n_mels), name="features")
+    x = L.Reshape((frames, n_mels, 1), name="to_image")(inp)
+    for i, (w, pool) in enumerate(zip(cfg.widths, cfg.pools)):
+        x = L.Conv2D(w, 3, padding="same", use_bias=not cfg.batchnorm, kernel_initializer=init(i),
+                     name=f"conv{i}")(x)
+        if cfg.batchnorm:
+            # momentum 0.9: running statistics settle within a few dozen steps (small data sets)
+            x = L.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
+        x = L.ReLU(name=f"relu{i}")(x)
+        if pool != (1, 1):
+            x = L.MaxPooling2D(pool, name=f"pool{i}")(x)
+    if cfg.arch == "cnn":
+        x = L.GlobalAveragePooling2D(name="gap")(x)
+    else:
+        t, f, c = (int(s) for s in x.shape[1:])
+        x = L.Reshape((t, f * c), name="to_sequence")(x)
+        rnn_cls = L.GRU if cfg.rnn == "gru" else L.LSTM
+        kwargs = dict(unroll=True, name="rnn", kernel_initializer=K.initializers.GlorotUniform(seed=seed + 100))
+        if cfg.rnn == "gru":
+            kwargs["reset_after"] = True
+        x = rnn_cls(cfg.rnn_units, **kwargs)(x)
+    if cfg.dropout > 0:
+        x = L.Dropout(cfg.dropout, seed=seed + 200, name="dropout")(x)
+    out = L.Dense(n_classes, activation="softmax", kernel_initializer=K.initializers.HeNormal(seed=seed + 300),
+                  name="classifier")(x)
+    return K.Model(inp, out, name=f"emg_{cfg.arch}")
+
+
+def fold_batchnorm(model, cfg: ModelConfig, K: Any | None = None):
+    """An equivalent inference model without BatchNormalization layers.
+
+    Each ``conv{i}`` → ``bn{i}`` pair becomes one convolution with
+    ``W' = W·γ/√(σ²+ε)`` and ``b' = β − μ·γ/√(σ²+ε)`` (+ the conv bias scaled likewise).
+    Dropout is dropped too (identity at inference). Returns ``model`` itself if it has no BN.
+    """
+    if not cfg.batchnorm:
+        return model
+    K = _keras(K)
+    frames, n_mels = (int(s) for s in model.input_shape[1:3])
+    n_classes = int(model.output_shape[-1])
+    folded_cfg = ModelConfig(**{**asdict(cfg), "batchnorm": False, "dropout": 0.0})
+    folded = build_model((frames, n_mels), n_classes, folded_cfg, K=K)
+    for layer in folded.layers:
+        name = layer.name
+        if name.startswith("conv"):
+            src = model.get_layer(name).get_weights()
+            kernel = src[0]
+            bias = src[1] if len(src) > 1 else np.zeros(kernel.shape[-1], kernel.dtype)
+            bn = model.get_layer("bn" + name[4:])
+            gamma, beta, mean, var = bn.get_weights()
+            scale = gamma / np.sqrt(var + bn.epsilon)
+            layer.set_weights([kernel * scale, (bias - mean) * scale + beta])
+        elif layer.weights:
+            layer.set_weights(model.get_layer(name).get_weights())
+    return folded
+
+
+def spec_augment(batch: np.ndarray, rng: np.random.Generator, time_masks: int = 2, max_time: int = 8,
+                 freq_masks: int = 2, max_freq: int = 8) -> np.ndarray:
+    """SpecAugment-style masking of a ``(n, frames, n_mels)`` float batch (a copy is returned).
+
+    Each window gets ``time_masks`` spans of up to ``max_time`` frames and ``freq_masks``
+    bands of up to ``max_freq`` mel channels set to that window's minimum (the quiet floor).
+    Time masks stay short: a pathological rhythm must remain visible in the window.
+    """
+    out = np.array(batch, dtype=np.float32, copy=True)
+    n, frames, n_mels = out.shape
+    floors = out.reshape(n, -1).min(axis=1)
+    for i in range(n):
+        for _ in range(time_masks):
+            w = int(rng.integers(0, max_time + 1))
+            if w:
+                t0 = int(rng.integers(0, max(frames - w, 1)))
+                out[i, t0:t0 + w, :] = floors[i]
+        for _ in range(freq_masks):
+            w = int(rng.integers(0, max_freq + 1))
+            if w:
+                f0 = int(rng.integers(0, max(n_mels - w, 1)))
+                out[i, :, f0:f0 + w] = floors[i]
+    return out
+
+
+def count_params(model) -> int:
+    return int(sum(int(np.prod(w.shape)) for w in model.weights))
+
+
+__all__ = ["ModelConfig", "build_model", "fold_batchnorm", "spec_augment", "count_params"]

@@ -1,0 +1,81 @@
+"""Model builders: shapes, He init, batch-norm folding equivalence, SpecAugment masking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convert.models import ModelConfig, build_model, count_params, fold_batchnorm, spec_augment
+
+
+def test_config_validation_names_the_bad_value():
+    with pytest.raises(ValueError, match="dropout 0.95"):
+        ModelConfig(dropout=0.95)
+    with pytest.raises(ValueError, match="arch 'mlp'"):
+        ModelConfig(arch="mlp")
+    with pytest.raises(ValueError, match="pools"):
+        ModelConfig(widths=(8, 8), pools=((2, 2),))
+    assert ModelConfig.from_dict(ModelConfig.default("crnn").to_dict()) == ModelConfig.default("crnn")
+
+
+@pytest.mark.parametrize("arch", ["cnn", "crnn"])
+def test_models_output_probabilities(arch):
+    if arch == "cnn":
+        cfg = ModelConfig(arch="cnn", widths=(4, 8), pools=((2, 2), (2, 2)))
+    else:
+        cfg = ModelConfig.default("crnn", widths=(4, 8, 8))
+    m = build_model((32, 16), 12, cfg, seed=1)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 32, 16)).astype(np.float32)
+    p = m.predict(x, verbose=0)
+    assert p.shape == (3, 12)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    assert count_params(m) > 0
+
+
+def test_he_initialisation_scale():
+    cfg = ModelConfig(arch="cnn", widths=(64, 64), pools=((1, 1), (1, 1)), batchnorm=False)
+    m = build_model((8, 8), 4, cfg, seed=0)
+    w = m.get_layer("conv1").get_weights()[0]
+    fan_in = 3 * 3 * 64
+    # he_normal: truncated normal with std sqrt(2/fan_in) (truncation shrinks the std by ~12 %)
+    assert 0.8 * np.sqrt(2 / fan_in) < w.std() < 1.05 * np.sqrt(2 / fan_in)
+
+
+def test_same_seed_same_weights():
+    cfg = ModelConfig(arch="cnn", widths=(4,), pools=((2, 2),))
+    a = build_model((8, 8), 3, cfg, seed=5).get_weights()
+    b = build_model((8, 8), 3, cfg, seed=5).get_weights()
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("arch", ["cnn", "crnn"])
+def test_batchnorm_folding_preserves_outputs(arch):
+    cfg = ModelConfig(arch=arch, widths=(4, 8), pools=((2, 2), (2, 2)), dropout=0.2)
+    m = build_model((16, 16), 5, cfg, seed=2)
+    rng = np.random.default_rng(3)
+    for layer in m.layers:  # non-trivial BN statistics
+        if layer.name.startswith("bn"):
+            g, b, mu, var = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, g.shape), rng.normal(0, 0.5, b.shape),
+                               rng.normal(0, 0.5, mu.shape), rng.uniform(0.5, 2, var.shape)])
+    folded = fold_batchnorm(m, cfg)
+    assert not any(layer.name.startswith("bn") for layer in folded.layers)
+    assert not any(layer.name == "dropout" for layer in folded.layers)
+    x = rng.uniform(-1, 1, (4, 16, 16)).astype(np.float32)
+    np.testing.assert_allclose(folded.predict(x, verbose=0), m.predict(x, verbose=0), atol=1e-5)
+
+
+def test_spec_augment_masks_with_the_floor_and_keeps_input():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.5, 1, (16, 40, 32)).astype(np.float32)
+    before = x.copy()
+    y = spec_augment(x, np.random.default_rng(1), time_masks=2, max_time=6, freq_masks=2, max_freq=5)
+    np.testing.assert_array_equal(x, before)  # input untouched
+    changed = y != x
+    assert changed.any()
+    for i in range(len(x)):
+        assert np.all(y[i][changed[i]] == x[i].min())
+        # masks are bounded: at most 2 time spans of 6 frames and 2 bands of 5 channels
+        full_rows = np.all(changed[i] | (x[i] == x[i].min()), axis=1).sum()
+        assert full_rows <= 12 + 1
