@@ -1,0 +1,338 @@
+"""Read clinics' recordings (WAV, WFDB, EDF) into int16 :class:`~convert.recording.Recording`.
+
+Every reader ends in the same place: one channel of int16 PCM with a recorded µV per LSB,
+optionally resampled to a target rate with :mod:`edge.resample` (the device's resampler).
+
+Scale (µV per LSB of the int16 result)
+--------------------------------------
+* **WAV** carries no physical unit. Samples are read as a fraction of full scale (16-bit
+  ``x/32768``, 24-bit ``x/8388608``, 32-bit ``x/2147483648``, float as is) and full scale
+  maps to ±32768 LSB, so a 24-bit and a 16-bit file of the same signal give the same int16.
+  µV per LSB is, in order: the ``uv_per_lsb`` argument; the value :func:`write_wav` stores in
+  the file's ``LIST/INFO/ICMT`` comment (``uv_per_lsb=0.5``); :data:`DEFAULT_WAV_UV_PER_LSB`
+  (0.5 µV, the simulator's default amplifier, full scale ±16.4 mV).
+  ``meta["uv_per_lsb_source"]`` says which.
+* **WFDB** (``wfdb`` package): physical value = (digital − baseline) / adc_gain in the
+  channel's units (µV, mV or V). µV per LSB = the µV of one ADC step, times 2^(bits − 16)
+  when the ADC has more than 16 bits (so the int16 spans the ADC range).
+* **EDF/BDF** (``pyedflib``): µV per digital step = (physical max − min) / (digital max −
+  min) in the channel's dimension (µV, mV, V); widened by 2^(bits − 16) for 24-bit BDF.
+* A caller's ``uv_per_lsb`` overrides all of these (the physical signal is re-expressed in it).
+
+Conversion to int16 rounds half to even and saturates at ±32767/−32768; the number of
+saturated samples is ``meta["clipped_samples"]``. Resampling happens after the conversion,
+on int16, exactly as on the device.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from convert.recording import Recording
+
+#: µV per LSB assumed for WAV files that do not say (matches the simulator's amplifier).
+DEFAULT_WAV_UV_PER_LSB = 0.5
+#: File extensions read as recordings (lower case).
+RECORDING_EXTENSIONS = (".wav", ".hea", ".edf", ".bdf")
+
+_UNIT_UV = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0, "microvolts": 1.0,
+            "mv": 1e3, "millivolt": 1e3, "millivolts": 1e3, "v": 1e6, "volt": 1e6, "volts": 1e6,
+            "nv": 1e-3}
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read or used; the message names the file."""
+
+
+# ---------------------------------------------------------------------------------------
+# WAV (RIFF) — our own chunk parser: 8/16/24/32-bit integer, 32/64-bit float, EXTENSIBLE.
+# ---------------------------------------------------------------------------------------
+
+_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+
+
+def _wav_chunks(data: bytes, path: Path):
+    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
+        raise RecordingError(f"{path}: not a WAV file (no RIFF/WAVE header)")
+    if data[:4] == b"RIFX":
+        raise RecordingError(f"{path}: big-endian WAV (RIFX) is not supported; re-export as standard WAV")
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8:pos + 8 + size]
+        yield cid, size, body, pos
+        pos += 8 + size + (size & 1)  # chunks are word-aligned
+
+
+def read_wav(path: str | os.PathLike, channel: int = 0) -> tuple[np.ndarray, int, dict]:
+    """Read one channel of a WAV file as float64 fraction of full scale (−1 ≤ x < 1).
+
+    Returns ``(x, sample_rate_hz, info)``; ``info`` has ``format``, ``bits``, ``channels`` and
+    ``uv_per_lsb`` when the file's comment records one. Raises :class:`RecordingError` for
+    truncated or unsupported files.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    fmt = None
+    audio = None
+    comment = ""
+    for cid, size, body, pos in _wav_chunks(data, path):
+        if cid == b"fmt ":
+            if len(body) < 16:
+                raise RecordingError(f"{path}: truncated fmt chunk ({len(body)} of 16 bytes)")
+            tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", body)
+            if tag == _EXTENSIBLE and len(body) >= 26:
+                tag = struct.unpack_from("<H", body, 24)[0]  # first two bytes of the SubFormat GUID
+            fmt = (tag, channels, rate, block_align, bits)
+        elif cid == b"data":
+            if len(body) < size:
+                raise RecordingError(
+                    f"{path}: truncated: the data chunk declares {size} bytes of audio but only "
+                    f"{len(body)} are in the file"
+                )
+            audio = body
+        elif cid == b"LIST" and body[:4] == b"INFO":
+            for _, _, sub, _ in _sub_chunks(body[4:]):
+                comment += sub.split(b"\0", 1)[0].decode("latin-1") + " "
+    if fmt is None:
+        raise RecordingError(f"{path}: no fmt chunk (truncated or not a WAV file)")
+    if audio is None:
+        raise RecordingError(f"{path}: no data chunk (truncated WAV file?)")
+    tag, channels, rate, block_align, bits = fmt
+    if channels < 1 or not (0 <= channel < channels):
+        raise RecordingError(f"{path}: channel {channel} requested; the file has {channels} channel(s)")
+    width = bits // 8
+    if tag == _PCM and bits in (8, 16, 24, 32):
+        pass
+    elif tag == _FLOAT and bits in (32, 64):
+        pass
+    else:
+        raise RecordingError(
+            f"{path}: unsupported WAV encoding (format tag {tag}, {bits} bits); "
+            "use 16/24/32-bit integer PCM or 32/64-bit float"
+        )
+    if block_align != channels * width:
+        raise RecordingError(f"{path}: block align {block_align} does not match {channels} x {bits}-bit samples")
+    n = len(audio) // block_align
+    frames = np.frombuffer(audio[:n * block_align], dtype=np.uint8).reshape(n, block_align)
+    raw = np.ascontiguousarray(frames[:, channel * width:(channel + 1) * width])
+    if tag == _FLOAT:
+        x = raw.view("<f4" if bits == 32 else "<f8").reshape(n).astype(np.float64)
+    elif bits == 8:
+        x = (raw.reshape(n).astype(np.float64) - 128.0) / 128.0  # 8-bit WAV is unsigned
+    elif bits == 24:
+        b = raw.astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        x = (np.where(v >= 1 << 23, v - (1 << 24), v)).astype(np.float64) / float(1 << 23)
+    else:
+        x = raw.view("<i2" if bits == 16 else "<i4").reshape(n).astype(np.float64) / float(1 << (bits - 1))
+    info = {"format": "float" if tag == _FLOAT else "pcm", "bits": bits, "channels": channels}
+    m = re.search(r"uv_per_lsb=([0-9.eE+-]+)", comment)
+    if m:
+        info["uv_per_lsb"] = float(m.group(1))
+    return x, int(rate), info
+
+
+def _sub_chunks(data: bytes):
+    pos = 0
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        yield cid, size, data[pos + 8:pos + 8 + size], pos
+        pos += 8 + size + (size & 1)
+
+
+def write_wav(path: str | os.PathLike, pcm: np.ndarray, sample_rate: int, uv_per_lsb: float | None = None,
+              bits: int = 16) -> None:
+    """Write mono WAV. ``pcm`` int16 (or float fraction of full scale for ``bits=32`` float).
+
+    ``bits``: 16 (int16 PCM, default) or 24 (int16 shifted left 8 bits, lossless). The µV per
+    LSB (of the int16) is stored as ``uv_per_lsb=…`` in a ``LIST/INFO/ICMT`` comment, which
+    :func:`read_recording` reads back and audio editors show as the comment.
+    """
+    x = np.asarray(pcm)
+    if x.ndim != 1 or x.dtype != np.int16:
+        raise ValueError(f"write_wav needs 1-D int16 pcm, got {x.ndim}-D {x.dtype}")
+    if bits == 16:
+        audio = x.astype("<i2").tobytes()
+    elif bits == 24:
+        v = x.astype(np.int32) << 8
+        audio = np.stack([v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF], axis=1).astype(np.uint8).tobytes()
+    else:
+        raise ValueError(f"bits = {bits}: allowed 16 or 24")
+    width = bits // 8
+    fmt = struct.pack("<HHIIHH", _PCM, 1, int(sample_rate), int(sample_rate) * width, width, bits)
+    chunks = [b"fmt " + struct.pack("<I", len(fmt)) + fmt]
+    if uv_per_lsb is not None:
+        text = f"emg-edge-kit uv_per_lsb={float(uv_per_lsb)!r}".encode("ascii") + b"\0"
+        if len(text) & 1:
+            text += b"\0"
+        info = b"INFO" + b"ICMT" + struct.pack("<I", len(text)) + text
+        chunks.append(b"LIST" + struct.pack("<I", len(info)) + info)
+    chunks.append(b"data" + struct.pack("<I", len(audio)) + audio + (b"\0" if len(audio) & 1 else b""))
+    body = b"WAVE" + b"".join(chunks)
+    Path(path).write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+# ---------------------------------------------------------------------------------------
+# WFDB and EDF: physical units known.
+# ---------------------------------------------------------------------------------------
+
+def _unit_to_uv(unit: str, path: Path, what: str) -> float:
+    key = (unit or "").strip().lower()
+    if key not in _UNIT_UV:
+        raise RecordingError(f"{path}: {what} has unit {unit!r}; expected uV, mV or V")
+    return _UNIT_UV[key]
+
+
+def _whole_rate(rate: float, path: Path) -> int:
+    r = int(round(rate))
+    if r <= 0 or abs(rate - r) > 1e-6 * max(1.0, rate):
+        raise RecordingError(f"{path}: sample rate {rate} Hz is not a whole number of Hz")
+    return r
+
+
+def _pick(names: list[str], channel: int | str, path: Path) -> int:
+    if isinstance(channel, str):
+        if channel not in names:
+            raise RecordingError(f"{path}: no channel named {channel!r}; channels: {', '.join(names)}")
+        return names.index(channel)
+    if not (0 <= channel < len(names)):
+        raise RecordingError(f"{path}: channel {channel} requested; the file has {len(names)} channel(s)")
+    return channel
+
+
+_WFDB_BITS = {"8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12,
+              "310": 10, "311": 10, "508": 8, "516": 16, "524": 24}
+
+
+def read_wfdb(path: str | os.PathLike, channel: int | str = 0) -> tuple[np.ndarray, int, float, dict]:
+    """One channel of a WFDB record (``.hea`` path or record name) in µV.
+
+    Returns ``(x_uv float64, rate_hz, uv_per_adc_step, info)``.
+    """
+    import wfdb
+
+    path = Path(path)
+    record_name = str(path.with_suffix("")) if path.suffix.lower() in (".hea", ".dat") else str(path)
+    try:
+        header = wfdb.rdheader(record_name)
+        i = _pick(list(header.sig_name or []), channel, path)
+        rec = wfdb.rdrecord(record_name, channels=[i], physical=False)
+    except RecordingError:
+        raise
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # wfdb raises assorted errors for truncated or malformed files
+        raise RecordingError(f"{path}: cannot read WFDB record, truncated or malformed ({exc})") from None
+    d = rec.d_signal[:, 0].astype(np.float64)
+    expected = header.sig_len
+    if expected and len(d) < expected:
+        raise RecordingError(f"{path}: truncated: header says {expected} samples, signal file has {len(d)}")
+    gain = float(rec.adc_gain[0]) or 200.0  # WFDB: gain 0 means the default 200 per unit
+    to_uv = _unit_to_uv(rec.units[0], path, f"channel {rec.sig_name[0]!r}")
+    x_uv = (d - float(rec.baseline[0])) / gain * to_uv
+    bits = int(rec.adc_res[0] or 0) or _WFDB_BITS.get(str(rec.fmt[0]), 16)
+    step = to_uv / gain
+    return x_uv, _whole_rate(float(rec.fs), path), step * 2.0 ** max(0, bits - 16), {
+        "format": f"wfdb-{rec.fmt[0]}", "bits": bits, "channel": rec.sig_name[0], "units": rec.units[0]}
+
+
+def read_edf(path: str | os.PathLike, channel: int | str = 0) -> tuple[np.ndarray, int, float, dict]:
+    """One channel of an EDF/EDF+/BDF file in µV: ``(x_uv, rate_hz, uv_per_lsb, info)``."""
+    import pyedflib
+
+    path = Path(path)
+    try:
+        f = pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot read EDF ({exc}); the file may be truncated") from None
+    try:
+        i = _pick(list(f.getSignalLabels()), channel, path)
+        h = f.getSignalHeader(i)
+        x = f.readSignal(i, digital=True).astype(np.float64)
+        rate = f.getSampleFrequency(i)
+        n_expected = f.getNSamples()[i]
+    finally:
+        f.close()
+    to_uv = _unit_to_uv(h["dimension"], path, f"signal {h['label']!r}")
+    dmin, dmax, pmin, pmax = h["digital_min"], h["digital_max"], h["physical_min"], h["physical_max"]
+    if dmax <= dmin or pmax == pmin:
+        raise RecordingError(f"{path}: signal {h['label']!r} has an empty physical or digital range")
+    step = (pmax - pmin) / (dmax - dmin) * to_uv  # µV per digital step
+    x_uv = (x - dmin) * step + pmin * to_uv
+    if len(x) < n_expected:
+        raise RecordingError(f"{path}: truncated: header says {n_expected} samples, file has {len(x)}")
+    bits = int(np.ceil(np.log2(dmax - dmin + 1)))
+    return x_uv, _whole_rate(rate, path), abs(step) * 2.0 ** max(0, bits - 16), {
+        "format": "bdf" if bits > 16 else "edf", "bits": bits, "channel": h["label"], "units": h["dimension"]}
+
+
+# ---------------------------------------------------------------------------------------
+# Public entry point.
+# ---------------------------------------------------------------------------------------
+
+def _to_int16(x: np.ndarray) -> tuple[np.ndarray, int]:
+    r = np.rint(x)
+    clipped = int(np.count_nonzero((r > 32767) | (r < -32768)))
+    return np.clip(r, -32768, 32767).astype(np.int16), clipped
+
+
+def read_recording(path: str | os.PathLike, target_rate: int | None = None, min_rate: int | None = None,
+                   uv_per_lsb: float | None = None, channel: int | str = 0) -> Recording:
+    """Read a WAV, WFDB (``.hea``) or EDF/BDF recording into an int16 :class:`Recording`.
+
+    ``target_rate`` (Hz): resample to it (polyphase, :mod:`edge.resample`). ``min_rate`` (Hz):
+    refuse files recorded below it (upsampling cannot restore what was never recorded).
+    ``uv_per_lsb`` (µV): scale of the int16 result; see the module docstring for defaults.
+    ``channel``: index or name of the channel to read. Labels are not read here (see
+    :mod:`convert.datadir`). Raises :class:`RecordingError` (a ``ValueError``) or
+    ``FileNotFoundError``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such recording")
+    if uv_per_lsb is not None and not (0 < uv_per_lsb < 1e6):
+        raise ValueError(f"uv_per_lsb = {uv_per_lsb}: must be a positive number of µV")
+    ext = path.suffix.lower()
+    meta: dict = {"source": str(path)}
+    if ext == ".wav":
+        if not isinstance(channel, int):
+            raise RecordingError(f"{path}: WAV channels have no names; pass a channel index")
+        x, rate, info = read_wav(path, channel)
+        if uv_per_lsb is not None:
+            source = "caller"
+        elif "uv_per_lsb" in info:
+            uv_per_lsb, source = info["uv_per_lsb"], "wav-comment"
+        else:
+            uv_per_lsb, source = DEFAULT_WAV_UV_PER_LSB, "default"
+        pcm, clipped = _to_int16(x * 32768.0)  # full scale = 32768 LSB, whatever the bit depth
+    elif ext in (".hea", ".dat"):
+        x_uv, rate, step, info = read_wfdb(path, channel)
+        source = "caller" if uv_per_lsb is not None else "wfdb-header"
+        uv_per_lsb = uv_per_lsb or step
+        pcm, clipped = _to_int16(x_uv / uv_per_lsb)
+    elif ext in (".edf", ".bdf"):
+        x_uv, rate, step, info = read_edf(path, channel)
+        source = "caller" if uv_per_lsb is not None else "edf-header"
+        uv_per_lsb = uv_per_lsb or step
+        pcm, clipped = _to_int16(x_uv / uv_per_lsb)
+    else:
+        raise RecordingError(f"{path}: unknown recording type {ext!r}; use .wav, .hea (WFDB), .edf or .bdf")
+    if min_rate is not None and rate < min_rate:
+        raise RecordingError(
+            f"{path}: sampled at {rate} Hz, below the minimum {int(min_rate)} Hz this model accepts "
+            "(resampling up cannot restore the missing high frequencies)"
+        )
+    meta.update(info)
+    meta.update({"native_rate": rate, "uv_per_lsb_source": source, "clipped_samples": clipped})
+    if target_rate is not None and int(target_rate) != rate:
+        from edge.resample import resample
+
+        pcm = resample(pcm, rate, int(target_rate))
+        rate = int(target_rate)
+    return Recording(pcm=pcm, sample_rate=int(rate), uv_per_lsb=float(uv_per_lsb), name=path.stem, meta=meta)
