@@ -700,7 +700,7 @@ class Decoder:
             stats.dropped_bytes += len(block)
             return
         version, ftype, _flags, _reserved, seq, plen = _HEADER.unpack_from(body)
-        if plen != len(body) - HEADER_SIZE - CRC_SIZE:
+        if plen != len(body) - HEADER_SIZE - CRC_SIZE or plen > MAX_PAYLOAD:
             stats.length_errors += 1
             stats.dropped_bytes += len(block)
             return
