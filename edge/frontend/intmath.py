@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 
+_POW2 = np.int64(1) << np.arange(63, dtype=np.int64)  # 2^0 .. 2^62
+
+
 def bit_length(x: np.ndarray) -> np.ndarray:
-    """Number of significant bits of each non-negative int64 (0 for 0), by binary search."""
-    v = np.asarray(x, dtype=np.int64).copy()
-    n = np.zeros(v.shape, dtype=np.int64)
-    for s in (32, 16, 8, 4, 2, 1):
-        big = v >= (1 << s)
-        v = np.where(big, v >> s, v)
-        n += big * s
-    return n + (v > 0)
+    """Number of significant bits of each non-negative int64 (0 for 0): the count of powers of
+    two 2^j ≤ x, found by binary search in the table 2^0..2^62 (exact integer comparisons)."""
+    return np.searchsorted(_POW2, np.asarray(x, dtype=np.int64), side="right").astype(np.int64)
 
 
 def shift_round(x: np.ndarray, s: np.ndarray | int) -> np.ndarray:

@@ -57,7 +57,8 @@ class Frontend:
         if n == 0:
             self._buf = buf.copy()
             return np.zeros((0, self.cfg.n_mels), dtype=FEATURE_DTYPE)
-        frames = np.lib.stride_tricks.sliding_window_view(buf, L)[::H][:n]
+        frames = np.lib.stride_tricks.as_strided(buf, (n, L), (H * buf.strides[0], buf.strides[0]),
+                                                 writeable=False)
         out = self.compute_frames(frames)
         consumed = n * H
         self._buf = buf[consumed:].copy()
@@ -67,6 +68,8 @@ class Frontend:
     def compute_frames(self, frames: np.ndarray) -> np.ndarray:
         """frames (F, L) int16 → (F, n_mels) int16 features (stateless)."""
         F = frames.shape[0]
+        if F <= _BLOCK_FRAMES:
+            return self._block(frames)
         out = np.empty((F, self.cfg.n_mels), dtype=FEATURE_DTYPE)
         for i in range(0, F, _BLOCK_FRAMES):
             out[i:i + _BLOCK_FRAMES] = self._block(frames[i:i + _BLOCK_FRAMES])
