@@ -6,9 +6,10 @@
     int8 LiteRT, smoothing, detector) ──▶ Outbox (SQLite, committed first) ──▶ local sinks
     (JSON lines) and ALERT frames over the bridge ──ACK──▶ outbox marks delivered
 
-* The reader thread only moves blocks; for a live source a full queue drops its *oldest*
-  block (the pipeline then sees the hole through the sample counter and counts it as a gap),
-  so a stall never grows memory. A WAV replay blocks instead (nothing is dropped).
+* The reader thread only moves blocks into a bounded queue and blocks when it is full, so a
+  stall never grows memory: the back-pressure reaches the source's own bounded buffer
+  (SerialLink stops reading the port and the unit drops what it cannot send; the ADC drops
+  its oldest block) and the loss shows up as a gap in the sample counter.
 * Alerts are stored before anything else sees them; on start the outbox's undelivered alerts
   are sent again with their original ids and unwritten ones are written to the sinks.
 * SIGTERM ends cleanly with exit 0 (systemd's stop), SIGINT with 130; a WAV source ends with
@@ -40,7 +41,7 @@ from edge.runtime.config import RuntimeConfig
 from edge.runtime.detector import Detection
 from edge.runtime.outbox import Outbox, OutboxError
 from edge.runtime.pipeline import Pipeline
-from edge.runtime.sources import SourceSpec, check_rate, open_source, parse_source, retrying, serial_errors
+from edge.runtime.sources import SourceSpec, check_rate, open_source, parse_source
 from edge.runtime.stats import StatsMeter
 
 log = logging.getLogger("emg-edge")
@@ -93,7 +94,6 @@ class RunSummary:
     samples: int = 0
     windows: int = 0
     gap_samples: int = 0
-    dropped_blocks: int = 0
     crc_errors: int = 0
     alerts_raised: int = 0
     alerts_resent: int = 0
@@ -133,74 +133,44 @@ def load_bundle_checked(bundle: Any) -> Any:
 
 
 class _Reader(threading.Thread):
-    """Moves blocks from the source to the queue; reopens a lost serial source."""
+    """Moves blocks from the source to the bounded queue (the "ring buffer" of the pipeline).
 
-    def __init__(self, source: Any, q: queue.Queue, stop: threading.Event, live: bool,
-                 reopen: Callable[[], Any] | None) -> None:
+    Port loss and reconnection are the source's business (SerialLink reopens the port itself
+    and reports the samples it missed as a gap); an exception the source raises ends the
+    stream and is re-raised by the service loop.
+    """
+
+    def __init__(self, source: Any, q: queue.Queue, stop: threading.Event) -> None:
         super().__init__(name="emg-edge-reader", daemon=True)
         self.source = source
         self.q = q
         self.stop = stop
-        self.live = live
-        self.reopen = reopen
-        self.dropped_blocks = 0
-        self.reconnects = 0
         self.error: BaseException | None = None
-        self.reconnected = threading.Event()
-        self._lock = threading.Lock()
 
     def _put(self, item: Any) -> None:
-        if not self.live or item is _EOF:
-            while not self.stop.is_set():
-                try:
-                    self.q.put(item, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
-            return
-        while True:
+        # Block when the pipeline is behind: the back-pressure reaches the source's own bounded
+        # buffer (SerialLink stops reading the port; the ADC drops its oldest block), so memory
+        # stays bounded and any loss shows up as a gap in the sample counter.
+        while not self.stop.is_set():
             try:
-                self.q.put_nowait(item)
+                self.q.put(item, timeout=0.1)
                 return
             except queue.Full:
-                try:
-                    self.q.get_nowait()  # drop the oldest: the sample counter shows the hole
-                    self.dropped_blocks += 1
-                except queue.Empty:
-                    pass
+                continue
 
     def run(self) -> None:
-        errors = serial_errors() if self.reopen is not None else ()
         while not self.stop.is_set():
             try:
                 block = self.source.read_block(timeout=0.1)
             except EOFError:
                 self._put(_EOF)
                 return
-            except errors as exc:  # a serial port vanished (cable, power, USB reset)
-                log.warning("source lost (%s); reconnecting", " ".join(str(exc).split()))
-                try:
-                    self.source.close()
-                except Exception:  # noqa: BLE001 - already broken
-                    pass
-                new = self.reopen()
-                if new is None:  # stopped while waiting
-                    return
-                with self._lock:
-                    self.source = new
-                self.reconnects += 1
-                self.reconnected.set()
-                continue
-            except BaseException as exc:  # noqa: BLE001 - reported by the service loop
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the service loop
                 self.error = exc
                 self._put(_EOF)
                 return
             if block is not None and block.samples.size:
                 self._put(block)
-
-    def current(self) -> Any:
-        with self._lock:
-            return self.source
 
 
 class Service:
@@ -259,7 +229,7 @@ class Service:
         if self._link is None:
             self.outbox.mark_delivered([rec.id])  # no amplifier: the local sinks are the delivery
             return
-        self._reader.current().send_alert(rec.to_frame())
+        self._reader.source.send_alert(rec.to_frame())
         self.outbox.mark_attempt(rec.id)
 
     def _raise(self, det: Detection) -> None:
@@ -274,7 +244,7 @@ class Service:
     def _poll_acks(self) -> None:
         if self._link is None:
             return
-        acked = list(self._reader.current().acked_alerts()) if self._reader else []
+        acked = list(self._reader.source.acked_alerts()) if self._reader else []
         if acked:
             self.outbox.mark_delivered(acked)
 
@@ -334,7 +304,7 @@ class Service:
             if self._reader is not None:
                 self.stop.set()
                 self._reader.join(timeout=2.0)
-                source = self._reader.current()
+                source = self._reader.source
             if source is not None:
                 try:
                     source.close()
@@ -361,14 +331,9 @@ class Service:
                 f"{getattr(source, 'path', 'the WAV file')} is {n_total / rate:.3f} s long, shorter than one "
                 f"analysis window ({pipe.window_samples / rate:.3f} s): nothing to classify"
             )
-        live = spec.live if spec is not None else n_total is None
         self._link = source if hasattr(source, "send_alert") and hasattr(source, "acked_alerts") else None
-        reopen = None
-        if spec is not None and spec.kind == "serial":
-            def reopen():
-                return open_source(spec, stop=self.stop, link_kwargs=self.opts.link_kwargs)
         q: queue.Queue = queue.Queue(maxsize=self.config.queue_blocks)
-        self._reader = _Reader(source, q, self.stop, live, reopen)
+        self._reader = _Reader(source, q, self.stop)
         stats_every = self.opts.stats_every_s if self.opts.stats_every_s is not None else self.config.stats_every_s
         meter = StatsMeter(stats_every)
         self._wall_anchor = (None, time.time())
@@ -400,9 +365,6 @@ class Service:
                 for det in dets:
                     self._raise(det)
                     meter.alerts += 1
-            if self._reader.reconnected.is_set():
-                self._reader.reconnected.clear()
-                self._resend_pending(sink=False)  # the old link's retransmit queue died with it
             self._poll_acks()
             if meter.due():
                 log.info(self._snapshot(meter, q, pipe).line())
@@ -422,7 +384,6 @@ class Service:
         self.summary.samples = pipe.counters.samples
         self.summary.windows = pipe.counters.windows
         self.summary.gap_samples = pipe.counters.gap_samples
-        self.summary.dropped_blocks = self._reader.dropped_blocks
         self.summary.crc_errors = snap.crc_errors
         if self._signal == signal.SIGINT:
             self.summary.exit_code = EXIT_INTERRUPTED
@@ -438,7 +399,7 @@ class Service:
             time.sleep(0.02)
 
     def _snapshot(self, meter: StatsMeter, q: queue.Queue, pipe: Pipeline):
-        link_stats = getattr(self._reader.current(), "stats", None) if self._reader else None
+        link_stats = getattr(self._reader.source, "stats", None) if self._reader else None
         crc = int(getattr(link_stats, "crc_errors", 0) or 0)
         return meter.snapshot(queue_depth=q.qsize(), queue_capacity=q.maxsize,
                               gap_samples=pipe.counters.gap_samples, crc_errors=crc,

@@ -10,8 +10,10 @@ Source strings (``--source``)::
                                            ``channel``, ``channels``
     wav:recording.wav?uv_per_lsb=0.5       a 16-bit PCM WAV file replayed at ``--speed``
 
-A serial port that is missing or busy is retried with exponential backoff (0.5 s doubling to
-30 s), each attempt logged, until it appears or the service is stopped.
+A serial port that is missing, busy or lost is reopened by
+:class:`firmware_bridge.link.SerialLink` (backoff up to 0.5 s); until the unit's HELLO arrives
+the wait is logged with a doubling interval (1 s … 30 s) until it appears or the service is
+stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from firmware_bridge.clikit import UserError
@@ -97,60 +99,6 @@ def parse_source(text: str) -> SourceSpec:
     return SourceSpec(kind, target, params)
 
 
-def wait_backoff(stop: threading.Event | None, attempt: int, first_s: float = 0.5, max_s: float = 30.0) -> float:
-    """Sleep ``first_s * 2**attempt`` seconds (capped at ``max_s``) unless ``stop`` is set; return the delay."""
-    delay = min(max_s, first_s * (2 ** min(attempt, 16)))
-    if stop is not None:
-        stop.wait(delay)
-    else:  # pragma: no cover - used without a stop event only in scripts
-        import time
-
-        time.sleep(delay)
-    return delay
-
-
-def retrying(
-    opener: Callable[[], Any],
-    what: str,
-    stop: threading.Event | None,
-    retry_errors: tuple[type[BaseException], ...],
-    first_s: float = 0.5,
-    max_s: float = 30.0,
-    give_up_s: float | None = None,
-) -> Any | None:
-    """Call ``opener`` until it succeeds; log each failure and back off. ``None`` if stopped
-    (or ``give_up_s`` elapsed, then the last error is raised)."""
-    import time
-
-    attempt = 0
-    t0 = time.monotonic()
-    while True:
-        if stop is not None and stop.is_set():
-            return None
-        try:
-            obj = opener()
-            if attempt:
-                log.info("%s is available again after %d attempt(s)", what, attempt + 1)
-            return obj
-        except retry_errors as exc:
-            if give_up_s is not None and time.monotonic() - t0 >= give_up_s:
-                raise
-            delay = min(max_s, first_s * (2 ** min(attempt, 16)))
-            log.warning("%s unavailable (%s); retrying in %.1f s", what, _one_line(exc), delay)
-            wait_backoff(stop, attempt, first_s, max_s)
-            attempt += 1
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def serial_errors() -> tuple[type[BaseException], ...]:
-    import serial
-
-    return (serial.SerialException, OSError)
-
-
 def open_source(
     spec: SourceSpec,
     *,
@@ -188,14 +136,29 @@ def open_source(
     from firmware_bridge.link import SerialLink
 
     baud = int(spec.params.get("baud", DEFAULT_BAUD))
-    kwargs = dict(link_kwargs or {})
+    # SerialLink reopens a missing or lost port itself (backoff up to 0.5 s) and resends
+    # unacknowledged alerts; here we wait for the unit's HELLO, logging with our own backoff.
+    link = SerialLink(spec.target, baudrate=baud, **dict(link_kwargs or {}))
+    import time
 
-    def opener():
-        link = SerialLink(spec.target, baudrate=baud, **kwargs)
-        return link
-
-    return retrying(opener, f"serial port {spec.target}", stop, serial_errors() + (TimeoutError,),
-                    give_up_s=give_up_s)
+    t0 = time.monotonic()
+    attempt = 0
+    while True:
+        if stop is not None and stop.is_set():
+            link.close()
+            return None
+        wait = min(30.0, 1.0 * (2 ** min(attempt, 5)))
+        try:
+            link.start(timeout=wait)
+            return link
+        except TimeoutError:
+            attempt += 1
+            elapsed = time.monotonic() - t0
+            if give_up_s is not None and elapsed >= give_up_s:
+                link.close()
+                raise TimeoutError(f"no amplifier answered on {spec.target} within {elapsed:.0f} s") from None
+            log.warning("no amplifier on %s after %.0f s (port missing or unit silent); still trying, "
+                        "next report in %.0f s", spec.target, elapsed, min(30.0, 2 ** min(attempt, 5)))
 
 
 def check_rate(source_rate: int, bundle_rate: int, min_rate: int, what: str = "source") -> bool:
