@@ -120,3 +120,56 @@ def test_most_covered_pathology_wins_ties_to_lower_index():
                 Segment(2.0, 2.5, "myokymic_discharge"), Segment(2.5, 3.0, "fibrillation")])
     y, _ = _labels(rec, [0.0, 2.0])
     assert list(y) == [I["myotonic_discharge"], I["fibrillation"]]
+
+
+# --- features: the real integer front-end, computed once per recording --------------------
+
+def _fcfg():
+    from edge.frontend import FrontendConfig
+    return FrontendConfig(sample_rate=16000, window_ms=25.0, hop_ms=10.0, n_mels=32, fmin_hz=20.0, fmax_hz=7000.0)
+
+
+def test_window_features_equal_frontend_frames_of_the_span():
+    from edge.frontend import FEATURE_DTYPE, Frontend
+
+    from convert.windowing import window_recording, windows_of
+
+    fcfg = _fcfg()
+    pcm = np.random.default_rng(1).normal(0, 800, 16000 * 3).astype(np.int16)
+    rec = Recording(pcm, 16000, 0.5, [Segment(1.0, 2.0, "myotonic_discharge")], "r")
+    w = WindowConfig(window_s=1.0, hop_s=0.5)
+    X, y = window_recording(rec, fcfg, w)
+    assert X.dtype == FEATURE_DTYPE and X.shape[1:] == (100, 32)
+    full = windows_of(rec, fcfg, w)
+    assert len(X) == len(full.start_s) == 4  # frames 0..99, 50..149, 100..199, 150..249 of 298
+    for j in range(len(X)):
+        a = int(round(full.start_s[j] * 16000))
+        b = int(round(full.end_s[j] * 16000))
+        # Same integers as running the front-end on just the window's samples.
+        assert np.array_equal(X[j], Frontend(fcfg).process(pcm[a:b]))
+    assert list(y) == [I["rest"], I["myotonic_discharge"], I["myotonic_discharge"], I["myotonic_discharge"]]
+
+
+def test_recording_at_another_rate_is_resampled_like_the_device():
+    from edge.frontend import Frontend
+    from edge.resample import resample
+
+    from convert.windowing import recording_frames
+
+    fcfg = _fcfg()
+    pcm = np.random.default_rng(2).normal(0, 800, 44100).astype(np.int16)
+    rec = Recording(pcm, 44100, 0.5, [], "r")
+    assert np.array_equal(recording_frames(rec, fcfg), Frontend(fcfg).process(resample(pcm, 44100, 16000)))
+
+
+def test_drop_ambiguous_leaves_out_windows_at_episode_edges():
+    from convert.windowing import window_recording, windows_of
+
+    fcfg = _fcfg()
+    pcm = np.random.default_rng(3).normal(0, 20, 16000 * 4).astype(np.int16)
+    rec = Recording(pcm, 16000, 0.5, [Segment(1.9, 4.0, "fibrillation")], "r")
+    w = WindowConfig(window_s=1.0, hop_s=0.25, drop_ambiguous=True)
+    full = windows_of(rec, fcfg, w)
+    X, y = window_recording(rec, fcfg, w)
+    assert full.ambiguous.sum() >= 1 and len(X) == len(full.X) - full.ambiguous.sum()
+    assert np.array_equal(y, full.y[~full.ambiguous])
