@@ -106,3 +106,78 @@ def test_kill_9_loses_no_alert_and_the_unit_sees_each_once(tmp_path):
     assert sorted(seen) == ids  # the unit shows each alert exactly once
     lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
     assert {x["id"] for x in lines} == set(ids)  # local sink has every alert too
+
+
+def _serve(tmp_path, source, **kw):
+    b = standin_bundle(8000)
+    return run(RuntimeOptions(
+        bundle=b, source=source, classifier=ThresholdClassifier(), frontend=EnergyFrontend(b.frontend_config),
+        outbox=str(tmp_path / "o.sqlite"), alerts_jsonl=str(tmp_path / "a.jsonl"), install_signal_handlers=False,
+        stats_every_s=0, **kw,
+    ))
+
+
+def test_source_loss_and_return_is_a_gap_not_an_end(tmp_path):
+    pcm = bursts(30.0, 8000, [3.0, 22.0])
+    link = tmp_path / "emg-amp"
+    amp = VirtualAmplifier(pcm, 8000, 0.5, speed=4.0, link_path=str(link),
+                           faults=FaultConfig(unplug_at_s=(10.0,), unplug_for_s=1.0))
+    amp.start()
+    try:
+        summary = _serve(tmp_path, f"serial:{link}")
+    finally:
+        amp.stop()
+    assert amp.stats.unplugs == 1
+    assert summary.exit_code == 0 and summary.reason == "end of stream"
+    assert summary.gap_samples > 0  # samples acquired while unplugged are missing, and counted
+    assert [a.label for a in amp.alerts] == ["fibrillation", "fibrillation"]
+    assert abs(amp.alerts[1].onset / 8000 - 22.0) < 0.5  # timing exact after the return
+
+
+def test_garbage_on_the_line_is_counted_not_fatal(tmp_path):
+    pcm = bursts(20.0, 8000, [10.0])
+    amp = VirtualAmplifier(pcm, 8000, 0.5, speed=None,
+                           faults=FaultConfig(bit_error_rate=2e-4, burst_every_bytes=20000, burst_len=300, seed=1))
+    path = amp.start()
+    try:
+        summary = _serve(tmp_path, f"serial:{path}")
+    finally:
+        amp.stop()
+    assert summary.exit_code == 0
+    assert summary.crc_errors > 0
+    assert summary.gap_samples > 0
+    assert [a.label for a in amp.alerts] == ["fibrillation"]
+
+
+def test_missing_port_is_retried_until_the_amplifier_appears(tmp_path, caplog):
+    import logging
+
+    link = tmp_path / "late-amp"
+    amp = VirtualAmplifier(bursts(6.0, 8000, [2.0]), 8000, 0.5, speed=None, link_path=str(link))
+    timer = threading.Timer(1.5, amp.start)
+    timer.start()
+    try:
+        with caplog.at_level(logging.INFO):
+            summary = _serve(tmp_path, f"serial:{link}?baud=3000000")
+    finally:
+        timer.join()
+        amp.stop()
+    assert "unavailable" in caplog.text  # logged while the port was missing
+    assert summary.exit_code == 0 and summary.audio_s > 5.0
+    assert len(amp.alerts) == 1
+
+
+def test_sigterm_stops_the_cli_cleanly(tmp_path):
+    amp = VirtualAmplifier(bursts(600.0, 8000, []), 8000, 0.5, speed=1.0)
+    path = amp.start()
+    proc = _child(path, tmp_path / "o.sqlite", tmp_path / "a.jsonl")
+    try:
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        amp.stop()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopped by signal" in err
