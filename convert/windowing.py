@@ -41,11 +41,13 @@ lists at least one event of it.
    ``endplate_spike``: it is the normal mimic of fibrillation, so the model must see it.
 5. Otherwise the normal class with the largest coverage (ties: lower index, ``rest`` first).
 
-A window is **ambiguous** when a pathological class touches it without being present
-(0 < coverage < ``min_cover``, or an episode whose events all miss the window or lie in the
-edge margin, or a sparse event only in the edge margin). With ``drop_ambiguous`` the windowing
-leaves such windows out (cleaner training labels); by default they are kept with the label the
-rule gives.
+A window is **ambiguous** when it holds some of a pathology without that class being present:
+0 < coverage < ``min_cover`` (for a class with events: with one of its events in the window),
+or its only events lie in the edge margin. Such a window is neither a fair positive nor a fair
+negative, so by default (``drop_ambiguous=True``) :func:`window_recording` leaves it out of
+training and window-level scoring; :func:`windows_of` returns every window with the flag. A
+stretch of an episode with no potential of the class in it is *not* ambiguous: it is labelled
+by its background (rule 5), which is what it shows.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class WindowConfig:
     sparse_labels: classes decided by events in the window rather than coverage.
     edge_margin_s: events closer than this to a window edge do not count, 0 <= x < window_s/2.
     dense_needs_event: a dense class with events must also have one in the window.
-    drop_ambiguous: leave ambiguous windows out of :func:`window_recording`'s output.
+    drop_ambiguous: leave ambiguous windows out of :func:`window_recording`'s output (default).
     """
 
     window_s: float = 1.0
@@ -77,7 +79,7 @@ class WindowConfig:
     sparse_labels: tuple[str, ...] = ("fasciculation", "endplate_spike")
     edge_margin_s: float = 0.01
     dense_needs_event: bool = True
-    drop_ambiguous: bool = False
+    drop_ambiguous: bool = True
 
     def __post_init__(self) -> None:
         if not (0.05 <= self.window_s <= 30.0):
@@ -198,9 +200,10 @@ def label_windows(rec: Recording, start_s: np.ndarray, end_s: np.ndarray,
                 touching = cover[label] > 0
         else:
             inside = cover[label] >= wcfg.min_cover
+            touching = cover[label] > 0
             if label in ev and wcfg.dense_needs_event:
                 inside &= _events_in(ev[label], lo, hi) > 0
-            touching = cover[label] > 0
+                touching &= _events_in(ev[label], a, b) > 0  # no potential here: truly background
         present[label] = inside
         if label in PATHOLOGICAL:
             ambiguous |= touching & ~inside

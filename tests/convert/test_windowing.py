@@ -39,7 +39,7 @@ def test_config_validation_names_value_and_range(kwargs, match):
 
 
 def test_config_round_trips_through_dict():
-    w = WindowConfig(window_s=0.5, hop_s=0.1, sparse_labels=("fasciculation",), drop_ambiguous=True)
+    w = WindowConfig(window_s=0.5, hop_s=0.1, sparse_labels=("fasciculation",), drop_ambiguous=False)
     assert WindowConfig.from_dict(w.to_dict()) == w
 
 
@@ -85,9 +85,9 @@ def test_dense_class_with_events_needs_an_event_in_the_window():
     # A 0.5 Hz fibrillation episode: potentials at 1, 3, 5 s.
     rec = _rec([Segment(0.5, 6.0, "fibrillation")], events=[(1.0, "fibrillation"), (3.0, "fibrillation"),
                                                           (5.0, "fibrillation")])
-    y, amb = _labels(rec, [0.6, 1.5, 3.005])
-    assert list(y) == [I["fibrillation"], I["rest"], I["rest"]]  # 3.005: event inside the 10 ms margin
-    assert list(amb) == [False, True, True]
+    y, amb = _labels(rec, [0.6, 1.5, 2.005])
+    assert list(y) == [I["fibrillation"], I["rest"], I["rest"]]  # 2.005: event 3.0 in the 10 ms margin
+    assert list(amb) == [False, False, True]  # 1.5-2.5 holds no potential: plain background
     y, _ = _labels(rec, [1.5], WindowConfig(dense_needs_event=False))
     assert list(y) == [I["fibrillation"]]
 
@@ -137,7 +137,7 @@ def test_window_features_equal_frontend_frames_of_the_span():
     fcfg = _fcfg()
     pcm = np.random.default_rng(1).normal(0, 800, 16000 * 3).astype(np.int16)
     rec = Recording(pcm, 16000, 0.5, [Segment(1.0, 2.0, "myotonic_discharge")], "r")
-    w = WindowConfig(window_s=1.0, hop_s=0.5)
+    w = WindowConfig(window_s=1.0, hop_s=0.5, drop_ambiguous=False)
     X, y = window_recording(rec, fcfg, w)
     assert X.dtype == FEATURE_DTYPE and X.shape[1:] == (100, 32)
     full = windows_of(rec, fcfg, w)
