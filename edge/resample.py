@@ -17,8 +17,11 @@ Filter (designed once per ratio, cached): a linear-phase FIR from
 * ``f_ny = min(from_rate, to_rate) / 2``, the lower of the two Nyquist frequencies;
 * cutoff (−6 dB) at ``f_ny``; pass band up to ``0.9 * f_ny``; stop band from ``1.1 * f_ny``
   (transition width :data:`TRANSITION` = 0.2 · ``f_ny``). Aliases of content in the
-  transition band fold only into ``0.9…1.0 · f_ny``, never into the pass band;
-* stop-band attenuation :data:`STOPBAND_DB` = 80 dB (pass-band ripple about 1e-4 dB);
+  transition band fold only into ``0.9…1.0 · f_ny``, never into the pass band (so at
+  48 000 → 44 100 Hz, input between 22 050 and 24 000 Hz is only partly attenuated — it lies in
+  the transition band — and its aliases land above 20 kHz);
+* stop-band attenuation :data:`STOPBAND_DB` = 80 dB by the Kaiser formulas; measured on the
+  designed filters: ≥ 79.0 dB in the stop band, pass-band ripple ≤ 0.002 dB;
 * taps ≈ 50 · max(up, down), made odd so the group delay is a whole number of up-sampled
   samples; DC gain ``up`` (so a stuffed signal keeps its amplitude).
 
@@ -26,7 +29,7 @@ Timing: the filter is applied zero-phase, i.e. output sample ``k`` is the band-l
 evaluated at input time ``k * from_rate / to_rate`` samples (``k / to_rate`` seconds), so
 sample indices map exactly between rates. A stream therefore holds back its newest outputs
 until the filter's right half has seen input: :attr:`StreamResampler.latency` input samples
-(e.g. 69 samples = 1.6 ms at 44 100 → 16 000 Hz). :meth:`StreamResampler.flush` ends a stream
+(e.g. 70 samples = 1.6 ms at 44 100 → 16 000 Hz). :meth:`StreamResampler.flush` ends a stream
 as if zeros followed, so a flushed stream of ``n`` input samples yields exactly
 ``ceil(n * up / down)`` outputs, the same as :func:`resample`.
 
