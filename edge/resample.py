@@ -50,8 +50,11 @@ import numpy as np
 STOPBAND_DB = 80.0
 #: Transition width as a fraction of the lower Nyquist frequency (pass band 0.9, stop band 1.1).
 TRANSITION = 0.2
-#: Largest reduced ratio term accepted; filter length grows ~50 taps per unit of max(up, down).
-MAX_RATIO_TERM = 2000
+#: Largest reduced ratio term accepted; filter length grows ~50 taps per unit of max(up, down),
+#: so any pair of whole rates up to 100 kHz works. Terms above :data:`CACHED_RATIO_TERM` (rates
+#: with a small common divisor, e.g. 44 100 → 7 919 Hz) cost ~1 s to design and are not cached.
+MAX_RATIO_TERM = 100_000
+CACHED_RATIO_TERM = 4000
 #: Bumped whenever the filter design or the numerics change (feature caches key on it).
 RESAMPLER_VERSION = 1
 
@@ -74,12 +77,25 @@ def ratio(from_rate: int, to_rate: int) -> tuple[int, int]:
     return up, down
 
 
-@lru_cache(maxsize=32)
 def design_filter(up: int, down: int) -> np.ndarray:
     """FIR taps (float64, odd length, DC gain ``up``) for the reduced ratio ``up/down``.
 
     Frequencies are relative to the up-sampled rate; see the module docstring for the spec.
+    Designed once per ratio (cached) unless a ratio term exceeds :data:`CACHED_RATIO_TERM`.
     """
+    if max(up, down) <= CACHED_RATIO_TERM:
+        return _design_cached(up, down)
+    return _design(up, down)
+
+
+@lru_cache(maxsize=32)
+def _design_cached(up: int, down: int) -> np.ndarray:
+    taps = _design(up, down)
+    taps.flags.writeable = False  # shared between streams
+    return taps
+
+
+def _design(up: int, down: int) -> np.ndarray:
     from scipy.signal import firwin, kaiserord  # design only; applying the filter is numpy
 
     if up == down == 1:

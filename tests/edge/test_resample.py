@@ -115,7 +115,17 @@ def test_equal_rates_pass_through():
     assert rs.latency == 0 and np.array_equal(rs.process(x), x)
 
 
-@pytest.mark.parametrize("bad", [(0, 16000), (44100.5, 16000), (44100, -1), (44101, 44100 * 2)])
+def test_rates_with_a_small_common_divisor_still_work():
+    # 44 100 -> 7 919 Hz (prime): 7919/44100, a 2.2 M-tap filter designed on demand.
+    x = _tone(1000.0, 44100, 0.2)
+    y = resample(x, 44100, 7919)
+    assert len(y) == -(-len(x) * 7919 // 44100)
+    ref = np.sin(2 * np.pi * 1000.0 * np.arange(len(y)) / 7919)
+    core = slice(len(y) // 8, -(len(y) // 8))
+    assert np.max(np.abs(y[core] - ref[core])) < 1e-3
+
+
+@pytest.mark.parametrize("bad", [(0, 16000), (44100.5, 16000), (44100, -1), (100_003, 99_991)])
 def test_bad_rates_name_the_value(bad):
     with pytest.raises(ValueError, match="Hz|ratio"):
         StreamResampler(*bad)
