@@ -114,9 +114,9 @@ class ByteFaults:
             n_bits = buf.size * 8
             n_flips = int(self._rng.binomial(n_bits, cfg.bit_error_rate))
             if n_flips:
-                bits = self._rng.integers(0, n_bits, n_flips)
+                bits = np.unique(self._rng.integers(0, n_bits, n_flips))  # a bit flipped twice is not flipped
                 np.bitwise_xor.at(buf, bits // 8, (1 << (bits % 8)).astype(np.uint8))
-                self.stats.bits_flipped += n_flips
+                self.stats.bits_flipped += int(bits.size)
         out = buf[keep]
         self.stats.bytes_dropped += int(buf.size - out.size)
         return out.tobytes()

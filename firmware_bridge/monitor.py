@@ -48,12 +48,12 @@ class MonitorSummary:
 class Monitor:
     """Reads a link, tallies blocks and prints HELLO, periodic statistics and alerts to ``out``."""
 
-    def __init__(self, link: SerialLink, out: TextIO = sys.stdout, interval_s: float = 1.0,
+    def __init__(self, link: SerialLink, out: TextIO | None = None, interval_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not 0.05 <= interval_s <= 3600:
             raise ValueError(f"interval_s must be in 0.05..3600 s, got {interval_s}")
         self.link = link
-        self.out = out
+        self.out = out if out is not None else sys.stdout
         self.interval_s = interval_s
         self._clock = clock
 

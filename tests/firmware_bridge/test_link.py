@@ -1,0 +1,226 @@
+"""SerialLink over loop:// and socket:// (a scripted unit), without any hardware or pty."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from firmware_bridge import protocol as P
+from firmware_bridge.link import STATE_ENDED, SerialLink
+from firmware_bridge.source import SampleSource
+
+from .link_helpers import GUARD_S, wait_for
+
+HELLO = P.Hello("unit-1", "fw-2.0", 8000, 16, 0.25, 1)
+
+
+def inject(link: SerialLink, *frames) -> None:
+    """Over loop:// whatever is written comes back: write frames 'from the unit'."""
+    wait_for(lambda: link._port is not None)
+    link._port.write(b"".join(P.encode(f) for f in frames))
+
+
+def samples(first: int, n: int) -> P.Samples:
+    return P.Samples(first, (np.arange(first, first + n) % 30000).astype(np.int16))
+
+
+def read_all(link: SerialLink) -> list:
+    out = []
+    while True:
+        try:
+            b = link.read_block(timeout=GUARD_S)
+        except EOFError:
+            return out
+        assert b is not None, "timed out"
+        out.append(b)
+
+
+def test_loop_gaps_duplicates_and_end_of_stream():
+    link = SerialLink("loop://", heartbeat_s=0.5, link_timeout_s=GUARD_S)
+    try:
+        inject(link, HELLO)
+        assert link.start(timeout=GUARD_S).device_id == "unit-1"
+        assert isinstance(link, SampleSource)
+        assert (link.sample_rate, link.uv_per_lsb) == (8000, 0.25)
+        inject(link, samples(0, 100), samples(100, 100),
+               samples(250, 50),     # 50 missing
+               samples(280, 40),     # overlaps 280..299: only 300..319 is new
+               samples(100, 100),    # stale duplicate: dropped
+               samples(320, 30),
+               P.Heartbeat(1, STATE_ENDED, 400, 0))  # 50 more missing at the end
+        blocks = read_all(link)
+        with pytest.raises(EOFError):
+            link.read_block(timeout=0)
+        s = link.stats
+    finally:
+        link.close()
+    assert [(b.first_index, b.samples.size, b.gap_before) for b in blocks] == [
+        (0, 100, 0), (100, 100, 0), (250, 50, 50), (300, 20, 0), (320, 30, 0)]
+    for b in blocks:
+        np.testing.assert_array_equal(b.samples, np.arange(b.first_index, b.end_index) % 30000)
+    assert s.samples == 300 and s.gap_samples == 100 and s.gaps == 2 and s.duplicate_samples == 120
+    assert s.crc_errors == 0 and s.link_up and not link.stats.link_up  # down once closed
+
+
+def test_loop_alert_is_acked_once_and_peer_alerts_deduplicated():
+    # Over loop:// the link hears its own ALERT, ACKs it as a unit would, and hears that ACK.
+    link = SerialLink("loop://", link_timeout_s=GUARD_S)
+    try:
+        inject(link, HELLO)
+        link.wait_hello(GUARD_S)
+        alert = P.Alert(42, "myokymia", 0.61, 1000, 1800, 1)
+        link.send_alert(alert)
+        acked: list[int] = []
+        assert wait_for(lambda: acked.extend(link.acked_alerts()) or acked)
+        assert acked == [42] and link.pending_alerts() == []
+        got = link.received_alerts()
+        inject(link, alert)  # the same id again: ACKed but not reported twice
+        assert wait_for(lambda: link.stats.frames > 0 and link.acked_alerts() == [] and True)
+        got += link.received_alerts()
+    finally:
+        link.close()
+    assert [a.alert_id for a in got] == [42]
+    assert got[0].label == "myokymia" and got[0].onset == 1000
+
+
+def test_retry_schedule_doubles_to_the_ceiling():
+    link = SerialLink("loop://")
+    try:
+        assert [link._retry_timeout(k) for k in range(7)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 1.6, 1.6])
+    finally:
+        link.close()
+
+
+def test_missing_port_is_retried_and_logged_not_raised(caplog, tmp_path):
+    caplog.set_level(logging.DEBUG, logger="firmware_bridge.link")
+    link = SerialLink(str(tmp_path / "ttyACM9"), reconnect_max_s=0.05)
+    try:
+        with pytest.raises(TimeoutError, match="no HELLO"):
+            link.wait_hello(0.3)
+        assert not link.stats.link_up
+        with pytest.raises(RuntimeError, match="no HELLO"):
+            link.sample_rate
+    finally:
+        link.close()
+        link.close()  # idempotent
+    assert any("unavailable" in r.getMessage() for r in caplog.records)
+    with pytest.raises(EOFError):
+        link.read_block(timeout=0)
+
+
+def test_bad_url_and_settings_are_value_errors():
+    with pytest.raises(ValueError, match="bogus"):
+        SerialLink("bogus://nowhere")
+    with pytest.raises(ValueError, match="link_timeout_s"):
+        SerialLink("loop://", heartbeat_s=1.0, link_timeout_s=0.5)
+
+
+class ScriptedUnit:
+    """A unit on a TCP socket: HELLO, ACKed START, a few SAMPLES, alerts ACKed after ``ack_after`` tries."""
+
+    def __init__(self, ack_after: int = 0):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.ack_after = ack_after
+        self.alert_tx: dict[int, int] = {}
+        self.connections = 0
+        self.hang_up = threading.Event()   # close the current connection
+        self.go_silent = threading.Event()  # keep it open but send nothing
+        self.next_index = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.server.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            self.hang_up.clear()
+            with conn:
+                self.session(conn)
+
+    def session(self, conn):
+        conn.settimeout(0.02)
+        dec = P.Decoder()
+        conn.sendall(P.encode(HELLO))
+        streaming = False
+        while not self.stop.is_set() and not self.hang_up.is_set():
+            try:
+                data = conn.recv(4096)
+                if not data:
+                    return
+            except socket.timeout:
+                data = b""
+            except OSError:
+                return
+            out = []
+            for f in dec.feed(data):
+                if isinstance(f, P.HelloRequest):
+                    out.append(HELLO)
+                elif isinstance(f, P.Start):
+                    out.append(P.Ack(P.FrameType.START, f.seq))
+                    streaming = True
+                elif isinstance(f, P.Alert):
+                    k = self.alert_tx[f.alert_id] = self.alert_tx.get(f.alert_id, 0) + 1
+                    if k > self.ack_after:
+                        out.append(P.Ack(P.FrameType.ALERT, f.alert_id))
+            if self.go_silent.is_set():
+                continue
+            if streaming:
+                out.append(samples(self.next_index, 80))
+                self.next_index += 80
+            try:
+                conn.sendall(b"".join(P.encode(f) for f in out))
+            except OSError:
+                return
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.server.close()
+
+
+def test_socket_alert_retransmitted_until_acked():
+    unit = ScriptedUnit(ack_after=2)
+    link = SerialLink(f"socket://127.0.0.1:{unit.port}", ack_timeout_s=0.02, max_backoff_s=0.05)
+    try:
+        link.start(timeout=GUARD_S)
+        link.send_alert(P.Alert(7, "fasciculation", 0.9, 10, 20, 2))
+        acked: list[int] = []
+        assert wait_for(lambda: acked.extend(link.acked_alerts()) or acked)
+        s = link.stats
+    finally:
+        link.close()
+        unit.close()
+    assert acked == [7]
+    assert unit.alert_tx[7] >= 3  # two unanswered tries, then the ACKed one
+    assert s.alerts_sent == 1 and s.alerts_retransmitted >= 2 and s.alerts_acked == 1
+
+
+def test_socket_reconnects_after_hang_up_and_after_silence():
+    unit = ScriptedUnit()
+    link = SerialLink(f"socket://127.0.0.1:{unit.port}", heartbeat_s=0.05, link_timeout_s=0.3, reconnect_max_s=0.05)
+    try:
+        link.start(timeout=GUARD_S)
+        assert link.read_block(timeout=GUARD_S) is not None
+        unit.hang_up.set()  # the far end goes away (USB unplugged)
+        assert wait_for(lambda: link.stats.reconnects >= 1)
+        unit.go_silent.set()  # still connected, but nothing arrives: link-loss timeout
+        assert wait_for(lambda: link.stats.reconnects >= 2)
+        unit.go_silent.clear()
+        # Streaming resumes on the new connection; samples keep coming in order.
+        first = link.read_block(timeout=GUARD_S)
+        last = first
+        assert wait_for(lambda: (last := link.read_block(timeout=0.1)) is not None and last.first_index > first.first_index)
+    finally:
+        link.close()
+        unit.close()
+    assert unit.connections >= 3
