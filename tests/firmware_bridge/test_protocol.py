@@ -55,6 +55,11 @@ def test_cobs_known_vectors(data, wire):
     assert cobs.decode(wire) == data
 
 
+def test_cobs_accepts_the_non_canonical_final_ff_block():
+    # Some encoders emit 0x01 after a final 254-byte run; it decodes to nothing.
+    assert cobs.decode(b"\xff" + bytes(range(1, 255)) + b"\x01") == bytes(range(1, 255))
+
+
 def test_cobs_rejects_bad_blocks():
     for bad in (b"", b"\x03\x11", b"\x02\x00", b"\x05\x11\x22"):
         with pytest.raises(cobs.CobsError):
