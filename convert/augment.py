@@ -6,8 +6,9 @@ so the model trains on the exact integer features the device computes from such 
 * gain: ×10^(g/20), g uniform in ``gain_db`` (dB); saturates to int16 like an ADC;
 * noise: white Gaussian noise of RMS uniform in ``noise_uv`` (µV), i.e. a noisier amplifier;
 * hum: mains at 50 or 60 Hz with 3 harmonics, amplitude uniform in ``hum_uv`` (µV);
-* band-limiting: down to a rate uniform in ``bandlimit_hz`` and back up with
-  :func:`edge.resample.resample`, as archives recorded at 4–10 kHz arrive at the device;
+* band-limiting: down to one of ``bandlimit_rates_hz`` (4–10 kHz archive rates; the resampler
+  needs ratios with a large common divisor) and back up with :func:`edge.resample.resample`,
+  as archives recorded at 4–10 kHz arrive at the device;
 * mixing: a pathological episode added onto another recording's background at a random
   offset, labelled over that background (detection amid background).
 
@@ -35,21 +36,21 @@ class AugmentConfig:
     p_hum: float = 0.4
     hum_uv: tuple[float, float] = (2.0, 40.0)
     p_bandlimit: float = 0.35
-    bandlimit_hz: tuple[int, int] = (4000, 10000)
+    bandlimit_rates_hz: tuple[int, ...] = (4000, 5000, 6000, 8000, 10000)
 
     def __post_init__(self) -> None:
         for name in ("p_gain", "p_noise", "p_hum", "p_bandlimit"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"AugmentConfig.{name} = {v} out of range [0, 1]")
-        for name in ("gain_db", "noise_uv", "hum_uv", "bandlimit_hz"):
+        for name in ("gain_db", "noise_uv", "hum_uv"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"AugmentConfig.{name} = ({lo}, {hi}): low exceeds high")
         if min(self.noise_uv) < 0 or min(self.hum_uv) < 0:
             raise ValueError("AugmentConfig noise_uv and hum_uv must be >= 0 µV")
-        if self.bandlimit_hz[0] < 1000:
-            raise ValueError(f"AugmentConfig.bandlimit_hz low {self.bandlimit_hz[0]} Hz below 1000 Hz")
+        if not self.bandlimit_rates_hz or min(self.bandlimit_rates_hz) < 1000:
+            raise ValueError(f"AugmentConfig.bandlimit_rates_hz {self.bandlimit_rates_hz}: need rates >= 1000 Hz")
 
 
 def _to_int16(x: np.ndarray) -> np.ndarray:
@@ -118,6 +119,12 @@ def mix_episode(background: Recording, episode: Recording, at_s: float, episode_
             if s1 > s0:
                 segs.append(Segment(s0, s1, s.label))
     mixed = _with_pcm(background, _to_int16(out), f"mix@{at_s:.2f}s")
+    # point events (simulator ground truth) follow the episode, so window labels stay exact
+    limit = (a + n) / background.sample_rate
+    events = list(background.meta.get("events", []))
+    events += [(t + at_s, lab) for t, lab in episode.meta.get("events", [])
+               if lab in PATHOLOGICAL and t + at_s < limit]
+    mixed.meta["events"] = sorted(events)
     return replace(mixed, segments=segs)
 
 
@@ -125,7 +132,7 @@ def augment(rec: Recording, rng: np.random.Generator, cfg: AugmentConfig = Augme
     """Apply a random chain (band-limit, gain, hum, noise; each with its probability)."""
     out = rec
     if rng.random() < cfg.p_bandlimit:
-        out = bandlimit(out, int(rng.integers(cfg.bandlimit_hz[0], cfg.bandlimit_hz[1] + 1)))
+        out = bandlimit(out, int(rng.choice(cfg.bandlimit_rates_hz)))
     if rng.random() < cfg.p_gain:
         out = gain(out, float(rng.uniform(*cfg.gain_db)))
     if rng.random() < cfg.p_hum:

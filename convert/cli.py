@@ -8,6 +8,10 @@ from firmware_bridge.clikit import run
 
 #: Subcommand modules; each defines ``add_parser(subparsers)``.
 COMMANDS: list[str] = [
+    "convert.train",
+    "convert.finetune",
+    "convert.evaluate",
+    "convert.check_data",
 ]
 
 

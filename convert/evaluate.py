@@ -1,0 +1,186 @@
+"""Evaluate a bundle: int8 and float side by side, per-class P/R/F1, macro-F1, normal-versus-
+pathological sensitivity/specificity, confusion matrix, and LiteRT latency on one thread.
+
+``emg-convert evaluate --bundle B --data DIR --json OUT`` runs it on a data directory (WAV +
+same-stem labels, the clinic convention), so a clinic validates on its own recordings with the
+same command. Recordings are resampled to the bundle's rate; ones below its minimum rate are
+refused. Windows and labels follow :mod:`convert.windowing`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from convert.metrics import confusion, macro_f1, pathological_detection, per_class
+from edge.bundle import Bundle, load_bundle
+from edge.inference import Int8Classifier, TFLiteClassifier
+
+
+def measure_latency(bundle: Bundle, which: str = "int8", xnnpack: bool = False, n: int = 300,
+                    window: np.ndarray | None = None) -> dict:
+    """Median and 95th-percentile wall time (ms) of one ``invoke`` on one thread."""
+    clf = TFLiteClassifier(bundle, xnnpack=xnnpack, num_threads=1, which=which)
+    if window is None:
+        window = np.zeros((bundle.window_frames, bundle.frontend_config.n_mels), np.int16)
+    x = clf.model_input(window)
+    interp, idx = clf.interpreter, clf._in["index"]
+    for _ in range(20):  # warm-up
+        interp.set_tensor(idx, x)
+        interp.invoke()
+    times = np.empty(n)
+    for i in range(n):
+        t0 = time.perf_counter()
+        interp.set_tensor(idx, x)
+        interp.invoke()
+        times[i] = time.perf_counter() - t0
+    return {"median_ms": round(float(np.median(times)) * 1e3, 4),
+            "p95_ms": round(float(np.percentile(times, 95)) * 1e3, 4), "runs": n}
+
+
+def _summary(y: np.ndarray, pred: np.ndarray, bundle: Bundle) -> dict:
+    mask = np.array([bundle.is_pathological(i) for i in range(bundle.n_classes)])
+    return {
+        "macro_f1": round(macro_f1(y, pred, bundle.n_classes), 6),
+        "accuracy": round(float(np.mean(pred == y)), 6) if len(y) else None,
+        "per_class": per_class(y, pred, bundle.labels),
+        "pathological": pathological_detection(y, pred, mask),
+        "confusion": confusion(y, pred, bundle.n_classes).tolist(),
+    }
+
+
+def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool = True) -> dict:
+    """Metrics of the bundle's int8 and float models on windows ``X`` (front-end integers)."""
+    y = np.asarray(y, np.int64)
+    p8 = Int8Classifier(bundle).predict_many(X)
+    pf = TFLiteClassifier(bundle, which="float").predict_many(X)
+    pred8, predf = p8.argmax(axis=1), pf.argmax(axis=1)
+    s8, sf = _summary(y, pred8, bundle), _summary(y, predf, bundle)
+    out = {
+        "bundle": bundle.model_id,
+        "windows": int(len(y)),
+        "int8": s8,
+        "float": sf,
+        "agreement": round(float(np.mean(pred8 == predf)), 6) if len(y) else None,
+        "macro_f1_drop": round(sf["macro_f1"] - s8["macro_f1"], 6),
+        "per_class": s8["per_class"],
+        "pathological": s8["pathological"],
+        "max_abs_prob_diff": round(float(np.abs(p8 - pf).max()), 6) if len(y) else None,
+    }
+    if latency:
+        out["latency_ms"] = {
+            "int8_reference": measure_latency(bundle, "int8", False),
+            "int8_xnnpack": measure_latency(bundle, "int8", True),
+            "float_reference": measure_latency(bundle, "float", False),
+            "float_xnnpack": measure_latency(bundle, "float", True),
+        }
+    return out
+
+
+def plot_confusion(cm: np.ndarray | list, labels, path: str | Path, title: str = "int8 confusion") -> Path:
+    """Row-normalised confusion matrix (true × predicted) with counts → PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm, dtype=np.float64)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(8.5, 7.5))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    short = [x.replace("_", " ") for x in labels]
+    ax.set_xticks(range(len(labels)), short, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), short, fontsize=8)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if cm[i, j]:
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted"), ax.set_ylabel("true"), ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def format_report(res: dict) -> str:
+    """A plain-text table of per-class and summary figures."""
+    lines = [f"{'class':<30}{'support':>8}{'P':>8}{'R':>8}{'F1':>8}   (int8)"]
+    for name, m in res["per_class"].items():
+        f1 = "-" if m["f1"] is None else f"{m['f1']:.3f}"
+        lines.append(f"{name:<30}{m['support']:>8}{m['precision']:>8.3f}{m['recall']:>8.3f}{f1:>8}")
+    p = res["pathological"]
+    lines += [
+        f"windows {res['windows']}   macro-F1 int8 {res['int8']['macro_f1']:.4f}   float "
+        f"{res['float']['macro_f1']:.4f}   drop {res['macro_f1_drop']:+.4f}   top-1 agreement {res['agreement']:.4f}",
+        f"normal vs pathological: sensitivity {p['sensitivity']}   specificity {p['specificity']}",
+    ]
+    if "latency_ms" in res:
+        lat = res["latency_ms"]
+        lines.append("latency (1 thread, median ms): " + "   ".join(f"{k} {v['median_ms']:.3f}" for k, v in lat.items()))
+    return "\n".join(lines)
+
+
+def window_config_for(bundle: Bundle):
+    """The windowing that reproduces the bundle's window and hop (checked in frames)."""
+    from convert.windowing import WindowConfig
+
+    wcfg = WindowConfig(window_s=bundle.window_s, hop_s=bundle.hop_s)
+    frames = wcfg.frames(bundle.frontend_config)
+    if frames != (bundle.window_frames, bundle.hop_frames):
+        raise ValueError(f"bundle window {bundle.window_frames}/{bundle.hop_frames} frames does not match "
+                         f"windowing {frames}")
+    return wcfg
+
+
+# ---------------------------------------------------------------- CLI
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="evaluate a bundle (int8 vs float) on a labelled data directory",
+                              description="Per-class P/R/F1, macro-F1, sensitivity/specificity, confusion "
+                                          "matrix, int8/float agreement and latency.")
+    p.add_argument("--bundle", default="default", help="bundle directory or shipped name (default: default)")
+    p.add_argument("--data", required=True, help="data directory: recordings + same-stem label files")
+    p.add_argument("--json", required=True, help="write the results here (JSON)")
+    p.add_argument("--png", help="confusion-matrix PNG (default: next to --json)")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from firmware_bridge.clikit import UserError
+
+    from convert.datadir import load_datadir
+    from convert.windowing import window_recording
+    from edge.bundle import BundleError
+
+    try:
+        bundle = load_bundle(args.bundle)
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
+    recs = load_datadir(args.data, min_rate=bundle.min_sample_rate)
+    wcfg = window_config_for(bundle)
+    Xs, ys = [], []
+    for rec in recs:  # window_recording resamples each to the bundle's rate
+        X, y = window_recording(rec, bundle.frontend_config, wcfg)
+        Xs.append(X)
+        ys.append(y)
+    if not sum(len(y) for y in ys):
+        raise UserError(f"{args.data}: no recording lasts one window ({bundle.window_s} s)")
+    X, y = np.concatenate(Xs), np.concatenate(ys)
+    res = evaluate_windows(bundle, X, y, latency=not args.no_latency)
+    res["data"] = {"dir": str(args.data), "recordings": len(recs),
+                   "sample_rates": sorted({int(r.sample_rate) for r in recs})}
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    png = Path(args.png) if args.png else out.with_suffix(".confusion.png")
+    plot_confusion(res["int8"]["confusion"], bundle.labels, png, title=f"{bundle.model_id} int8")
+    res["confusion_png"] = str(png)
+    out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    print(format_report(res))
+    print(f"wrote {out} and {png}")
+    return 0
