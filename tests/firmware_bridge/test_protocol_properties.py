@@ -100,6 +100,21 @@ def test_cobs_decode_of_any_block_never_crashes_unexpectedly(block):
         pass
 
 
+def _outcome(fn, block):
+    try:
+        return fn(block)
+    except cobs.CobsError:
+        return "error"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=1200),
+                 st.binary(max_size=1200).map(lambda b: cobs.encode(b)),
+                 st.binary(max_size=1200).map(lambda b: cobs.encode(b) + b"\x01")))
+def test_vectorised_cobs_decoder_equals_the_reference_loop(block):
+    assert _outcome(cobs._decode_vectorised, block) == _outcome(cobs._decode_loop, block)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2000))
 def test_cobs_round_trip_and_overhead_bound(data):
