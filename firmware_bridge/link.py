@@ -22,8 +22,10 @@ last SAMPLES frame. :meth:`SerialLink.read_block` then raises :class:`EOFError` 
 block has been read; the link stays up so alerts can still be delivered until :meth:`close`.
 
 Sample indices are the unit's own counter (the one ALERT onset/offset refer to). If the unit
-reboots (its index restarts below what was already delivered, seen right after a reconnect),
-the link adds an offset so that delivered indices keep increasing (``stats.unit_restarts``).
+reboots (the first SAMPLES frame after a reconnect or a HELLO starts below what was already
+delivered), the link adds an offset so that delivered indices keep increasing
+(``stats.unit_restarts``); the gap across a reboot is unknown and reported as 0. Samples
+before the first frame received are not a gap (the host cannot know where the stream began).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 STATE_ENDED = 2
 
 _EOF = object()
+_CLOSED = object()
 
 
 @dataclass
@@ -201,6 +204,9 @@ class SerialLink:
         if item is _EOF:
             self._eof_raised = True
             raise EOFError("the unit signalled end of stream")
+        if item is _CLOSED:
+            self._blocks.put(_CLOSED)  # wake any other reader too
+            raise EOFError("link closed")
         with self._lock:
             self._queued_samples -= int(item.samples.size)
         return item
@@ -247,6 +253,7 @@ class SerialLink:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
         self._close_port()
+        self._blocks.put(_CLOSED)  # a reader blocked in read_block(None) returns
 
     def __enter__(self) -> "SerialLink":
         return self
@@ -465,6 +472,9 @@ class SerialLink:
         with self._lock:
             self._stats.hellos += 1
         self.hello = hello
+        # An unsolicited HELLO may mean the unit restarted (PROTOCOL.md §7): let the next
+        # SAMPLES frame rebase if its index went backwards.
+        self._fresh_session = True
         if not self._got_hello_this_session:
             log.info("HELLO from %s: firmware %s, %d Hz, %d bit, %.4g µV/LSB, %d channel(s)", hello.device_id,
                      hello.firmware_version, hello.sample_rate, hello.sample_width, hello.uv_per_lsb, hello.channels)

@@ -224,3 +224,36 @@ def test_socket_reconnects_after_hang_up_and_after_silence():
         link.close()
         unit.close()
     assert unit.connections >= 3
+
+
+def test_unit_restart_is_rebased_so_indices_keep_increasing():
+    link = SerialLink("loop://", link_timeout_s=GUARD_S)
+    try:
+        inject(link, HELLO)
+        link.start(timeout=GUARD_S)
+        inject(link, samples(5000, 100), samples(5100, 100))
+        a, b = link.read_block(timeout=GUARD_S), link.read_block(timeout=GUARD_S)
+        inject(link, HELLO, samples(0, 100), samples(100, 100))  # power-cycled unit counts from 0
+        c, d = link.read_block(timeout=GUARD_S), link.read_block(timeout=GUARD_S)
+    finally:
+        link.close()
+    assert [(x.first_index, x.gap_before) for x in (a, b, c, d)] == [(5000, 0), (5100, 0), (5200, 0), (5300, 0)]
+    np.testing.assert_array_equal(c.samples, np.arange(0, 100))
+    assert link.stats.unit_restarts == 1
+
+
+def test_close_wakes_a_blocked_reader():
+    link = SerialLink("loop://")
+    errors = []
+
+    def reader():
+        try:
+            link.read_block(timeout=None)
+        except EOFError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    link.close()
+    t.join(GUARD_S)
+    assert not t.is_alive() and len(errors) == 1
