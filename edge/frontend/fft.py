@@ -1,20 +1,23 @@
 """Stage 2: fixed-point DFT of the normalised frame, two-pass Cooley–Tukey (edge/FRONTEND.md §4).
 
 N = N1·N2 (N2 = 2^ceil(log2(N)/2)); sample n = N2·n1 + n2, bin k = k1 + N1·k2.
-Twiddles in Q22:  C_j = floor(2^22·cos(2πj/N) + 0.5),  S_j = floor(2^22·sin(2πj/N) + 0.5), j = 0..N−1.
+Twiddles in Q24:  C_j = floor(2^24·cos(2πj/N) + 0.5),  S_j = floor(2^24·sin(2πj/N) + 0.5), j = 0..N−1.
 
 Pass A (length-N1 DFTs over n1, one per n2; u is real, zero beyond L):
-    Y_re[n2,k1] = floor((Σ_n1 u[N2·n1+n2]·C_{(n1·k1·N2) mod N} + 2^21) / 2^22)
-    Y_im[n2,k1] = floor((−Σ_n1 u[N2·n1+n2]·S_{(n1·k1·N2) mod N} + 2^21) / 2^22)
+    Y_re[n2,k1] = floor((Σ_n1 u[N2·n1+n2]·C_{(n1·k1·N2) mod N} + 2^23) / 2^24)
+    Y_im[n2,k1] = floor((−Σ_n1 u[N2·n1+n2]·S_{(n1·k1·N2) mod N} + 2^23) / 2^24)
 Pass B (twiddle and length-N2 DFT over n2 in one sum), for the needed bins k only:
     j = (n2·k) mod N,  k1 = k mod N1
-    X_re[k] = floor((Σ_n2 (Y_re·C_j + Y_im·S_j) + 2^21) / 2^22)
-    X_im[k] = floor((Σ_n2 (Y_im·C_j − Y_re·S_j) + 2^21) / 2^22)
+    X_re[k] = floor((Σ_n2 (Y_re·C_j + Y_im·S_j) + 2^23) / 2^24)
+    X_im[k] = floor((Σ_n2 (Y_im·C_j − Y_re·S_j) + 2^23) / 2^24)
 
-Bounds (Σ|u| < 2^29 + L): every sum is < 2^52 in magnitude, so int64 never overflows, and the
-same sums evaluated as float64 matrix products are exact (integers below 2^53 are exact in float64
-in any summation order). `dft` uses that for speed; `dft_int64` is the plain int64 evaluation,
-and the tests hold the two equal bit for bit.
+Bounds: Σ|u| < 2^36 + L, so |Y|, |X| < 2^36 + 2^14 and every sum is < 2^61: int64 holds it.
+
+Evaluation: `dft_int64` is the plain int64 computation (the readable spec). `dft` computes the
+same integers faster with float64 BLAS: each twiddle is split as T = T_hi·2^12 + T_lo
+(T_lo = T & 4095, T_hi = T >> 12, both ≤ 2^12 in magnitude), so every partial sum of data×T_hi
+or data×T_lo stays below 2^50 and is exact in float64 in any summation order; the two halves
+are recombined exactly in int64. The tests hold both evaluations equal bit for bit.
 """
 
 from __future__ import annotations
@@ -23,18 +26,30 @@ import math
 
 import numpy as np
 
-TWIDDLE_BITS = 22
+TWIDDLE_BITS = 24
+SPLIT_BITS = 12
 _HALF = 1 << (TWIDDLE_BITS - 1)
-_SCALE = 2.0 ** -TWIDDLE_BITS
 _COMPLEX_MAX_FRAMES = 4
 
 
-def twiddles_q22(fft_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(C, S): cos and sin of 2πj/N in Q22, round half up, int64, j = 0..N−1."""
+def twiddles_q24(fft_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(C, S): cos and sin of 2πj/N in Q24, round half up, int64, j = 0..N−1."""
     N = fft_size
-    c = [math.floor(2.0 ** TWIDDLE_BITS * math.cos(2.0 * math.pi * j / N) + 0.5) for j in range(N)]
-    s = [math.floor(2.0 ** TWIDDLE_BITS * math.sin(2.0 * math.pi * j / N) + 0.5) for j in range(N)]
+    one = 2.0 ** TWIDDLE_BITS
+    c = [math.floor(one * math.cos(2.0 * math.pi * j / N) + 0.5) for j in range(N)]
+    s = [math.floor(one * math.sin(2.0 * math.pi * j / N) + 0.5) for j in range(N)]
     return np.array(c, dtype=np.int64), np.array(s, dtype=np.int64)
+
+
+def _split(t: np.ndarray, axis: int) -> np.ndarray:
+    """Concatenate [T_hi, T_lo] along axis, as float64 (exact: |values| ≤ 2^12)."""
+    return np.concatenate([t >> SPLIT_BITS, t & ((1 << SPLIT_BITS) - 1)], axis=axis).astype(np.float64)
+
+
+def _join(hi_lo: np.ndarray, axis: int) -> np.ndarray:
+    """Exact int64 T_hi-part·2^12 + T_lo-part from float64 halves along axis."""
+    hi, lo = np.split(hi_lo, 2, axis=axis)
+    return (hi.astype(np.int64) << SPLIT_BITS) + lo.astype(np.int64)
 
 
 class DftPlan:
@@ -51,7 +66,7 @@ class DftPlan:
         self.N2 = N2 = 1 << ((log2n + 1) // 2)
         self.N1 = N1 = N // N2
         self.n1_count = -(-L // N2)  # rows of pass A that can hold samples
-        C, S = twiddles_q22(N)
+        C, S = twiddles_q24(N)
         n1 = np.arange(self.n1_count)[:, None]
         k1 = np.arange(N1)[None, :]
         j = (n1 * k1 * N2) % N
@@ -69,10 +84,11 @@ class DftPlan:
         tb[:, :, 0, :, 0], tb[:, :, 0, :, 1] = c, -s
         tb[:, :, 1, :, 0], tb[:, :, 1, :, 1] = s, c
         self.table_b = tb.reshape(N1, 2 * N2, 2 * K2)
-        self._a_f = self.table_a.astype(np.float64)
-        self._b_f = self.table_b.astype(np.float64)
-        # the pass-B table as complex C − i·S: half the memory traffic for a few frames
-        self._b_c = (c - 1j * s).astype(np.complex128)
+        self._a_f = _split(self.table_a, axis=1)                 # (n1, 4·N1)
+        self._b_f = _split(self.table_b, axis=2)                 # (N1, 2·N2, 4·K2)
+        # pass B as complex (C − iS) halves: half the memory traffic for a few frames
+        self._b_c = np.concatenate([(c >> SPLIT_BITS) - 1j * (s >> SPLIT_BITS),
+                                    (c & 4095) - 1j * (s & 4095)], axis=2).astype(np.complex128)
         self._sel = slice(k_lo - N1 * self.k2_lo, k_hi - N1 * self.k2_lo + 1)
 
     # -- layout helpers shared by both evaluations --
@@ -94,21 +110,15 @@ class DftPlan:
         return x[:, 0], x[:, 1]
 
     def dft(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """u (F, L) int64 with Σ|u| < 2^29 + L → (X_re, X_im), each (F, k_hi−k_lo+1) int64.
-
-        Exact integer sums evaluated with float64 BLAS products (all values < 2^53). Up to
-        _COMPLEX_MAX_FRAMES frames (streaming) pass B runs as a complex product: the same
-        integer arithmetic with the table read once as C − iS.
-        """
-        a = self._pass_a_input(u).astype(np.float64) @ self._a_f
-        y = np.floor((a + _HALF) * _SCALE)
+        """u (F, L) int64 with Σ|u| < 2^36 + L → (X_re, X_im), each (F, k_hi−k_lo+1) int64."""
+        a = _join(self._pass_a_input(u).astype(np.float64) @ self._a_f, axis=2)
+        y = (a + _HALF) >> TWIDDLE_BITS                                     # (F, N2, 2·N1)
         if u.shape[0] <= _COMPLEX_MAX_FRAMES:
-            yc = y.view(np.complex128).transpose(2, 0, 1)                  # (N1, F, N2)
-            b = np.matmul(yc, self._b_c).view(np.float64)                  # (N1, F, 2·K2)
+            yc = y.astype(np.float64).view(np.complex128).transpose(2, 0, 1)  # (N1, F, N2)
+            b = _join(np.matmul(yc, self._b_c).view(np.float64), axis=2)     # (N1, F, 2·K2)
         else:
-            b = np.matmul(self._pass_b_input(y), self._b_f)
-        x = np.floor((b + _HALF) * _SCALE).astype(np.int64)
-        return self._output(x)
+            b = _join(np.matmul(self._pass_b_input(y).astype(np.float64), self._b_f), axis=2)
+        return self._output((b + _HALF) >> TWIDDLE_BITS)
 
     def dft_int64(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The same computation in plain int64 arithmetic (the readable spec; slower)."""

@@ -4,8 +4,9 @@ log2 in Q16 of a positive int64 E:  b = bit_length(E) − 1,  t = E·2^(30−b) 
 so 2^30 ≤ t < 2^31;  i = (t >> 22) − 256,  r = t & (2^22 − 1),
     log2_q16(E) = b·65536 + T[i] + floor(((T[i+1] − T[i])·r + 2^21) / 2^22)
 with T[i] = floor(65536·log2(1 + i/256) + 0.5), i = 0..256.
-Reference energy exponent: log2 E_ref = log2 E − (16 + 30 + 2s − e) (Q16 weights, Q15 window
-squared, normalisation shift s, power shift e).  With ℓ = log2_q16(E) − (46 + 2s − e)·65536:
+Reference energy exponent: log2 E_ref = log2 E − (16 + 60 + 2s − 2r − e) (Q16 weights, Q30
+window squared, normalisation shift s, DFT output shift r, power shift e).
+With ℓ = log2_q16(E) − (76 + 2s − 2r − e)·65536:
     y = clamp(floor((ℓ·K + 2^31) / 2^32), 0, 32767),   K = floor(10·log10(2)·64·65536 + 0.5)
 so y ≈ 64·10·log10(E_ref): dB = y/64. E = 0 (or a silent frame) gives y = 0.
 """
@@ -27,11 +28,12 @@ DB_COEFF = math.floor(10.0 * math.log10(2.0) * 64.0 * 65536.0 + 0.5)
 
 
 def log2_q16(e: np.ndarray) -> np.ndarray:
-    """log2 of positive int64 values in Q16 (int64). Zeros give garbage; mask them outside."""
+    """log2 of positive int64 values in Q16 (int64); 0 is treated as 1 (callers mask it)."""
+    e = np.maximum(e, 1)
     b = bit_length(e) - 1
     up = np.maximum(30 - b, 0)
     down = np.maximum(b - 30, 0)
-    t = (np.maximum(e, 1) << up) >> down
+    t = (e << up) >> down
     i = (t >> 22) - 256
     r = t & ((1 << 22) - 1)
     t0 = LOG2_TABLE[i]
@@ -40,7 +42,7 @@ def log2_q16(e: np.ndarray) -> np.ndarray:
 
 
 def to_features(energy: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """energy (F, M) int64 ≥ 0, exponent (F,) = 46 + 2s − e → features (F, M) int16, 1/64 dB."""
+    """energy (F, M) int64 ≥ 0, exponent (F,) = 76 + 2s − 2r − e → features (F, M) int16, 1/64 dB."""
     ell = log2_q16(energy) - (exponent[:, None] << 16)
     y = (ell * DB_COEFF + (1 << 31)) >> 32
     y = np.where(energy > 0, np.clip(y, 0, MAX_FEATURE), 0)

@@ -9,7 +9,7 @@ from .fft import DftPlan
 from .filterbank import WEIGHT_BITS, MelFilterbank
 from .log import DB_PER_LSB, FEATURE_DTYPE, to_features
 from .power import power
-from .window import WINDOW_BITS, hann_q15, window_and_normalise
+from .window import WINDOW_BITS, hann_q30, window_and_normalise
 
 # frames per block in batch mode: keeps the working set in cache and memory bounded
 _BLOCK_FRAMES = 128
@@ -35,7 +35,7 @@ class Frontend:
         if not isinstance(cfg, FrontendConfig):
             raise ValueError(f"cfg must be a FrontendConfig, got {type(cfg).__name__}")
         self.cfg = cfg
-        self.window = hann_q15(cfg.frame_length)
+        self.window = hann_q30(cfg.frame_length)
         self.filterbank = MelFilterbank(cfg)
         self.plan = DftPlan(cfg.fft_size, cfg.frame_length, self.filterbank.k_lo, self.filterbank.k_hi)
         self.reset()
@@ -78,8 +78,9 @@ class Frontend:
     def _block(self, frames: np.ndarray, dft=None) -> np.ndarray:
         u, s = window_and_normalise(frames, self.window)
         x_re, x_im = (dft or self.plan.dft)(u)
-        energy, e = self.filterbank.apply(power(x_re, x_im))
-        exponent = WEIGHT_BITS + 2 * WINDOW_BITS + 2 * s - e
+        p, r = power(x_re, x_im)
+        energy, e = self.filterbank.apply(p)
+        exponent = WEIGHT_BITS + 2 * WINDOW_BITS + 2 * (s - r) - e
         return to_features(energy, exponent)
 
 

@@ -1,12 +1,25 @@
-"""Stage 3: power spectrum P_k = X_re² + X_im² in int64 (edge/FRONTEND.md §5).
+"""Stage 3: power spectrum with a per-frame block exponent (edge/FRONTEND.md §5).
 
-|X_re|, |X_im| < 2^29 + 2^12, so P < 2^59: no overflow, no rounding.
+    r   = max(0, bit_length(max_k max(|X_re[k]|, |X_im[k]|)) − 30)        (bins k_lo..k_hi)
+    X'  = floor((X + 2^(r−1)) / 2^r)   (X' = X when r = 0), so |X'| ≤ 2^30
+    P_k = X'_re² + X'_im²              (int64, ≤ 2^61, exact)
+The strongest needed bin keeps 30 bits: the in-band dynamic range is ~180 dB however loud the
+out-of-band content that set the DFT scale.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .intmath import bit_length, shift_round
 
-def power(x_re: np.ndarray, x_im: np.ndarray) -> np.ndarray:
-    return x_re * x_re + x_im * x_im
+POWER_INPUT_BITS = 30
+
+
+def power(x_re: np.ndarray, x_im: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(X_re, X_im) (F, K) int64 → (P (F, K) int64, r (F,) int64)."""
+    peak = np.maximum(np.abs(x_re).max(axis=1), np.abs(x_im).max(axis=1))
+    r = np.maximum(bit_length(peak) - POWER_INPUT_BITS, 0)
+    re = shift_round(x_re, r[:, None])
+    im = shift_round(x_im, r[:, None])
+    return re * re + im * im, r
