@@ -94,10 +94,10 @@ class _Canvas:
 # ---------------------------------------------------------------------------------------
 
 def _fibre_amplitude(rng: np.random.Generator, subject: Subject, lo: float, hi: float) -> float:
-    # Keep the potential ≥ 4× the noise RMS so that the pattern is identifiable at all
-    # (a smaller one is not called by a clinician either).
+    # Keep the potential ≥ 8× the noise RMS peak-to-peak (its main peak ≈ 5× RMS) so that
+    # the pattern is identifiable at all (a smaller one is not called by a clinician either).
     a = _loguniform(rng, lo, hi) * subject.fibre_scale
-    return float(np.clip(a, max(lo, 4.0 * subject.noise_uv_rms), hi))
+    return float(np.clip(a, max(lo, 8.0 * subject.noise_uv_rms), max(hi, 8.0 * subject.noise_uv_rms)))
 
 
 def _fibrillation(c: _Canvas, rng, subject: Subject) -> None:
@@ -111,7 +111,7 @@ def _fibrillation(c: _Canvas, rng, subject: Subject) -> None:
         rate = _loguniform(rng, 1.5, 15.0)
         times = dis.regular(rng, c.duration_s, rate, cv=rng.uniform(0.005, 0.03), slowing=rng.uniform(0.0, 0.08))
         c.place(times, wf.fibrillation(c.fs, dur, skew=rng.uniform(-1, 1)), amp, "fibrillation")
-        amp = max(amp * rng.uniform(0.3, 0.55), 20.0)
+        amp = amp * rng.uniform(0.25, 0.5)
 
 
 def _positive_sharp_wave(c: _Canvas, rng, subject: Subject) -> None:
@@ -120,12 +120,12 @@ def _positive_sharp_wave(c: _Canvas, rng, subject: Subject) -> None:
     # and are drawn a little larger (50–400 µV) [U].
     amp = _fibre_amplitude(rng, subject, 50.0, 400.0)
     for _ in range(n_sources):
-        dur = rng.uniform(11.0, 30.0)  # 10–30 ms (CW, StatPearls)
+        dur = rng.uniform(12.0, 29.0)  # 10–30 ms (CW, StatPearls); template span, measured ≈ 0.9–1.1×
         rate = _loguniform(rng, 1.5, 15.0)  # "as fibrillations (regular)" (CW)
         times = dis.regular(rng, c.duration_s, rate, cv=rng.uniform(0.005, 0.03), slowing=rng.uniform(0.0, 0.08))
         tmpl = wf.positive_sharp_wave(c.fs, dur, rise_ms=rng.uniform(0.5, 1.2), negative_ratio=rng.uniform(0.22, 0.4))
         c.place(times, tmpl, amp, "positive_sharp_wave")
-        amp = max(amp * rng.uniform(0.3, 0.55), 30.0)
+        amp = amp * rng.uniform(0.25, 0.5)
 
 
 def _fasciculation(c: _Canvas, rng, subject: Subject) -> None:
@@ -172,7 +172,7 @@ def _myotonic(c: _Canvas, rng, subject: Subject) -> None:
         times, amps = dis.wax_wane(rng, length, lo, peak, rise_frac=rng.uniform(0.15, 0.5))
         times = times + t0
         c.place(times, tmpl, amp * amps, "myotonic_discharge")
-        t0 += length + rng.uniform(0.05, 0.3)
+        t0 += length + rng.uniform(0.1, 0.4)  # pause between discharges
 
 
 def _pool_unit(rng, subject: Subject, c: _Canvas, duration_ms: float | None = None,
@@ -216,21 +216,24 @@ def _neuromyotonic(c: _Canvas, rng, subject: Subject) -> list[tuple[float, float
 
 def _endplate_noise(c: _Canvas, rng, subject: Subject, scale: float = 1.0) -> None:
     # Non-propagated MEPPs forming an irregular noisy baseline, 10–50 µV [U] (CW).
-    rate = _loguniform(rng, 400.0, 2000.0)
+    # Rates low enough that single negative MEPPs stand out of the baseline ("seashell").
+    rate = _loguniform(rng, 150.0, 800.0)
     for dur in (rng.uniform(1.0, 1.8), rng.uniform(1.8, 3.0)):
         times = dis.poisson(rng, c.duration_s, rate / 2)
-        amps = scale * subject.mepp_uv * np.exp(rng.normal(0.0, 0.45, len(times)))
+        amps = scale * subject.mepp_uv * np.exp(rng.normal(0.0, 0.5, len(times)))
         c.place(times, wf.mepp(c.fs, dur), amps, None)  # too many to list as events
 
 
 def _endplate_spike(c: _Canvas, rng, subject: Subject) -> None:
     # Endplate spikes occur at the endplate, over its noise (CW, StatPearls).
-    _endplate_noise(c, rng, subject, scale=rng.uniform(0.6, 1.0))
+    bed = rng.uniform(0.6, 1.0)
+    _endplate_noise(c, rng, subject, scale=bed)
     n = int(rng.choice([1, 2, 3], p=[0.4, 0.4, 0.2]))
     for _ in range(n):
         # 100–200 µV [U] (CW), initial negative, irregular, short minimum intervals (CW,
-        # Partanen 2013). Widened to 80–300 µV.
-        amp = _loguniform(rng, 80.0, 300.0)
+        # Partanen 2013). Drawn 100–300 µV peak-to-peak, and ≥ 12× the needle noise and
+        # 8× the median MEPP so that spikes stand out of the endplate noise they ride on.
+        amp = max(_loguniform(rng, 100.0, 300.0), 12.0 * subject.noise_uv_rms, 8.0 * bed * subject.mepp_uv)
         tmpl = wf.endplate_spike(c.fs, rng.uniform(2.0, 4.5))
         times = dis.bursty(rng, c.duration_s, rng.uniform(6.0, 25.0), cv=rng.uniform(0.7, 1.3), min_interval_s=0.004)
         c.place(times, tmpl, amp * np.exp(rng.normal(0.0, 0.08, len(times))), "endplate_spike")

@@ -103,7 +103,7 @@ class Subject:
         # Phases: mean 3.47, 10–15 % polyphasic (> 4 phases) (CW §2 "Voluntary MUAP").
         phases = np.where(rng.random(MU_POOL_SIZE) < 0.12, rng.integers(5, 8, MU_POOL_SIZE), rng.integers(2, 5, MU_POOL_SIZE))
         shape_seeds = rng.integers(0, 2**31 - 1, MU_POOL_SIZE)
-        mepp = float(rng.uniform(8.0, 25.0))
+        mepp = float(rng.uniform(10.0, 25.0))
         return cls(
             subject_id=f"sim{int(seed):06d}",
             seed=int(seed),

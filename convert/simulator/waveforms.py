@@ -20,12 +20,17 @@ def _t_ms(sample_rate: float, length_ms: float) -> np.ndarray:
     return np.arange(n) * (1000.0 / sample_rate)
 
 
-def _normalise(v: np.ndarray) -> np.ndarray:
+def _normalise(v: np.ndarray, zero_area: bool = True) -> np.ndarray:
+    # Remove the tail offset so that placed templates end on the baseline.
+    v = v - np.linspace(v[0], v[-1], len(v))
+    if zero_area:
+        # A propagating action potential seen extracellularly has (nearly) zero net area; a
+        # net area would leave a slow tail after the amplifier's high-pass.
+        w = np.hanning(len(v) + 2)[1:-1]
+        v = v - (v.sum() / w.sum()) * w
     pp = float(v.max() - v.min())
     if pp <= 0.0:
         raise ValueError("degenerate template")
-    # Remove the tail offset so that placed templates end on the baseline.
-    v = v - np.linspace(v[0], v[-1], len(v))
     return v / pp
 
 
@@ -80,11 +85,13 @@ def positive_sharp_wave(sample_rate: float, duration_ms: float, rise_ms: float =
     t = _t_ms(sample_rate, d)
     tau = float(rise_ms)
     pos = (t / tau) * np.exp(1.0 - t / tau)
-    theta = 0.32 * d  # the negative phase peaks about a third into the wave and ends near d
-    neg = (t / theta) ** 2 * np.exp(2.0 * (1.0 - t / theta))
+    # Slow negative phase: a broad, flat-topped lobe from ~1.5 rise times to the end.
+    t1 = 1.5 * tau
+    x = np.clip((t - t1) / max(d - t1, 1e-6), 0.0, 1.0)
+    neg = np.sin(np.pi * x) ** 0.6
     v = pos - negative_ratio * neg
-    v *= np.clip((d - t) / (0.15 * d), 0.0, 1.0)  # taper to baseline at d
-    return _normalise(v)
+    # No zero-area correction: the slow phase is the clinical signature and keeps its shape.
+    return _normalise(v, zero_area=False)
 
 
 def muap(sample_rate: float, duration_ms: float, phases: int, shape_seed: int) -> np.ndarray:
