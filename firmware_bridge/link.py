@@ -124,6 +124,10 @@ class SerialLink:
         self.read_timeout_s = read_timeout_s
 
         self.hello: P.Hello | None = None
+        #: Unit sample rate (Hz) and µV per LSB from its HELLO; 0 until the first HELLO
+        #: (call :meth:`start` or :meth:`wait_hello` before using them).
+        self.sample_rate: int = 0
+        self.uv_per_lsb: float = 0.0
         self._hello_event = threading.Event()
         self._lock = threading.Lock()
         self._stats = LinkStats()
@@ -150,16 +154,6 @@ class SerialLink:
         self._thread.start()
 
     # ------------------------------------------------------------------ public API
-
-    @property
-    def sample_rate(self) -> int:
-        """Unit sample rate, Hz (from HELLO)."""
-        return self._require_hello().sample_rate
-
-    @property
-    def uv_per_lsb(self) -> float:
-        """µV per LSB (from HELLO)."""
-        return self._require_hello().uv_per_lsb
 
     @property
     def stats(self) -> LinkStats:
@@ -268,11 +262,6 @@ class SerialLink:
             pass
 
     # ------------------------------------------------------------------ I/O thread
-
-    def _require_hello(self) -> P.Hello:
-        if self.hello is None:
-            raise RuntimeError("no HELLO from the unit yet; call start() or wait_hello() first")
-        return self.hello
 
     def _open_once(self, first: bool = False) -> bool:
         try:
@@ -472,6 +461,7 @@ class SerialLink:
         with self._lock:
             self._stats.hellos += 1
         self.hello = hello
+        self.sample_rate, self.uv_per_lsb = hello.sample_rate, hello.uv_per_lsb
         # An unsolicited HELLO may mean the unit restarted (PROTOCOL.md §7): let the next
         # SAMPLES frame rebase if its index went backwards.
         self._fresh_session = True

@@ -20,6 +20,8 @@ It is how the tests and the demo talk to the edge runtime without hardware:
 * End of stream: after the last sample the unit sends HEARTBEAT with ``state = 2`` (ENDED,
   ``next_index`` = total samples) at once and then every ``heartbeat_s``, and keeps the link up
   so the host can still deliver alerts, until :meth:`VirtualAmplifier.stop`.
+* START asking for another protocol version or sample rate is NACKed (UNSUPPORTED_VERSION,
+  UNSUPPORTED_CONFIG). A full tx buffer is reported with ERROR OVERRUN (at most once a second).
 * CONFIG: SAMPLES_PER_FRAME (1..508) and HEARTBEAT_MS (50..1000) are ACKed and applied; other keys are NACKed
   with UNSUPPORTED_CONFIG.
 
@@ -237,6 +239,7 @@ class VirtualAmplifier:
         self._pos = 0                 # next sample index to acquire/send
         self._state = IDLE
         self._clock_t0: float | None = None  # paced clock origin (first START)
+        self._next_overrun_report = 0.0
         self._reset_session(now)
         self._send(self.hello)
         while not self._stop.is_set():
@@ -313,6 +316,9 @@ class VirtualAmplifier:
                     if self._tx_bytes > self._tx_limit:  # tx FIFO full: the unit overruns
                         self.stats.samples_lost += n
                         self._pos += n
+                        if now >= self._next_overrun_report:  # PROTOCOL.md §7, at most 1/s
+                            self._send(P.Error(P.ErrorCode.OVERRUN, "tx buffer full, samples dropped"))
+                            self._next_overrun_report = now + 1.0
                     else:
                         self._emit_samples(n)
         if self._pos >= self.n_samples:
@@ -393,6 +399,12 @@ class VirtualAmplifier:
             self._send(self.hello)
         elif isinstance(frame, P.Start):
             self.stats.starts += 1
+            if frame.protocol_version != P.PROTOCOL_VERSION:
+                self._send(P.Nack(P.FrameType.START, frame.seq, P.ErrorCode.UNSUPPORTED_VERSION))
+                return
+            if frame.sample_rate not in (0, self.sample_rate):  # a WAV file has one rate
+                self._send(P.Nack(P.FrameType.START, frame.seq, P.ErrorCode.UNSUPPORTED_CONFIG))
+                return
             self._send(P.Ack(P.FrameType.START, frame.seq))
             self.stats.acks_sent += 1
             if frame.samples_per_frame:

@@ -102,8 +102,7 @@ def test_missing_port_is_retried_and_logged_not_raised(caplog, tmp_path):
         with pytest.raises(TimeoutError, match="no HELLO"):
             link.wait_hello(0.3)
         assert not link.stats.link_up
-        with pytest.raises(RuntimeError, match="no HELLO"):
-            link.sample_rate
+        assert isinstance(link, SampleSource) and link.sample_rate == 0  # until HELLO
     finally:
         link.close()
         link.close()  # idempotent

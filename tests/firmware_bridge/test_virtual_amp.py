@@ -79,7 +79,10 @@ def test_amp_speaks_the_protocol(tmp_path):
                 isinstance(f, P.Ack) and f.ref_type == P.FrameType.ALERT for f in host.frames) == 3)
             host.send(P.Config(P.ConfigKey.SAMPLE_RATE, 4000))
             nack = host.wait(lambda f: isinstance(f, P.Nack))[0]
-            assert nack.reason == P.ErrorCode.UNSUPPORTED_CONFIG
+            assert nack.reason == P.ErrorCode.UNSUPPORTED_CONFIG and nack.ref_type == P.FrameType.CONFIG
+            seq = host.send(P.Start(sample_rate=4000))
+            nack = host.wait(lambda f: isinstance(f, P.Nack) and f.ref_type == P.FrameType.START)[0]
+            assert nack.ref_id == seq and nack.reason == P.ErrorCode.UNSUPPORTED_CONFIG
             assert amp.wait_alerts(1, GUARD_S)
             assert [a.alert_id for a in amp.alerts] == [9] and amp.stats.alert_duplicates == 2
         finally:
