@@ -4,6 +4,7 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from convert.recordings import (DEFAULT_WAV_UV_PER_LSB, RecordingError, read_recording, read_wav,
                                 write_wav)
@@ -160,3 +161,19 @@ def test_read_wav_reports_format(tmp_path):
     x, rate, info = read_wav(tmp_path / "a.wav")
     assert rate == 16000 and info == {"format": "pcm", "bits": 16, "channels": 1, "uv_per_lsb": 1.5}
     assert x.dtype == np.float64 and np.all(np.abs(x) <= 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(pcm=st.lists(st.integers(-32768, 32767), max_size=300).map(lambda v: np.array(v, dtype=np.int16)),
+       bits=st.sampled_from([16, 24]), rate=st.integers(1000, 96000),
+       uv=st.floats(0.01, 100.0, allow_nan=False))
+def test_write_read_wav_round_trip_property(tmp_path_factory, pcm, bits, rate, uv):
+    path = tmp_path_factory.mktemp("wav") / "p.wav"
+    write_wav(path, pcm, rate, uv_per_lsb=uv, bits=bits)
+    rec = read_recording(path)
+    assert np.array_equal(rec.pcm, pcm) and rec.sample_rate == rate and rec.uv_per_lsb == uv
+
+
+def test_8_bit_unsigned_wav(tmp_path):
+    _raw_wav(tmp_path / "u8.wav", bytes([128, 192, 64, 0, 255]), 8000, 8)
+    assert list(read_recording(tmp_path / "u8.wav").pcm) == [0, 16384, -16384, -32768, 32512]
