@@ -230,3 +230,38 @@ def test_cli_exits_cleanly_on_sigterm_and_reports_user_errors(tmp_path):
     bad = _spawn(["--wav", str(tmp_path / "rec.wav"), "--ber", "0.5"])
     out, err = bad.communicate(timeout=GUARD_S)
     assert bad.returncode == 2 and "bit_error_rate" in err and "Traceback" not in err
+
+
+def test_cli_unplug_flag_jsonl_alerts_survive_replug(tmp_path):
+    import json
+
+    pcm = ramp_pcm(16000)
+    write_wav(tmp_path / "rec.wav", pcm, 8000)
+    proc = _spawn(["--wav", str(tmp_path / "rec.wav"), "--speed", "4", "--linger", "1", "--format", "jsonl",
+                   "--link", str(tmp_path / "amp"), "--unplug-at", "0.5", "--unplug-for", "0.3"])
+    try:
+        path = proc.stdout.readline().split()[1]
+        link = SerialLink(path)
+        try:
+            link.start(timeout=GUARD_S)
+
+            def on_block(b, blocks):
+                if len(blocks) in (2, 20, 40):
+                    link.send_alert(P.Alert(len(blocks), "fibrillation", 0.9, b.first_index, b.end_index, 2))
+
+            blocks = drain(link, pcm, on_block)
+            assert wait_for(lambda: link.pending_alerts() == [])
+            s = link.stats
+        finally:
+            link.close()
+        out, err = proc.communicate(timeout=GUARD_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert "UNPLUG" in lines and f"REPLUG {path}" in lines
+    alerts = [json.loads(ln) for ln in lines if ln.startswith("{")]
+    assert sorted(a["alert"]["alert_id"] for a in alerts) == [2, 20, 40]
+    assert s.reconnects == 1 and blocks[0].first_index + sum(b.samples.size for b in blocks) + s.gap_samples == 16000
