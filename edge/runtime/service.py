@@ -34,7 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from firmware_bridge.clikit import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UserError
+from firmware_bridge.source import SampleBlock
 
 from edge.runtime.alerts import AlertRecord, JsonlSink, iso_utc
 from edge.runtime.config import RuntimeConfig
@@ -47,6 +50,8 @@ from edge.runtime.stats import StatsMeter
 log = logging.getLogger("emg-edge")
 
 _EOF = object()
+#: Most audio (s) merged into one front-end call from blocks already waiting in the queue.
+COALESCE_S = 0.5
 #: Alerts kept in :attr:`RunSummary.alerts` (bounded: the full record is the outbox / JSONL).
 SUMMARY_ALERTS = 10000
 
@@ -337,6 +342,8 @@ class Service:
         stats_every = self.opts.stats_every_s if self.opts.stats_every_s is not None else self.config.stats_every_s
         meter = StatsMeter(stats_every)
         self._wall_anchor = (None, time.time())
+        self._stash = None
+        coalesce = max(1, int(COALESCE_S * rate))
         self._resend_pending()
         self._reader.start()
         reason = ""
@@ -344,10 +351,7 @@ class Service:
             if self.stop.is_set():
                 reason = "stopped by signal" if self._signal is not None else "stopped"
                 break
-            try:
-                item = q.get(timeout=0.1)
-            except queue.Empty:
-                item = None
+            item = self._next_item(q, coalesce)
             if item is _EOF:
                 if self._reader.error is not None:
                     raise self._reader.error
@@ -388,6 +392,39 @@ class Service:
         if self._signal == signal.SIGINT:
             self.summary.exit_code = EXIT_INTERRUPTED
         return self.summary
+
+    def _next_item(self, q: queue.Queue, max_samples: int) -> Any:
+        """Next block, merged with the contiguous blocks already waiting (up to ``max_samples``).
+
+        Only what is already queued is merged, so this adds no latency on a live stream; on a
+        backlog (replays, catching up) it saves the front-end's per-call overhead.
+        """
+        if self._stash is not None:
+            item, self._stash = self._stash, None
+        else:
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                return None
+        if item is _EOF:
+            return item
+        parts = [item]
+        n = int(item.samples.size)
+        end = item.first_index + n
+        while n < max_samples:
+            try:
+                nxt = q.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _EOF or nxt.first_index != end:
+                self._stash = nxt
+                break
+            parts.append(nxt)
+            n += int(nxt.samples.size)
+            end += int(nxt.samples.size)
+        if len(parts) == 1:
+            return item
+        return SampleBlock(item.first_index, np.concatenate([b.samples for b in parts]), item.gap_before)
 
     def _drain(self) -> None:
         """Wait up to ``drain_s`` for the amplifier to ACK outstanding alerts."""
