@@ -9,6 +9,8 @@ run at the very end of the block is *not* followed by an extra 0x01 code byte.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 __all__ = ["CobsError", "encode", "decode", "max_encoded_size"]
@@ -25,6 +27,23 @@ def max_encoded_size(n: int) -> int:
 
 def encode(data: bytes) -> bytes:
     """COBS-encode ``data``; the result contains no 0x00 byte."""
+    data = bytes(data)
+    if len(data) >= _VECTORISE_FROM:
+        arr = np.frombuffer(data, dtype=np.uint8)
+        zeros = np.flatnonzero(arr == 0)
+        if len(zeros):
+            codes = np.diff(zeros, prepend=-1, append=len(data))
+            if codes.max() <= 254:
+                # No run reaches 254 bytes: each zero becomes the distance to the next zero
+                # (or to the end + 1), and the first code byte is prepended.
+                out = arr.copy()
+                out[zeros] = codes[1:]
+                return bytes([codes[0]]) + out.tobytes()
+    return _encode_loop(data)
+
+
+def _encode_loop(data: bytes) -> bytes:
+    """Reference encoder (handles 254-byte runs)."""
     out = bytearray()
     parts = bytes(data).split(b"\x00")
     last = len(parts) - 1
@@ -98,6 +117,10 @@ def _decode_vectorised(block: bytes) -> bytes:
     if i != n:
         raise CobsError(f"last COBS code runs past the end ({n} bytes)")
     arr = np.frombuffer(block, dtype=np.uint8).copy()
+    codes = itemgetter(*positions)(block) if len(positions) > 1 else (block[0],)
+    if 0xFF not in codes:  # common case: every code byte becomes a 0x00, the first is dropped
+        arr[positions] = 0
+        return arr[1:].tobytes()
     pos = np.array(positions, dtype=np.intp)
     after_full = arr[pos[:-1]] == 0xFF  # code byte at pos[k+1] follows a full run
     arr[pos[1:][~after_full]] = 0

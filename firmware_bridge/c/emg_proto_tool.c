@@ -5,6 +5,7 @@
  *   emg_proto_tool decode   bytes on stdin  -> one line per valid frame, then a STATS line
  *   emg_proto_tool encode   frame lines     -> wire bytes on stdout (same line format)
  *   emg_proto_tool crc      bytes on stdin  -> CRC-32 in hex
+ *   emg_proto_tool bench R  bytes on stdin  -> decode them R times: "frames= bytes= seconds=" (CPU time)
  *
  * Line format (integers in decimal, strings and sample bytes in lowercase hex):
  *   HELLO seq= pv= width= ch= rate= uv=<f32 bits, 8 hex> id= fw=
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void hex(const uint8_t *p, size_t n) {
     for (size_t i = 0; i < n; i++) printf("%02x", p[i]);
@@ -225,10 +227,41 @@ static int do_crc(void) {
     return 0;
 }
 
+/* Decoder throughput: the whole input is held in memory and decoded `reps` times. */
+static int do_bench(long reps) {
+    static uint8_t buf[EMG_MAX_ENCODED];
+    size_t cap = 1u << 20, n = 0, r;
+    uint8_t *data = malloc(cap); /* the tool may allocate; the codec never does */
+    uint64_t frames = 0;
+    clock_t t0;
+    double secs;
+    if (!data) return 1;
+    while ((r = fread(data + n, 1, cap - n, stdin)) > 0) {
+        n += r;
+        if (n == cap) {
+            uint8_t *bigger = realloc(data, cap *= 2);
+            if (!bigger) return 1;
+            data = bigger;
+        }
+    }
+    t0 = clock();
+    for (long k = 0; k < reps; k++) {
+        emg_decoder_t d;
+        emg_frame_t f;
+        emg_decoder_init(&d, buf, sizeof buf);
+        for (size_t i = 0; i < n; i++) frames += (uint64_t)emg_decoder_feed(&d, data[i], &f);
+    }
+    secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    printf("frames=%" PRIu64 " bytes=%" PRIu64 " seconds=%.6f\n", frames, (uint64_t)n * (uint64_t)reps, secs);
+    free(data);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "decode")) return do_decode();
     if (argc == 2 && !strcmp(argv[1], "encode")) return do_encode();
     if (argc == 2 && !strcmp(argv[1], "crc")) return do_crc();
+    if (argc == 3 && !strcmp(argv[1], "bench")) return do_bench(atol(argv[2]));
     fprintf(stderr, "usage: %s decode|encode|crc < input\n", argv[0]);
     return 2;
 }

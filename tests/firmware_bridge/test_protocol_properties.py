@@ -115,6 +115,14 @@ def test_vectorised_cobs_decoder_equals_the_reference_loop(block):
     assert _outcome(cobs._decode_vectorised, block) == _outcome(cobs._decode_loop, block)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=1200),
+                 st.lists(st.sampled_from([0, 1, 2, 255]), max_size=1200).map(bytes),
+                 st.lists(st.sampled_from([0, 7]), max_size=1200).map(bytes)))
+def test_vectorised_cobs_encoder_equals_the_reference_loop(data):
+    assert cobs.encode(data) == cobs._encode_loop(data)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2000))
 def test_cobs_round_trip_and_overhead_bound(data):
