@@ -1,0 +1,5 @@
+import sys
+
+from edge.demo.run import main
+
+sys.exit(main())
