@@ -79,7 +79,11 @@ def test_unplug_mid_stream_every_alert_exactly_once(tmp_path):
     assert link_stats.crc_errors == 0
 
 
-def test_unplug_on_a_noisy_cable_both_ways(tmp_path):
-    faults = FaultConfig(bit_error_rate=5e-5, burst_every_bytes=20000, burst_len=40, both_directions=True, seed=3)
+@pytest.mark.parametrize("ber,seed", [(5e-5, 3), (1e-4, 11), (1e-4, 12)])
+def test_unplug_on_a_noisy_cable_both_ways(tmp_path, ber, seed):
+    # At 1e-4 about one SAMPLES frame in four and one ALERT/ACK in thirty is corrupted.
+    faults = FaultConfig(bit_error_rate=ber, burst_every_bytes=20000, burst_len=40, both_directions=True, seed=seed)
     link_stats, amp_stats = run_cut_and_restore(tmp_path, faults, speed=None)
     assert link_stats.crc_errors + link_stats.dropped_bytes > 0  # the noise did hit
+    print(f"ber={ber} seed={seed}: crc_errors={link_stats.crc_errors} gap_samples={link_stats.gap_samples} "
+          f"alerts_retransmitted={link_stats.alerts_retransmitted} duplicates_absorbed={amp_stats.alert_duplicates}")
