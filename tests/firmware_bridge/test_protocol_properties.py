@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,11 +94,15 @@ def test_any_bytes_are_safe_and_the_next_frame_after_a_delimiter_decodes(garbage
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=1, max_size=MAX_ENCODED))
-def test_cobs_decode_of_any_block_never_crashes_unexpectedly(block):
+def test_cobs_decode_of_any_block_either_rejects_it_or_inverts_encode(block):
     try:
-        cobs.decode(block)
+        data = cobs.decode(block)
     except cobs.CobsError:
-        pass
+        with pytest.raises(cobs.CobsError):  # the reference decoder rejects it too
+            cobs._decode_loop(block)
+        return
+    assert len(data) < len(block)
+    assert cobs.decode(cobs.encode(data)) == data
 
 
 def _outcome(fn, block):
