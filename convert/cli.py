@@ -12,6 +12,8 @@ COMMANDS: list[str] = [
     "convert.finetune",
     "convert.evaluate",
     "convert.check_data",
+    "convert.gallery",
+    "convert.synth",
 ]
 
 

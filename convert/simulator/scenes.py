@@ -262,16 +262,17 @@ def _insertional_burst(c: _Canvas, rng, t0: float, length: float, scale: float =
     c.place([t0], art / (art.max() - art.min()), scale * rng.uniform(100.0, 600.0), None)
 
 
-def _insertional(c: _Canvas, rng, subject: Subject) -> list[tuple[float, float, str]]:
+def _insertional(c: _Canvas, rng, subject: Subject) -> None:
     # Brief bursts with needle movement, ~300–500 ms (≤ 500 ms normal) (CW, Wheeless, Aminoff).
-    spans = []
-    t0 = rng.uniform(0.0, 0.3)
+    # An episode is the examiner stepping the needle through the muscle: a movement every
+    # 0.45–1.2 s, so that any 1 s stretch of the episode holds a burst. The episode is
+    # labelled as a whole.
+    t0 = rng.uniform(0.0, 0.2)
     while t0 < c.duration_s - 0.05:
         length = min(rng.uniform(0.15, 0.5), c.duration_s - t0)
         _insertional_burst(c, rng, t0, length)
-        spans.append((t0, t0 + length, "insertional"))
-        t0 += length + rng.uniform(0.5, 2.0)
-    return spans
+        t0 += length + rng.uniform(0.3, 0.7)
+    return None
 
 
 def _voluntary(c: _Canvas, rng, subject: Subject, max_units: int | None = None,
@@ -315,7 +316,9 @@ assert set(_RENDERERS) == set(LABELS)
 
 
 def _overlay(c: _Canvas, rng, subject: Subject, kind: str) -> None:
-    """Normal activity under a pathological episode, kept below the pattern's prominence."""
+    """Normal activity under a pathological episode, kept below the pattern's prominence.
+    It gets no segment of its own (segments do not overlap; the episode is labelled by its
+    pathology); its potentials are in the events and the episode's ``background``."""
     if kind == "endplate_noise":
         _endplate_noise(c, rng, subject, scale=rng.uniform(0.5, 1.0))
     elif kind == "voluntary_muap":
@@ -324,7 +327,8 @@ def _overlay(c: _Canvas, rng, subject: Subject, kind: str) -> None:
     elif kind == "insertional":
         # The needle movement that set the discharge off (CRD and myotonic discharges are
         # often triggered by insertion, CW).
-        _insertional_burst(c, rng, rng.uniform(0.0, 0.2), rng.uniform(0.15, 0.4), scale=rng.uniform(0.5, 1.0))
+        _insertional_burst(c, rng, rng.uniform(0.0, 0.2), min(rng.uniform(0.15, 0.4), c.duration_s),
+                           scale=rng.uniform(0.5, 1.0))
     elif kind != "none":
         raise ValueError(f"background {kind!r}: use one of auto, none, {', '.join(OVERLAYS)}")
 
@@ -459,19 +463,17 @@ def simulate_recording(seed: int, duration_s: float, sample_rate: int,
     n = int(round(duration_s * sample_rate))
     x = make_background(np.random.default_rng(rng_bg), n, sample_rate, subject)
     episodes = []
-    t0 = 0.0
+    i0 = 0  # episode boundaries fall on samples, so adjacent segments never overlap
     for (label, d), ss in zip(plan, ep_root.spawn(len(plan))):
         label = canonical_label(label)
         if not float(d) > 0.0:
             raise ValueError(f"plan episode {label!r} has duration {d} s: must be > 0")
-        i0 = int(round(t0 * sample_rate))
-        if i0 >= n:
+        m = min(int(round(float(d) * sample_rate)), n - i0)
+        if m <= 0:
             break
-        d = min(float(d), (n - i0) / sample_rate)
-        ep = render_episode(label, d, sample_rate, subject, np.random.default_rng(ss), background)
-        m = min(len(ep.signal), n - i0)
+        ep = render_episode(label, m / sample_rate, sample_rate, subject, np.random.default_rng(ss), background)
         x[i0:i0 + m] += ep.signal[:m]
         episodes.append((i0 / sample_rate, ep, label))
-        t0 += d
+        i0 += m
     return _finish(x, episodes, sample_rate, seed, subject, amplifier or AmplifierConfig(),
                    name=f"{subject.subject_id}_rec_s{seed}")
