@@ -276,7 +276,12 @@ class SerialLink:
             self._log_open_failure(exc)
             return False
         self._port = port
-        self._on_connect()
+        try:
+            self._on_connect()
+        except (serial.SerialException, OSError) as exc:  # vanished between open and first write
+            self._close_port()
+            self._log_open_failure(exc)
+            return False
         return True
 
     def _log_open_failure(self, exc: Exception) -> None:
@@ -327,7 +332,10 @@ class SerialLink:
                 pass
 
     def _lose_link(self, why: str) -> None:
-        log.warning("link to %s lost: %s", self.url, why)
+        # A port that is there but whose unit never answered (powered off) would otherwise
+        # log a warning every link_timeout_s.
+        level = logging.WARNING if self._got_hello_this_session else logging.DEBUG
+        log.log(level, "link to %s lost: %s", self.url, why)
         self._close_port()
 
     def _run(self) -> None:
@@ -347,6 +355,7 @@ class SerialLink:
             except Exception:  # never let the thread die silently
                 log.exception("unexpected error on %s; reconnecting", self.url)
                 self._close_port()
+                self._closing.wait(self.reconnect_max_s)
         self._close_port()
 
     def _service(self) -> None:
