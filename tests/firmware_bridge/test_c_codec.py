@@ -270,3 +270,26 @@ def test_example_unit_answers_a_host_over_a_pty(cbin):
         os.close(slave)
     shown = [line for line in err.decode().splitlines() if line.startswith("ALERT")]
     assert shown == ["ALERT #77 fibrillation 93.00% samples 100-900 severity 2"]   # shown once, ACKed twice
+
+
+@needs_cc
+def test_c_and_python_agree_on_utf8_validity(cbin):
+    # ERROR frames (valid CRC) whose message is random bytes biased towards multi-byte
+    # UTF-8 edge cases: overlongs, surrogates, > U+10FFFF, truncated sequences.
+    import struct
+    import zlib
+
+    from firmware_bridge import cobs
+    rng = random.Random(9)
+    alphabet = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
+                0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF]
+    wire = bytearray()
+    for seq in range(3000):
+        msg = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+        body = struct.pack("<BBBBIH", 1, FrameType.ERROR, 0, 0, seq, 4 + len(msg))
+        body += struct.pack("<HBx", 1, len(msg)) + msg
+        wire += cobs.encode(body + struct.pack("<I", zlib.crc32(body))) + b"\x00"
+    expected = py_decode_lines(bytes(wire))
+    assert c_decode_lines(cbin, bytes(wire)) == expected
+    ok = len(expected) - 1
+    assert 50 < ok < 2950    # both valid and invalid strings were exercised
