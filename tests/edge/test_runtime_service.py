@@ -125,3 +125,20 @@ def test_cli_refuses_bad_inputs_in_one_line(tmp_path):
         assert out.stderr.strip().count("\n") <= 1 or "WARNING" in out.stderr
         if msg:
             assert msg in out.stderr
+
+
+def test_stats_line_reports_rate_cpu_queue_gaps_crc_pending():
+    from edge.runtime.stats import StatsMeter
+
+    clock = iter([0.0, 5.0, 10.0, 10.0]).__next__
+    cpu = iter([0.0, 0.2]).__next__
+    meter = StatsMeter(every_s=5.0, clock=clock, cpu_clock=cpu)
+    meter.add_audio(100.0)
+    meter.windows, meter.alerts = 397, 2
+    assert meter.due()
+    snap = meter.snapshot(queue_depth=3, queue_capacity=512, gap_samples=441, crc_errors=7, pending_alerts=1)
+    assert snap.rtf == 10.0 and snap.cpu_per_audio_s == pytest.approx(0.002)
+    line = snap.line()
+    for part in ("rtf 10.00x", "cpu 0.002 s/s", "queue 3/512", "gaps 441 samples", "crc errors 7",
+                 "pending alerts 1", "alerts 2"):
+        assert part in line
