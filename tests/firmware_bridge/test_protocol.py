@@ -193,3 +193,15 @@ def test_gap_tracker_exact():
     assert g.expected == 1065
     g2 = GapTracker(start_index=0)
     assert g2.update(5, 1) == 5
+
+
+def test_worked_examples_in_protocol_md_are_what_the_codec_sends():
+    from pathlib import Path
+    import re
+    doc = (Path(__file__).resolve().parents[2] / "firmware_bridge" / "PROTOCOL.md").read_text()
+    wires = [bytes.fromhex(" ".join(m.split())) for m in
+             re.findall(r"wire: +((?:[0-9a-f]{2} ?)+(?:\n +(?:[0-9a-f]{2} ?)+)*)", doc)]
+    frames = [Stop(seq=1), Ack(FrameType.ALERT, 7, seq=42),
+              Samples(1000, np.array([0, 1, -1, 256], np.int16), seq=5),
+              Alert(7, "fibrillation", 0.9, 48000, 52800, 2, seq=3)]
+    assert wires == [encode(f) for f in frames]
