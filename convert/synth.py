@@ -101,7 +101,7 @@ def plan_corpus(cfg: SynthConfig) -> list[dict]:
                 queue = list(rng.permutation(LABELS))
             label = str(queue.pop())
             d = min(_episode_length(rng, label), dur - t)
-            plan.append((label, round(d, 6)))
+            plan.append([label, round(d, 6)])  # lists: the manifest (JSON) round-trips
             t += d
         s = i // cfg.files_per_subject
         subj = Subject.draw(int(subject_seeds[s]))
