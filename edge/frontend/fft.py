@@ -14,10 +14,10 @@ Pass B (twiddle and length-N2 DFT over n2 in one sum), for the needed bins k onl
 Bounds: Σ|u| < 2^36 + L, so |Y|, |X| < 2^36 + 2^14 and every sum is < 2^61: int64 holds it.
 
 Evaluation: `dft_int64` is the plain int64 computation (the readable spec). `dft` computes the
-same integers faster with float64 BLAS: each twiddle is split as T = T_hi·2^12 + T_lo
-(T_lo = T & 4095, T_hi = T >> 12, both ≤ 2^12 in magnitude), so every partial sum of data×T_hi
-or data×T_lo stays below 2^50 and is exact in float64 in any summation order; the two halves
-are recombined exactly in int64. The tests hold both evaluations equal bit for bit.
+same integers faster with float64 BLAS: the data d (u in pass A, Y in pass B) is split as
+d = d_hi·2^9 + d_lo (d_hi = d >> 9, d_lo = d & 511). Every partial sum of d_hi×twiddle stays
+below 2^52 and of d_lo×twiddle below 2^48, so float64 products are exact in any summation order;
+the halves are recombined exactly in int64. The tests hold both evaluations equal bit for bit.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 TWIDDLE_BITS = 24
-SPLIT_BITS = 12
+SPLIT_BITS = 9
 _HALF = 1 << (TWIDDLE_BITS - 1)
 _COMPLEX_MAX_FRAMES = 4
 
@@ -41,15 +41,17 @@ def twiddles_q24(fft_size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(c, dtype=np.int64), np.array(s, dtype=np.int64)
 
 
-def _split(t: np.ndarray, axis: int) -> np.ndarray:
-    """Concatenate [T_hi, T_lo] along axis, as float64 (exact: |values| ≤ 2^12)."""
-    return np.concatenate([t >> SPLIT_BITS, t & ((1 << SPLIT_BITS) - 1)], axis=axis).astype(np.float64)
+def _split(d: np.ndarray) -> np.ndarray:
+    """Stack [d_hi, d_lo] on a new leading axis as float64 (exact: |values| < 2^31)."""
+    out = np.empty((2,) + d.shape, dtype=np.float64)
+    out[0] = d >> SPLIT_BITS
+    out[1] = d & ((1 << SPLIT_BITS) - 1)
+    return out
 
 
-def _join(hi_lo: np.ndarray, axis: int) -> np.ndarray:
-    """Exact int64 T_hi-part·2^12 + T_lo-part from float64 halves along axis."""
-    hi, lo = np.split(hi_lo, 2, axis=axis)
-    return (hi.astype(np.int64) << SPLIT_BITS) + lo.astype(np.int64)
+def _join(hi_lo: np.ndarray) -> np.ndarray:
+    """Exact int64 hi·2^9 + lo from the two float64 partial results on the leading axis."""
+    return (hi_lo[0].astype(np.int64) << SPLIT_BITS) + hi_lo[1].astype(np.int64)
 
 
 class DftPlan:
@@ -84,11 +86,10 @@ class DftPlan:
         tb[:, :, 0, :, 0], tb[:, :, 0, :, 1] = c, -s
         tb[:, :, 1, :, 0], tb[:, :, 1, :, 1] = s, c
         self.table_b = tb.reshape(N1, 2 * N2, 2 * K2)
-        self._a_f = _split(self.table_a, axis=1)                 # (n1, 4·N1)
-        self._b_f = _split(self.table_b, axis=2)                 # (N1, 2·N2, 4·K2)
-        # pass B as complex (C − iS) halves: half the memory traffic for a few frames
-        self._b_c = np.concatenate([(c >> SPLIT_BITS) - 1j * (s >> SPLIT_BITS),
-                                    (c & 4095) - 1j * (s & 4095)], axis=2).astype(np.complex128)
+        self._a_f = self.table_a.astype(np.float64)
+        self._b_f = self.table_b.astype(np.float64)
+        # pass B as complex C − iS: half the table memory traffic for a few frames
+        self._b_c = np.ascontiguousarray(c - 1j * s, dtype=np.complex128)
         self._sel = slice(k_lo - N1 * self.k2_lo, k_hi - N1 * self.k2_lo + 1)
 
     # -- layout helpers shared by both evaluations --
@@ -103,24 +104,30 @@ class DftPlan:
         F = y.shape[0]  # y: (F, N2, 2·N1) → (N1, F, 2·N2)
         return y.reshape(F, self.N2, self.N1, 2).transpose(2, 0, 1, 3).reshape(self.N1, F, 2 * self.N2)
 
-    def _output(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        F = x.shape[1]  # x: (N1, F, 2·K2) → bins in order k = N1·(k2_lo + i) + k1
+    def _output(self, x: np.ndarray) -> np.ndarray:
+        F = x.shape[1]  # x: (N1, F, 2·K2) → (F, 2, K), bins in order k = N1·(k2_lo + i) + k1
         x = x.reshape(self.N1, F, self.K2, 2).transpose(1, 3, 2, 0).reshape(F, 2, self.K2 * self.N1)
-        x = x[:, :, self._sel]
-        return x[:, 0], x[:, 1]
+        return x[:, :, self._sel]
 
-    def dft(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """u (F, L) int64 with Σ|u| < 2^36 + L → (X_re, X_im), each (F, k_hi−k_lo+1) int64."""
-        a = _join(self._pass_a_input(u).astype(np.float64) @ self._a_f, axis=2)
+    def dft(self, u: np.ndarray) -> np.ndarray:
+        """u (F, L) int64 with Σ|u| < 2^36 + L → X (F, 2, k_hi−k_lo+1) int64: [X_re, X_im]."""
+        F = u.shape[0]
+        ua = _split(self._pass_a_input(u))                                  # (2, F, N2, n1)
+        a = _join((ua.reshape(-1, self.n1_count) @ self._a_f).reshape(2, F, self.N2, 2 * self.N1))
         y = (a + _HALF) >> TWIDDLE_BITS                                     # (F, N2, 2·N1)
-        if u.shape[0] <= _COMPLEX_MAX_FRAMES:
-            yc = y.astype(np.float64).view(np.complex128).transpose(2, 0, 1)  # (N1, F, N2)
-            b = _join(np.matmul(yc, self._b_c).view(np.float64), axis=2)     # (N1, F, 2·K2)
+        if F <= _COMPLEX_MAX_FRAMES:
+            yc = _split(y).view(np.complex128)                              # (2, F, N2, N1)
+            yc = yc.transpose(3, 0, 1, 2).reshape(self.N1, 2 * F, self.N2)
+            b = np.matmul(yc, self._b_c).view(np.float64)                   # (N1, 2F, 2·K2)
+            b = _join(b.reshape(self.N1, 2, F, 2 * self.K2).transpose(1, 0, 2, 3))
         else:
-            b = _join(np.matmul(self._pass_b_input(y).astype(np.float64), self._b_f), axis=2)
+            yb = _split(self._pass_b_input(y))                              # (2, N1, F, 2·N2)
+            yb = yb.transpose(1, 0, 2, 3).reshape(self.N1, 2 * F, 2 * self.N2)
+            b = np.matmul(yb, self._b_f)                                    # (N1, 2F, 2·K2)
+            b = _join(b.reshape(self.N1, 2, F, 2 * self.K2).transpose(1, 0, 2, 3))
         return self._output((b + _HALF) >> TWIDDLE_BITS)
 
-    def dft_int64(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def dft_int64(self, u: np.ndarray) -> np.ndarray:
         """The same computation in plain int64 arithmetic (the readable spec; slower)."""
         a = np.matmul(self._pass_a_input(u.astype(np.int64)), self.table_a)
         y = (a + _HALF) >> TWIDDLE_BITS

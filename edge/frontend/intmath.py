@@ -20,6 +20,9 @@ def shift_round(x: np.ndarray, s: np.ndarray | int) -> np.ndarray:
     s broadcasts against x (per-frame shifts as a column).
     """
     s = np.asarray(s, dtype=np.int64)
+    if s.size == 1:  # one frame (streaming): plain Python shifts, fewer array passes
+        k = int(s.flat[0])
+        return (x + (1 << (k - 1))) >> k if k > 0 else x << -k
     right = np.maximum(s, 0)
     half = (np.int64(1) << right) >> 1  # 0 when s ≤ 0
     return ((x + half) >> right) << np.maximum(-s, 0)

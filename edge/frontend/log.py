@@ -41,9 +41,26 @@ def log2_q16(e: np.ndarray) -> np.ndarray:
     return b * 65536 + t0 + (((t1 - t0) * r + (1 << 21)) >> 22)
 
 
+# The same arithmetic as log2_q16 followed by the dB scaling, with the per-value branches
+# turned into table look-ups indexed by n = bit_length(E) (0..62) and j = t >> 22, so that a
+# frame costs few array passes. E = 0 (n = 0) gets t = 0 and a base far below zero, which the
+# final clamp turns into 0.
+_N = np.arange(64)
+_UP = np.maximum(31 - _N, 0) * (_N > 0)                 # 30 − b with b = n − 1
+_DOWN = np.maximum(_N - 31, 0)
+_BASE = np.where(_N > 0, (_N - 1) * 65536, -(1 << 30)).astype(np.int64)
+_T0 = np.zeros(512, dtype=np.int64)
+_T0[256:] = LOG2_TABLE[:256]
+_DT = np.zeros(512, dtype=np.int64)
+_DT[256:] = np.diff(LOG2_TABLE)
+
+
 def to_features(energy: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     """energy (F, M) int64 ≥ 0, exponent (F,) = 76 + 2s − 2r − e → features (F, M) int16, 1/64 dB."""
-    ell = log2_q16(energy) - (exponent[:, None] << 16)
+    n = bit_length(energy)
+    t = (energy << _UP[n]) >> _DOWN[n]
+    j = t >> 22
+    ell = _BASE[n] + _T0[j] + ((_DT[j] * (t & ((1 << 22) - 1)) + (1 << 21)) >> 22)
+    ell -= (exponent << 16)[:, None]
     y = (ell * DB_COEFF + (1 << 31)) >> 32
-    y = np.where(energy > 0, np.clip(y, 0, MAX_FEATURE), 0)
-    return y.astype(FEATURE_DTYPE)
+    return np.clip(y, 0, MAX_FEATURE).astype(FEATURE_DTYPE)

@@ -77,8 +77,7 @@ class Frontend:
 
     def _block(self, frames: np.ndarray, dft=None) -> np.ndarray:
         u, s = window_and_normalise(frames, self.window)
-        x_re, x_im = (dft or self.plan.dft)(u)
-        p, r = power(x_re, x_im)
+        p, r = power((dft or self.plan.dft)(u))
         energy, e = self.filterbank.apply(p)
         exponent = WEIGHT_BITS + 2 * WINDOW_BITS + 2 * (s - r) - e
         return to_features(energy, exponent)

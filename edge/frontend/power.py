@@ -16,10 +16,10 @@ from .intmath import bit_length, shift_round
 POWER_INPUT_BITS = 30
 
 
-def power(x_re: np.ndarray, x_im: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(X_re, X_im) (F, K) int64 → (P (F, K) int64, r (F,) int64)."""
-    peak = np.maximum(np.abs(x_re).max(axis=1), np.abs(x_im).max(axis=1))
+def power(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x (F, 2, K) int64 = (X_re, X_im) per frame → (P (F, K) int64, r (F,) int64)."""
+    peak = np.abs(x).max(axis=(1, 2))
     r = np.maximum(bit_length(peak) - POWER_INPUT_BITS, 0)
-    re = shift_round(x_re, r[:, None])
-    im = shift_round(x_im, r[:, None])
-    return re * re + im * im, r
+    xs = shift_round(x, r[:, None, None])
+    xs *= xs
+    return xs[:, 0] + xs[:, 1], r

@@ -30,8 +30,10 @@ def hann_q30(frame_length: int) -> np.ndarray:
 
 
 def window_and_normalise(frames: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """frames (F, L) int16 → (u (F, L) int64, s (F,) int64 normalisation shift; u = 0 when silent)."""
-    v = frames.astype(np.int64) * window
-    total = np.abs(v).sum(axis=1)
-    s = np.where(total > 0, TARGET_BITS - bit_length(total), 0)
+    """frames (F, L) int16 → (u (F, L) int64, s (F,) int64 normalisation shift).
+
+    A silent frame (S = 0) gets s = TARGET_BITS and u = 0; its features are 0 whatever s is.
+    """
+    v = frames * window                      # int16 × int64 → int64
+    s = TARGET_BITS - bit_length(np.abs(v).sum(axis=1))
     return shift_round(v, -s[:, None]), s
