@@ -24,6 +24,9 @@ import numpy as np
 
 ARCHITECTURES = ("cnn", "crnn")
 RECURRENT = ("gru", "lstm")
+#: CNN pooling heads: global average, or average and max concatenated (a single potential in a
+#: quiet window, e.g. a fasciculation, survives max pooling but is diluted by averaging).
+HEADS = ("avg", "avgmax")
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class ModelConfig:
 
     ``widths``: output channels of the convolution blocks (each block: 3×3 conv, batch norm,
     ReLU, max-pool). ``pools``: (time, mel) pooling after each block. ``dropout`` in [0, 0.9).
-    ``rnn_units`` / ``rnn`` only for the CRNN.
+    ``rnn_units`` / ``rnn`` only for the CRNN; ``head`` (global pooling) only for the CNN.
     """
 
     arch: str = "cnn"
@@ -42,6 +45,7 @@ class ModelConfig:
     batchnorm: bool = True
     rnn: str = "gru"
     rnn_units: int = 32
+    head: str = "avgmax"
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -54,6 +58,8 @@ class ModelConfig:
             raise ValueError(f"dropout {self.dropout} out of range [0, 0.9)")
         if self.rnn not in RECURRENT:
             raise ValueError(f"rnn {self.rnn!r} not one of {RECURRENT}")
+        if self.head not in HEADS:
+            raise ValueError(f"head {self.head!r} not one of {HEADS}")
         if not 1 <= self.rnn_units <= 256:
             raise ValueError(f"rnn_units {self.rnn_units} out of range [1, 256]")
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -111,7 +117,8 @@ def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, 
         if pool != (1, 1):
             x = L.MaxPooling2D(pool, name=f"pool{i}")(x)
     if cfg.arch == "cnn":
-        x = L.GlobalAveragePooling2D(name="gap")(x)
+        avg = L.GlobalAveragePooling2D(name="gap")(x)
+        x = L.Concatenate(name="avgmax")([avg, L.GlobalMaxPooling2D(name="gmp")(x)]) if cfg.head == "avgmax" else avg
     else:
         t, f, c = (int(s) for s in x.shape[1:])
         x = L.Reshape((t, f * c), name="to_sequence")(x)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-FRAMES, N_MELS = 24, 16
+FRAMES, N_MELS = 25, 16  # 0.25 s windows at the 10 ms hop
 
 
 def ensure_frontend():
