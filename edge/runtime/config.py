@@ -10,6 +10,7 @@ the bad value and the allowed range. It loads from TOML::
 
     [detector]
     require_argmax = true    # a class only enters when it is the most probable class
+    exclusive = true         # one alert per episode of abnormal activity, labelled by evidence
 
     [detector.default]       # applies to every pathological class
     enter = 0.6
@@ -111,6 +112,7 @@ class RuntimeConfig:
     smoothing_windows: int = 3
     ema_alpha: float = 0.5
     require_argmax: bool = True
+    exclusive: bool = True
     default_rule: ClassRule = field(default_factory=ClassRule)
     class_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=_default_classes)
     alert_normal: bool = False
@@ -170,7 +172,8 @@ class RuntimeConfig:
         det = dict(data.get("detector", {}))
         default = det.pop("default", None)
         classes = det.pop("classes", None)
-        _take(det, kwargs, "detector", {"require_argmax": "require_argmax", "alert_normal": "alert_normal"})
+        _take(det, kwargs, "detector", {"require_argmax": "require_argmax", "exclusive": "exclusive",
+                                         "alert_normal": "alert_normal"})
         if default is not None:
             try:
                 kwargs["default_rule"] = ClassRule(**dict(default))

@@ -22,6 +22,15 @@ potential is inside every window whose span covers it, so its run of window ends
 ``potential_window_s`` so two fasciculations seconds apart still count as two. The count is a
 lower bound; it is exact for sparse isolated potentials (fasciculations), the case it is for.
 
+**Exclusive mode** (``exclusive=True``, the default): the alerting classes share one episode
+of abnormal activity, so one physical episode raises one alert even when the model's
+posterior wanders between similar classes (fibrillation and positive sharp waves, myotonic
+and fibrillation-like spikes). The episode opens as in step 1 for any alerting class, stays
+open while any alerting class's smoothed posterior is at least its ``exit``, and its label is
+the class with the most accumulated smoothed posterior since the onset; that class's rule
+(minimum duration, potentials, refractory) decides when it is confirmed. Per-class mode
+(``exclusive=False``) runs an independent state machine per class.
+
 Memory is bounded: per class a fixed state and a deque of at most 32 runs.
 """
 
@@ -88,6 +97,7 @@ class EventDetector:
         hop_samples: int,
         require_argmax: bool = True,
         potential_window_s: float = 20.0,
+        exclusive: bool = False,
     ) -> None:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate={sample_rate} must be > 0 Hz")
@@ -106,6 +116,10 @@ class EventDetector:
         self._potential_window = int(round(potential_window_s * self.rate))
         self._idx = [self.labels.index(name) for name in self.rules]
         self._state = {name: _ClassState() for name in self.rules}
+        self.exclusive = exclusive
+        self._ep = _ClassState()  # the shared episode (exclusive mode)
+        self._ep_evidence = np.zeros(len(self._idx))
+        self._ep_label: str | None = None  # label the shared episode was confirmed (or continued) as
 
     def _samples(self, seconds: float) -> int:
         return int(round(seconds * self.rate))
@@ -118,6 +132,16 @@ class EventDetector:
             st.open = False
             st.confirmed = False
             st.in_run = False
+        self._close_shared()
+
+    def _close_shared(self) -> None:
+        ep = self._ep
+        if ep.open and self._ep_label is not None:
+            st = self._state[self._ep_label]
+            st.refractory_until = max(st.refractory_until,
+                                      ep.last_end + self._samples(self.rules[self._ep_label].refractory_s))
+        ep.open = False
+        self._ep_label = None
 
     def _potentials(self, st: _ClassState, now_end: int) -> tuple[int, int | None]:
         """Lower-bound count of separate potentials in the remembered runs, and the first
@@ -134,19 +158,11 @@ class EventDetector:
                 first = first_end
         return count, first
 
-    def update(self, smoothed: np.ndarray, raw: np.ndarray, start: int, end: int) -> list[Detection]:
-        """Feed one window (span ``[start, end)``); return the episodes it confirms."""
-        del start  # the span's end carries the timing; kept for clarity at call sites
-        smoothed = np.asarray(smoothed, dtype=np.float64)
-        raw = np.asarray(raw, dtype=np.float64)
-        top = int(np.argmax(smoothed))
-        out: list[Detection] = []
+    def _track_runs(self, raw: np.ndarray, end: int) -> None:
+        """Raw-posterior runs: the footprint of individual potentials."""
         for name, ci in zip(self.rules, self._idx):
-            rule = self.rules[name]
             st = self._state[name]
-            s = float(smoothed[ci])
-            # Raw-posterior runs: the footprint of individual potentials.
-            if raw[ci] >= rule.enter:
+            if raw[ci] >= self.rules[name].enter:
                 if st.in_run:
                     st.runs[-1][1] = end
                 else:
@@ -154,6 +170,21 @@ class EventDetector:
                 st.in_run = True
             else:
                 st.in_run = False
+
+    def update(self, smoothed: np.ndarray, raw: np.ndarray, start: int, end: int) -> list[Detection]:
+        """Feed one window (span ``[start, end)``); return the episodes it confirms."""
+        del start  # the span's end carries the timing; kept for clarity at call sites
+        smoothed = np.asarray(smoothed, dtype=np.float64)
+        raw = np.asarray(raw, dtype=np.float64)
+        self._track_runs(raw, end)
+        if self.exclusive:
+            return self._update_shared(smoothed, end)
+        top = int(np.argmax(smoothed))
+        out: list[Detection] = []
+        for name, ci in zip(self.rules, self._idx):
+            rule = self.rules[name]
+            st = self._state[name]
+            s = float(smoothed[ci])
 
             if not st.open:
                 if s >= rule.enter and (top == ci or not self.require_argmax):
@@ -203,6 +234,61 @@ class EventDetector:
                 detected_at=end, severity=rule.severity, potentials=max(n_pot, 1),
             ))
         return out
+
+
+    def _update_shared(self, smoothed: np.ndarray, end: int) -> list[Detection]:
+        ep = self._ep
+        s = smoothed[self._idx]
+        names = list(self.rules)
+        if not ep.open:
+            top = int(np.argmax(smoothed))
+            entering = [k for k, (name, ci) in enumerate(zip(names, self._idx))
+                        if s[k] >= self.rules[name].enter and (top == ci or not self.require_argmax)]
+            if not entering:
+                return []
+            ep.open = True
+            ep.onset = max(0, end - self.hop)
+            ep.last_end = end
+            ep.below = 0
+            ep.conf_n = 1
+            self._ep_evidence[:] = s
+            self._ep_label = None
+        elif any(s[k] >= self.rules[name].exit for k, name in enumerate(names)):
+            ep.last_end = end
+            ep.below = 0
+            ep.conf_n += 1
+            self._ep_evidence += s
+        else:
+            ep.below += 1
+            leader = names[int(np.argmax(self._ep_evidence))]
+            if ep.below >= self.rules[self._ep_label or leader].exit_windows:
+                self._close_shared()
+            return []
+        if self._ep_label is not None:  # confirmed (or continuing a recent one): keep it fresh
+            st = self._state[self._ep_label]
+            st.refractory_until = max(st.refractory_until, ep.last_end)
+            return []
+        k = int(np.argmax(self._ep_evidence))
+        name, ci = names[k], self._idx[k]
+        rule, st = self.rules[name], self._state[name]
+        if ep.onset <= st.refractory_until:
+            self._ep_label = name  # the same clinical episode as the last alert of this class
+            return []
+        onset = ep.onset
+        n_pot, first_run = self._potentials(st, end)
+        if rule.min_potentials > 1:
+            if n_pot < rule.min_potentials:
+                return []
+            if first_run is not None:
+                onset = min(onset, max(0, first_run - self.hop))
+        if ep.last_end - onset < self._samples(rule.min_duration_s) or s[k] < rule.enter:
+            return []
+        self._ep_label = name
+        return [Detection(
+            label=name, class_index=ci, pathological=name in self.pathological,
+            confidence=round(float(self._ep_evidence[k]) / ep.conf_n, 4), onset=onset, offset=end,
+            detected_at=end, severity=rule.severity, potentials=max(n_pot, 1),
+        )]
 
 
 def rules_for(config, labels: Sequence[str], pathological) -> dict[str, ClassRule]:

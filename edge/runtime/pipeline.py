@@ -82,7 +82,7 @@ class Pipeline:
         self.detector = EventDetector(
             bundle.labels, set(bundle.pathological), rules_for(config, bundle.labels, bundle.pathological),
             sample_rate=self.source_rate, window_samples=self.window_samples, hop_samples=self.hop_samples,
-            require_argmax=config.require_argmax,
+            require_argmax=config.require_argmax, exclusive=config.exclusive,
         )
         self._max_fill = int(round(config.max_gap_fill_s * self.source_rate))
         self.counters = PipelineCounters()

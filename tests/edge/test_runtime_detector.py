@@ -8,16 +8,20 @@ from edge.runtime.config import ClassRule, RuntimeConfig
 from edge.runtime.detector import EventDetector, rules_for
 from edge.runtime.smoothing import PosteriorSmoother
 
-LABELS = ("rest", "voluntary_muap", "fibrillation", "fasciculation")
-PATH = {"fibrillation", "fasciculation"}
+LABELS = ("rest", "voluntary_muap", "fibrillation", "fasciculation", "positive_sharp_wave")
+PATH = {"fibrillation", "fasciculation", "positive_sharp_wave"}
 RATE = 1000  # Hz: 1 sample = 1 ms keeps the arithmetic readable
 WIN, HOP = 1000, 250
 
 
-def make(rules=None, require_argmax=True):
+def make(rules=None, require_argmax=True, exclusive=False):
     rules = rules or {"fibrillation": ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, refractory_s=4.0),
+                      "positive_sharp_wave": ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, refractory_s=4.0),
                       "fasciculation": ClassRule(min_potentials=2, min_duration_s=0.0, refractory_s=10.0)}
-    return EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=require_argmax)
+    return EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=require_argmax, exclusive=exclusive)
+
+
+both_modes = pytest.mark.parametrize("exclusive", [False, True], ids=["per-class", "exclusive"])
 
 
 def post(cls: str | None, p: float = 0.9) -> np.ndarray:
@@ -43,8 +47,9 @@ def feed(det, seq):
     return out
 
 
-def test_sustained_activity_alerts_once_after_min_duration():
-    det = make()
+@both_modes
+def test_sustained_activity_alerts_once_after_min_duration(exclusive):
+    det = make(exclusive=exclusive)
     seq = [None] * 4 + ["fibrillation"] * 20 + [None] * 8
     out = feed(det, seq)
     assert len(out) == 1
@@ -57,13 +62,15 @@ def test_sustained_activity_alerts_once_after_min_duration():
     assert 0.85 < d.confidence <= 0.9
 
 
-def test_single_window_flicker_is_ignored():
-    det = make()
+@both_modes
+def test_single_window_flicker_is_ignored(exclusive):
+    det = make(exclusive=exclusive)
     assert feed(det, [None, "fibrillation", None, None, "fibrillation", None] * 10) == []
 
 
-def test_refractory_merges_close_reactivations_and_separates_far_ones():
-    det = make()
+@both_modes
+def test_refractory_merges_close_reactivations_and_separates_far_ones(exclusive):
+    det = make(exclusive=exclusive)
     burst = ["fibrillation"] * 6
     close_gap = [None] * 8  # 2 s < 4 s refractory
     far_gap = [None] * 30  # 7.5 s > 4 s
@@ -72,8 +79,9 @@ def test_refractory_merges_close_reactivations_and_separates_far_ones():
     assert out[1][0] >= len(burst + close_gap + burst + far_gap)
 
 
-def test_hysteresis_keeps_episode_open_between_exit_and_enter():
-    det = make()
+@both_modes
+def test_hysteresis_keeps_episode_open_between_exit_and_enter(exclusive):
+    det = make(exclusive=exclusive)
     seq = []
     out = []
     for i in range(30):
@@ -111,8 +119,9 @@ def test_require_argmax_blocks_a_runner_up_class():
     assert det is not None
 
 
-def test_fasciculation_needs_two_potentials():
-    det = make()
+@both_modes
+def test_fasciculation_needs_two_potentials(exclusive):
+    det = make(exclusive=exclusive)
     one = ["fasciculation"] * 4  # one short potential: run of window_s/hop_s windows
     quiet = [None] * 20  # 5 s
     out = feed(det, quiet + one + quiet)
@@ -125,21 +134,24 @@ def test_fasciculation_needs_two_potentials():
     assert d.onset == WIN + 20 * HOP - HOP
 
 
-def test_fasciculations_too_far_apart_do_not_pair():
-    det = make()
+@both_modes
+def test_fasciculations_too_far_apart_do_not_pair(exclusive):
+    det = make(exclusive=exclusive)
     one = ["fasciculation"] * 3
     out = feed(det, one + [None] * 100 + one)  # 25 s apart > 20 s potential memory
     assert out == []
 
 
-def test_long_run_counts_as_two_potentials():
-    det = make()
+@both_modes
+def test_long_run_counts_as_two_potentials(exclusive):
+    det = make(exclusive=exclusive)
     out = feed(det, ["fasciculation"] * 8)  # longer than one potential can keep windows active
     assert len(out) == 1
 
 
-def test_reset_closes_open_episodes_without_alert():
-    det = make()
+@both_modes
+def test_reset_closes_open_episodes_without_alert(exclusive):
+    det = make(exclusive=exclusive)
     feed(det, ["fibrillation"] * 2)
     det.reset()
     out = feed(det, [None] * 2)
@@ -186,7 +198,11 @@ def test_smoother_mean_equals_trailing_average(rows, n):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.sampled_from([None, "fibrillation", "fasciculation", "voluntary_muap"]), max_size=300))
 def test_detector_alerts_are_ordered_and_spaced_by_refractory(seq):
-    det = make()
+    for exclusive in (False, True):
+        _check_ordered(make(exclusive=exclusive), seq)
+
+
+def _check_ordered(det, seq):
     out = feed(det, seq)
     for label in PATH:
         times = [d.detected_at for _, d in out if d.label == label]
@@ -195,3 +211,16 @@ def test_detector_alerts_are_ordered_and_spaced_by_refractory(seq):
             assert b - a > 0
     for _, d in out:
         assert d.onset <= d.offset and 0 < d.confidence <= 1
+
+
+def test_exclusive_mode_raises_one_alert_for_a_wandering_episode():
+    # the model hesitates between two similar classes inside one physical episode
+    seq = [None] * 4 + ["fibrillation", "positive_sharp_wave", "fibrillation", "fibrillation",
+                        "positive_sharp_wave", "fibrillation"] * 3 + [None] * 8
+    per_class = feed(make(require_argmax=False), seq)
+    shared = feed(make(exclusive=True), seq)
+    assert len(shared) == 1 and shared[0][1].label == "fibrillation"
+    assert len(per_class) >= 1
+    # a different class after the episode has closed is a new alert
+    later = feed(make(exclusive=True), seq + ["positive_sharp_wave"] * 8)
+    assert [d.label for _, d in later] == ["fibrillation", "positive_sharp_wave"]
