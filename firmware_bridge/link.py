@@ -47,7 +47,7 @@ __all__ = ["SerialLink", "LinkStats", "STATE_ENDED"]
 log = logging.getLogger(__name__)
 
 #: HEARTBEAT ``state`` of a unit whose finite stream has ended (proposed StreamState.ENDED).
-STATE_ENDED = 2
+STATE_ENDED = int(P.StreamState.ENDED)
 
 _EOF = object()
 _CLOSED = object()

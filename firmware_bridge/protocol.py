@@ -105,6 +105,9 @@ class StreamState(enum.IntEnum):
 
     IDLE = 0
     STREAMING = 1
+    #: a unit with a finite source (a recording, the virtual amplifier) has sent its last
+    #: sample; ``next_index`` is then the total number of samples (PROTOCOL.md §6).
+    ENDED = 2
 
 
 class FrameError(ValueError):

@@ -121,7 +121,7 @@ typedef struct {
 
 typedef struct {
     uint32_t uptime_ms;
-    uint8_t state;        /* 0 IDLE, 1 STREAMING */
+    uint8_t state;        /* 0 IDLE, 1 STREAMING, 2 ENDED */
     uint64_t next_index;
     uint32_t rx_errors;
 } emg_heartbeat_t;
