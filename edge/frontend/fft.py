@@ -29,7 +29,7 @@ import numpy as np
 TWIDDLE_BITS = 24
 SPLIT_BITS = 9
 _HALF = 1 << (TWIDDLE_BITS - 1)
-_COMPLEX_MAX_FRAMES = 4
+_LO_MASK = (1 << SPLIT_BITS) - 1
 
 
 def twiddles_q24(fft_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,10 +86,16 @@ class DftPlan:
         tb[:, :, 0, :, 0], tb[:, :, 0, :, 1] = c, -s
         tb[:, :, 1, :, 0], tb[:, :, 1, :, 1] = s, c
         self.table_b = tb.reshape(N1, 2 * N2, 2 * K2)
-        self._a_f = self.table_a.astype(np.float64)
-        self._b_f = self.table_b.astype(np.float64)
-        # pass B as complex C − iS: half the table memory traffic for a few frames
-        self._b_c = np.ascontiguousarray(c - 1j * s, dtype=np.complex128)
+        # fast-path layouts: pass A transposed (rows (k1, re/im)); pass B as [C | S] per k1, which
+        # Y_re and Y_im both multiply (half the table of the [[C, −S], [S, C]] form)
+        # u is real and the tables are symmetric (C[N−j] = C[j], S[N−j] = −S[j], checked here), so
+        # the pass-A sums for k1 and N1−k1 are conjugate: only k1 = 0..N1/2 are multiplied out.
+        self._half = N1 // 2 + 1
+        jn = (N - np.arange(1, N)) % N
+        self._symmetric = bool(np.array_equal(C[jn], C[1:]) and np.array_equal(S[jn], -S[1:]))
+        rows_a = 2 * self._half if self._symmetric else 2 * N1
+        self._a_t = np.ascontiguousarray(self.table_a.T[:rows_a], dtype=np.float64)   # (rows, n1)
+        self._b_cs = np.ascontiguousarray(np.concatenate([c, s], axis=2), dtype=np.float64)  # (N1, N2, 2·K2)
         self._sel = slice(k_lo - N1 * self.k2_lo, k_hi - N1 * self.k2_lo + 1)
 
     # -- layout helpers shared by both evaluations --
@@ -110,22 +116,42 @@ class DftPlan:
         return x[:, :, self._sel]
 
     def dft(self, u: np.ndarray) -> np.ndarray:
-        """u (F, L) int64 with Σ|u| < 2^36 + L → X (F, 2, k_hi−k_lo+1) int64: [X_re, X_im]."""
-        F = u.shape[0]
-        ua = _split(self._pass_a_input(u))                                  # (2, F, N2, n1)
-        a = _join((ua.reshape(-1, self.n1_count) @ self._a_f).reshape(2, F, self.N2, 2 * self.N1))
-        y = (a + _HALF) >> TWIDDLE_BITS                                     # (F, N2, 2·N1)
-        if F <= _COMPLEX_MAX_FRAMES:
-            yc = _split(y).view(np.complex128)                              # (2, F, N2, N1)
-            yc = yc.transpose(3, 0, 1, 2).reshape(self.N1, 2 * F, self.N2)
-            b = np.matmul(yc, self._b_c).view(np.float64)                   # (N1, 2F, 2·K2)
-            b = _join(b.reshape(self.N1, 2, F, 2 * self.K2).transpose(1, 0, 2, 3))
+        """u (F, L) int64 with Σ|u| < 2^36 + L → X (F, 2, k_hi−k_lo+1) int64: [X_re, X_im].
+
+        Same integers as `dft_int64`: every sum is formed exactly (split data, float64
+        products, int64 recombination); the layout keeps each n2 run contiguous so that the
+        reshuffles between the passes copy whole rows.
+        """
+        F, n1, N1, N2, K2 = u.shape[0], self.n1_count, self.N1, self.N2, self.K2
+        rows = n1 * N2
+        if u.shape[1] < rows:
+            u = np.concatenate([u, np.zeros((F, rows - u.shape[1]), dtype=u.dtype)], axis=1)
+        ut = u.reshape(F, n1, N2).transpose(1, 0, 2)                      # (n1, F, N2)
+        us = np.empty((n1, 2, F, N2))
+        us[:, 0] = ut >> SPLIT_BITS
+        us[:, 1] = ut & _LO_MASK
+        rows_a = self._a_t.shape[0]
+        a = (self._a_t @ us.reshape(n1, 2 * F * N2)).reshape(rows_a, 2, F * N2)
+        a = ((a[:, 0].astype(np.int64) << SPLIT_BITS) + a[:, 1].astype(np.int64)).reshape(rows_a // 2, 2, F * N2)
+        if self._symmetric:  # rows k1 > N1/2 from the exact sums of N1−k1: same re, negated im
+            h = self._half
+            y = np.empty((N1, 2, F * N2), dtype=np.int64)
+            y[:h] = (a + _HALF) >> TWIDDLE_BITS
+            y[h:, 0] = y[N1 - h:0:-1, 0]
+            y[h:, 1] = (_HALF - a[N1 - h:0:-1, 1]) >> TWIDDLE_BITS
         else:
-            yb = _split(self._pass_b_input(y))                              # (2, N1, F, 2·N2)
-            yb = yb.transpose(1, 0, 2, 3).reshape(self.N1, 2 * F, 2 * self.N2)
-            b = np.matmul(yb, self._b_f)                                    # (N1, 2F, 2·K2)
-            b = _join(b.reshape(self.N1, 2, F, 2 * self.K2).transpose(1, 0, 2, 3))
-        return self._output((b + _HALF) >> TWIDDLE_BITS)
+            y = (a + _HALF) >> TWIDDLE_BITS
+        y = y.reshape(N1, 2, F, N2)                                         # (k1, re/im, f, n2)
+        yb = np.empty((N1, 2, 2, F, N2))                                    # (k1, re/im, hi/lo, f, n2)
+        yb[:, :, 0] = y >> SPLIT_BITS
+        yb[:, :, 1] = y & _LO_MASK
+        b = np.matmul(yb.reshape(N1, 4 * F, N2), self._b_cs).reshape(N1, 2, 2, F, 2, K2)
+        b = (b[:, :, 0].astype(np.int64) << SPLIT_BITS) + b[:, :, 1].astype(np.int64)  # (k1, re/im, f, C/S, i)
+        x = np.empty((N1, F, K2, 2), dtype=np.int64)
+        x[..., 0] = b[:, 0, :, 0] + b[:, 1, :, 1]                           # Y_re·C + Y_im·S
+        x[..., 1] = b[:, 1, :, 0] - b[:, 0, :, 1]                           # Y_im·C − Y_re·S
+        x = x.reshape(N1, F, 2 * K2)
+        return self._output((x + _HALF) >> TWIDDLE_BITS)
 
     def dft_int64(self, u: np.ndarray) -> np.ndarray:
         """The same computation in plain int64 arithmetic (the readable spec; slower)."""
