@@ -14,10 +14,10 @@ Pass B (twiddle and length-N2 DFT over n2 in one sum), for the needed bins k onl
 Bounds: Σ|u| < 2^36 + L, so |Y|, |X| < 2^36 + 2^14 and every sum is < 2^61: int64 holds it.
 
 Evaluation: `dft_int64` is the plain int64 computation (the readable spec). `dft` computes the
-same integers faster with float64 BLAS: the data d (u in pass A, Y in pass B) is split as
-d = d_hi·2^9 + d_lo (d_hi = d >> 9, d_lo = d & 511). Every partial sum of d_hi×twiddle stays
-below 2^52 and of d_lo×twiddle below 2^48, so float64 products are exact in any summation order;
-the halves are recombined exactly in int64. The tests hold both evaluations equal bit for bit.
+same integers faster with float64 BLAS: each twiddle is split as T = T_hi·2^12 + T_lo
+(T_hi = T >> 12, T_lo = T & 4095, both ≤ 2^12 in magnitude). Every partial sum of data×T_hi or
+data×T_lo stays below 2^50, so float64 products are exact in any summation order; the halves are
+recombined exactly in int64. The tests hold both evaluations equal bit for bit.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 TWIDDLE_BITS = 24
-SPLIT_BITS = 9
+SPLIT_BITS = 12
 _HALF = 1 << (TWIDDLE_BITS - 1)
 _LO_MASK = (1 << SPLIT_BITS) - 1
 
@@ -41,17 +41,14 @@ def twiddles_q24(fft_size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(c, dtype=np.int64), np.array(s, dtype=np.int64)
 
 
-def _split(d: np.ndarray) -> np.ndarray:
-    """Stack [d_hi, d_lo] on a new leading axis as float64 (exact: |values| < 2^31)."""
-    out = np.empty((2,) + d.shape, dtype=np.float64)
-    out[0] = d >> SPLIT_BITS
-    out[1] = d & ((1 << SPLIT_BITS) - 1)
-    return out
+def _split_rows(t: np.ndarray, axis: int) -> np.ndarray:
+    """[T_hi, T_lo] concatenated along axis, float64 (exact: |values| ≤ 2^12)."""
+    return np.ascontiguousarray(np.concatenate([t >> SPLIT_BITS, t & _LO_MASK], axis=axis), dtype=np.float64)
 
 
-def _join(hi_lo: np.ndarray) -> np.ndarray:
-    """Exact int64 hi·2^9 + lo from the two float64 partial results on the leading axis."""
-    return (hi_lo[0].astype(np.int64) << SPLIT_BITS) + hi_lo[1].astype(np.int64)
+def _join(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Exact int64 hi·2^12 + lo from float64 partial sums."""
+    return (hi.astype(np.int64) << SPLIT_BITS) + lo.astype(np.int64)
 
 
 class DftPlan:
@@ -86,16 +83,15 @@ class DftPlan:
         tb[:, :, 0, :, 0], tb[:, :, 0, :, 1] = c, -s
         tb[:, :, 1, :, 0], tb[:, :, 1, :, 1] = s, c
         self.table_b = tb.reshape(N1, 2 * N2, 2 * K2)
-        # fast-path layouts: pass A transposed (rows (k1, re/im)); pass B as [C | S] per k1, which
-        # Y_re and Y_im both multiply (half the table of the [[C, −S], [S, C]] form)
-        # u is real and the tables are symmetric (C[N−j] = C[j], S[N−j] = −S[j], checked here), so
-        # the pass-A sums for k1 and N1−k1 are conjugate: only k1 = 0..N1/2 are multiplied out.
+        # Fast-path tables. u is real and the twiddles are symmetric (C[N−j] = C[j],
+        # S[N−j] = −S[j], checked here), so the pass-A sums of k1 and N1−k1 are conjugate: only
+        # k1 = 0..N1/2 are multiplied out. Pass B uses [C | S] per k1, which Y_re and Y_im share.
         self._half = N1 // 2 + 1
         jn = (N - np.arange(1, N)) % N
         self._symmetric = bool(np.array_equal(C[jn], C[1:]) and np.array_equal(S[jn], -S[1:]))
         rows_a = 2 * self._half if self._symmetric else 2 * N1
-        self._a_t = np.ascontiguousarray(self.table_a.T[:rows_a], dtype=np.float64)   # (rows, n1)
-        self._b_cs = np.ascontiguousarray(np.concatenate([c, s], axis=2), dtype=np.float64)  # (N1, N2, 2·K2)
+        self._a_t = _split_rows(self.table_a.T[:rows_a], axis=0)                   # (2·rows_a, n1)
+        self._b_cs = _split_rows(np.concatenate([c, s], axis=2), axis=2)           # (N1, N2, 4·K2)
         self._sel = slice(k_lo - N1 * self.k2_lo, k_hi - N1 * self.k2_lo + 1)
 
     # -- layout helpers shared by both evaluations --
@@ -118,21 +114,18 @@ class DftPlan:
     def dft(self, u: np.ndarray) -> np.ndarray:
         """u (F, L) int64 with Σ|u| < 2^36 + L → X (F, 2, k_hi−k_lo+1) int64: [X_re, X_im].
 
-        Same integers as `dft_int64`: every sum is formed exactly (split data, float64
-        products, int64 recombination); the layout keeps each n2 run contiguous so that the
-        reshuffles between the passes copy whole rows.
+        The same integers as `dft_int64` (every sum formed exactly), in a layout where the
+        reshuffles between the passes copy whole n2 rows.
         """
         F, n1, N1, N2, K2 = u.shape[0], self.n1_count, self.N1, self.N2, self.K2
-        rows = n1 * N2
-        if u.shape[1] < rows:
-            u = np.concatenate([u, np.zeros((F, rows - u.shape[1]), dtype=u.dtype)], axis=1)
-        ut = u.reshape(F, n1, N2).transpose(1, 0, 2)                      # (n1, F, N2)
-        us = np.empty((n1, 2, F, N2))
-        us[:, 0] = ut >> SPLIT_BITS
-        us[:, 1] = ut & _LO_MASK
-        rows_a = self._a_t.shape[0]
-        a = (self._a_t @ us.reshape(n1, 2 * F * N2)).reshape(rows_a, 2, F * N2)
-        a = ((a[:, 0].astype(np.int64) << SPLIT_BITS) + a[:, 1].astype(np.int64)).reshape(rows_a // 2, 2, F * N2)
+        ua = np.zeros((n1, F, N2))                                          # (n1, f, n2), zero-padded
+        full = u.shape[1] // N2
+        ua[:full] = u[:, :full * N2].reshape(F, full, N2).transpose(1, 0, 2)
+        if full < n1:
+            ua[full, :, :u.shape[1] - full * N2] = u[:, full * N2:]
+        ra = self._a_t.shape[0] // 2
+        a = self._a_t @ ua.reshape(n1, F * N2)                              # (2·ra, F·N2)
+        a = _join(a[:ra], a[ra:]).reshape(ra // 2, 2, F * N2)              # (k1, re/im, f·n2)
         if self._symmetric:  # rows k1 > N1/2 from the exact sums of N1−k1: same re, negated im
             h = self._half
             y = np.empty((N1, 2, F * N2), dtype=np.int64)
@@ -141,17 +134,13 @@ class DftPlan:
             y[h:, 1] = (_HALF - a[N1 - h:0:-1, 1]) >> TWIDDLE_BITS
         else:
             y = (a + _HALF) >> TWIDDLE_BITS
-        y = y.reshape(N1, 2, F, N2)                                         # (k1, re/im, f, n2)
-        yb = np.empty((N1, 2, 2, F, N2))                                    # (k1, re/im, hi/lo, f, n2)
-        yb[:, :, 0] = y >> SPLIT_BITS
-        yb[:, :, 1] = y & _LO_MASK
-        b = np.matmul(yb.reshape(N1, 4 * F, N2), self._b_cs).reshape(N1, 2, 2, F, 2, K2)
-        b = (b[:, :, 0].astype(np.int64) << SPLIT_BITS) + b[:, :, 1].astype(np.int64)  # (k1, re/im, f, C/S, i)
+        b = np.matmul(y.reshape(N1, 2 * F, N2).astype(np.float64), self._b_cs)
+        b = b.reshape(N1, 2, F, 2, 2, K2)                                   # (k1, re/im, f, hi/lo, C/S, i)
         x = np.empty((N1, F, K2, 2), dtype=np.int64)
-        x[..., 0] = b[:, 0, :, 0] + b[:, 1, :, 1]                           # Y_re·C + Y_im·S
-        x[..., 1] = b[:, 1, :, 0] - b[:, 0, :, 1]                           # Y_im·C − Y_re·S
-        x = x.reshape(N1, F, 2 * K2)
-        return self._output((x + _HALF) >> TWIDDLE_BITS)
+        # float sums below are exact too: Σ(|Y_re| + |Y_im|)·2^12 < 2^50
+        x[..., 0] = _join(b[:, 0, :, 0, 0] + b[:, 1, :, 0, 1], b[:, 0, :, 1, 0] + b[:, 1, :, 1, 1])
+        x[..., 1] = _join(b[:, 1, :, 0, 0] - b[:, 0, :, 0, 1], b[:, 1, :, 1, 0] - b[:, 0, :, 1, 1])
+        return self._output((x.reshape(N1, F, 2 * K2) + _HALF) >> TWIDDLE_BITS)
 
     def dft_int64(self, u: np.ndarray) -> np.ndarray:
         """The same computation in plain int64 arithmetic (the readable spec; slower)."""

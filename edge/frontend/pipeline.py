@@ -12,7 +12,7 @@ from .power import power
 from .window import WINDOW_BITS, hann_q30, window_and_normalise
 
 # frames per block in batch mode: keeps the working set in cache and memory bounded
-_BLOCK_FRAMES = 128
+_BLOCK_FRAMES = 16
 
 
 def check_pcm(pcm: object) -> np.ndarray:
