@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import FrontendConfig, mel_edges_hz
-from .intmath import bit_length, shift_round
+from .intmath import bit_length, frame_bit_length, shift_round
 
 WEIGHT_BITS = 16
 ACC_BITS = 62
@@ -50,13 +50,12 @@ class MelFilterbank:
         self._w = band[m_idx, k_idx]
         self._starts = np.searchsorted(m_idx, np.arange(w.shape[0]))
 
-    def power_shift(self, p: np.ndarray) -> np.ndarray:
-        """e per frame (F,) for powers p (F, K)."""
-        return np.maximum(0, bit_length(p.max(axis=1)) - self.max_power_bits)
+    def power_shift(self, p: np.ndarray) -> np.ndarray | int:
+        """e per frame for powers p (F, K) (int if F = 1)."""
+        return np.maximum(frame_bit_length(p.max(axis=1)) - self.max_power_bits, 0)
 
-    def apply(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """p (F, K) int64 powers of bins k_lo..k_hi → (E (F, n_mels) int64, e (F,) int64)."""
+    def apply(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray | int]:
+        """p (F, K) int64 powers of bins k_lo..k_hi → (E (F, n_mels) int64, e per frame)."""
         e = self.power_shift(p)
-        q = shift_round(p, e[:, None])
-        terms = q[:, self._k] * self._w
+        terms = shift_round(p, e)[:, self._k] * self._w
         return np.add.reduceat(terms, self._starts, axis=1), e

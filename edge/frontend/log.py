@@ -55,12 +55,17 @@ _DT = np.zeros(512, dtype=np.int64)
 _DT[256:] = np.diff(LOG2_TABLE)
 
 
-def to_features(energy: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+def to_features(energy: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
     """energy (F, M) int64 ≥ 0, exponent (F,) = 76 + 2s − 2r − e → features (F, M) int16, 1/64 dB."""
     n = bit_length(energy)
     t = (energy << _UP[n]) >> _DOWN[n]
     j = t >> 22
     ell = _BASE[n] + _T0[j] + ((_DT[j] * (t & ((1 << 22) - 1)) + (1 << 21)) >> 22)
-    ell -= (exponent << 16)[:, None]
+    if np.ndim(exponent) == 0:
+        ell -= int(exponent) << 16
+    else:
+        ell -= (np.asarray(exponent, dtype=np.int64) << 16)[:, None]
     y = (ell * DB_COEFF + (1 << 31)) >> 32
-    return np.clip(y, 0, MAX_FEATURE).astype(FEATURE_DTYPE)
+    np.maximum(y, 0, out=y)
+    np.minimum(y, MAX_FEATURE, out=y)
+    return y.astype(FEATURE_DTYPE)

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .intmath import bit_length, shift_round
+from .intmath import frame_bit_length, shift_round
 
 POWER_INPUT_BITS = 30
 
 
-def power(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x (F, 2, K) int64 = (X_re, X_im) per frame → (P (F, K) int64, r (F,) int64)."""
-    peak = np.abs(x).max(axis=(1, 2))
-    r = np.maximum(bit_length(peak) - POWER_INPUT_BITS, 0)
-    xs = shift_round(x, r[:, None, None])
+def power(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | int]:
+    """x (F, 2, K) int64 = (X_re, X_im) per frame → (P (F, K) int64, r per frame (int if F = 1))."""
+    r = np.maximum(frame_bit_length(np.abs(x).max(axis=(1, 2))) - POWER_INPUT_BITS, 0)
+    xs = shift_round(x, r)
     xs *= xs
     return xs[:, 0] + xs[:, 1], r

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .intmath import bit_length, shift_round
+from .intmath import frame_bit_length, shift_round
 
 WINDOW_BITS = 30
 TARGET_BITS = 36
@@ -29,11 +29,11 @@ def hann_q30(frame_length: int) -> np.ndarray:
                      for n in range(L)], dtype=np.int64)
 
 
-def window_and_normalise(frames: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """frames (F, L) int16 → (u (F, L) int64, s (F,) int64 normalisation shift).
+def window_and_normalise(frames: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray | int]:
+    """frames (F, L) int16 → (u (F, L) int64, s normalisation shift per frame (int if F = 1)).
 
     A silent frame (S = 0) gets s = TARGET_BITS and u = 0; its features are 0 whatever s is.
     """
     v = frames * window                      # int16 × int64 → int64
-    s = TARGET_BITS - bit_length(np.abs(v).sum(axis=1))
-    return shift_round(v, -s[:, None]), s
+    s = TARGET_BITS - frame_bit_length(np.abs(v).sum(axis=1))
+    return shift_round(v, -s), s
