@@ -136,10 +136,12 @@ class DftPlan:
             y = (a + _HALF) >> TWIDDLE_BITS
         b = np.matmul(y.reshape(N1, 2 * F, N2).astype(np.float64), self._b_cs)
         b = b.reshape(N1, 2, F, 2, 2, K2)                                   # (k1, re/im, f, hi/lo, C/S, i)
-        x = np.empty((N1, F, K2, 2), dtype=np.int64)
-        # float sums below are exact too: Σ(|Y_re| + |Y_im|)·2^12 < 2^50
-        x[..., 0] = _join(b[:, 0, :, 0, 0] + b[:, 1, :, 0, 1], b[:, 0, :, 1, 0] + b[:, 1, :, 1, 1])
-        x[..., 1] = _join(b[:, 1, :, 0, 0] - b[:, 0, :, 0, 1], b[:, 1, :, 1, 0] - b[:, 0, :, 1, 1])
+        # X = (Y_re + i·Y_im)(C − i·S): the re/im sums are exact in float64 too, since
+        # Σ(|Y_re| + |Y_im|)·2^12 < 2^50
+        xs = np.empty((N1, F, 2, K2, 2))                                     # (k1, f, hi/lo, i, re/im)
+        np.add(b[:, 0, :, :, 0], b[:, 1, :, :, 1], out=xs[..., 0])
+        np.subtract(b[:, 1, :, :, 0], b[:, 0, :, :, 1], out=xs[..., 1])
+        x = _join(xs[:, :, 0], xs[:, :, 1])                                 # (k1, f, i, re/im)
         return self._output((x.reshape(N1, F, 2 * K2) + _HALF) >> TWIDDLE_BITS)
 
     def dft_int64(self, u: np.ndarray) -> np.ndarray:
