@@ -51,7 +51,7 @@ log = logging.getLogger("emg-edge")
 
 _EOF = object()
 #: Most audio (s) merged into one front-end call from blocks already waiting in the queue.
-COALESCE_S = 0.5
+COALESCE_S = 0.1
 #: Alerts kept in :attr:`RunSummary.alerts` (bounded: the full record is the outbox / JSONL).
 SUMMARY_ALERTS = 10000
 

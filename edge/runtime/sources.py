@@ -117,7 +117,7 @@ def open_source(
         from firmware_bridge.source import WavSource
 
         return WavSource(  # 10 ms blocks when paced like a unit; bigger when replaying flat out
-            spec.target, speed=speed, block=441 if speed is not None else 8820,
+            spec.target, speed=speed, block=441 if speed is not None else 4410,
             uv_per_lsb=float(spec.params.get("uv_per_lsb", 1.0)),
             channel=int(spec.params.get("channel", 0)),
         )
