@@ -106,9 +106,9 @@ def _fibrillation(c: _Canvas, rng, subject: Subject) -> None:
     amp = _fibre_amplitude(rng, subject, 40.0, 200.0)  # 20–200 µV (CW, StatPearls)
     for _ in range(n_fibres):
         dur = rng.uniform(1.3, 4.0)  # 1–5 ms (CW, StatPearls); template span, measured ≈ 0.8×
-        # Regular, 0.5–15 Hz (CW, StatPearls). Drawn from 1.5–15 Hz: below that a 1 s window
-        # often holds no spike at all.
-        rate = _loguniform(rng, 1.5, 15.0)
+        # Regular, 0.5–15 Hz (CW, StatPearls). Drawn from 2–15 Hz: below that a 1 s window
+        # holds one spike or none, and regularity cannot be heard in it.
+        rate = _loguniform(rng, 2.0, 15.0)
         times = dis.regular(rng, c.duration_s, rate, cv=rng.uniform(0.005, 0.03), slowing=rng.uniform(0.0, 0.08))
         c.place(times, wf.fibrillation(c.fs, dur, skew=rng.uniform(-1, 1)), amp, "fibrillation")
         amp = amp * rng.uniform(0.25, 0.5)
@@ -121,7 +121,7 @@ def _positive_sharp_wave(c: _Canvas, rng, subject: Subject) -> None:
     amp = _fibre_amplitude(rng, subject, 50.0, 400.0)
     for _ in range(n_sources):
         dur = rng.uniform(12.0, 29.0)  # 10–30 ms (CW, StatPearls); template span, measured ≈ 0.9–1.1×
-        rate = _loguniform(rng, 1.5, 15.0)  # "as fibrillations (regular)" (CW)
+        rate = _loguniform(rng, 2.0, 15.0)  # "as fibrillations (regular)" (CW); see above
         times = dis.regular(rng, c.duration_s, rate, cv=rng.uniform(0.005, 0.03), slowing=rng.uniform(0.0, 0.08))
         tmpl = wf.positive_sharp_wave(c.fs, dur, rise_ms=rng.uniform(0.5, 1.2), negative_ratio=rng.uniform(0.22, 0.4))
         c.place(times, tmpl, amp, "positive_sharp_wave")
@@ -133,8 +133,10 @@ def _fasciculation(c: _Canvas, rng, subject: Subject) -> None:
     for _ in range(n_units):
         # ALS TA: 560.6 ± 366.9 µV (123–1480), partially denervated up to 3.6 mV;
         # 12.6 ± 4.4 ms (2.8–23.9); 3.25 phases (2–7) (CW, JNNP table).
-        amp = float(np.clip(560.6 * np.exp(rng.normal(0.2, 0.5)), 250.0, 3000.0))
-        dur = float(np.clip(rng.normal(12.6, 4.4), 5.0, 23.9))
+        # Kept ≥ 300 µV and ≥ 7 ms: smaller, briefer FPs (benign FPs are smaller and shorter,
+        # CW Hindawi 2021) would pass for single-fibre potentials in one 1 s window.
+        amp = float(np.clip(560.6 * np.exp(rng.normal(0.2, 0.5)), 300.0, 3000.0))
+        dur = float(np.clip(rng.normal(12.6, 4.4), 7.0, 23.9))
         phases = int(rng.integers(5, 8)) if rng.random() < 0.16 else int(rng.integers(2, 5))
         tmpl = wf.muap(c.fs, dur, phases, int(rng.integers(2**31 - 1)))
         # Spontaneous, irregular, sparse (CW). Clinically one may wait up to 90 s for one FP;
@@ -145,12 +147,12 @@ def _fasciculation(c: _Canvas, rng, subject: Subject) -> None:
 
 def _complex_repetitive(c: _Canvas, rng, subject: Subject) -> None:
     # Polyphasic complex, 100 µV–1 mV, identical from discharge to discharge (CW, nervestudy).
-    length = rng.uniform(5.0, 35.0)
-    tmpl = wf.crd_complex(c.fs, length, int(rng.integers(3, 11)), int(rng.integers(2**31 - 1)))
+    length = rng.uniform(8.0, 35.0)
+    tmpl = wf.crd_complex(c.fs, length, int(rng.integers(4, 11)), int(rng.integers(2**31 - 1)))
     amp = _loguniform(rng, 150.0, 1000.0)
-    # Uniform rate, commonly 5–100 Hz [U] (CW). Drawn 8–60 Hz, leaving room for the complex
+    # Uniform rate, commonly 5–100 Hz [U] (CW). Drawn 8–50 Hz, leaving room for the complex
     # itself within one period.
-    rate = min(_loguniform(rng, 8.0, 60.0), 1000.0 / (length + 5.0))
+    rate = min(_loguniform(rng, 8.0, 50.0), 1000.0 / (length + 5.0))
     times = dis.constant(rng, c.duration_s, rate, jitter_s=2e-5)
     c.place(times, tmpl, amp, "complex_repetitive_discharge")
 
@@ -166,10 +168,11 @@ def _myotonic(c: _Canvas, rng, subject: Subject) -> None:
         amp = _fibre_amplitude(rng, subject, 60.0, 400.0)
     t0 = rng.uniform(0.0, 0.1)
     while t0 < c.duration_s:
-        length = rng.uniform(0.6, 2.5)
-        # Rate waxes and wanes within 20–80 Hz (AANEM) / 20–150 Hz (StatPearls [U]) (CW).
-        lo, peak = rng.uniform(20.0, 35.0), rng.uniform(60.0, 140.0)
-        times, amps = dis.wax_wane(rng, length, lo, peak, rise_frac=rng.uniform(0.15, 0.5))
+        length = rng.uniform(0.6, 2.0)
+        # Rate waxes and wanes within 20–80 Hz (AANEM) / 20–150 Hz (StatPearls [U]) (CW);
+        # the peak rate is drawn from the upper part so that the swing is heard ("dive bomber").
+        lo, peak = rng.uniform(22.0, 35.0), rng.uniform(70.0, 145.0)
+        times, amps = dis.wax_wane(rng, length, lo, peak, rise_frac=rng.uniform(0.1, 0.4))
         times = times + t0
         c.place(times, tmpl, amp * amps, "myotonic_discharge")
         t0 += length + rng.uniform(0.1, 0.4)  # pause between discharges
@@ -320,15 +323,15 @@ def _overlay(c: _Canvas, rng, subject: Subject, kind: str) -> None:
     It gets no segment of its own (segments do not overlap; the episode is labelled by its
     pathology); its potentials are in the events and the episode's ``background``."""
     if kind == "endplate_noise":
-        _endplate_noise(c, rng, subject, scale=rng.uniform(0.5, 1.0))
+        _endplate_noise(c, rng, subject, scale=rng.uniform(0.3, 0.6))
     elif kind == "voluntary_muap":
         # The patient not fully relaxed: the smallest unit(s), distant from the needle.
-        _voluntary(c, rng, subject, max_units=2, amp_scale=rng.uniform(0.25, 0.5), level=(0.02, 0.2))
+        _voluntary(c, rng, subject, max_units=2, amp_scale=rng.uniform(0.2, 0.4), level=(0.02, 0.2))
     elif kind == "insertional":
         # The needle movement that set the discharge off (CRD and myotonic discharges are
         # often triggered by insertion, CW).
         _insertional_burst(c, rng, rng.uniform(0.0, 0.2), min(rng.uniform(0.15, 0.4), c.duration_s),
-                           scale=rng.uniform(0.5, 1.0))
+                           scale=rng.uniform(0.3, 0.6))
     elif kind != "none":
         raise ValueError(f"background {kind!r}: use one of auto, none, {', '.join(OVERLAYS)}")
 

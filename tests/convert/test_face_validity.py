@@ -180,8 +180,8 @@ def measure_myotonic(seed: int) -> dict:
     cuts = np.flatnonzero(d > 0.08)
     waxwane, in_range = [], []
     for part in np.split(np.arange(len(idx)), cuts + 1):
-        if len(part) < 20:
-            continue
+        if len(part) < 20 or idx[part[0]] < 0.1 * FS or idx[part[-1]] > len(x) - 0.1 * FS:
+            continue  # too short to judge, or cut by the start/end of the clip
         r = signal.medfilt(rates[part[:-1]], 5)[2:-2]
         head, top, tail = np.median(r[:3]), np.max(r), np.median(r[-3:])
         amp = signal.medfilt(h[part], 5)[2:-2]
