@@ -1,21 +1,21 @@
 """Stage 2: fixed-point DFT of the normalised frame, two-pass Cooley–Tukey (edge/FRONTEND.md §4).
 
 N = N1·N2 (N2 = 2^ceil(log2(N)/2)); sample n = N2·n1 + n2, bin k = k1 + N1·k2.
-Twiddles in Q24:  C_j = floor(2^24·cos(2πj/N) + 0.5),  S_j = floor(2^24·sin(2πj/N) + 0.5), j = 0..N−1.
+Twiddles in Q26:  C_j = floor(2^26·cos(2πj/N) + 0.5),  S_j = floor(2^26·sin(2πj/N) + 0.5), j = 0..N−1.
 
 Pass A (length-N1 DFTs over n1, one per n2; u is real, zero beyond L):
-    Y_re[n2,k1] = floor((Σ_n1 u[N2·n1+n2]·C_{(n1·k1·N2) mod N} + 2^23) / 2^24)
-    Y_im[n2,k1] = floor((−Σ_n1 u[N2·n1+n2]·S_{(n1·k1·N2) mod N} + 2^23) / 2^24)
+    Y_re[n2,k1] = floor((Σ_n1 u[N2·n1+n2]·C_{(n1·k1·N2) mod N} + 2^25) / 2^26)
+    Y_im[n2,k1] = floor((−Σ_n1 u[N2·n1+n2]·S_{(n1·k1·N2) mod N} + 2^25) / 2^26)
 Pass B (twiddle and length-N2 DFT over n2 in one sum), for the needed bins k only:
     j = (n2·k) mod N,  k1 = k mod N1
-    X_re[k] = floor((Σ_n2 (Y_re·C_j + Y_im·S_j) + 2^23) / 2^24)
-    X_im[k] = floor((Σ_n2 (Y_im·C_j − Y_re·S_j) + 2^23) / 2^24)
+    X_re[k] = floor((Σ_n2 (Y_re·C_j + Y_im·S_j) + 2^25) / 2^26)
+    X_im[k] = floor((Σ_n2 (Y_im·C_j − Y_re·S_j) + 2^25) / 2^26)
 
-Bounds: Σ|u| < 2^36 + L, so |Y|, |X| < 2^36 + 2^14 and every sum is < 2^61: int64 holds it.
+Bounds: Σ|u| < 2^35 + L, so |Y|, |X| < 2^35 + 2^14 and every sum is < 2^62: int64 holds it.
 
 Evaluation: `dft_int64` is the plain int64 computation (the readable spec). `dft` computes the
-same integers faster with float64 BLAS: each twiddle is split as T = T_hi·2^12 + T_lo
-(T_hi = T >> 12, T_lo = T & 4095, both ≤ 2^12 in magnitude). Every partial sum of data×T_hi or
+same integers faster with float64 BLAS: each twiddle is split as T = T_hi·2^13 + T_lo
+(T_hi = T >> 13, T_lo = T & 8191, both ≤ 2^13 in magnitude). Every partial sum of data×T_hi or
 data×T_lo stays below 2^50, so float64 products are exact in any summation order; the halves are
 recombined exactly in int64. The tests hold both evaluations equal bit for bit.
 """
@@ -26,14 +26,14 @@ import math
 
 import numpy as np
 
-TWIDDLE_BITS = 24
-SPLIT_BITS = 12
+TWIDDLE_BITS = 26
+SPLIT_BITS = 13
 _HALF = 1 << (TWIDDLE_BITS - 1)
 _LO_MASK = (1 << SPLIT_BITS) - 1
 
 
-def twiddles_q24(fft_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(C, S): cos and sin of 2πj/N in Q24, round half up, int64, j = 0..N−1."""
+def twiddles(fft_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(C, S): cos and sin of 2πj/N in Q26, round half up, int64, j = 0..N−1."""
     N = fft_size
     one = 2.0 ** TWIDDLE_BITS
     c = [math.floor(one * math.cos(2.0 * math.pi * j / N) + 0.5) for j in range(N)]
@@ -42,12 +42,12 @@ def twiddles_q24(fft_size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _split_rows(t: np.ndarray, axis: int) -> np.ndarray:
-    """[T_hi, T_lo] concatenated along axis, float64 (exact: |values| ≤ 2^12)."""
+    """[T_hi, T_lo] concatenated along axis, float64 (exact: |values| ≤ 2^13)."""
     return np.ascontiguousarray(np.concatenate([t >> SPLIT_BITS, t & _LO_MASK], axis=axis), dtype=np.float64)
 
 
 def _join(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Exact int64 hi·2^12 + lo from float64 partial sums."""
+    """Exact int64 hi·2^13 + lo from float64 partial sums."""
     return (hi.astype(np.int64) << SPLIT_BITS) + lo.astype(np.int64)
 
 
@@ -65,7 +65,7 @@ class DftPlan:
         self.N2 = N2 = 1 << ((log2n + 1) // 2)
         self.N1 = N1 = N // N2
         self.n1_count = -(-L // N2)  # rows of pass A that can hold samples
-        C, S = twiddles_q24(N)
+        C, S = twiddles(N)
         n1 = np.arange(self.n1_count)[:, None]
         k1 = np.arange(N1)[None, :]
         j = (n1 * k1 * N2) % N
@@ -112,7 +112,7 @@ class DftPlan:
         return x[:, :, self._sel]
 
     def dft(self, u: np.ndarray) -> np.ndarray:
-        """u (F, L) int64 with Σ|u| < 2^36 + L → X (F, 2, k_hi−k_lo+1) int64: [X_re, X_im].
+        """u (F, L) int64 with Σ|u| < 2^35 + L → X (F, 2, k_hi−k_lo+1) int64: [X_re, X_im].
 
         The same integers as `dft_int64` (every sum formed exactly), in a layout where the
         reshuffles between the passes copy whole n2 rows.
@@ -137,7 +137,7 @@ class DftPlan:
         b = np.matmul(y.reshape(N1, 2 * F, N2).astype(np.float64), self._b_cs)
         b = b.reshape(N1, 2, F, 2, 2, K2)                                   # (k1, re/im, f, hi/lo, C/S, i)
         # X = (Y_re + i·Y_im)(C − i·S): the re/im sums are exact in float64 too, since
-        # Σ(|Y_re| + |Y_im|)·2^12 < 2^50
+        # Σ(|Y_re| + |Y_im|)·2^13 < 2^50
         xs = np.empty((N1, F, 2, K2, 2))                                     # (k1, f, hi/lo, i, re/im)
         np.add(b[:, 0, :, :, 0], b[:, 1, :, :, 1], out=xs[..., 0])
         np.subtract(b[:, 1, :, :, 0], b[:, 0, :, :, 1], out=xs[..., 1])

@@ -5,7 +5,7 @@
     S   = Σ|v_n|                                     (int64: S < 2^59)
     s   = TARGET_BITS − bit_length(S)                (per frame; S = 0 marks a silent frame)
     u_n = v_n·2^s  (s ≥ 0, exact)   or   floor((v_n + 2^(−s−1)) / 2^(−s))  (s < 0)
-so that Σ|u| < 2^36 + L/2: every DFT intermediate is then bounded (§4). A Q15 window would put
+so that Σ|u| < 2^35 + L/2: every DFT intermediate is then bounded (§4). A Q15 window would put
 a floor about 122 dB below the strongest bin (its rounding is a broadband perturbation); Q30
 moves it below 200 dB, so strong out-of-band tones do not swamp quiet in-band bands.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from .intmath import frame_bit_length, shift_round
 
 WINDOW_BITS = 30
-TARGET_BITS = 36
+TARGET_BITS = 35
 
 
 def hann_q30(frame_length: int) -> np.ndarray:

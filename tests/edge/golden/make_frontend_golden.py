@@ -25,10 +25,10 @@ def golden_path() -> Path:
 
 
 def table_digests(fe: Frontend) -> dict[str, str]:
-    from edge.frontend.fft import twiddles_q24
+    from edge.frontend.fft import twiddles
     from edge.frontend.log import LOG2_TABLE
-    c, s = twiddles_q24(fe.cfg.fft_size)
-    return {"window_q30": digest(fe.window), "cos_q24": digest(c), "sin_q24": digest(s),
+    c, s = twiddles(fe.cfg.fft_size)
+    return {"window_q30": digest(fe.window), "cos_q26": digest(c), "sin_q26": digest(s),
             "mel_weights_q16": digest(fe.filterbank.weights), "log2_q16": digest(LOG2_TABLE)}
 
 
