@@ -9,6 +9,6 @@ from .config import FrontendConfig
 from .log import DB_PER_LSB, FEATURE_DTYPE
 from .pipeline import Frontend, to_db
 
-SPEC_VERSION = "1.0"
+SPEC_VERSION = "1.1"  # 1.0 was the pre-freeze draft (Q15/Q24 variants); its outputs differ
 
 __all__ = ["FrontendConfig", "Frontend", "to_db", "SPEC_VERSION", "FEATURE_DTYPE", "DB_PER_LSB"]
