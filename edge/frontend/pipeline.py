@@ -38,6 +38,7 @@ class Frontend:
         self.window = hann_q30(cfg.frame_length)
         self.filterbank = MelFilterbank(cfg)
         self.plan = DftPlan(cfg.fft_size, cfg.frame_length, self.filterbank.k_lo, self.filterbank.k_hi)
+        self._L, self._H = cfg.frame_length, cfg.hop_length
         self.reset()
 
     def reset(self) -> None:
@@ -52,7 +53,7 @@ class Frontend:
             drop = min(self._skip, len(pcm))
             pcm, self._skip = pcm[drop:], self._skip - drop
         buf = np.concatenate([self._buf, pcm]) if len(self._buf) else pcm
-        L, H = self.cfg.frame_length, self.cfg.hop_length
+        L, H = self._L, self._H
         n = 0 if len(buf) < L else (len(buf) - L) // H + 1
         if n == 0:
             self._buf = buf.copy()
