@@ -11,7 +11,8 @@ Pass B (twiddle and length-N2 DFT over n2 in one sum), for the needed bins k onl
     X_re[k] = floor((Σ_n2 (Y_re·C_j + Y_im·S_j) + 2^25) / 2^26)
     X_im[k] = floor((Σ_n2 (Y_im·C_j − Y_re·S_j) + 2^25) / 2^26)
 
-Bounds: Σ|u| < 2^35 + L, so |Y|, |X| < 2^35 + 2^14 and every sum is < 2^62: int64 holds it.
+Bounds: Σ|u| < 2^35 + L, so |Y|, |X| < 2^35 + 2^14; pass-A sums are < 2^62 and pass-B sums
+< (2·Σ|u| + N2)·2^26 < 2^63: int64 holds them.
 
 Evaluation: `dft_int64` is the plain int64 computation (the readable spec). `dft` computes the
 same integers faster with float64 BLAS: each twiddle is split as T = T_hi·2^13 + T_lo
@@ -54,8 +55,8 @@ def _join(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
 class DftPlan:
     """Tables for bins k_lo..k_hi of an N-point DFT of real frames of length L.
 
-    Layout: complex values are stored as interleaved (re, im) pairs, so a float64 array of
-    pairs is also a complex128 array (a view, no copy).
+    table_a / table_b are the int64 spec tables (complex values as interleaved (re, im) pairs);
+    the fast path keeps split float64 copies in a layout that suits BLAS.
     """
 
     def __init__(self, fft_size: int, frame_length: int, k_lo: int, k_hi: int):
