@@ -18,7 +18,10 @@ POWER_INPUT_BITS = 30
 
 def power(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | int]:
     """x (F, 2, K) int64 = (X_re, X_im) per frame → (P (F, K) int64, r per frame (int if F = 1))."""
-    r = np.maximum(frame_bit_length(np.abs(x).max(axis=(1, 2))) - POWER_INPUT_BITS, 0)
+    if x.shape[0] == 1:  # one frame (streaming): no |X| array, Python-int exponent
+        r = max(max(int(x.max()), -int(x.min())).bit_length() - POWER_INPUT_BITS, 0)
+    else:
+        r = np.maximum(frame_bit_length(np.abs(x).max(axis=(1, 2))) - POWER_INPUT_BITS, 0)
     xs = shift_round(x, r)
     xs *= xs
     return xs[:, 0] + xs[:, 1], r
