@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edge.frontend import Frontend, FrontendConfig, to_db
-from edge.frontend.reference import reference_db
+from edge.frontend.reference import reference_db, reference_energy
 from tests.edge.golden.frontend_signals import CONFIGS, chirp, spike_train, white_noise
 
 LEVELS = (-60.0, -40.0, -20.0, -6.0, 0.0)
@@ -58,3 +58,18 @@ def test_silence_and_sub_lsb_bands_sit_on_the_0_db_floor():
     ref = reference_db(tiny, cfg)
     assert (ours >= 0.0).all()
     np.testing.assert_array_equal(ours[ref < -0.01], 0.0)
+
+
+def test_float64_reference_agrees_with_librosa():
+    """The reference implements the issue's definition: librosa with HTK Mel, no norm, no centring."""
+    librosa = pytest.importorskip("librosa")
+    cfg = FrontendConfig(**CONFIGS[22050])
+    pcm = white_noise(22050 // 4, 22050, -20.0, seed=5)
+    s = librosa.feature.melspectrogram(
+        y=pcm.astype(np.float64), sr=cfg.sample_rate, n_fft=cfg.fft_size, win_length=cfg.frame_length,
+        hop_length=cfg.hop_length, window="hann", center=False, power=2.0, n_mels=cfg.n_mels,
+        fmin=cfg.fmin_hz, fmax=cfg.fmax_hz, htk=True, norm=None).T
+    # librosa centres the L-sample window in its N-sample frame
+    ref = reference_energy(pcm[(cfg.fft_size - cfg.frame_length) // 2:], cfg)
+    n = min(len(s), len(ref))
+    np.testing.assert_allclose(s[:n], ref[:n], rtol=1e-6)
