@@ -44,11 +44,13 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 @dataclass
 class Episode:
-    """A rendered episode: µV signal, events (t_s, label) and labelled active spans (s)."""
+    """A rendered episode: µV signal, events (t_s, label), labelled active spans (s) and the
+    normal activity it sits on (``background``: "none" or one of :data:`OVERLAYS`)."""
 
     signal: np.ndarray
     events: list[tuple[float, str]] = field(default_factory=list)
     spans: list[tuple[float, float, str]] = field(default_factory=list)
+    background: str = "none"
 
 
 class _Canvas:
@@ -85,8 +87,8 @@ class _Canvas:
             keep = (times >= 0) & (times < self.duration_s)
             self.events.extend((float(t), label) for t in times[keep])
 
-    def episode(self, spans: list[tuple[float, float, str]]) -> Episode:
-        return Episode(self.buf, sorted(self.events), spans)
+    def episode(self, spans: list[tuple[float, float, str]], background: str) -> Episode:
+        return Episode(self.buf, sorted(self.events), spans, background)
 
 
 # ---------------------------------------------------------------------------------------
@@ -351,9 +353,7 @@ def render_episode(label: str, duration_s: float, sample_rate: float, subject: S
     spans = _RENDERERS[label](c, rng, subject)
     if spans is None:
         spans = [] if label == "rest" else [(0.0, c.duration_s, label)]
-    ep = c.episode(spans)
-    ep.background = background  # type: ignore[attr-defined]
-    return ep
+    return c.episode(spans, background)
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,7 +384,7 @@ def _finish(x_uv: np.ndarray, episodes: list[tuple[float, Episode, str]], sample
         events.extend((round(t0 + t, 6), lab) for t, lab in ep.events)
         episode_meta.append({"label": label, "start_s": round(t0, 6),
                              "end_s": round(t0 + len(ep.signal) / sample_rate, 6),
-                             "background": getattr(ep, "background", "none")})
+                             "background": ep.background})
     events.sort()
     meta = {
         "generator_version": GENERATOR_VERSION,

@@ -111,3 +111,24 @@ def test_amplifier_gain_rounding_and_saturation():
     # The high-pass removes a DC offset / slow drift.
     pcm, _ = amplify(np.full(fs, 500.0) + 200 * np.sin(2 * np.pi * 0.2 * t), fs, cfg)
     assert np.abs(pcm[fs // 2:]).max() < 20
+
+
+@pytest.mark.parametrize("overlay", ["endplate_noise", "voluntary_muap", "insertional"])
+def test_pathology_over_background(overlay):
+    rec = simulate_clip("fibrillation", 3.0, 16000, seed=2, background=overlay)
+    assert [s.label for s in rec.segments] == ["fibrillation"]  # labelled over its background
+    assert rec.meta["episodes"][0]["background"] == overlay
+    labels = {lab for _, lab in rec.meta["events"]}
+    assert "fibrillation" in labels
+    if overlay != "endplate_noise":  # MEPPs are too many to list
+        assert overlay in labels
+    quiet = simulate_clip("fibrillation", 3.0, 16000, seed=2, background="none")
+    assert np.std(rec.pcm.astype(float)) > np.std(quiet.pcm.astype(float))
+
+
+def test_auto_background_varies_for_pathology_only():
+    kinds = {simulate_clip("myokymic_discharge", 0.5, 8000, seed=s).meta["episodes"][0]["background"]
+             for s in range(30)}
+    assert "none" in kinds and len(kinds) >= 3
+    assert {simulate_clip("voluntary_muap", 0.5, 8000, seed=s).meta["episodes"][0]["background"]
+            for s in range(5)} == {"none"}
