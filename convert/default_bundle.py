@@ -49,7 +49,7 @@ class SetSpec:
 
 #: Disjoint seed ranges (one simulated subject per seed, so subjects are disjoint too).
 SETS = {
-    "train": SetSpec(seed0=100_000, clips_per_class=20, clip_s=8.0, recordings=16, recording_s=60.0),
+    "train": SetSpec(seed0=100_000, clips_per_class=28, clip_s=8.0, recordings=16, recording_s=60.0),
     "val": SetSpec(seed0=200_000, clips_per_class=5, clip_s=8.0, recordings=4, recording_s=60.0),
     "test": SetSpec(seed0=300_000, clips_per_class=13, clip_s=10.0, recordings=4, recording_s=60.0),
     "repro": SetSpec(seed0=400_000, clips_per_class=2, clip_s=6.0, recordings=1, recording_s=30.0),
@@ -89,9 +89,37 @@ def _features(recs, fe_cfg, wcfg, cache, **kw):
     return trainset.features(recs, fe_cfg, wcfg, cache=cache, **kw)
 
 
+def _cached_trainset(cache_dir: Path | None, spec: SetSpec, fe_cfg, wcfg, cache, augment_copies: int, seed: int):
+    """Training windows (with augmented copies), stored whole under ``cache_dir/trainsets`` keyed
+    by everything that determines them, so comparison runs do not recompute augmentation."""
+    import hashlib
+
+    from convert import trainset
+    from convert.augment import AugmentConfig
+    from convert.simulator import GENERATOR_VERSION
+    from edge.frontend import SPEC_VERSION
+    from edge.resample import RESAMPLER_VERSION
+
+    ident = json.dumps({"spec": asdict(spec), "seed": seed, "augment_copies": augment_copies,
+                        "augment": repr(AugmentConfig()), "frontend": fe_cfg.to_dict(), "window": wcfg.to_dict(),
+                        "versions": [SPEC_VERSION, str(GENERATOR_VERSION), str(RESAMPLER_VERSION)]}, sort_keys=True)
+    key = hashlib.sha256(ident.encode()).hexdigest()[:24]
+    path = Path(cache_dir) / "trainsets" / f"{key}.npz" if cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path) as d:
+            return trainset.FeatureSet(d["X"], d["y"], d["groups"], list(d["names"]), float(d["seconds"]))
+    fs = _features(simulate_set(spec), fe_cfg, wcfg, cache, augment_copies=augment_copies, seed=seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, X=fs.X, y=fs.y, groups=fs.groups, names=np.array(fs.names), seconds=fs.seconds)
+        tmp.replace(path)
+    return fs
+
+
 def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = None, epochs: int = 30,
           train_hop_s: float = 0.5, augment_copies: int = 1, dropout: float = 0.3,
-          widths: tuple[int, ...] | None = None, sets: dict | None = None) -> dict:
+          widths: tuple[int, ...] | None = None, sets: dict | None = None, low_rates: bool = True) -> dict:
     """Train, export, evaluate and document the default bundle in ``out``; return the metrics."""
     from convert import trainset
     from convert.evaluate import evaluate_windows, plot_confusion, window_config_for
@@ -107,9 +135,8 @@ def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = 
     train_wcfg = trainset.window_config(1.0, train_hop_s)
     cache = trainset.open_cache(cache_dir)
     print("simulating training and validation sets", flush=True)
-    train_recs, val_recs = simulate_set(sets["train"]), simulate_set(sets["val"])
-    tr = _features(train_recs, fe_cfg, train_wcfg, cache, augment_copies=augment_copies, seed=seed)
-    va = _features(val_recs, fe_cfg, wcfg, cache)
+    tr = _cached_trainset(cache_dir, sets["train"], fe_cfg, train_wcfg, cache, augment_copies, seed)
+    va = _features(simulate_set(sets["val"]), fe_cfg, wcfg, cache)
     print(f"train windows {len(tr)} ({tr.seconds / 60:.1f} min audio incl. augmentation), "
           f"val windows {len(va)}  [{time.time() - t_start:.0f} s]", flush=True)
     quant = trainset.fit_quantizer(tr.X)
@@ -117,7 +144,7 @@ def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = 
     if widths:
         overrides["widths"] = tuple(widths)
     model_cfg = ModelConfig.default(arch, **overrides)
-    tcfg = TrainConfig(epochs=epochs, seed=seed, verbose=2)
+    tcfg = TrainConfig(epochs=epochs, seed=seed, verbose=2, patience=8)
     summary = {
         "source": "convert.simulator (simulated needle EMG, no patient data)",
         "sets": {k: {**asdict(v), "audio_s": v.audio_s} for k, v in sets.items()},
@@ -137,7 +164,7 @@ def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = 
     metrics["test"]["set"] = te.summary()
     plot_confusion(metrics["test"]["int8"]["confusion"], bundle.labels, out / "confusion_test.png",
                    title="default bundle, int8, held-out simulated test set")
-    for rate in LOW_RATES:
+    for rate in LOW_RATES if low_rates else ():
         low = [as_recorded_at(r, rate) for r in test_recs]
         tl = _features(low, fe_cfg, wcfg, cache)
         metrics[f"test_at_{rate}hz"] = evaluate_windows(bundle, tl.X, tl.y, latency=False)
@@ -147,7 +174,8 @@ def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = 
     compact = {k: _compact(v) for k, v in metrics.items()}
     update_manifest(out, metrics=compact)
     (out / "evaluation.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    write_model_card(out, load_bundle(out), compact, result, time.time() - t_start)
+    if low_rates:
+        write_model_card(out, load_bundle(out), compact, result, time.time() - t_start)
     print(json.dumps({k: {kk: v[kk] for kk in ("int8_macro_f1", "float_macro_f1", "agreement",
                                                 "sensitivity", "specificity")} for k, v in compact.items()},
                      indent=1), flush=True)
@@ -262,9 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--widths", type=int, nargs="+")
     p.add_argument("--cache", default=".featcache", help="feature cache directory")
+    p.add_argument("--no-low-rates", action="store_true",
+                   help="skip the 4/8/22.05 kHz evaluations and the model card (comparison runs)")
     args = p.parse_args(argv)
     build(Path(args.out), seed=args.seed, arch=args.model, cache_dir=Path(args.cache), epochs=args.epochs,
-          dropout=args.dropout, widths=args.widths)
+          dropout=args.dropout, widths=args.widths, low_rates=not args.no_low_rates)
     return 0
 
 

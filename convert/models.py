@@ -35,7 +35,9 @@ class ModelConfig:
 
     ``widths``: output channels of the convolution blocks (each block: 3×3 conv, batch norm,
     ReLU, max-pool). ``pools``: (time, mel) pooling after each block. ``dropout`` in [0, 0.9).
-    ``rnn_units`` / ``rnn`` only for the CRNN; ``head`` (global pooling) only for the CNN.
+    ``rnn_units`` / ``rnn`` / ``rnn_unroll`` only for the CRNN (``rnn_unroll=False`` gives the
+    WHILE-loop graph that full-int8 conversion cannot take, kept for the route comparison);
+    ``head`` (global pooling) only for the CNN.
     """
 
     arch: str = "cnn"
@@ -43,8 +45,9 @@ class ModelConfig:
     pools: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 2), (1, 1))
     dropout: float = 0.3
     batchnorm: bool = True
-    rnn: str = "gru"
+    rnn: str = "lstm"  # measured: smaller and faster than GRU unrolled (docs/TRAINING.md)
     rnn_units: int = 32
+    rnn_unroll: bool = True
     head: str = "avgmax"
 
     def __post_init__(self) -> None:
@@ -96,16 +99,17 @@ def _keras(K: Any | None) -> Any:
 
 
 def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, seed: int = 0,
-                K: Any | None = None):
+                K: Any | None = None, batch_size: int | None = None):
     """Build an uncompiled Keras model for ``(frames, n_mels)`` windows.
 
     ``K`` is the Keras module (default ``keras``; pass ``tf_keras`` for the legacy route).
+    ``batch_size`` fixes the batch dimension (None = any).
     """
     K = _keras(K)
     L = K.layers
     frames, n_mels = int(input_shape[0]), int(input_shape[1])
     init = lambda i: K.initializers.HeNormal(seed=seed + i)  # noqa: E731 - one seed per layer
-    inp = K.Input(shape=(frames, n_mels), name="features")
+    inp = K.Input(shape=(frames, n_mels), batch_size=batch_size, name="features")
     x = L.Reshape((frames, n_mels, 1), name="to_image")(inp)
     for i, (w, pool) in enumerate(zip(cfg.widths, cfg.pools)):
         x = L.Conv2D(w, 3, padding="same", use_bias=not cfg.batchnorm, kernel_initializer=init(i),
@@ -123,7 +127,7 @@ def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, 
         t, f, c = (int(s) for s in x.shape[1:])
         x = L.Reshape((t, f * c), name="to_sequence")(x)
         rnn_cls = L.GRU if cfg.rnn == "gru" else L.LSTM
-        kwargs = dict(unroll=True, name="rnn", kernel_initializer=K.initializers.GlorotUniform(seed=seed + 100))
+        kwargs = dict(unroll=cfg.rnn_unroll, name="rnn", kernel_initializer=K.initializers.GlorotUniform(seed=seed + 100))
         if cfg.rnn == "gru":
             kwargs["reset_after"] = True
         x = rnn_cls(cfg.rnn_units, **kwargs)(x)
@@ -147,7 +151,8 @@ def fold_batchnorm(model, cfg: ModelConfig, K: Any | None = None):
     frames, n_mels = (int(s) for s in model.input_shape[1:3])
     n_classes = int(model.output_shape[-1])
     folded_cfg = ModelConfig(**{**asdict(cfg), "batchnorm": False, "dropout": 0.0})
-    folded = build_model((frames, n_mels), n_classes, folded_cfg, K=K)
+    batch = model.input_shape[0]  # a fixed batch (tf_keras route) must survive the rebuild
+    folded = build_model((frames, n_mels), n_classes, folded_cfg, K=K, batch_size=batch)
     for layer in folded.layers:
         name = layer.name
         if name.startswith("conv"):
