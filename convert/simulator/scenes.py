@@ -24,7 +24,7 @@ from convert.simulator.subject import Subject
 from convert.taxonomy import LABELS, PATHOLOGICAL, canonical_label
 
 #: Bump when the generated signals change for a given seed (recorded in corpus manifests).
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 48000
@@ -33,7 +33,11 @@ MAX_DURATION_S = 3600.0
 #: Backgrounds a pathological episode may sit on (issue 4: endplate noise, voluntary motor
 #: units, insertional bursts). "auto" draws one of these or none.
 OVERLAYS: tuple[str, ...] = ("endplate_noise", "voluntary_muap", "insertional")
-_OVERLAY_P = {"none": 0.55, "endplate_noise": 0.15, "voluntary_muap": 0.15, "insertional": 0.15}
+_OVERLAY_P = {"none": 0.6, "endplate_noise": 0.15, "voluntary_muap": 0.1, "insertional": 0.15}
+#: Classes whose episodes have stretches without their own potentials (sparse discharges,
+#: pauses between bursts). Such a stretch is labelled by its background, and an overlay has
+#: no segment of its own, so these get no overlay (it would be labelled rest).
+_NO_OVERLAY = ("fasciculation", "neuromyotonic_discharge")
 
 _SCENE_STREAM = 0x5CE7E
 
@@ -281,7 +285,8 @@ def _insertional(c: _Canvas, rng, subject: Subject) -> None:
 
 
 def _voluntary(c: _Canvas, rng, subject: Subject, max_units: int | None = None,
-               amp_scale: float = 1.0, level: tuple[float, float] = (0.25, 0.85)) -> None:
+               amp_scale: float = 1.0, level: tuple[float, float] = (0.25, 0.85),
+               duration_scale: float = 1.0) -> None:
     # Recruitment: onset ~7.6 Hz (interval 132 ± 32 ms), recruitment interval ~11 Hz, fastest
     # at low–moderate effort 12–15 Hz; MUAPs 300 µV–3 mV (CW, Aminoff, Petajan).
     step = 1e-3
@@ -297,7 +302,8 @@ def _voluntary(c: _Canvas, rng, subject: Subject, max_units: int | None = None,
         if not rate.any():
             continue
         times = dis.rate_profile_train(rate, step, rng, cv=0.12)
-        tmpl = wf.muap(c.fs, subject.mu_duration_ms[i], subject.mu_phases[i], subject.mu_shape_seed[i])
+        tmpl = wf.muap(c.fs, min(duration_scale * subject.mu_duration_ms[i], 25.0), subject.mu_phases[i],
+                       subject.mu_shape_seed[i])
         amps = amp_scale * subject.mu_amplitude_uv[i] * np.exp(rng.normal(0.0, 0.03, len(times)))
         c.place(times, tmpl, amps, "voluntary_muap")
 
@@ -327,8 +333,10 @@ def _overlay(c: _Canvas, rng, subject: Subject, kind: str) -> None:
     if kind == "endplate_noise":
         _endplate_noise(c, rng, subject, scale=rng.uniform(0.3, 0.6))
     elif kind == "voluntary_muap":
-        # The patient not fully relaxed: the smallest unit(s), distant from the needle.
-        _voluntary(c, rng, subject, max_units=2, amp_scale=rng.uniform(0.2, 0.4), level=(0.02, 0.2))
+        # The patient not fully relaxed: the smallest unit(s), distant from the needle, hence
+        # smaller and blunter (volume conduction low-passes them; unlike brief fibre spikes).
+        _voluntary(c, rng, subject, max_units=2, amp_scale=rng.uniform(0.2, 0.4), level=(0.02, 0.2),
+                   duration_scale=1.5)
     elif kind == "insertional":
         # The needle movement that set the discharge off (CRD and myotonic discharges are
         # often triggered by insertion, CW).
@@ -344,7 +352,7 @@ def render_episode(label: str, duration_s: float, sample_rate: float, subject: S
     n = int(round(duration_s * sample_rate))
     c = _Canvas(n, sample_rate)
     if background == "auto":
-        if label in PATHOLOGICAL:
+        if label in PATHOLOGICAL and label not in _NO_OVERLAY:
             kinds = list(_OVERLAY_P)
             background = str(rng.choice(kinds, p=[_OVERLAY_P[k] for k in kinds]))
         else:
