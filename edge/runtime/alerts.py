@@ -39,7 +39,7 @@ class AlertRecord:
     onset_wall: str  # UTC wall clock of the onset sample
     offset_wall: str
     emitted_wall: str  # UTC wall clock when the alert was raised
-    severity: int  # 1 note, 2 abnormal, 3 review promptly
+    severity: int  # 0 info, 1 warning, 2 critical (as in the ALERT frame)
     model_id: str
     sample_rate: int  # Hz of the sample indices above
 

@@ -71,7 +71,7 @@ class ClassRule:
     ``min_potentials``: least number of separate potentials the episode must contain
     (fasciculations are single sparse potentials; one alone may be a voluntary MUAP).
     ``exit_windows``: consecutive windows below ``exit`` that end an event.
-    ``severity``: 1 note, 2 abnormal, 3 review promptly (sent in the ALERT frame).
+    ``severity``: as in the ALERT frame (PROTOCOL.md): 0 info, 1 warning, 2 critical.
     ``alert``: whether this class raises alerts at all.
     """
 
@@ -81,7 +81,7 @@ class ClassRule:
     refractory_s: float = 4.0
     min_potentials: int = 1
     exit_windows: int = 2
-    severity: int = 2
+    severity: int = 1
     alert: bool = True
 
     def __post_init__(self) -> None:
@@ -93,8 +93,8 @@ class ClassRule:
             raise ValueError(f"min_potentials={self.min_potentials!r} is out of range: allowed integers [1, 100]")
         if not isinstance(self.exit_windows, int) or not 1 <= self.exit_windows <= 100:
             raise ValueError(f"exit_windows={self.exit_windows!r} is out of range: allowed integers [1, 100]")
-        if self.severity not in (1, 2, 3):
-            raise ValueError(f"severity={self.severity!r} is out of range: allowed 1, 2 or 3")
+        if self.severity not in (0, 1, 2):
+            raise ValueError(f"severity={self.severity!r} is out of range: allowed 0 (info), 1 (warning), 2 (critical)")
 
     def replace(self, **changes: Any) -> "ClassRule":
         return dataclasses.replace(self, **changes)
@@ -103,10 +103,10 @@ class ClassRule:
 def _default_classes() -> dict[str, dict[str, Any]]:
     # Fasciculations are sparse single potentials: demand two (clinical-waveforms.md §2: "to
     # catch one FP in ALS observation for up to 90 s may be required"), so a long refractory.
-    # Neuromyotonic discharges (0.5-2 s, same table) and fasciculations rank higher: severity 3.
+    # Fasciculations (motor neuron disease) and neuromyotonic discharges are critical (2).
     return {
-        "fasciculation": {"min_potentials": 2, "refractory_s": 10.0, "severity": 3},
-        "neuromyotonic_discharge": {"severity": 3},
+        "fasciculation": {"min_potentials": 2, "refractory_s": 10.0, "severity": 2},
+        "neuromyotonic_discharge": {"severity": 2},
     }
 
 
