@@ -113,7 +113,10 @@ def _cli(*args):
 def test_cli_refuses_bad_inputs_in_one_line(tmp_path):
     wav = tmp_path / "x.wav"
     write_wav(wav, bursts(2.0, 8000, []), 8000)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[detector.default]\nenter = 3\n")
     cases = [
+        (["--config", str(bad), "--source", f"wav:{wav}"], "bad.toml: detector.default: enter=3"),
         (["--bundle", str(tmp_path / "nope"), "--source", f"wav:{wav}"], "not found"),
         (["--bundle", "default", "--source", "tcp:1"], "not understood"),
         (["--bundle", "default", "--source", f"wav:{tmp_path / 'missing.wav'}"], None),
