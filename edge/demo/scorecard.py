@@ -7,6 +7,10 @@ is detected at most once; further alerts of the same label on an already detecte
 counted as ``repeats`` (the unit shows the same episode twice — a nuisance, not a false
 alarm). Every other alert is a *false alarm* of its label. Latency is the time from the
 episode's onset to the moment the alert was raised (``detected_s``, stream time), in seconds.
+
+Labelled segments of one class separated by less than ``merge_gap_s`` (default 1 s) are one
+episode: a neuromyotonic discharge labelled burst by burst is still one event for the
+clinician (:func:`merge_episodes`).
 """
 
 from __future__ import annotations
@@ -113,17 +117,33 @@ class Scorecard:
         return "\n".join(rows)
 
 
+def merge_episodes(episodes: Iterable[Episode], merge_gap_s: float) -> list[Episode]:
+    """Join same-label episodes whose gap is below ``merge_gap_s`` seconds; sorted by onset."""
+    out: list[Episode] = []
+    for ep in sorted(episodes, key=lambda e: (e.start_s, e.end_s)):
+        prev = next((o for o in reversed(out) if o.label == ep.label), None)
+        if prev is not None and ep.start_s - prev.end_s < merge_gap_s:
+            out[out.index(prev)] = Episode(prev.start_s, max(prev.end_s, ep.end_s), ep.label)
+        else:
+            out.append(ep)
+    return out
+
+
 def score(
     episodes: Sequence[Episode],
     alerts: Iterable[Mapping],
     duration_s: float,
     labels: Sequence[str],
     tolerance_s: float = 1.0,
+    merge_gap_s: float = 1.0,
 ) -> Scorecard:
     """Score ``alerts`` (mappings with ``label``, ``onset_s``, ``offset_s`` and optionally
     ``detected_s``) against ``episodes``; ``labels`` are the pathological classes to report."""
     if tolerance_s < 0:
         raise ValueError(f"tolerance_s={tolerance_s} must be >= 0")
+    if merge_gap_s < 0:
+        raise ValueError(f"merge_gap_s={merge_gap_s} must be >= 0")
+    episodes = merge_episodes(episodes, merge_gap_s)
     per_class = {name: ClassScore(name) for name in labels}
     for ep in episodes:
         per_class.setdefault(ep.label, ClassScore(ep.label)).episodes += 1

@@ -32,7 +32,7 @@ def test_tolerance_lets_a_smeared_onset_match():
 def test_each_episode_gets_the_first_unmatched_overlapping_alert():
     eps = [Episode(10, 20, "fibrillation"), Episode(20.5, 30, "fibrillation")]
     alerts = [{"label": "fibrillation", "onset_s": 11, "offset_s": 21}, {"label": "fibrillation", "onset_s": 21, "offset_s": 29}]
-    card = score(eps, alerts, 60, LABELS)
+    card = score(eps, alerts, 60, LABELS, merge_gap_s=0.0)
     assert card.detected == 2 and card.false_alarms == 0
 
 
@@ -40,3 +40,12 @@ def test_table_mentions_every_class():
     card = score([Episode(1, 2, "fibrillation")], [], 60, LABELS)
     text = card.table()
     assert "fibrillation" in text and "fasciculation" in text and "event recall 0.000" in text
+
+
+def test_segments_of_one_class_close_together_are_one_episode():
+    eps = [Episode(10, 10.8, "neuromyotonic_discharge"), Episode(11.4, 12.0, "neuromyotonic_discharge"),
+           Episode(14.0, 15.0, "neuromyotonic_discharge")]
+    card = score(eps, [{"label": "neuromyotonic_discharge", "onset_s": 10.2, "offset_s": 10.5}], 60,
+                 ["neuromyotonic_discharge"], merge_gap_s=1.0)
+    c = card.per_class["neuromyotonic_discharge"]
+    assert (c.episodes, c.detected, c.missed) == (2, 1, 1)
