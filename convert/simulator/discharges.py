@@ -79,7 +79,7 @@ def wax_wane(rng: np.random.Generator, duration_s: float, min_rate_hz: float, pe
              rise_frac: float) -> tuple[np.ndarray, np.ndarray]:
     """One myotonic discharge: rate and amplitude wax to a peak at ``rise_frac`` of the
     discharge, then wane ("dive bomber"; AANEM: amplitude and frequency must wax and wane,
-    CW §2 "Myotonic discharge"). Returns (times_s, amplitude factors 0.35..1)."""
+    CW §2 "Myotonic discharge"). Returns (times_s, amplitude factors 0.45..1)."""
     step = 1e-3
     x = np.arange(0.0, duration_s, step) / duration_s
     # Smooth unimodal bump with its maximum at rise_frac.
@@ -87,7 +87,7 @@ def wax_wane(rng: np.random.Generator, duration_s: float, min_rate_hz: float, pe
     bump = np.where(x < a, np.sin(0.5 * np.pi * x / a) ** 2, np.cos(0.5 * np.pi * (x - a) / (1 - a)) ** 2)
     rate = min_rate_hz + (peak_rate_hz - min_rate_hz) * bump
     times = rate_profile_train(rate, step, rng, cv=0.01)
-    amp = 0.35 + 0.65 * np.interp(times, np.arange(len(x)) * step, bump)
+    amp = 0.45 + 0.55 * np.interp(times, np.arange(len(x)) * step, bump)
     return times, amp
 
 

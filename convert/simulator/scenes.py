@@ -181,7 +181,7 @@ def _myotonic(c: _Canvas, rng, subject: Subject) -> None:
         times, amps = dis.wax_wane(rng, length, lo, peak, rise_frac=rng.uniform(0.1, 0.4))
         times = times + t0
         c.place(times, tmpl, amp * amps, "myotonic_discharge")
-        t0 += length + rng.uniform(0.1, 0.4)  # pause between discharges
+        t0 += length + rng.uniform(0.06, 0.25)  # short pause: a run of discharges, not bursts
 
 
 def _pool_unit(rng, subject: Subject, c: _Canvas, duration_ms: float | None = None,
