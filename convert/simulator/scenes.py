@@ -24,7 +24,7 @@ from convert.simulator.subject import Subject
 from convert.taxonomy import LABELS, PATHOLOGICAL, canonical_label
 
 #: Bump when the generated signals change for a given seed (recorded in corpus manifests).
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 48000
