@@ -24,7 +24,7 @@ from convert.simulator.subject import Subject
 from convert.taxonomy import LABELS, PATHOLOGICAL, canonical_label
 
 #: Bump when the generated signals change for a given seed (recorded in corpus manifests).
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "1.3.0"
 
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 48000
@@ -165,13 +165,16 @@ def _complex_repetitive(c: _Canvas, rng, subject: Subject) -> None:
 
 def _myotonic(c: _Canvas, rng, subject: Subject) -> None:
     # Type 1: fib-like spikes < 5 ms; type 2: positive waves 5–20 ms; single fibres (CW, AANEM).
+    # Amplitudes from the upper part of the single-fibre range and ≥ 12× the noise RMS, so
+    # that the waning tail (45 % of the peak) stays above the noise.
+    floor = 12.0 * subject.noise_uv_rms
     if rng.random() < 0.5:
         tmpl = wf.fibrillation(c.fs, rng.uniform(1.3, 4.0), skew=rng.uniform(-1, 1))
-        amp = _fibre_amplitude(rng, subject, 50.0, 300.0)
+        amp = max(_fibre_amplitude(rng, subject, 80.0, 400.0), floor)
     else:
         tmpl = wf.positive_sharp_wave(c.fs, rng.uniform(6.0, 14.0), rise_ms=rng.uniform(0.5, 1.0),
                                       negative_ratio=rng.uniform(0.2, 0.35))
-        amp = _fibre_amplitude(rng, subject, 60.0, 400.0)
+        amp = max(_fibre_amplitude(rng, subject, 100.0, 500.0), floor)
     t0 = rng.uniform(0.0, 0.1)
     while t0 < c.duration_s:
         length = rng.uniform(0.6, 2.0)
