@@ -6,6 +6,7 @@ large samples is "fibrillation", anything else "rest". Not shipped; tests only.
 
 from __future__ import annotations
 
+import time
 import wave
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -50,13 +51,16 @@ class EnergyFrontend:
 class ThresholdClassifier:
     """``fibrillation`` with probability 0.9 when the window's loudest frame exceeds ``level``."""
 
-    def __init__(self, level: int = 1000, label: str = "fibrillation") -> None:
+    def __init__(self, level: int = 1000, label: str = "fibrillation", delay_s: float = 0.0) -> None:
         self.level = level
+        self.delay_s = delay_s  # a slow model: lets a test keep the host behind the unit
         self.index = LABELS.index(label)
         self.calls = 0
 
     def predict(self, window: np.ndarray) -> np.ndarray:
         self.calls += 1
+        if self.delay_s:
+            time.sleep(self.delay_s)
         p = np.full(len(LABELS), 0.1 / (len(LABELS) - 1), np.float32)
         hot = int(window[:, 0].max()) > self.level
         p[self.index if hot else 0] = 0.9

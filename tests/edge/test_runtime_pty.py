@@ -60,16 +60,17 @@ def _pending(db: Path) -> int:
         return 0
 
 
-def _child(link, outbox, jsonl):
+def _child(link, outbox, jsonl, delay_s=0.0):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "tests.edge.runtime_child", str(link), str(outbox), str(jsonl)],
+    return subprocess.Popen([sys.executable, "-m", "tests.edge.runtime_child", str(link), str(outbox), str(jsonl),
+                             str(delay_s)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.slow
 def test_kill_9_loses_no_alert_and_the_unit_sees_each_once(tmp_path):
-    # Bursts every 5 s; the unit streams as fast as the host reads, so the host holds a few
-    # seconds of backlog. The lead is pulled at 20 s of stream time: alerts raised from the
+    # Bursts every 5 s; the unit streams as fast as the host reads and the first runtime is
+    # slowed to ~12x real time (20 ms per window), so the host holds seconds of backlog. The lead is pulled at 20 s of stream time: alerts raised from the
     # backlog cannot be delivered. The runtime is killed -9 with alerts pending in the outbox,
     # then restarted on the same outbox: they go out with their original ids.
     starts = [2.0 + 5.0 * k for k in range(12)]
@@ -79,7 +80,7 @@ def test_kill_9_loses_no_alert_and_the_unit_sees_each_once(tmp_path):
                            faults=FaultConfig(unplug_at_s=(24.0,), unplug_for_s=3.0))
     amp.start()
     outbox, jsonl = tmp_path / "outbox.sqlite", tmp_path / "alerts.jsonl"
-    first = _child(link, outbox, jsonl)
+    first = _child(link, outbox, jsonl, delay_s=0.02)
     try:
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and not (amp.stats.unplugs >= 1 and _pending(outbox) >= 1):
