@@ -1,0 +1,50 @@
+"""The shipped default bundle: small, verified full-int8, documented, and reproducing the
+metrics recorded in its manifest on a regenerated simulated set (fixed seeds, ~1 min)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+
+from convert.default_bundle import SETS, simulate_set
+from convert.evaluate import evaluate_windows, window_config_for
+from convert.quantize import verify_int8
+from edge.bundle import load_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return load_bundle("default")
+
+
+def test_default_bundle_is_small_verified_and_documented(bundle):
+    assert bundle.model_path.stat().st_size <= 200 * 1024
+    report = verify_int8(bundle.model_path.read_bytes())
+    assert report.ok and report.input_dtype == report.output_dtype == "int8"
+    card = (bundle.path / "MODEL_CARD.md").read_text()
+    for needle in ("Not a medical device", "Intended use", "Training data (simulated)", "Validation status",
+                   "4 kHz", "8 kHz", "22.05 kHz"):
+        assert needle in card
+    assert bundle.sample_rate == 44100 and bundle.min_sample_rate == 4000
+    m = bundle.manifest["metrics"]
+    for key in ("test", "test_at_4000hz", "test_at_8000hz", "test_at_22050hz", "repro"):
+        assert key in m
+    assert m["test"]["windows"] >= 30 * 60 / bundle.hop_s * 0.9  # >= 30 min of held-out audio
+
+
+def test_default_bundle_reproduces_its_recorded_metrics(bundle):
+    from convert.trainset import features
+
+    spec = SETS["repro"]
+    assert bundle.manifest["training"]["data"]["sets"]["repro"]["seed0"] == asdict(spec)["seed0"]
+    fs = features(simulate_set(spec), bundle.frontend_config, window_config_for(bundle))
+    res = evaluate_windows(bundle, fs.X, fs.y, latency=False)
+    rec = bundle.manifest["metrics"]["repro"]
+    assert res["windows"] == rec["windows"]
+    # simulator, front-end, resampler and reference kernels are deterministic: exact figures
+    assert res["int8"]["macro_f1"] == pytest.approx(rec["int8_macro_f1"], abs=1e-6)
+    assert res["float"]["macro_f1"] == pytest.approx(rec["float_macro_f1"], abs=1e-6)
+    assert res["agreement"] == pytest.approx(rec["agreement"], abs=1e-6)
+    assert res["pathological"]["sensitivity"] == pytest.approx(rec["sensitivity"], abs=1e-6)
+    assert res["pathological"]["specificity"] == pytest.approx(rec["specificity"], abs=1e-6)
