@@ -291,7 +291,8 @@ A Raspberry Pi core is several times slower.
   types, muscles, patient populations, artefacts, amplifier chains); expect lower accuracy.
 - Window-level labels; clinical grading (density 1+…4+, persistence > 3 s) is not modelled.
 - Sparse classes (fasciculation, endplate spikes) are decided by single potentials within a window.
-- The 4 kHz figures show what is lost above 2 kHz; the native rate is the reference.
+- The 4, 8 and 22.05 kHz rows are simulated archives (anti-aliased downsampling of the test set);
+  real archives add their own filters and noise. Training saw band-limited copies.
 - Reproducibility: `tests/convert/test_default_bundle.py` regenerates a small fixed set (seeds
   {SETS['repro'].seed0}…) and checks the int8 macro-F1 recorded in `manifest.json`
   ({m['repro']['int8_macro_f1']:.4f}).
