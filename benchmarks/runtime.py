@@ -35,7 +35,11 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread for the peer too, as the service holds itself to (edge.runtime.service.run).
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
