@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.edge.bundle_helpers import ensure_frontend, make_tiny_bundle, synthetic_windows
+from tests.edge.bundle_helpers import make_tiny_bundle, synthetic_windows
 
-ensure_frontend()
 
 from convert import quantize  # noqa: E402
 from convert.cli import main as convert_main  # noqa: E402

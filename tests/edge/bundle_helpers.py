@@ -1,55 +1,12 @@
-"""Helpers for bundle tests: synthetic integer feature windows and a tiny trained bundle.
-
-If ``edge.frontend`` has not landed yet, a minimal stand-in with the agreed interface
-(FrontendConfig with to_dict/from_dict, SPEC_VERSION) is installed so the loader can be tested.
-"""
+"""Helpers for bundle tests: synthetic integer feature windows and a tiny trained bundle."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 FRAMES, N_MELS = 25, 16  # 0.25 s windows at the 10 ms hop
-
-
-def ensure_frontend():
-    try:
-        real = importlib.import_module("edge.frontend")
-        if hasattr(real, "FrontendConfig") and hasattr(real, "SPEC_VERSION"):
-            return real
-    except ImportError:
-        pass
-    mod = types.ModuleType("edge.frontend")
-
-    @dataclass(frozen=True)
-    class FrontendConfig:
-        sample_rate: int = 44100
-        window_ms: float = 25.0
-        hop_ms: float = 10.0
-        n_mels: int = 64
-        fmin_hz: float = 20.0
-        fmax_hz: float = 10000.0
-
-        def to_dict(self):
-            return asdict(self)
-
-        @classmethod
-        def from_dict(cls, d):
-            return cls(**d)
-
-    mod.FrontendConfig = FrontendConfig
-    mod.SPEC_VERSION = "standin-1"
-    mod.FEATURE_DTYPE = np.uint16
-    sys.modules["edge.frontend"] = mod
-    import edge
-
-    edge.frontend = mod
-    return mod
 
 
 def synthetic_windows(n_per_class: int, n_classes: int, seed: int = 0, frames: int = FRAMES,
@@ -71,7 +28,7 @@ def synthetic_windows(n_per_class: int, n_classes: int, seed: int = 0, frames: i
 
 def make_tiny_bundle(out: Path, seed: int = 0, epochs: int = 3) -> Path:
     """Train a tiny CNN on synthetic windows and export it (≈10 s on one core)."""
-    fe = ensure_frontend()
+    import edge.frontend as fe
     from convert.export import export_bundle
     from convert.models import ModelConfig, build_model
     from convert.taxonomy import LABELS, PATHOLOGICAL

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.edge.bundle_helpers import ensure_frontend
-
-fe = ensure_frontend()
-
-from edge.bundle import MANIFEST, SCHEMA, SCHEMA_VERSION, BundleError, load_bundle, sha256_file  # noqa: E402
+import edge.frontend as fe
+from edge.bundle import MANIFEST, SCHEMA, SCHEMA_VERSION, BundleError, load_bundle, sha256_file
 
 
 def _write_bundle(path: Path) -> Path:

@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.edge.bundle_helpers import FRAMES, N_MELS, ensure_frontend, make_tiny_bundle, synthetic_windows
+from tests.edge.bundle_helpers import FRAMES, N_MELS, make_tiny_bundle, synthetic_windows
 
-ensure_frontend()
 
 from edge.bundle import load_bundle  # noqa: E402
 from edge.inference import FeatureQuantizer, Int8Classifier, TFLiteClassifier  # noqa: E402
