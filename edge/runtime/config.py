@@ -32,8 +32,10 @@ The defaults were chosen on window posteriors of the provisional default bundle
 (``emg-cnn-f2259dd6e548``) over simulated examinations that are not the demo recording
 (four subjects on the demo's plan, eight on random plans; 47 min): among settings with no
 more false alarms, the one with the lowest median latency (0.73–0.77 s from episode onset to
-alert, stream time). With the final bundle ``emg-cnn-33a322f06e34`` on the same sets: 108 of 112
-episodes, 3 false alarms in 47 min, median latency 0.67–0.77 s. Re-check them with a new model.
+alert, stream time). With the bundle ``emg-cnn-33a322f06e34`` on the same sets: 108 of 112
+episodes, 3 false alarms in 47 min, median latency 0.67–0.77 s. The shipped rebuild
+``emg-cnn-25cf8dfcd817`` (same recipe, simulator 1.3.0) was checked on the demo only
+(14 of 14 episodes, no false alarm); re-check these sets with a new model.
 """
 
 from __future__ import annotations
