@@ -120,11 +120,13 @@ class Scorecard:
 def merge_episodes(episodes: Iterable[Episode], merge_gap_s: float) -> list[Episode]:
     """Join same-label episodes whose gap is below ``merge_gap_s`` seconds; sorted by onset."""
     out: list[Episode] = []
+    last: dict[str, int] = {}  # label -> index in out of that label's latest episode
     for ep in sorted(episodes, key=lambda e: (e.start_s, e.end_s)):
-        prev = next((o for o in reversed(out) if o.label == ep.label), None)
-        if prev is not None and ep.start_s - prev.end_s < merge_gap_s:
-            out[out.index(prev)] = Episode(prev.start_s, max(prev.end_s, ep.end_s), ep.label)
+        i = last.get(ep.label)
+        if i is not None and ep.start_s - out[i].end_s < merge_gap_s:
+            out[i] = Episode(out[i].start_s, max(out[i].end_s, ep.end_s), ep.label)
         else:
+            last[ep.label] = len(out)
             out.append(ep)
     return out
 
