@@ -177,6 +177,13 @@ def test_format_alert():
     assert line == "ALERT #3 CRITICAL fibrillation 93.1% at 1.000-2.000 s (samples 44100-88200)"
 
 
+def _reap(proc):
+    """Kill a CLI process a failed test left running."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def _spawn(args):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "firmware_bridge.cli", "virtual-amp", *args],
@@ -202,9 +209,7 @@ def test_cli_prints_path_alerts_once_and_end(tmp_path):
             link.close()
         out, err = proc.communicate(timeout=GUARD_S)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == 0, err
     lines = out.splitlines()
     assert [ln.split()[1] for ln in lines if ln.startswith("ALERT")] == ["#1", "#2"]
@@ -220,9 +225,7 @@ def test_cli_exits_cleanly_on_sigterm_and_reports_user_errors(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=GUARD_S)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == 0
     bad = _spawn(["--wav", str(tmp_path / "missing.wav")])
     out, err = bad.communicate(timeout=GUARD_S)
@@ -256,9 +259,7 @@ def test_cli_unplug_flag_jsonl_alerts_survive_replug(tmp_path):
             link.close()
         out, err = proc.communicate(timeout=GUARD_S)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode == 0, err
     lines = out.splitlines()
     assert "UNPLUG" in lines and f"REPLUG {path}" in lines
