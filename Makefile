@@ -6,26 +6,32 @@ PIP    := $(PY) -m pip
 
 .PHONY: test demo device-env dev-env bench clean
 
+# The optional compiled accelerators (setup.py): a change to their C sources reinstalls.
+EXT_SRC := setup.py $(wildcard firmware_bridge/*.c firmware_bridge/c/*.c firmware_bridge/c/*.h \
+                               edge/frontend/*.c edge/frontend/c/*.c edge/frontend/c/*.h)
+
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip "setuptools>=64" wheel
 
 # Device install (numpy, scipy, pyserial, ai-edge-litert) plus matplotlib for the demo's
 # timeline PNG. No TensorFlow.
-$(VENV)/.device-stamp: $(PY) setup.cfg pyproject.toml
+$(VENV)/.device-stamp: $(PY) setup.cfg pyproject.toml $(EXT_SRC)
 	$(PIP) install -e ".[demo]"
 	touch $@
 
 # Everything: device + training (TensorFlow) + tests.
-$(VENV)/.dev-stamp: $(PY) setup.cfg pyproject.toml
+$(VENV)/.dev-stamp: $(PY) setup.cfg pyproject.toml $(EXT_SRC)
 	$(PIP) install -e ".[train,test,demo]"
 	touch $@
 
 device-env: $(VENV)/.device-stamp
 dev-env: $(VENV)/.dev-stamp
 
+# EMG_REQUIRE_EXTENSIONS=1: an accelerator that failed to build fails the tests instead of
+# silently falling back to the Python/numpy code.
 test: $(VENV)/.dev-stamp
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	EMG_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(VENV)/.device-stamp
 	$(PY) -m edge.demo $(DEMO_ARGS)
@@ -36,3 +42,4 @@ bench: $(VENV)/.dev-stamp
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+	find edge firmware_bridge -name "*.so" -delete

@@ -12,7 +12,9 @@ Measured:
 * encoder: wire overhead in percent of the sample bytes (SAMPLES only, and with heartbeats),
   for several frame sizes, next to the worst case from PROTOCOL.md §9; encode speed;
 * Python ``Decoder`` throughput as a multiple of the real-time stream (target >= 20x) for
-  serial-sized reads (4096 B) and USB-packet-sized reads (64 B);
+  serial-sized reads (4096 B) and USB-packet-sized reads (64 B), as installed (COBS blocks
+  decoded by the firmware's C decoder bound as ``firmware_bridge._ccodec`` when it is built)
+  and with the pure-Python COBS decoder forced;
 * peers in the same run: the C decoder (firmware_bridge/c, built with ``cc -O2``, byte at a
   time, CPU time from clock()) and a naive pure-Python byte-at-a-time decoder (the C
   algorithm transliterated) to show what the vectorised decoder gains.
@@ -192,11 +194,20 @@ def main(argv: list[str] | None = None) -> int:
             "worst_case_percent": round(100 * (worst_case_wire(spf) - 2 * spf) / (2 * spf), 3),
         }
 
-    py = {}
-    for chunk in (4096, 64):
-        secs, frames = time_python_decoder(wire, chunk)
-        py[f"chunk_{chunk}"] = {"seconds": secs, "frames": frames, "x_realtime": audio_s / secs,
-                                "MB_per_s": len(wire) / secs / 1e6}
+    def decoder_rows() -> dict:
+        rows = {}
+        for chunk in (4096, 64):
+            secs, frames = time_python_decoder(wire, chunk)
+            rows[f"chunk_{chunk}"] = {"seconds": secs, "frames": frames, "x_realtime": audio_s / secs,
+                                      "MB_per_s": len(wire) / secs / 1e6}
+        return rows
+
+    py = decoder_rows()
+    compiled, cobs._c_decode = cobs._c_decode, None  # the same Decoder with Python COBS blocks
+    try:
+        py_pure = decoder_rows()
+    finally:
+        cobs._c_decode = compiled
 
     naive_part = wire[: len(wire) // 10]  # it is slow: a tenth of the stream, scaled
     t0 = time.perf_counter()
@@ -221,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             "by_samples_per_frame": overhead,
         },
         "python_decoder": py,
+        "python_decoder_cobs_accelerated": cobs.ACCELERATED,
+        "python_decoder_pure_python_cobs": py_pure,
         "peers": {
             "naive_python_byte_loop": {"seconds_scaled": naive_s, "x_realtime": audio_s / naive_s},
             "c_decoder": c,
@@ -242,8 +255,12 @@ def main(argv: list[str] | None = None) -> int:
           f"encode {e['x_realtime']:.0f}x real time")
     for spf, o in overhead.items():
         print(f"  {spf:>4} samples/frame: {o['measured_percent']:.2f} % measured, {o['worst_case_percent']:.2f} % worst case")
+    cobs_kind = "C COBS (firmware_bridge._ccodec)" if cobs.ACCELERATED else "Python COBS: _ccodec not built"
     for k, v in py.items():
-        print(f"python decoder ({k}): {v['x_realtime']:.0f}x real time, {v['MB_per_s']:.1f} MB/s (target >= 20x)")
+        print(f"python decoder, {cobs_kind} ({k}): {v['x_realtime']:.0f}x real time, {v['MB_per_s']:.1f} MB/s "
+              f"(target >= 20x)")
+    for k, v in py_pure.items():
+        print(f"python decoder, Python COBS ({k}): {v['x_realtime']:.0f}x real time, {v['MB_per_s']:.1f} MB/s")
     print(f"peer naive python byte loop: {audio_s / naive_s:.1f}x real time "
           f"(vectorised decoder is {result['ratios']['python_vs_naive_python']:.1f}x faster)")
     if c:

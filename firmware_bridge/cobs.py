@@ -9,11 +9,24 @@ run at the very end of the block is *not* followed by an extra 0x01 code byte.
 
 from __future__ import annotations
 
+import os
 from operator import itemgetter
 
 import numpy as np
 
-__all__ = ["CobsError", "encode", "decode", "max_encoded_size"]
+__all__ = ["CobsError", "encode", "decode", "decode_python", "max_encoded_size", "ACCELERATED"]
+
+# The firmware's C decoder (c/emg_proto.c) bound as an optional extension; EMG_BRIDGE_CODEC=python
+# forces the Python decoder (for comparison and benchmarks).
+if os.environ.get("EMG_BRIDGE_CODEC", "").lower() == "python":
+    _c_decode = None
+else:
+    try:
+        from firmware_bridge._ccodec import cobs_decode as _c_decode
+    except ImportError:  # not built (no compiler at install time): pure Python
+        _c_decode = None
+#: True when decoding runs in the compiled firmware codec.
+ACCELERATED = _c_decode is not None
 
 
 class CobsError(ValueError):
@@ -63,6 +76,16 @@ def _encode_loop(data: bytes) -> bytes:
 
 def decode(block: bytes) -> bytes:
     """Decode one COBS block (without its 0x00 delimiter); raises :class:`CobsError`."""
+    if _c_decode is not None:
+        try:
+            return _c_decode(block)
+        except ValueError:
+            pass  # invalid: the Python decoder below raises CobsError with the reason
+    return decode_python(block)
+
+
+def decode_python(block: bytes) -> bytes:
+    """The Python decoder (the same output as the compiled one; used when it is not built)."""
     if len(block) < _VECTORISE_FROM:
         return _decode_loop(block)
     return _decode_vectorised(block)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -118,6 +120,40 @@ def _outcome(fn, block):
                  st.binary(max_size=1200).map(lambda b: cobs.encode(b) + b"\x01")))
 def test_vectorised_cobs_decoder_equals_the_reference_loop(block):
     assert _outcome(cobs._decode_vectorised, block) == _outcome(cobs._decode_loop, block)
+
+
+def _c_outcome(block):
+    try:
+        return _ccodec.cobs_decode(block)
+    except ValueError:
+        return "error"
+
+
+try:
+    from firmware_bridge import _ccodec
+except ImportError:  # not built: only allowed where the install had no compiler
+    _ccodec = None
+
+
+def test_compiled_codec_is_built_when_required():
+    if _ccodec is None:
+        if os.environ.get("EMG_REQUIRE_EXTENSIONS") == "1":
+            pytest.fail("firmware_bridge._ccodec did not build (EMG_REQUIRE_EXTENSIONS=1)")
+        pytest.skip("firmware_bridge._ccodec not built: Python decoder in use")
+    assert cobs.ACCELERATED == (os.environ.get("EMG_BRIDGE_CODEC", "").lower() != "python")
+
+
+@pytest.mark.skipif(_ccodec is None, reason="firmware_bridge._ccodec not built")
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.binary(max_size=1200),
+                 st.binary(max_size=1200).map(lambda b: cobs.encode(b)),
+                 st.binary(max_size=1200).map(lambda b: cobs.encode(b) + b"\x01"),
+                 st.binary(max_size=1200).map(lambda b: cobs.encode(b)[:-1])))
+def test_compiled_cobs_decoder_equals_the_python_one(block):
+    """The firmware's C decoder (bound as firmware_bridge._ccodec) accepts exactly the blocks
+    the Python decoder accepts and decodes them to the same bytes."""
+    assert _c_outcome(block) == _outcome(cobs.decode_python, block)
+    assert _outcome(cobs.decode, block) == _outcome(cobs.decode_python, block)
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,18 @@
+"""Build script for the optional compiled accelerators; all metadata lives in setup.cfg.
+
+Each extension is `optional=True`: where no C compiler or Python headers are available the
+install still succeeds and the pure-Python/numpy code (the specification the extensions are
+held to bit for bit by the tests) is used instead. `make test` sets EMG_REQUIRE_EXTENSIONS=1 so
+that CI fails when an extension did not build.
+"""
+
+from setuptools import Extension, setup
+
+EXTENSIONS = [
+    # COBS block decoder of the bridge: the same C codec firmware authors use (firmware_bridge/c).
+    Extension("firmware_bridge._ccodec",
+              sources=["firmware_bridge/_ccodec.c", "firmware_bridge/c/emg_proto.c"],
+              include_dirs=["firmware_bridge/c"], optional=True),
+]
+
+setup(ext_modules=EXTENSIONS)
