@@ -357,6 +357,7 @@ class Service:
         check_rate(rate, int(self.bundle.sample_rate), int(self.bundle.min_sample_rate),
                    what=f"source {spec}" if spec else "source")
         pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend)
+        log.info("front-end: %s; bridge COBS decoder: %s", _frontend_kind(pipe.frontend), _cobs_kind())
         n_total = getattr(source, "n_samples", None)
         if n_total is not None and n_total < pipe.window_samples:
             raise UserError(
@@ -487,3 +488,15 @@ def run(opts: RuntimeOptions) -> RunSummary:
 
 
 __all__ = ["RuntimeOptions", "RunSummary", "Service", "run", "EXIT_OK", "EXIT_FAILURE"]
+
+
+def _frontend_kind(frontend: Any) -> str:
+    """Which evaluation of the front-end spec runs (the compiled kernel or the numpy code)."""
+    kind = getattr(frontend, "kernel", None)
+    return {"c": "compiled C kernel", "numpy": "numpy (the compiled kernel is not in use)"}.get(kind, type(frontend).__name__)
+
+
+def _cobs_kind() -> str:
+    from firmware_bridge import cobs
+
+    return "compiled (firmware C codec)" if cobs.ACCELERATED else "Python (firmware_bridge._ccodec not built)"
