@@ -13,6 +13,11 @@ EXTENSIONS = [
     Extension("firmware_bridge._ccodec",
               sources=["firmware_bridge/_ccodec.c", "firmware_bridge/c/emg_proto.c"],
               include_dirs=["firmware_bridge/c"], optional=True),
+    # Integer log-Mel front-end kernel (edge/frontend/c), bit-exact to the numpy spec path;
+    # the AVX2+FMA variant inside is chosen at run time, so -march is not needed.
+    Extension("edge.frontend._kernel",
+              sources=["edge/frontend/_kernel.c", "edge/frontend/c/emg_frontend.c"],
+              include_dirs=["edge/frontend/c"], extra_compile_args=["-O3"], optional=True),
 ]
 
 setup(ext_modules=EXTENSIONS)

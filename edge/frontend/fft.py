@@ -67,6 +67,7 @@ class DftPlan:
         self.N1 = N1 = N // N2
         self.n1_count = -(-L // N2)  # rows of pass A that can hold samples
         C, S = twiddles(N)
+        self.cos_q26, self.sin_q26 = C, S  # the Q26 tables themselves (the compiled kernel's input)
         n1 = np.arange(self.n1_count)[:, None]
         k1 = np.arange(N1)[None, :]
         j = (n1 * k1 * N2) % N

@@ -1,11 +1,13 @@
 """Golden vectors: the output must match exactly (issue 2). Changing them = a new SPEC_VERSION."""
 
 import json
+import os
 
 import numpy as np
 import pytest
 
 from edge.frontend import FEATURE_DTYPE, SPEC_VERSION, Frontend, FrontendConfig
+from edge.frontend.pipeline import kernel_available
 from tests.edge.golden.frontend_signals import CONFIGS, golden_signals
 from tests.edge.golden.make_frontend_golden import digest, golden_path, table_digests
 
@@ -17,11 +19,17 @@ def test_golden_file_is_for_this_spec_version():
     assert len(GOLDEN["vectors"]) == 8 * 5  # 8 signals at 8, 16, 22.05, 44.1, 48 kHz
 
 
+@pytest.mark.parametrize("kernel", ["numpy", "c"])  # the spec path and the compiled kernel
 @pytest.mark.parametrize("sr", sorted(CONFIGS))
-def test_golden_vectors_match_exactly(sr):
+def test_golden_vectors_match_exactly(sr, kernel):
+    if kernel == "c" and not kernel_available():
+        if os.environ.get("EMG_REQUIRE_EXTENSIONS") == "1":
+            pytest.fail("edge.frontend._kernel did not build (EMG_REQUIRE_EXTENSIONS=1)")
+        pytest.skip("edge.frontend._kernel not built")
     cfg = FrontendConfig(**CONFIGS[sr])
     assert GOLDEN["configs"][str(sr)] == cfg.to_dict()
-    fe = Frontend(cfg)
+    fe = Frontend(cfg, kernel=kernel)
+    assert fe.kernel == kernel
     assert table_digests(fe) == GOLDEN["tables"][str(sr)]
     for name, pcm in golden_signals(sr).items():
         want = GOLDEN["vectors"][f"{sr}/{name}"]

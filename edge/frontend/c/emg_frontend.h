@@ -1,0 +1,92 @@
+/* Integer log-Mel front-end, compiled kernel (spec: edge/FRONTEND.md, version 1.1).
+ *
+ * Plain C99, no libm, no floating-point rounding anywhere in the result: every output is the
+ * int16 value the spec (and the numpy reference in edge/frontend/) defines, bit for bit. The
+ * float64 arithmetic inside the DFT only ever holds integers below 2^51, which doubles represent
+ * exactly, so it is an exact way to form the spec's int64 sums (see emg_frontend.c).
+ *
+ * The tables are inputs, not recomputed here: they are defined with cos/sin/log and a C libm
+ * may round a last bit differently (FRONTEND.md §8). Export them from the Python reference
+ * (edge/frontend/pipeline.py does this for the extension) or compare their digests with the
+ * golden file. Usage:
+ *
+ *     emg_fe_tables t = { ... };                 // pointers stay owned by the caller
+ *     emg_fe_plan *plan;
+ *     if (emg_fe_plan_create(&t, &plan) != EMG_FE_OK) ...;   // copies what it needs
+ *     void *work = malloc(emg_fe_workspace_size(plan));       // one per concurrent caller
+ *     emg_fe_compute(plan, samples, n_frames, hop, out, work); // out: n_frames × n_mels int16
+ *     free(work); emg_fe_plan_free(plan);
+ *
+ * A plan is read-only after creation and may be shared between threads; each thread needs
+ * its own workspace.
+ *
+ * Assumptions (checked at compile time in emg_frontend.c): int64_t is two's complement (C99
+ * guarantees it for the exact-width types) and `>>` of a negative int64_t is an arithmetic
+ * shift (floor division by 2^k; implementation-defined in C99, true for gcc, clang and MSVC).
+ */
+#ifndef EMG_FRONTEND_H
+#define EMG_FRONTEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EMG_FE_SPEC_VERSION "1.1"
+
+#define EMG_FE_OK 0
+#define EMG_FE_EINVAL (-1) /* a table or size outside what the spec allows (bounds would not hold) */
+#define EMG_FE_ENOMEM (-2)
+
+/* The per-config tables (FRONTEND.md §3, §4, §6, §7, §8). All int64 arrays, read during
+ * emg_fe_plan_create only. Python names in brackets. */
+typedef struct emg_fe_tables {
+    int32_t frame_length;          /* L, 64..16384 [cfg.frame_length] */
+    int32_t fft_size;              /* N, power of two, L <= N <= 16384 [cfg.fft_size] */
+    int32_t k_lo, k_hi;            /* first/last needed bin, 0 <= k_lo <= k_hi <= N/2 */
+    int32_t n_mels;                /* M >= 1 */
+    int32_t max_power_bits;        /* 62 - G [MelFilterbank.max_power_bits] */
+    const int64_t *window;         /* [L] Q30 periodic Hann, 0..2^30 [window.hann_q30] */
+    const int64_t *cos_q26;        /* [N] C_j, |C_j| <= 2^26 [fft.twiddles(N)[0]] */
+    const int64_t *sin_q26;        /* [N] S_j [fft.twiddles(N)[1]] */
+    int32_t n_weights;             /* number of non-zero Q16 weights */
+    const int64_t *weight;         /* [n_weights] Q16, 1..65536, band after band [MelFilterbank._w] */
+    const int64_t *weight_bin;     /* [n_weights] bin k - k_lo of each weight [MelFilterbank._k] */
+    const int64_t *band_start;     /* [M] index of band m's first weight, ascending [MelFilterbank._starts] */
+    const int64_t *log2_table;     /* [257] Q16 log2(1 + i/256) [log.LOG2_TABLE] */
+    int64_t db_coeff;              /* K = 12626113 [log.DB_COEFF] */
+    uint32_t flags;                /* 0, or EMG_FE_FLAG_GENERIC */
+} emg_fe_tables;
+
+/* Use the portable DFT code even where a vectorised one (x86-64 AVX2+FMA) is available; the
+ * outputs are identical, this only lets tests and benchmarks exercise both. */
+#define EMG_FE_FLAG_GENERIC 1u
+
+typedef struct emg_fe_plan emg_fe_plan;
+
+/* Validates the tables against the spec's bounds and builds the plan. *out is set on success. */
+int emg_fe_plan_create(const emg_fe_tables *tables, emg_fe_plan **out);
+void emg_fe_plan_free(emg_fe_plan *plan);
+
+/* Bytes of scratch memory emg_fe_compute needs (any alignment; it aligns internally). */
+size_t emg_fe_workspace_size(const emg_fe_plan *plan);
+
+int32_t emg_fe_n_mels(const emg_fe_plan *plan);
+int32_t emg_fe_frame_length(const emg_fe_plan *plan);
+
+/* Features of n_frames frames: frame i is the L samples samples[i*frame_stride .. +L) (stride in
+ * samples; hop H for a signal, L for packed frames; any value, also 0 or negative). Writes
+ * out[i*n_mels + m] (int16, 1/64 dB, 0 = 0 dB floor). workspace: emg_fe_workspace_size bytes. */
+void emg_fe_compute(const emg_fe_plan *plan, const int16_t *samples, ptrdiff_t frame_stride,
+                    size_t n_frames, int16_t *out, void *workspace);
+
+/* Name of the DFT code path chosen at plan creation ("avx2+fma" or "generic"), for reports. */
+const char *emg_fe_isa(const emg_fe_plan *plan);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMG_FRONTEND_H */
