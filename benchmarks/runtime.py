@@ -9,9 +9,11 @@ Writes ``benchmarks/results/runtime.json``. Three measurements, in one run:
    format), decoded by ``firmware_bridge.protocol.Decoder`` and run through the service
    (reader thread, queue, front-end, windows, int8 LiteRT, smoothing, detector, outbox).
    Real-time factor = audio seconds / wall seconds (target >= 100x); ``rtf_cpu`` = audio
-   seconds / process CPU seconds, less disturbed by other load on a shared machine. Peer in the same run: the
-   same samples fed straight to the pipeline without the bridge (front-end + inference), and
-   real time itself (ratio 1).
+   seconds / process CPU seconds, less disturbed by other load on a shared machine. Peers in the same run: the
+   same samples fed straight to the pipeline without the bridge (front-end + inference), the
+   whole pipeline with XNNPACK, the whole pipeline without the compiled accelerators (numpy
+   front-end, Python COBS decoder: a device where nothing could be compiled), and real time
+   itself (ratio 1).
 2. **latency** — the virtual amplifier streams a recording with pathological discharges at
    real-time speed over a pseudo-terminal; the runtime runs in-process on it. Latency = wall
    time when the unit received the alert minus the wall time the unit's clock reached the
@@ -138,6 +140,21 @@ def bench_rtf(bundle_name: str, seconds: float) -> dict:
     run(RuntimeOptions(bundle=bundle, source=src, classifier=Int8Classifier(bundle, xnnpack=True), speed=None,
                        install_signal_handlers=False, stats_every_s=0))
     wall_x = time.perf_counter() - t0
+    # Peer: the same without the compiled accelerators (numpy front-end, Python COBS decoder),
+    # as on a device where nothing could be compiled at install time.
+    from edge.frontend import Frontend
+    from firmware_bridge import cobs
+
+    compiled, cobs._c_decode = cobs._c_decode, None
+    try:
+        src = WireSource(wire, RATE, pcm.size)
+        t0 = time.perf_counter()
+        run(RuntimeOptions(bundle=bundle, source=src, classifier=Int8Classifier(bundle), speed=None,
+                           frontend=Frontend(bundle.frontend_config, kernel="numpy"),
+                           install_signal_handlers=False, stats_every_s=0))
+        wall_pure = time.perf_counter() - t0
+    finally:
+        cobs._c_decode = compiled
     # Where the time goes: the bridge decoder alone.
     src = WireSource(wire, RATE, pcm.size)
     t0 = time.perf_counter()
@@ -149,6 +166,10 @@ def bench_rtf(bundle_name: str, seconds: float) -> dict:
     wall_dec = time.perf_counter() - t0
     return {
         "whole_pipeline_xnnpack": {"wall_s": wall_x, "rtf": audio / wall_x},
+        "whole_pipeline_without_accelerators": {"wall_s": wall_pure, "rtf": audio / wall_pure,
+                                                "frontend": "numpy", "cobs": "python"},
+        "accelerators": {"frontend_kernel": Frontend(bundle.frontend_config).kernel,
+                         "cobs_compiled": cobs.ACCELERATED},
         "component_bridge_decoder": {"wall_s": wall_dec, "rtf": audio / wall_dec},
         "audio_s": audio, "wire_bytes": len(wire),
         "whole_pipeline": {"wall_s": wall, "cpu_s": cpu, "rtf": audio / wall, "rtf_cpu": audio / cpu,
@@ -279,6 +300,31 @@ def bench_memory(bundle_name: str, minutes: float) -> dict:
     }
 
 
+def print_summary(result: dict) -> None:
+    """One table of the headline figures against their targets."""
+    rows = []
+    if "rtf" in result:
+        r = result["rtf"]
+        rows += [("whole pipeline through the decoder, one core", f"{r['whole_pipeline']['rtf']:.0f}x real time "
+                  f"({r['whole_pipeline']['rtf_cpu']:.0f}x by CPU time)", ">= 100x"),
+                 ("  same with XNNPACK", f"{r['whole_pipeline_xnnpack']['rtf']:.0f}x", ""),
+                 ("  same without compiled accelerators", f"{r['whole_pipeline_without_accelerators']['rtf']:.0f}x", ""),
+                 ("  peer: front-end + inference, no bridge", f"{r['peer_bare_frontend_inference']['rtf']:.0f}x", ""),
+                 ("  bridge decoder alone", f"{r['component_bridge_decoder']['rtf']:.0f}x", "")]
+    if "latency" in result:
+        lat = result["latency"]
+        per = ", ".join(f"{e['label']} {e['latency_s']:.2f}" if e.get("detected") else f"{e['label']} missed"
+                        for e in lat["episodes"])
+        rows.append(("onset to alert at the unit, real time (s)", per, f"<= {lat['target_s']:.3f} s"))
+    if "memory" in result:
+        m = result["memory"]
+        rows += [("peak RSS", f"{m.get('rss_peak_mb', float('nan')):.1f} MB", "<= 150 MB"),
+                 ("RSS growth over the run", f"{m.get('rss_growth_mb', float('nan')):+.2f} MB", "< 5 MB")]
+    width = max(len(a) for a, _, _ in rows) if rows else 0
+    for a, b, c in rows:
+        print(f"{a:<{width}}  {b}  {c}".rstrip())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", default="default")
@@ -305,6 +351,7 @@ def main() -> int:
         print("rtf:", json.dumps(result["rtf"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
+    print_summary(result)
     print(f"wrote {args.out}")
     return 0
 
