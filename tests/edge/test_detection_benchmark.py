@@ -1,0 +1,90 @@
+"""The event-level detection benchmark (benchmarks/detection.py) on a tiny set, with the shipped
+bundle and the default RuntimeConfig: what it measures must hold on a clean examination."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import detection as D  # noqa: E402
+
+from edge.runtime.config import RuntimeConfig  # noqa: E402
+
+SEED = 7_000_000  # outside the benchmark's eval/tune sets and the bundle's training seeds
+PLAN = (
+    ("rest", 4.0), ("fibrillation", 8.0), ("rest", 6.0), ("complex_repetitive_discharge", 6.0), ("rest", 6.0),
+    ("myotonic_discharge", 6.0), ("rest", 6.0), ("neuromyotonic_discharge", 2.0), ("rest", 6.0),
+    ("fasciculation", 9.0), ("rest", 1.0),
+)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    from edge.bundle import load_bundle
+
+    return load_bundle("default")
+
+
+@pytest.fixture(scope="module")
+def clean(bundle):
+    spec = D.RecordingSpec(SEED, sum(d for _, d in PLAN), PLAN, "test")
+    return D.evaluate([spec], bundle, RuntimeConfig(), keep_posteriors=True)
+
+
+def test_every_episode_of_a_clean_plan_is_detected_with_its_label(clean):
+    summary, (run,) = clean
+    t = summary["totals"]
+    assert t["episodes"] == 5
+    assert t["detected"] == 5 and t["false_alarms"] == 0 and t["repeats"] == 0
+    for label in ("fibrillation", "complex_repetitive_discharge", "myotonic_discharge", "neuromyotonic_discharge",
+                  "fasciculation"):
+        assert summary["per_class"][label]["detected"] == 1, label
+    assert sorted(a["label"] for a in run.alerts) == sorted(set(lab for lab, _ in PLAN) - {"rest"})
+
+
+def test_latency_meets_the_target_except_for_fasciculation(clean, bundle):
+    summary, _ = clean
+    target = D.window_seconds(bundle) + 0.25
+    assert summary["target_s"] == pytest.approx(target, abs=1e-4)
+    assert 1.2 < target < 1.3  # 1 s window of 25 ms frames every 10 ms, + 250 ms
+    for label, row in summary["per_class"].items():
+        if row["detected"] and label != D.SPARSE:
+            assert 0.0 < row["latency_max_s"] <= target, label
+    sparse = summary["per_class"][D.SPARSE]
+    # Two potentials are needed: the alert cannot come before the second one.
+    assert sparse["reachable_target"]["detected_with_two_potentials"] == 1
+    assert sparse["reachable_target"]["within"] == 1
+
+
+def test_replay_of_recorded_posteriors_equals_the_live_pipeline(clean, bundle):
+    _, (run,) = clean
+    assert D.replay(run, bundle, RuntimeConfig()) == run.alerts
+    # A stricter setting through the same replay can only raise fewer or later alerts.
+    strict = D.replay(run, bundle, D.make_config({"enter": 0.9, "min_duration_s": 0.5}))
+    assert len(strict) <= len(run.alerts)
+
+
+def test_no_false_alarm_on_rest(bundle):
+    summary, (run,) = D.evaluate([D.RecordingSpec(SEED + 1, 60.0, (("rest", 60.0),), "test")], bundle)
+    assert summary["totals"]["episodes"] == 0
+    assert run.alerts == []
+
+
+def test_seed_sets_are_disjoint_from_training_and_demo_seeds():
+    from convert.default_bundle import SETS
+    from convert.demo_recording import DEMO_SEED
+    from convert.taxonomy import LABELS
+
+    used = {DEMO_SEED, 11, 23, 31}  # the demo and benchmarks/runtime.py
+    for spec in SETS.values():
+        used |= set(range(spec.seed0, spec.seed0 + len(LABELS) * spec.clips_per_class + spec.recordings))
+    sets = {name: {s.seed for s in D.recording_set(name)} for name in D.SEED_SETS}
+    assert not sets["eval"] & sets["tune"]
+    for name, seeds in sets.items():
+        assert not seeds & used, name
+    specs = D.recording_set("eval")
+    assert [s.kind for s in specs[:4]] == ["demo-plan"] * 4
+    assert 45 <= sum(s.duration_s for s in specs) / 60 <= 60
