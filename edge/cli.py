@@ -9,6 +9,7 @@ from firmware_bridge.clikit import run
 #: Subcommand modules; each defines ``add_parser(subparsers)``.
 COMMANDS: list[str] = [
     "edge.runtime.cli_run",
+    "edge.frontend.export_c",
 ]
 
 

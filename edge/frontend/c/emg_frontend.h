@@ -6,9 +6,10 @@
  * exactly, so it is an exact way to form the spec's int64 sums (see emg_frontend.c).
  *
  * The tables are inputs, not recomputed here: they are defined with cos/sin/log and a C libm
- * may round a last bit differently (FRONTEND.md §8). Export them from the Python reference
- * (edge/frontend/pipeline.py does this for the extension) or compare their digests with the
- * golden file. Usage:
+ * may round a last bit differently (FRONTEND.md §8). Export them from the Python reference:
+ * `emg-edge frontend-tables --bundle default --out fe_tables.h` writes them as a header
+ * (fe_example.c shows its use; edge/frontend/pipeline.py hands the same arrays to the Python
+ * extension). Usage:
  *
  *     emg_fe_tables t = { ... };                 // pointers stay owned by the caller
  *     emg_fe_plan *plan;
