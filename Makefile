@@ -39,6 +39,8 @@ demo: $(VENV)/.device-stamp
 bench: $(VENV)/.dev-stamp
 	$(PY) benchmarks/frontend.py
 	$(PY) benchmarks/bridge.py
+	$(PY) benchmarks/runtime.py
+	$(PY) benchmarks/detection.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
