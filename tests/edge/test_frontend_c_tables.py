@@ -1,9 +1,20 @@
 """`emg-edge frontend-tables` + the C kernel compiled outside Python (as firmware would build it):
 the features equal the Python front-end's bit for bit, so a unit can compute what a bundle was
-trained on. Skipped only when no C compiler is installed."""
+trained on. Skipped only when no C compiler is installed.
+
+Every DFT variant of emg_frontend.c is built as a standalone driver (fe_example.c) with strict
+warnings and checked at all five golden configs:
+
+* ``dispatch``: the default build (AVX2+FMA vector code on x86-64 CPUs that have it);
+* ``no-vector-ext``: ``-DEMG_FE_NO_VECTOR_EXT`` (the dispatched code as plain loops);
+* ``generic``: the tables' flags set to EMG_FE_FLAG_GENERIC (the portable float64 code);
+* ``int64``: ``-DEMG_FE_DFT_INT64`` (plain int64 DFT, no floating point: for MCUs without a
+  double-precision FPU).
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,32 +24,247 @@ import pytest
 
 from edge.cli import main as edge_main
 from edge.frontend import Frontend, FrontendConfig
+from edge.frontend import export_c
+from edge.frontend import fft as fft_module
 from edge.frontend.export_c import render_header
-from tests.edge.golden.frontend_signals import CONFIGS, golden_signals
+from edge.frontend.window import window_and_normalise
+from tests.edge.golden.frontend_signals import CONFIGS, golden_signals, white_noise
 
 C_DIR = Path(__file__).resolve().parents[2] / "edge" / "frontend" / "c"
 CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
 needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc/clang) on PATH")
-STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
+STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wconversion", "-Wno-sign-conversion"]
+INT64 = "-DEMG_FE_DFT_INT64"
+# variant: (defines for emg_frontend.c, tables flags)
+VARIANTS = {
+    "dispatch": ([], "0u"),
+    "no-vector-ext": (["-DEMG_FE_NO_VECTOR_EXT"], "0u"),
+    "generic": ([], "EMG_FE_FLAG_GENERIC"),
+    "int64": ([INT64], "0u"),
+}
 
 
-def build(tmp_path: Path, cfg: FrontendConfig) -> Path:
-    (tmp_path / "emg_fe_tables.h").write_text(render_header(cfg, "fe"))
-    exe = tmp_path / "fe_example"
-    subprocess.run([CC, *STRICT, f"-I{C_DIR}", f"-I{tmp_path}", str(C_DIR / "fe_example.c"),
-                    str(C_DIR / "emg_frontend.c"), "-o", str(exe)], check=True, capture_output=True, text=True)
-    return exe
+def cc(*args: str | Path) -> None:
+    r = subprocess.run([CC, *map(str, args)], capture_output=True, text=True)
+    assert r.returncode == 0, f"{CC} {' '.join(map(str, args))}\n{r.stderr}"
+
+
+@pytest.fixture(scope="module")
+def kernel_objects(tmp_path_factory) -> dict[tuple[str, ...], Path]:
+    """emg_frontend.o for each set of defines, compiled once for the module."""
+    d = tmp_path_factory.mktemp("kernel")
+    objs = {}
+    for defines in {tuple(v[0]) for v in VARIANTS.values()}:
+        obj = d / f"emg_frontend{''.join(defines).replace('-D', '_')}.o"
+        cc(*STRICT, *defines, "-c", C_DIR / "emg_frontend.c", "-o", obj)
+        objs[defines] = obj
+    return objs
+
+
+def build_drivers(tmp_path: Path, cfg: FrontendConfig, kernel_objects) -> dict[str, Path]:
+    """fe_example linked against every variant, tables of cfg."""
+    header = render_header(cfg, "fe")
+    exes = {}
+    for name, (defines, flags) in VARIANTS.items():
+        d = tmp_path / name
+        d.mkdir()
+        assert "    .flags = 0u," in header
+        (d / "emg_fe_tables.h").write_text(header.replace("    .flags = 0u,", f"    .flags = {flags},"))
+        cc(*STRICT, f"-I{C_DIR}", f"-I{d}", "-c", C_DIR / "fe_example.c", "-o", d / "fe_example.o")
+        cc(d / "fe_example.o", kernel_objects[tuple(defines)], "-o", d / "fe_example")
+        exes[name] = d / "fe_example"
+    return exes
+
+
+def run(exe: Path, pcm: np.ndarray, n_mels: int) -> np.ndarray:
+    out = subprocess.run([str(exe)], input=pcm.astype("<i2").tobytes(), capture_output=True, check=True).stdout
+    return np.frombuffer(out, dtype="<i2").reshape(-1, n_mels)
+
+
+def impulses(n: int, frame_length: int) -> np.ndarray:
+    """Single-sample impulses, at most one per frame (spacing > L), of extreme and tiny sizes;
+    the first sits on sample 0, where the window is 0 (a silent frame despite the impulse)."""
+    x = np.zeros(n, dtype=np.int16)
+    values = [32767, -32768, 1, -1, 20000, -7, 3, -32767]
+    pos, i = 0, 0
+    while pos < n:
+        x[pos] = values[i % len(values)]
+        pos += frame_length + 1 + 97 * i % frame_length
+        i += 1
+    return x
+
+
+def signals(rate: int, cfg: FrontendConfig) -> dict[str, np.ndarray]:
+    sigs = dict(golden_signals(rate))
+    n = (3 * rate) // 10
+    sigs["noise_int16_full_range"] = np.random.default_rng(rate).integers(-32768, 32768, n, dtype=np.int16)
+    sigs["single_impulses"] = impulses(n, cfg.frame_length)
+    return sigs
 
 
 @needs_cc
-@pytest.mark.parametrize("rate", [8000, 44100])
-def test_standalone_c_kernel_with_exported_tables_equals_python(tmp_path, rate):
+@pytest.mark.parametrize("rate", sorted(CONFIGS))
+def test_standalone_c_kernel_with_exported_tables_equals_python(tmp_path, rate, kernel_objects):
     cfg = FrontendConfig(**CONFIGS[rate])
-    exe = build(tmp_path, cfg)
-    for name, pcm in golden_signals(rate).items():
-        out = subprocess.run([str(exe)], input=pcm.astype("<i2").tobytes(), capture_output=True, check=True).stdout
-        got = np.frombuffer(out, dtype="<i2").reshape(-1, cfg.n_mels)
-        np.testing.assert_array_equal(got, Frontend(cfg, kernel="numpy").process(pcm), err_msg=name)
+    exes = build_drivers(tmp_path, cfg, kernel_objects)
+    ref = Frontend(cfg, kernel="numpy")
+    for name, pcm in signals(rate, cfg).items():
+        want = ref.process(pcm)
+        ref.reset()
+        assert want.shape[0] > 0, name
+        for variant, exe in exes.items():
+            np.testing.assert_array_equal(run(exe, pcm, cfg.n_mels), want, err_msg=f"{variant}: {name}")
+
+
+@needs_cc
+def test_int64_variant_without_twiddle_symmetry(tmp_path, monkeypatch, kernel_objects):
+    """A twiddle table without conjugate symmetry: every k1 column computed in full."""
+    real = fft_module.twiddles
+
+    def perturbed(N):
+        C, S = real(N)
+        S = S.copy()
+        S[N // 8] -= 3  # breaks S[N-j] = -S[j]
+        return C, S
+
+    monkeypatch.setattr(fft_module, "twiddles", perturbed)
+    monkeypatch.setattr(export_c, "twiddles", perturbed)
+    cfg = FrontendConfig(**CONFIGS[22050])
+    ref = Frontend(cfg, kernel="numpy")
+    assert not ref.plan._symmetric
+    exes = build_drivers(tmp_path, cfg, kernel_objects)
+    for name, pcm in {"noise": white_noise(6000, 22050, -3.0, seed=5),
+                      "impulses": impulses(6000, cfg.frame_length)}.items():
+        want = ref.process(pcm)
+        ref.reset()
+        for variant in ("int64", "dispatch"):
+            np.testing.assert_array_equal(run(exes[variant], pcm, cfg.n_mels), want, err_msg=f"{variant}: {name}")
+
+
+PROBE = r"""/* Test probe: the int64 DFT (dft_int64 of emg_frontend.c) of frames of u (L int64 each,
+ * stdin) -> X_re, X_im of the bins k_lo..k_hi (int64, stdout). */
+#include <stdio.h>
+
+#include "emg_frontend.c"
+#include "emg_fe_tables.h"
+
+int main(void) {
+    emg_fe_plan *p;
+    void *mem;
+    workspace w;
+    size_t L, K, n;
+    if (emg_fe_plan_create(&fe_tables, &p) != EMG_FE_OK) return 2;
+    mem = malloc(emg_fe_workspace_size(p));
+    if (!mem) return 1;
+    w = ws_layout(p, mem);
+    L = (size_t)p->L;
+    K = (size_t)(p->k_hi - p->k_lo + 1);
+    for (n = L; n < (size_t)p->n1c * (size_t)p->N2; n++) w.u[n] = 0;
+    while (fread(w.u, sizeof(int64_t), L, stdin) == L) {
+        dft_int64(p, &w);
+        fwrite(w.xre, sizeof(int64_t), K, stdout);
+        fwrite(w.xim, sizeof(int64_t), K, stdout);
+    }
+    free(mem);
+    emg_fe_plan_free(p);
+    return 0;
+}
+"""
+
+
+def adversarial_u(cfg: FrontendConfig) -> np.ndarray:
+    """Frames of u (the §4 input) that the sample-domain signals do not reach: exact rounding ties
+    in pass A (u = odd·2^25 at one sample, so u·C_j and u·S_j end in 2^25 for odd twiddles: this is
+    where the mirrored column's own rounding shows), and frames at the bound Σ|u| < 2^35 + L/2
+    whose signs follow a bin's twiddles (pass-B sums near 2^63)."""
+    L, N = cfg.frame_length, cfg.fft_size
+    top = (1 << 35) - 1
+    rows = []
+    for n in sorted({0, 1, 5, L // 3, L // 2, L - 1}):
+        for v in (1 << 25, -(3 << 25), 1023 << 25, top, -top):
+            r = np.zeros(L, dtype=np.int64)
+            r[n] = v
+            rows.append(r)
+    n = np.arange(L)
+    even = top // L
+    rows += [np.full(L, even), np.where(n % 2 == 0, even, -even)]
+    C, S = fft_module.twiddles(N)
+    for k in (1, 7, N // 4 - 3, N // 2 - 1):
+        rows.append(np.where(C[(n * k) % N] >= 0, even, -even))
+        rows.append(np.where(S[(n * k) % N] >= 0, -even, even))
+    rng = np.random.default_rng(L)
+    for _ in range(4):
+        r = rng.integers(-(1 << 40), 1 << 40, L)
+        rows.append(r * top // np.abs(r).sum())
+    u = np.array(rows, dtype=np.int64)
+    assert (np.abs(u).sum(axis=1) < (1 << 35) + L // 2).all()
+    return u
+
+
+@needs_cc
+@pytest.mark.parametrize("rate", [8000, 22050, 44100])
+def test_int64_dft_equals_the_spec_sums_on_adversarial_inputs(tmp_path, rate):
+    """dft_int64 itself against DftPlan.dft_int64 (the spec's plain int64 sums), X for X."""
+    cfg = FrontendConfig(**CONFIGS[rate])
+    (tmp_path / "emg_fe_tables.h").write_text(render_header(cfg, "fe"))
+    (tmp_path / "probe.c").write_text(PROBE)
+    cc(*STRICT, INT64, f"-I{C_DIR}", f"-I{tmp_path}", tmp_path / "probe.c", "-o", tmp_path / "probe")
+    ref = Frontend(cfg, kernel="numpy")
+    pcm_frames = np.random.default_rng(rate).integers(-32768, 32768, (6, cfg.frame_length))
+    u_real, _ = window_and_normalise(pcm_frames.astype(np.int16), ref.window)
+    u = np.concatenate([adversarial_u(cfg), u_real.astype(np.int64)])
+    out = subprocess.run([str(tmp_path / "probe")], input=u.astype("<i8").tobytes(), capture_output=True,
+                         check=True).stdout
+    got = np.frombuffer(out, dtype="<i8").reshape(u.shape[0], 2, -1)
+    want = ref.plan.dft_int64(u)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ref.plan.dft(u), want)
+
+
+def _own_lines(preprocessed: str) -> str:
+    """The lines of preprocessor output that come from emg_frontend.{c,h} (not system headers),
+    string literals removed."""
+    keep, own = [], False
+    for line in preprocessed.splitlines():
+        m = re.match(r'#\s*\d+\s+"([^"]*)"', line)
+        if m:
+            own = Path(m.group(1)).name in ("emg_frontend.c", "emg_frontend.h")
+        elif own:
+            keep.append(re.sub(r'"(\\.|[^"\\])*"', '""', line))
+    return "\n".join(keep)
+
+
+FLOATING = re.compile(r"\b(double|float)\b|\b\d+\.\d*|\.\d+\b|\b\d+[eE][+-]?\d+\b")
+
+
+@needs_cc
+def test_int64_variant_contains_no_floating_point(tmp_path):
+    """EMG_FE_DFT_INT64 is for CPUs without a double-precision FPU, so no floating-point type,
+    literal or instruction may occur anywhere in the kernel (not only the per-frame code).
+
+    1. The preprocessed kernel (its own lines, system headers excluded) has no `double`, `float`
+       or floating literal; the default build does (so the check is not vacuous).
+    2. Where the compiler has -mgeneral-regs-only (gcc on x86-64 and aarch64; clang on aarch64),
+       the kernel compiles with it: no FP or vector register is used at all. A one-line double
+       computation fails with the same flag (the compiler does enforce it).
+    """
+    def preprocess(*defines: str) -> str:
+        return subprocess.run([CC, "-E", "-std=c99", *defines, f"-I{C_DIR}", str(C_DIR / "emg_frontend.c")],
+                              capture_output=True, text=True, check=True).stdout
+
+    assert FLOATING.search(_own_lines(preprocess())) is not None
+    hit = FLOATING.search(_own_lines(preprocess(INT64)))
+    assert hit is None, f"floating point in the int64 variant: {hit.group(0)!r}"
+
+    probe = tmp_path / "probe.c"
+    probe.write_text("long f(long x) { return x + 1; }\n")
+    if subprocess.run([CC, "-mgeneral-regs-only", "-c", str(probe), "-o", str(tmp_path / "p.o")],
+                      capture_output=True).returncode != 0:
+        pytest.skip(f"{CC} has no -mgeneral-regs-only here (the preprocessor check passed)")
+    probe.write_text("long f(long x) { double d = (double)x; return (long)(d * 1.5); }\n")
+    assert subprocess.run([CC, "-O2", "-mgeneral-regs-only", "-c", str(probe), "-o", str(tmp_path / "p.o")],
+                          capture_output=True).returncode != 0
+    cc(*STRICT, INT64, "-mgeneral-regs-only", "-c", C_DIR / "emg_frontend.c", "-o", tmp_path / "k.o")
 
 
 def test_cli_writes_the_bundle_config_header(tmp_path, capsys):

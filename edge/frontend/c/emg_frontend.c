@@ -24,6 +24,16 @@
  * __builtin_cpu_supports), so one binary runs on any x86-64 CPU. Elsewhere (aarch64: NEON
  * doubles) the portable code is used. Measured on the 44.1 kHz / 1103 / 2048 / 64-band config
  * (Zen 4): ~19 us per frame with AVX2+FMA, of which pass B ~10, pass A ~6.
+ *
+ * EMG_FE_DFT_INT64 (compile-time option, for CPUs without a double-precision FPU such as
+ * Cortex-M4F/M33): the DFT is the plain int64 computation of §4 instead, as
+ * DftPlan.dft_int64 in edge/frontend/fft.py writes it, and no floating-point type occurs in the
+ * translation unit at all (the float64 code below is compiled out). Pass A sums are < 2^62,
+ * pass B sums < 2^63 (§9), so int64 accumulators hold them in any order. One frame at a time
+ * and one column k1 at a time: pass A forms Y[., k1] (N2 values; with symmetric twiddles also
+ * Y[., N1 - k1]), pass B then forms every needed bin k with k mod N1 = k1 from it, so Y never
+ * exists as a whole. The plan keeps the input C/S tables as int32 (|C|, |S| <= 2^26) and indexes
+ * them with j mod N, instead of the float path's per-bin tables; see emg_frontend.h for sizes.
  */
 #include "emg_frontend.h"
 
@@ -35,7 +45,9 @@
 typedef char emg_fe_check_arithmetic_shift[(((int64_t)-5) >> 1) == -3 ? 1 : -1];
 /* int64_t is two's complement (C99 7.18.1.1), so `& 65535` gives the floor residue. */
 typedef char emg_fe_check_twos_complement[(((int64_t)-5) & 7) == 3 ? 1 : -1];
+#ifndef EMG_FE_DFT_INT64
 typedef char emg_fe_check_double[sizeof(double) == 8 ? 1 : -1];
+#endif
 
 #if defined(__GNUC__)
 #define EMG_FE_ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -43,7 +55,7 @@ typedef char emg_fe_check_double[sizeof(double) == 8 ? 1 : -1];
 #define EMG_FE_ALWAYS_INLINE static inline
 #endif
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(EMG_FE_DFT_INT64)
 #define EMG_FE_X86_DISPATCH 1
 #endif
 
@@ -51,7 +63,7 @@ typedef char emg_fe_check_double[sizeof(double) == 8 ? 1 : -1];
  * ymm register), so that the accumulators stay in registers whatever the auto-vectoriser
  * decides. The portable variant uses plain loops (same results; gcc's lowering of 4-double
  * vectors to SSE2 goes through memory and is slower than its own vectorisation of the loops). */
-#if defined(__GNUC__) && !defined(EMG_FE_NO_VECTOR_EXT)
+#if defined(__GNUC__) && !defined(EMG_FE_NO_VECTOR_EXT) && !defined(EMG_FE_DFT_INT64)
 #define EMG_FE_VEC 1
 typedef double v4d __attribute__((vector_size(32), aligned(8))); /* aligned(8): any double* */
 #define LD(ptr) (*(const v4d *)(const void *)(ptr))
@@ -79,8 +91,13 @@ struct emg_fe_plan {
     int32_t L, N, N1, N2, n1c, k_lo, k_hi, M, max_power_bits;
     int32_t rows_a;        /* k1 rows multiplied out in pass A: N1/2+1 if symmetric, else N1 */
     int32_t symmetric;     /* the twiddles satisfy C[N-j] = C[j], S[N-j] = -S[j] */
-    int32_t kb;            /* k_lo rounded down to a multiple of VB: X is stored from bin kb */
+    int32_t kb;            /* X is stored from bin kb: k_lo rounded down to a multiple of VB (int64: k_lo) */
     int32_t n_x;           /* X slots: bins kb..kb+n_x-1 */
+#ifdef EMG_FE_DFT_INT64
+    int32_t *window;       /* [L] Q30, 0..2^30 (int32) */
+    int32_t *cos_q26;      /* [N] C_j, |C_j| <= 2^26 (int32; widened to int64 in every product) */
+    int32_t *sin_q26;      /* [N] S_j */
+#else
     int32_t n_groups;      /* VB-bin groups (k = N1*k2 + VB*c1 + i) that meet k_lo..k_hi */
     int32_t n_jobs;        /* pass-B jobs: one or two groups of the same c1 */
     int32_t use_avx2;
@@ -89,6 +106,7 @@ struct emg_fe_plan {
     double *tab_b;         /* [n_groups][N2][2*VB]: C, S of j = n2*k mod N (27 bits, exact) */
     int32_t *job;          /* [n_jobs][3]: c1, group g0, group g1 (-1: none) */
     int32_t *xoff;         /* [n_groups]: X slot of the group's first bin */
+#endif
     int32_t *w;            /* [nnz] Q16 weights (17 bits) */
     int32_t *wbin;         /* [nnz] bin index k - k_lo */
     int32_t *bstart;       /* [M+1] band m uses weights bstart[m]..bstart[m+1]-1 */
@@ -119,6 +137,8 @@ EMG_FE_ALWAYS_INLINE int64_t rshift(int64_t a, int k) {
 }
 
 EMG_FE_ALWAYS_INLINE int64_t abs64(int64_t a) { return a < 0 ? -a : a; }
+
+#ifndef EMG_FE_DFT_INT64 /* the float64 DFT (default): workspace, §3 and §4 for blocks of frames */
 
 /* --- workspace ------------------------------------------------------------------------- */
 
@@ -362,6 +382,8 @@ EMG_FE_ALWAYS_INLINE void pass_b_groups(int N2, const double *restrict yrh, cons
     if (t1) pass_b_out(rh1, rl1, ih1, il1, xre1, xim1);
 }
 
+#endif /* !EMG_FE_DFT_INT64 */
+
 /* --- §5 power, §6 filterbank, §7 log --------------------------------------------------- */
 
 EMG_FE_ALWAYS_INLINE void features(const emg_fe_plan *p, int s, const int64_t *restrict xre,
@@ -407,6 +429,138 @@ EMG_FE_ALWAYS_INLINE void features(const emg_fe_plan *p, int s, const int64_t *r
         }
     }
 }
+
+#ifdef EMG_FE_DFT_INT64 /* the plain int64 DFT: workspace, §3 and §4 one frame at a time */
+
+/* --- workspace --------------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t *u;         /* [n1c*N2]: u of §3 zero-padded; row n1 = samples N2*n1 .. N2*n1+N2-1 */
+    int64_t *yre, *yim; /* [N2]: column k1 of Y (pass A output) */
+    int64_t *yim_m;     /* [N2]: Y_im of column N1 - k1 (symmetric twiddles; its Y_re is yre) */
+    int64_t *xre, *xim; /* [n_x]: X of bins k_lo..k_hi */
+    int64_t *pw;        /* [k_hi-k_lo+1]: P, then P' */
+} workspace;
+
+static workspace ws_layout(const emg_fe_plan *p, void *mem) {
+    workspace w;
+    int64_t *d = (int64_t *)(((uintptr_t)mem + 7) & ~(uintptr_t)7);
+    w.u = d;     d += (size_t)p->n1c * p->N2;
+    w.yre = d;   d += p->N2;
+    w.yim = d;   d += p->N2;
+    w.yim_m = d; d += p->N2;
+    w.xre = d;   d += p->n_x;
+    w.xim = d;   d += p->n_x;
+    w.pw = d;
+    return w;
+}
+
+static size_t ws_bytes(const emg_fe_plan *p) {
+    const size_t n = (size_t)p->n1c * p->N2 + 3 * (size_t)p->N2 + 2 * (size_t)p->n_x +
+                     (size_t)(p->k_hi - p->k_lo + 1);
+    return 8 * n + 7; /* + room to align the start to 8 bytes */
+}
+
+/* --- §3 window and block normalisation --------------------------------------------------- */
+
+/* Writes u (zero-padded to n1c*N2) and returns s; S = 0 sets *silent (all features 0, u unset). */
+static int window_frame(const emg_fe_plan *p, const int16_t *x, int64_t *u, int *silent) {
+    const int L = p->L, padded = p->n1c * p->N2;
+    int64_t S = 0; /* int64: sum of |x*W| <= 2^14 * 2^15 * 2^30 < 2^59 */
+    int n, s;
+    for (n = 0; n < L; n++) S += abs64((int64_t)x[n] * p->window[n]); /* int64: |x*W| <= 2^45 */
+    *silent = S == 0;
+    if (*silent) return 0;
+    s = TARGET_BITS - bitlen64(S); /* -24..34 */
+    for (n = 0; n < L; n++) u[n] = rshift((int64_t)x[n] * p->window[n], -s); /* int64: |u| < 2^36 */
+    for (n = L; n < padded; n++) u[n] = 0;
+    return s;
+}
+
+/* --- §4 pass A, one column k1: Y[n2, k1] for n2 = 0..N2-1 -------------------------------- */
+
+/* Y_re = rshift(sum_n1 u*C_j, 26), Y_im = rshift(-sum_n1 u*S_j, 26), j = n1*k1*N2 mod N.
+ * yim_m (symmetric twiddles, 0 < k1 < N1/2; else NULL) receives Y_im of column N1 - k1 too: there
+ * j becomes N - j, C_j stays and S_j changes sign, so its sum is the negated one (rounded on its
+ * own) and its Y_re equals this column's. */
+static void pass_a_int64(const emg_fe_plan *p, const int64_t *u, int k1, int64_t *yre, int64_t *yim,
+                         int64_t *yim_m) {
+    const int N2 = p->N2, mask = p->N - 1;
+    const int step = (k1 * N2) & mask; /* j advances by k1*N2 mod N per n1 */
+    int n1, n2, j;
+    for (n2 = 0; n2 < N2; n2++) yre[n2] = yim[n2] = 0;
+    for (n1 = 0, j = 0; n1 < p->n1c; n1++, j = (j + step) & mask) {
+        const int64_t c = p->cos_q26[j], ms = -(int64_t)p->sin_q26[j]; /* int64: |C|, |S| <= 2^26 */
+        const int64_t *row = u + (size_t)n1 * N2;
+        for (n2 = 0; n2 < N2; n2++) {
+            /* int64: every partial sum <= sum |u| * 2^26 < (2^35 + L) * 2^26 < 2^62 */
+            yre[n2] += row[n2] * c;
+            yim[n2] += row[n2] * ms;
+        }
+    }
+    for (n2 = 0; n2 < N2; n2++) {
+        if (yim_m) yim_m[n2] = rshift(-yim[n2], TWIDDLE_BITS); /* int64: |Y| < 2^35 + 2^14 */
+        yre[n2] = rshift(yre[n2], TWIDDLE_BITS);
+        yim[n2] = rshift(yim[n2], TWIDDLE_BITS);
+    }
+}
+
+/* --- §4 pass B, the needed bins of one column: k = k1 + N1*k2 in k_lo..k_hi -------------- */
+
+/* X_re = rshift(sum_n2 (Y_re*C_j + Y_im*S_j), 26), X_im = rshift(sum_n2 (Y_im*C_j - Y_re*S_j), 26),
+ * j = n2*k mod N; stored at X slot k - kb. */
+static void pass_b_int64(const emg_fe_plan *p, const int64_t *yre, const int64_t *yim, int k1, int64_t *xre,
+                         int64_t *xim) {
+    const int N1 = p->N1, N2 = p->N2, mask = p->N - 1;
+    int k = k1 < p->k_lo ? k1 + (p->k_lo - k1 + N1 - 1) / N1 * N1 : k1; /* first k >= k_lo */
+    for (; k <= p->k_hi; k += N1) {
+        /* int64: every partial sum (and each pair of products, < 2^62 + 2^41) is at most
+         * sum_n2 (|Y_re| + |Y_im|) * 2^26 < (2*(2^35 + L) + N2) * 2^26 < 2^63 */
+        int64_t re = 0, im = 0;
+        int n2, j;
+        for (n2 = 0, j = 0; n2 < N2; n2++, j = (j + k) & mask) {
+            const int64_t c = p->cos_q26[j], s = p->sin_q26[j]; /* int64: |C|, |S| <= 2^26 */
+            re += yre[n2] * c + yim[n2] * s;
+            im += yim[n2] * c - yre[n2] * s;
+        }
+        xre[k - p->kb] = rshift(re, TWIDDLE_BITS); /* int64: |X| < 2^35 + 2^14 */
+        xim[k - p->kb] = rshift(im, TWIDDLE_BITS);
+    }
+}
+
+/* --- one frame --------------------------------------------------------------------------- */
+
+/* §4 of the frame in w->u: X of the bins k_lo..k_hi in w->xre, w->xim, column k1 by column. */
+static void dft_int64(const emg_fe_plan *p, const workspace *w) {
+    int k1;
+    for (k1 = 0; k1 < p->rows_a; k1++) {
+        const int mirror = p->symmetric && k1 > 0 && 2 * k1 < p->N1; /* also column N1 - k1 */
+        pass_a_int64(p, w->u, k1, w->yre, w->yim, mirror ? w->yim_m : NULL);
+        pass_b_int64(p, w->yre, w->yim, k1, w->xre, w->xim);
+        if (mirror) pass_b_int64(p, w->yre, w->yim_m, p->N1 - k1, w->xre, w->xim);
+    }
+}
+
+static void frame_int64(const emg_fe_plan *p, const int16_t *x, int16_t *out, const workspace *w) {
+    int silent;
+    const int s = window_frame(p, x, w->u, &silent);
+    if (silent) { /* §3: S = 0 gives 0 */
+        memset(out, 0, sizeof(int16_t) * (size_t)p->M);
+        return;
+    }
+    dft_int64(p, w);
+    features(p, s, w->xre, w->xim, w->pw, out);
+}
+
+void emg_fe_compute(const emg_fe_plan *p, const int16_t *samples, ptrdiff_t frame_stride, size_t n_frames,
+                    int16_t *out, void *workspace_mem) {
+    const workspace w = ws_layout(p, workspace_mem);
+    size_t f;
+    for (f = 0; f < n_frames; f++)
+        frame_int64(p, samples + frame_stride * (ptrdiff_t)f, out + f * (size_t)p->M, &w);
+}
+
+#else /* the float64 DFT */
 
 /* --- one block of up to BLOCK frames --------------------------------------------------- */
 
@@ -484,15 +638,22 @@ void emg_fe_compute(const emg_fe_plan *p, const int16_t *samples, ptrdiff_t fram
     }
 }
 
+#endif /* EMG_FE_DFT_INT64 */
+
 /* --- plan ------------------------------------------------------------------------------- */
 
 void emg_fe_plan_free(emg_fe_plan *p) {
     if (!p) return;
     free(p->window);
+#ifdef EMG_FE_DFT_INT64
+    free(p->cos_q26);
+    free(p->sin_q26);
+#else
     free(p->tab_a);
     free(p->tab_b);
     free(p->job);
     free(p->xoff);
+#endif
     free(p->w);
     free(p->wbin);
     free(p->bstart);
@@ -502,7 +663,40 @@ void emg_fe_plan_free(emg_fe_plan *p) {
 size_t emg_fe_workspace_size(const emg_fe_plan *p) { return p->ws_bytes; }
 int32_t emg_fe_n_mels(const emg_fe_plan *p) { return p->M; }
 int32_t emg_fe_frame_length(const emg_fe_plan *p) { return p->L; }
+#ifdef EMG_FE_DFT_INT64
+const char *emg_fe_isa(const emg_fe_plan *p) { (void)p; return "int64"; }
+#else
 const char *emg_fe_isa(const emg_fe_plan *p) { return p->use_avx2 ? "avx2+fma" : "generic"; }
+#endif
+
+#ifdef EMG_FE_DFT_INT64
+
+/* X slots are the bins k_lo..k_hi themselves. */
+static void plan_x_slots(emg_fe_plan *p) {
+    p->kb = p->k_lo;
+    p->n_x = p->k_hi - p->k_lo + 1;
+}
+
+/* The DFT tables of the int64 variant: C and S as they are (Q26, 27 bits: int32), 8*N bytes. */
+static int plan_dft_tables(emg_fe_plan *p, const emg_fe_tables *t) {
+    int j;
+    p->cos_q26 = (int32_t *)malloc(sizeof(int32_t) * (size_t)p->N);
+    p->sin_q26 = (int32_t *)malloc(sizeof(int32_t) * (size_t)p->N);
+    if (!p->cos_q26 || !p->sin_q26) return EMG_FE_ENOMEM;
+    for (j = 0; j < p->N; j++) {
+        p->cos_q26[j] = (int32_t)t->cos_q26[j]; /* |C_j|, |S_j| <= 2^26, checked by the caller */
+        p->sin_q26[j] = (int32_t)t->sin_q26[j];
+    }
+    return EMG_FE_OK;
+}
+
+#else
+
+/* X is stored from k_lo rounded down to a multiple of VB, in whole VB-bin groups. */
+static void plan_x_slots(emg_fe_plan *p) {
+    p->kb = p->k_lo & ~(VB - 1);
+    p->n_x = (p->k_hi - p->kb) / VB * VB + VB;
+}
 
 /* Does the group of bins N1*k2 + VB*c1 .. +VB-1 meet k_lo..k_hi? */
 static int group_needed(const emg_fe_plan *p, int c1, int k2) {
@@ -510,85 +704,16 @@ static int group_needed(const emg_fe_plan *p, int c1, int k2) {
     return k + VB - 1 >= p->k_lo && k <= p->k_hi;
 }
 
-int emg_fe_plan_create(const emg_fe_tables *t, emg_fe_plan **out) {
-    emg_fe_plan *p;
-    int log2n, j, k, n1, k1, c1, k2, g, n2, i, m;
-    const int64_t one26 = (int64_t)1 << TWIDDLE_BITS;
-    int64_t sum;
-    *out = NULL;
-    /* sizes (§1): the bounds of §9 need L <= 2^14 and N a power of two >= 64 */
-    if (!t || t->frame_length < 64 || t->frame_length > 16384 || t->fft_size < t->frame_length ||
-        t->fft_size > 16384 || (t->fft_size & (t->fft_size - 1)) || t->k_lo < 0 || t->k_hi < t->k_lo ||
-        t->k_hi > t->fft_size / 2 || t->n_mels < 1 || t->n_weights < t->n_mels ||
-        t->max_power_bits < 1 || t->max_power_bits > 61 || !t->window || !t->cos_q26 || !t->sin_q26 ||
-        !t->weight || !t->weight_bin || !t->band_start || !t->log2_table)
-        return EMG_FE_EINVAL;
-    p = (emg_fe_plan *)calloc(1, sizeof *p);
-    if (!p) return EMG_FE_ENOMEM;
-    p->L = t->frame_length;
-    p->N = t->fft_size;
-    for (log2n = 0; (1 << log2n) < p->N; log2n++) {}
-    p->N2 = 1 << ((log2n + 1) / 2); /* N >= 64: N2 >= 8, N1 >= 8, both multiples of VA and VB */
-    p->N1 = p->N / p->N2;
-    p->n1c = (p->L + p->N2 - 1) / p->N2;
-    p->k_lo = t->k_lo;
-    p->k_hi = t->k_hi;
-    p->M = t->n_mels;
-    p->max_power_bits = t->max_power_bits;
-    p->db_coeff = t->db_coeff;
-    p->kb = p->k_lo & ~(VB - 1);
-    p->n_x = (p->k_hi - p->kb) / VB * VB + VB;
-
-    /* tables: check the ranges the bounds of §9 rely on */
-    for (j = 0; j < p->N; j++)
-        if (t->cos_q26[j] < -one26 || t->cos_q26[j] > one26 || t->sin_q26[j] < -one26 || t->sin_q26[j] > one26)
-            goto invalid;
-    for (j = 0; j <= 256; j++) {
-        if (t->log2_table[j] < 0 || t->log2_table[j] > 65536 || (j && t->log2_table[j] < t->log2_table[j - 1]))
-            goto invalid;
-        p->log2t[j] = t->log2_table[j];
-    }
-    if (t->db_coeff < 0 || t->db_coeff >= ((int64_t)1 << 24)) goto invalid;
-    for (j = 0; j < p->L; j++)
-        if (t->window[j] < 0 || t->window[j] > ((int64_t)1 << 30)) goto invalid;
-    for (m = 0; m < p->M; m++) {
-        const int64_t b0 = t->band_start[m], b1 = m + 1 < p->M ? t->band_start[m + 1] : t->n_weights;
-        if (b0 < 0 || b1 < b0 || b1 > t->n_weights || (m == 0 && b0 != 0)) goto invalid;
-        /* weights 0..65536 on bins k_lo..k_hi; every band sum < 2^(62 - max_power_bits) so E < 2^62 */
-        for (sum = 0, k = (int)b0; k < b1; k++) {
-            if (t->weight[k] < 0 || t->weight[k] > 65536 || t->weight_bin[k] < 0 ||
-                t->weight_bin[k] > p->k_hi - p->k_lo)
-                goto invalid;
-            sum += t->weight[k];
-        }
-        if (sum >= ((int64_t)1 << (62 - p->max_power_bits))) goto invalid;
-    }
-    p->symmetric = 1;
-    for (j = 1; j < p->N; j++)
-        if (t->cos_q26[p->N - j] != t->cos_q26[j] || t->sin_q26[p->N - j] != -t->sin_q26[j]) p->symmetric = 0;
-    p->rows_a = p->symmetric ? p->N1 / 2 + 1 : p->N1;
+/* The DFT tables of the float64 variant: split pass-A twiddles, per-group pass-B twiddles, jobs. */
+static int plan_dft_tables(emg_fe_plan *p, const emg_fe_tables *t) {
+    int n1, k1, c1, k2, g, n2, i;
     for (c1 = 0; c1 < p->N1 / VB; c1++)
         for (k2 = p->k_lo / p->N1; k2 <= p->k_hi / p->N1; k2++) p->n_groups += group_needed(p, c1, k2);
-
-    p->window = (int32_t *)malloc(sizeof(int32_t) * (size_t)p->L);
     p->tab_a = (double *)malloc(sizeof(double) * 4 * (size_t)p->rows_a * p->n1c);
     p->tab_b = (double *)malloc(sizeof(double) * 2 * VB * (size_t)p->n_groups * p->N2);
     p->job = (int32_t *)malloc(sizeof(int32_t) * 3 * (size_t)p->n_groups);
     p->xoff = (int32_t *)malloc(sizeof(int32_t) * (size_t)p->n_groups);
-    p->w = (int32_t *)malloc(sizeof(int32_t) * (size_t)t->n_weights);
-    p->wbin = (int32_t *)malloc(sizeof(int32_t) * (size_t)t->n_weights);
-    p->bstart = (int32_t *)malloc(sizeof(int32_t) * ((size_t)p->M + 1));
-    if (!p->window || !p->tab_a || !p->tab_b || !p->job || !p->xoff || !p->w || !p->wbin || !p->bstart) {
-        emg_fe_plan_free(p);
-        return EMG_FE_ENOMEM;
-    }
-    for (j = 0; j < p->L; j++) p->window[j] = (int32_t)t->window[j];
-    for (j = 0; j < t->n_weights; j++) {
-        p->w[j] = (int32_t)t->weight[j];
-        p->wbin[j] = (int32_t)t->weight_bin[j];
-    }
-    for (m = 0; m < p->M; m++) p->bstart[m] = (int32_t)t->band_start[m];
-    p->bstart[p->M] = t->n_weights;
+    if (!p->tab_a || !p->tab_b || !p->job || !p->xoff) return EMG_FE_ENOMEM;
     /* pass A: Y_re uses C_j, Y_im uses -S_j, j = n1*k1*N2 mod N; split T = (T >> 13)*2^13 + (T & 8191) */
     for (k1 = 0; k1 < p->rows_a; k1++)
         for (n1 = 0; n1 < p->n1c; n1++) {
@@ -629,6 +754,84 @@ int emg_fe_plan_create(const emg_fe_tables *t, emg_fe_plan **out) {
     p->use_avx2 = !(t->flags & EMG_FE_FLAG_GENERIC) && __builtin_cpu_supports("avx2") &&
                   __builtin_cpu_supports("fma");
 #endif
+    return EMG_FE_OK;
+}
+
+#endif /* EMG_FE_DFT_INT64 */
+
+/* Allocates with malloc (plan and tables; emg_fe_plan_free releases them). */
+int emg_fe_plan_create(const emg_fe_tables *t, emg_fe_plan **out) {
+    emg_fe_plan *p;
+    int log2n, j, k, m;
+    const int64_t one26 = (int64_t)1 << TWIDDLE_BITS;
+    int64_t sum;
+    *out = NULL;
+    /* sizes (§1): the bounds of §9 need L <= 2^14 and N a power of two >= 64 */
+    if (!t || t->frame_length < 64 || t->frame_length > 16384 || t->fft_size < t->frame_length ||
+        t->fft_size > 16384 || (t->fft_size & (t->fft_size - 1)) || t->k_lo < 0 || t->k_hi < t->k_lo ||
+        t->k_hi > t->fft_size / 2 || t->n_mels < 1 || t->n_weights < t->n_mels ||
+        t->max_power_bits < 1 || t->max_power_bits > 61 || !t->window || !t->cos_q26 || !t->sin_q26 ||
+        !t->weight || !t->weight_bin || !t->band_start || !t->log2_table)
+        return EMG_FE_EINVAL;
+    p = (emg_fe_plan *)calloc(1, sizeof *p);
+    if (!p) return EMG_FE_ENOMEM;
+    p->L = t->frame_length;
+    p->N = t->fft_size;
+    for (log2n = 0; (1 << log2n) < p->N; log2n++) {}
+    p->N2 = 1 << ((log2n + 1) / 2); /* N >= 64: N2 >= 8, N1 >= 8, both multiples of VA and VB */
+    p->N1 = p->N / p->N2;
+    p->n1c = (p->L + p->N2 - 1) / p->N2;
+    p->k_lo = t->k_lo;
+    p->k_hi = t->k_hi;
+    p->M = t->n_mels;
+    p->max_power_bits = t->max_power_bits;
+    p->db_coeff = t->db_coeff;
+    plan_x_slots(p);
+
+    /* tables: check the ranges the bounds of §9 rely on */
+    for (j = 0; j < p->N; j++)
+        if (t->cos_q26[j] < -one26 || t->cos_q26[j] > one26 || t->sin_q26[j] < -one26 || t->sin_q26[j] > one26)
+            goto invalid;
+    for (j = 0; j <= 256; j++) {
+        if (t->log2_table[j] < 0 || t->log2_table[j] > 65536 || (j && t->log2_table[j] < t->log2_table[j - 1]))
+            goto invalid;
+        p->log2t[j] = t->log2_table[j];
+    }
+    if (t->db_coeff < 0 || t->db_coeff >= ((int64_t)1 << 24)) goto invalid;
+    for (j = 0; j < p->L; j++)
+        if (t->window[j] < 0 || t->window[j] > ((int64_t)1 << 30)) goto invalid;
+    for (m = 0; m < p->M; m++) {
+        const int64_t b0 = t->band_start[m], b1 = m + 1 < p->M ? t->band_start[m + 1] : t->n_weights;
+        if (b0 < 0 || b1 < b0 || b1 > t->n_weights || (m == 0 && b0 != 0)) goto invalid;
+        /* weights 0..65536 on bins k_lo..k_hi; every band sum < 2^(62 - max_power_bits) so E < 2^62 */
+        for (sum = 0, k = (int)b0; k < b1; k++) {
+            if (t->weight[k] < 0 || t->weight[k] > 65536 || t->weight_bin[k] < 0 ||
+                t->weight_bin[k] > p->k_hi - p->k_lo)
+                goto invalid;
+            sum += t->weight[k];
+        }
+        if (sum >= ((int64_t)1 << (62 - p->max_power_bits))) goto invalid;
+    }
+    p->symmetric = 1;
+    for (j = 1; j < p->N; j++)
+        if (t->cos_q26[p->N - j] != t->cos_q26[j] || t->sin_q26[p->N - j] != -t->sin_q26[j]) p->symmetric = 0;
+    p->rows_a = p->symmetric ? p->N1 / 2 + 1 : p->N1;
+
+    p->window = (int32_t *)malloc(sizeof(int32_t) * (size_t)p->L);
+    p->w = (int32_t *)malloc(sizeof(int32_t) * (size_t)t->n_weights);
+    p->wbin = (int32_t *)malloc(sizeof(int32_t) * (size_t)t->n_weights);
+    p->bstart = (int32_t *)malloc(sizeof(int32_t) * ((size_t)p->M + 1));
+    if (!p->window || !p->w || !p->wbin || !p->bstart || plan_dft_tables(p, t) != EMG_FE_OK) {
+        emg_fe_plan_free(p);
+        return EMG_FE_ENOMEM;
+    }
+    for (j = 0; j < p->L; j++) p->window[j] = (int32_t)t->window[j];
+    for (j = 0; j < t->n_weights; j++) {
+        p->w[j] = (int32_t)t->weight[j];
+        p->wbin[j] = (int32_t)t->weight_bin[j];
+    }
+    for (m = 0; m < p->M; m++) p->bstart[m] = (int32_t)t->band_start[m];
+    p->bstart[p->M] = t->n_weights;
     p->ws_bytes = ws_bytes(p);
     *out = p;
     return EMG_FE_OK;

@@ -3,7 +3,8 @@
  * Plain C99, no libm, no floating-point rounding anywhere in the result: every output is the
  * int16 value the spec (and the numpy reference in edge/frontend/) defines, bit for bit. The
  * float64 arithmetic inside the DFT only ever holds integers below 2^51, which doubles represent
- * exactly, so it is an exact way to form the spec's int64 sums (see emg_frontend.c).
+ * exactly, so it is an exact way to form the spec's int64 sums (see emg_frontend.c). Built with
+ * -DEMG_FE_DFT_INT64 it forms them in int64 instead and uses no floating point (below).
  *
  * The tables are inputs, not recomputed here: they are defined with cos/sin/log and a C libm
  * may round a last bit differently (FRONTEND.md §8). Export them from the Python reference:
@@ -19,7 +20,27 @@
  *     free(work); emg_fe_plan_free(plan);
  *
  * A plan is read-only after creation and may be shared between threads; each thread needs
- * its own workspace.
+ * its own workspace. emg_fe_plan_create allocates the plan with malloc (emg_fe_plan_free
+ * releases it); the workspace is the caller's (static memory is fine).
+ *
+ * Without a double-precision FPU (e.g. Cortex-M4F/M33, single precision only), compile
+ * emg_frontend.c with -DEMG_FE_DFT_INT64: the DFT is then the plain int64 sums of FRONTEND.md
+ * §4 (as DftPlan.dft_int64 in edge/frontend/fft.py), and the kernel contains no floating-point
+ * type or operation at all. Same API, same features bit for bit (tests/edge/
+ * test_frontend_c_tables.py checks the golden signals at five configs, noise and impulses, and
+ * the DFT itself on adversarial inputs). It works one frame at a time and keeps less memory;
+ * bytes of plan / workspace (64-bit host; pointers make the plan a few bytes smaller on 32-bit):
+ *
+ *     config                                   int64 variant      float64 default
+ *     44.1 kHz, L 1103, N 2048, 64 bands       30 480 / 21 895    505 016 / 332 992
+ *     16 kHz,   L 400,  N 512,  40 bands       11 972 / 10 223    143 740 /  97 344
+ *
+ * The int64 plan holds the window (4 L), C and S as int32 (8 N), the weights (8 per non-zero
+ * weight), band starts and the 257-entry log table; the workspace holds u (8 ceil(L/N2) N2),
+ * three columns of Y (24 N2) and X, P (24 per needed bin). The int64 tables of the exported
+ * header are read only by emg_fe_plan_create and can stay in flash. Cost at 44.1 kHz: about
+ * 158 000 int64 multiply-adds per frame (pass A 39 000, pass B 119 000); on the x86-64 build
+ * machine 72 us per frame, against 23 us (AVX2+FMA) and 86 us (portable float64).
  *
  * Assumptions (checked at compile time in emg_frontend.c): int64_t is two's complement (C99
  * guarantees it for the exact-width types) and `>>` of a negative int64_t is an arithmetic
@@ -62,7 +83,8 @@ typedef struct emg_fe_tables {
 } emg_fe_tables;
 
 /* Use the portable DFT code even where a vectorised one (x86-64 AVX2+FMA) is available; the
- * outputs are identical, this only lets tests and benchmarks exercise both. */
+ * outputs are identical, this only lets tests and benchmarks exercise both. No effect with
+ * EMG_FE_DFT_INT64. */
 #define EMG_FE_FLAG_GENERIC 1u
 
 typedef struct emg_fe_plan emg_fe_plan;
@@ -83,7 +105,8 @@ int32_t emg_fe_frame_length(const emg_fe_plan *plan);
 void emg_fe_compute(const emg_fe_plan *plan, const int16_t *samples, ptrdiff_t frame_stride,
                     size_t n_frames, int16_t *out, void *workspace);
 
-/* Name of the DFT code path chosen at plan creation ("avx2+fma" or "generic"), for reports. */
+/* Name of the DFT code path chosen at plan creation ("avx2+fma" or "generic"; "int64" when
+ * built with EMG_FE_DFT_INT64), for reports. */
 const char *emg_fe_isa(const emg_fe_plan *plan);
 
 #ifdef __cplusplus
