@@ -23,25 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from .config import FrontendConfig
-from .fft import twiddles
-from .filterbank import MelFilterbank
-from .log import DB_COEFF, LOG2_TABLE
-from .window import hann_q30
+from .pipeline import Frontend
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 
 
 def c_tables(cfg: FrontendConfig) -> dict[str, object]:
-    """The emg_fe_tables fields of ``cfg``: int arrays (int64 numpy) and scalars."""
-    fb = MelFilterbank(cfg)
-    cos_q26, sin_q26 = twiddles(cfg.fft_size)
-    return {
-        "frame_length": cfg.frame_length, "fft_size": cfg.fft_size, "k_lo": fb.k_lo, "k_hi": fb.k_hi,
-        "n_mels": cfg.n_mels, "max_power_bits": fb.max_power_bits,
-        "window": hann_q30(cfg.frame_length), "cos_q26": cos_q26, "sin_q26": sin_q26,
-        "n_weights": int(fb._w.size), "weight": fb._w, "weight_bin": fb._k, "band_start": fb._starts,
-        "log2_table": LOG2_TABLE, "db_coeff": int(DB_COEFF),
-    }
+    """The emg_fe_tables fields of ``cfg``: the arrays `Frontend` hands to the compiled
+    extension (int64 numpy), the scalars, and the struct's n_weights."""
+    t = Frontend(cfg, kernel="numpy").kernel_tables()
+    t["n_weights"] = int(t["weight"].size)
+    return t
 
 
 def _array(name: str, values: np.ndarray) -> str:

@@ -83,17 +83,25 @@ class Frontend:
         self._sbuf = np.empty(2 * self._L + self._H, dtype=np.int16)  # kernel path: stream buffer
         self.reset()
 
-    def _compiled_plan(self, generic: bool = False):
-        """The C plan, built from this instance's own tables (never recomputed in C). generic=True
-        forces the portable C code even where the AVX2+FMA variant runs (tests compare both)."""
+    def kernel_tables(self) -> dict:
+        """This instance's tables under the field names of emg_frontend.h's ``emg_fe_tables``
+        (contiguous int64 arrays and ints): what the compiled extension and a firmware header
+        (`emg-edge frontend-tables`) are built from, so neither recomputes them."""
         fb, cfg = self.filterbank, self.cfg
 
         def i64(a):
             return np.ascontiguousarray(a, dtype=np.int64)
 
-        return _kernel.Plan(cfg.frame_length, cfg.fft_size, fb.k_lo, fb.k_hi, cfg.n_mels, fb.max_power_bits,
-                            i64(self.window), i64(self.plan.cos_q26), i64(self.plan.sin_q26), i64(fb._w),
-                            i64(fb._k), i64(fb._starts), i64(LOG2_TABLE), int(DB_COEFF), generic=generic)
+        return {"frame_length": cfg.frame_length, "fft_size": cfg.fft_size, "k_lo": fb.k_lo, "k_hi": fb.k_hi,
+                "n_mels": cfg.n_mels, "max_power_bits": fb.max_power_bits, "window": i64(self.window),
+                "cos_q26": i64(self.plan.cos_q26), "sin_q26": i64(self.plan.sin_q26), "weight": i64(fb._w),
+                "weight_bin": i64(fb._k), "band_start": i64(fb._starts), "log2_table": i64(LOG2_TABLE),
+                "db_coeff": int(DB_COEFF)}
+
+    def _compiled_plan(self, generic: bool = False):
+        """The C plan, built from this instance's own tables (never recomputed in C). generic=True
+        forces the portable C code even where the AVX2+FMA variant runs (tests compare both)."""
+        return _kernel.Plan(**self.kernel_tables(), generic=generic)
 
     def reset(self) -> None:
         """Forget buffered samples: the next sample starts frame 0 again."""
