@@ -121,12 +121,24 @@ static int get_out(PyObject *obj, Py_buffer *out, Py_ssize_t n_items) {
     return 0;
 }
 
-static void run(PlanObject *self, const int16_t *x, Py_ssize_t stride, Py_ssize_t n, int16_t *out) {
-    Py_BEGIN_ALLOW_THREADS
-    PyThread_acquire_lock(self->lock, WAIT_LOCK);
-    emg_fe_compute(self->plan, x, (ptrdiff_t)stride, (size_t)n, out, self->work);
-    PyThread_release_lock(self->lock);
-    Py_END_ALLOW_THREADS
+/* The shared tail of compute and compute_frames: n frames of x (frame i at x + i*stride) into
+ * the buffer `oo`, with the GIL released. Releases `in` (the validated input view) either way. */
+static PyObject *compute_into(PlanObject *self, Py_buffer *in, const int16_t *x, Py_ssize_t stride,
+                              Py_ssize_t n, PyObject *oo) {
+    Py_buffer out;
+    PyObject *result = NULL;
+    if (get_out(oo, &out, n * emg_fe_n_mels(self->plan)) == 0) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        emg_fe_compute(self->plan, x, (ptrdiff_t)stride, (size_t)n, (int16_t *)out.buf, self->work);
+        PyThread_release_lock(self->lock);
+        Py_END_ALLOW_THREADS
+        PyBuffer_Release(&out);
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    PyBuffer_Release(in);
+    return result;
 }
 
 PyDoc_STRVAR(compute_doc,
@@ -137,7 +149,7 @@ PyDoc_STRVAR(compute_doc,
 static PyObject *Plan_compute(PlanObject *self, PyObject *args) {
     PyObject *so, *oo;
     Py_ssize_t n, hop;
-    Py_buffer in, out;
+    Py_buffer in;
     const Py_ssize_t L = emg_fe_frame_length(self->plan), M = emg_fe_n_mels(self->plan);
     if (!PyArg_ParseTuple(args, "OnnO", &so, &n, &hop, &oo)) return NULL;
     if (n < 0 || hop < 1) {
@@ -154,11 +166,7 @@ static PyObject *Plan_compute(PlanObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "n_frames too large");
         goto fail_in;
     }
-    if (get_out(oo, &out, n * M) < 0) goto fail_in;
-    run(self, (const int16_t *)in.buf, hop, n, (int16_t *)out.buf);
-    PyBuffer_Release(&out);
-    PyBuffer_Release(&in);
-    Py_RETURN_NONE;
+    return compute_into(self, &in, (const int16_t *)in.buf, hop, n, oo);
 fail_in:
     PyBuffer_Release(&in);
     return NULL;
@@ -171,8 +179,8 @@ PyDoc_STRVAR(compute_frames_doc,
 
 static PyObject *Plan_compute_frames(PlanObject *self, PyObject *args) {
     PyObject *fo, *oo;
-    Py_buffer in, out;
-    const Py_ssize_t L = emg_fe_frame_length(self->plan), M = emg_fe_n_mels(self->plan);
+    Py_buffer in;
+    const Py_ssize_t L = emg_fe_frame_length(self->plan);
     if (!PyArg_ParseTuple(args, "OO", &fo, &oo)) return NULL;
     if (PyObject_GetBuffer(fo, &in, PyBUF_STRIDES | PyBUF_FORMAT) < 0) return NULL;
     if (check_i16(&in, "frames") < 0) goto fail_in;
@@ -180,11 +188,7 @@ static PyObject *Plan_compute_frames(PlanObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "frames must be 2-D (F, %zd) int16 with contiguous rows", L);
         goto fail_in;
     }
-    if (get_out(oo, &out, in.shape[0] * M) < 0) goto fail_in;
-    run(self, (const int16_t *)in.buf, in.strides[0] / 2, in.shape[0], (int16_t *)out.buf);
-    PyBuffer_Release(&out);
-    PyBuffer_Release(&in);
-    Py_RETURN_NONE;
+    return compute_into(self, &in, (const int16_t *)in.buf, in.strides[0] / 2, in.shape[0], oo);
 fail_in:
     PyBuffer_Release(&in);
     return NULL;
