@@ -203,11 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         return rows
 
     py = decoder_rows()
-    compiled, cobs._c_decode = cobs._c_decode, None  # the same Decoder with Python COBS blocks
-    try:
+    with cobs.python_decoder():  # the same Decoder with Python COBS blocks
         py_pure = decoder_rows()
-    finally:
-        cobs._c_decode = compiled
 
     naive_part = wire[: len(wire) // 10]  # it is slow: a tenth of the stream, scaled
     t0 = time.perf_counter()

@@ -9,6 +9,7 @@ run at the very end of the block is *not* followed by an extra 0x01 code byte.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from operator import itemgetter
 
@@ -82,6 +83,18 @@ def decode(block: bytes) -> bytes:
         except ValueError:
             pass  # invalid: the Python decoder below raises CobsError with the reason
     return decode_python(block)
+
+
+@contextlib.contextmanager
+def python_decoder():
+    """Within the block, :func:`decode` uses the Python decoder even where the compiled one is
+    built (benchmarks compare the two in one run). Not thread-safe: it swaps a module global."""
+    global _c_decode
+    saved, _c_decode = _c_decode, None
+    try:
+        yield
+    finally:
+        _c_decode = saved
 
 
 def decode_python(block: bytes) -> bytes:
