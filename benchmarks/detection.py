@@ -125,9 +125,8 @@ def recording_set(seeds: str | int = "eval", minutes: float = DEFAULT_MINUTES,
 
 
 def window_seconds(bundle) -> float:
-    """Analysis window in seconds, as ``benchmarks/runtime.py`` computes it."""
-    fc = bundle.frontend_config
-    return (bundle.window_frames - 1) * fc.hop_length / RATE + fc.frame_length / RATE
+    """Analysis window in seconds (first frame's start to last frame's end)."""
+    return bundle.window_span_samples / bundle.sample_rate
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,26 +240,6 @@ def second_potential_delay(ep: Episode, events: Sequence[tuple[float, str]]) -> 
     return ts[1] - ep.start_s if len(ts) >= 2 else None
 
 
-def episode_outcomes(episodes: Sequence[Episode], alerts: Sequence[dict], card: Scorecard) -> list[float | None]:
-    """Per episode, the latency :func:`score` gave it (None: missed). ``score`` reports
-    latencies per class, not per episode; an episode is paired with the alert of its class
-    whose ``detected_s - start_s`` is one of those latencies (no matching of our own)."""
-    left: dict[str, list[float]] = {k: list(c.latencies_s) for k, c in card.per_class.items()}
-    out: list[float | None] = []
-    for ep in episodes:
-        got = None
-        for a in sorted(alerts, key=lambda a: float(a["onset_s"])):
-            if a["label"] != ep.label:
-                continue
-            lat = round(float(a.get("detected_s", a["offset_s"])) - ep.start_s, 3)
-            if lat in left.get(ep.label, []):
-                left[ep.label].remove(lat)
-                got = lat
-                break
-        out.append(got)
-    return out
-
-
 def score_runs(runs: Sequence[RecordingRun], labels: Sequence[str], window_s: float,
                alerts: Sequence[list[dict]] | None = None, config: RuntimeConfig | None = None) -> dict:
     """Score every recording with :func:`edge.demo.scorecard.score`, add the counts up, and
@@ -288,9 +267,8 @@ def score_runs(runs: Sequence[RecordingRun], labels: Sequence[str], window_s: fl
             t.repeats += c.repeats
             t.latencies_s.extend(c.latencies_s)
             missed_after.setdefault(name, 0)
-        eps = merge_episodes(run.episodes, MERGE_GAP_S)
         prev_end = None
-        for ep, lat in zip(eps, episode_outcomes(eps, al, card)):
+        for ep, lat in card.outcomes:
             gap = None if prev_end is None else ep.start_s - prev_end
             prev_end = ep.end_s if prev_end is None else max(prev_end, ep.end_s)
             if lat is None:

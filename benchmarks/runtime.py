@@ -145,16 +145,13 @@ def bench_rtf(bundle_name: str, seconds: float) -> dict:
     from edge.frontend import Frontend
     from firmware_bridge import cobs
 
-    compiled, cobs._c_decode = cobs._c_decode, None
-    try:
+    with cobs.python_decoder():
         src = WireSource(wire, RATE, pcm.size)
         t0 = time.perf_counter()
         run(RuntimeOptions(bundle=bundle, source=src, classifier=Int8Classifier(bundle), speed=None,
                            frontend=Frontend(bundle.frontend_config, kernel="numpy"),
                            install_signal_handlers=False, stats_every_s=0))
         wall_pure = time.perf_counter() - t0
-    finally:
-        cobs._c_decode = compiled
     # Where the time goes: the bridge decoder alone.
     src = WireSource(wire, RATE, pcm.size)
     t0 = time.perf_counter()
@@ -211,8 +208,7 @@ def bench_latency(bundle_name: str) -> dict:
     finally:
         amp.stop()
     t_clock0 = getattr(amp, "_clock_t0", None)  # the unit's sample clock start (monotonic)
-    window_s = (bundle.window_frames - 1) * bundle.frontend_config.hop_length / RATE + \
-        bundle.frontend_config.frame_length / RATE
+    window_s = bundle.window_span_samples / bundle.sample_rate
     rows = []
     used: set[int] = set()
     for start, end, label in episodes:

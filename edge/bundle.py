@@ -91,6 +91,13 @@ class Bundle:
     def hop_s(self) -> float:
         return float(self.manifest["window"]["hop_s"])
 
+    @property
+    def window_span_samples(self) -> int:
+        """Samples (at ``sample_rate``) one analysis window covers: its first frame's start to
+        its last frame's end, (window_frames − 1)·hop + frame length (1.015 s at 44.1 kHz)."""
+        fc = self.frontend_config
+        return (self.window_frames - 1) * fc.hop_length + fc.frame_length
+
     def is_pathological(self, label_or_index: str | int) -> bool:
         label = self.labels[label_or_index] if isinstance(label_or_index, int) else label_or_index
         return label in self.pathological

@@ -76,7 +76,7 @@ class Pipeline:
         ratio = self.source_rate / self.model_rate
         self._ratio = ratio
         # Window and hop in source samples (the detector's domain).
-        self.window_model_samples = (self.window_frames - 1) * self.hop_length + self.frame_length
+        self.window_model_samples = bundle.window_span_samples
         self.window_samples = int(round(self.window_model_samples * ratio))
         self.hop_samples = max(1, int(round(self.hop_frames * self.hop_length * ratio)))
         self.detector = EventDetector(

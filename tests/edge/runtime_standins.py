@@ -70,12 +70,13 @@ class ThresholdClassifier:
 def standin_bundle(sample_rate: int = 8000, min_sample_rate: int = 6000, window_frames: int = 98,
                    hop_frames: int = 25) -> SimpleNamespace:
     """A bundle-shaped object: 1 s windows (98 frames of 10 ms + 25 ms), 0.25 s hop."""
+    fcfg = EnergyFrontendConfig(sample_rate=sample_rate, frame_length=sample_rate // 40, hop_length=sample_rate // 100)
     return SimpleNamespace(
-        labels=LABELS, pathological=PATHOLOGICAL,
-        frontend_config=EnergyFrontendConfig(sample_rate=sample_rate, frame_length=sample_rate // 40,
-                                             hop_length=sample_rate // 100),
+        labels=LABELS, pathological=PATHOLOGICAL, frontend_config=fcfg,
         window_frames=window_frames, hop_frames=hop_frames, sample_rate=sample_rate,
         min_sample_rate=min_sample_rate, model_id="standin-energy-v0", window_s=1.0, hop_s=0.25,
+        # as edge.bundle.Bundle.window_span_samples
+        window_span_samples=(window_frames - 1) * fcfg.hop_length + fcfg.frame_length,
     )
 
 
