@@ -55,6 +55,8 @@ class ClassScore:
 class Scorecard:
     per_class: dict[str, ClassScore]
     duration_s: float
+    #: every merged ground-truth episode in onset order with its latency (s), None if missed
+    outcomes: list[tuple[Episode, float | None]] = field(default_factory=list)
 
     @property
     def episodes(self) -> int:
@@ -150,6 +152,7 @@ def score(
     for ep in episodes:
         per_class.setdefault(ep.label, ClassScore(ep.label)).episodes += 1
     matched: set[int] = set()
+    latency: dict[int, float] = {}  # episode index -> latency of the alert that detected it
     for alert in sorted(alerts, key=lambda a: float(a["onset_s"])):
         label = str(alert["label"])
         onset, offset = float(alert["onset_s"]), float(alert["offset_s"])
@@ -168,7 +171,9 @@ def score(
             matched.add(hit)
             cls.detected += 1
             detected_at = float(alert.get("detected_s", offset))
-            cls.latencies_s.append(round(detected_at - episodes[hit].start_s, 3))
+            latency[hit] = round(detected_at - episodes[hit].start_s, 3)
+            cls.latencies_s.append(latency[hit])
     for cls in per_class.values():
         cls.missed = cls.episodes - cls.detected
-    return Scorecard(per_class=per_class, duration_s=float(duration_s))
+    return Scorecard(per_class=per_class, duration_s=float(duration_s),
+                     outcomes=[(ep, latency.get(i)) for i, ep in enumerate(episodes)])

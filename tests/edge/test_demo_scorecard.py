@@ -18,6 +18,7 @@ def test_detection_miss_false_alarm_and_repeat_are_counted_separately():
     assert (fib.episodes, fib.detected, fib.missed, fib.false_alarms, fib.repeats) == (2, 1, 1, 1, 1)
     assert (fasc.episodes, fasc.detected, fasc.missed, fasc.false_alarms) == (1, 0, 1, 1)
     assert fib.latencies_s == [pytest.approx(1.2)]
+    assert card.outcomes == [(eps[0], pytest.approx(1.2)), (eps[1], None), (eps[2], None)]
     assert card.recall == pytest.approx(1 / 3)
     assert card.false_alarms_per_10_min == pytest.approx(2.0)
 
