@@ -112,11 +112,11 @@ class Frontend:
     def process(self, pcm: np.ndarray) -> np.ndarray:
         """pcm: 1-D int16 chunk → (new_frames, n_mels) int16 features, LSB = 1/64 dB."""
         pcm = check_pcm(pcm)
-        if self._cplan is not None:
-            return self._process_kernel(pcm)
-        if self._skip:
+        if self._skip:  # hop > window: samples between frames are dropped as they arrive
             drop = min(self._skip, len(pcm))
             pcm, self._skip = pcm[drop:], self._skip - drop
+        if self._cplan is not None:
+            return self._process_kernel(pcm)
         buf = np.concatenate([self._buf, pcm]) if len(self._buf) else pcm
         L, H = self._L, self._H
         n = 0 if len(buf) < L else (len(buf) - L) // H + 1
@@ -138,10 +138,7 @@ class Frontend:
         """`process` with the compiled kernel: the same framing, with less copying per call. The
         unconsumed samples (< L) wait at the start of one reusable contiguous buffer; a chunk is
         copied behind them once and the kernel reads frame i at i·H in place (a chunk arriving
-        with nothing pending is read where it is)."""
-        if self._skip:
-            drop = min(self._skip, len(pcm))
-            pcm, self._skip = pcm[drop:], self._skip - drop
+        with nothing pending is read where it is). `pcm` has had pending skips dropped."""
         have, L, H = self._have, self._L, self._H
         if have == 0 and pcm.strides[0] == 2:
             src, total = pcm, len(pcm)
