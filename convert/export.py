@@ -45,19 +45,24 @@ def export_bundle(
     training: dict | None = None,
     metrics: dict | None = None,
     isolate: bool = False,
+    uv_per_lsb: float = 0.5,
 ) -> Path:
     """Fold batch norm, convert, verify full int8 and write the bundle directory.
 
     ``representative``: training inputs (float ``q/128`` windows) for calibration.
     ``window``: ``window_s``, ``hop_s`` (s) and ``window_frames``, ``hop_frames``.
+    ``uv_per_lsb``: µV per LSB the training features were computed at (recordings are rescaled
+    to it, :mod:`convert.windowing`); written as ``input.uv_per_lsb`` for the runtime.
     Raises :class:`convert.quantize.Int8VerificationError` (nothing written) if the int8 graph
     is not pure integer.
     """
+    from edge.calibration import check_uv_per_lsb
     from edge.frontend import SPEC_VERSION
 
     from convert.models import fold_batchnorm
     from convert.quantize import calibration_set, to_tflite_float, to_tflite_int8, to_tflite_int8_isolated, verify_int8
 
+    uv_per_lsb = check_uv_per_lsb(uv_per_lsb)
     out = Path(out_dir)
     folded = fold_batchnorm(model, model_cfg)
     rep = calibration_set(representative)
@@ -88,6 +93,7 @@ def export_bundle(
             "scale": report.input_quantization[0], "zero_point": report.input_quantization[1],
             "feature_to_int8": quantizer.to_dict(),
             "model_input_scale": MODEL_INPUT_SCALE,
+            "uv_per_lsb": uv_per_lsb,
         },
         "output": {"dtype": "int8", "scale": report.output_quantization[0],
                    "zero_point": report.output_quantization[1], "meaning": "softmax probabilities"},

@@ -241,8 +241,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def train_and_export(out: Path, tr, va, quant, model_cfg, tcfg: TrainConfig, fe_cfg, wcfg, min_rate: int,
-                     data_summary: dict, extra_training: dict | None = None, base_model=None) -> TrainResult:
-    """Train (or continue ``base_model``), write the curve PNG and the bundle with val metrics."""
+                     data_summary: dict, extra_training: dict | None = None, base_model=None,
+                     uv_per_lsb: float = 0.5) -> TrainResult:
+    """Train (or continue ``base_model``), write the curve PNG and the bundle with val metrics.
+
+    ``uv_per_lsb``: µV per LSB the features of ``tr``/``va`` were computed at (the windowing's
+    target scale); recorded in the bundle as ``input.uv_per_lsb``.
+    """
     from convert.export import export_bundle
     from convert.models import build_model
     from convert.taxonomy import LABELS, PATHOLOGICAL
@@ -261,7 +266,7 @@ def train_and_export(out: Path, tr, va, quant, model_cfg, tcfg: TrainConfig, fe_
     export_bundle(out, model=model, model_cfg=model_cfg, representative=to_model_input(qtr), quantizer=quant,
                   frontend_cfg=fe_cfg, window=wcfg_dict(wcfg, tr.X.shape[1], fe_cfg), labels=LABELS,
                   pathological=PATHOLOGICAL, min_sample_rate=min_rate, training=training,
-                  isolate=model_cfg.arch == "crnn")
+                  isolate=model_cfg.arch == "crnn", uv_per_lsb=uv_per_lsb)
     return result
 
 

@@ -19,12 +19,20 @@ Manifest (``schema == "emg-edge-bundle"``, ``schema_version == 1``), keys the lo
 ``min_sample_rate`` (Hz), ``input.feature_to_int8`` (the integer rule of
 :class:`edge.inference.FeatureQuantizer`), ``input``/``output`` int8 quantisation
 (``scale``, ``zero_point``) and ``files`` (name → ``sha256``, ``bytes``).
+
+``input.uv_per_lsb`` (optional): µV at the electrode per LSB of the int16 samples the model's
+features were computed at; the runtime calibrates every source to it (:mod:`edge.calibration`).
+Bundles written before the key existed are read as :data:`LEGACY_UV_PER_LSB` (0.5 µV/LSB, the
+simulator amplifier's default, which they were trained at) with ``uv_per_lsb_assumed`` set.
+The manifest itself is not hashed (``files`` are), so the key can be added to an old bundle.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,11 @@ MODEL_INT8 = "model.tflite"
 MODEL_FLOAT = "model_float.tflite"
 #: Directory of bundles shipped inside the package (``load_bundle("default")``).
 SHIPPED_DIR = Path(__file__).resolve().parent / "bundles"
+#: µV per LSB assumed for bundles whose manifest has no ``input.uv_per_lsb`` (the simulator
+#: amplifier's default, convert/simulator/amplifier.py, which such bundles were trained at).
+LEGACY_UV_PER_LSB = 0.5
+
+log = logging.getLogger("emg-edge")
 
 _REQUIRED = ("model_id", "labels", "pathological", "frontend", "window", "sample_rate",
              "min_sample_rate", "input", "output", "files")
@@ -68,6 +81,10 @@ class Bundle:
     sample_rate: int
     min_sample_rate: int
     model_id: str
+    #: µV per LSB of the int16 samples the features assume (manifest ``input.uv_per_lsb``).
+    uv_per_lsb: float = LEGACY_UV_PER_LSB
+    #: True when the manifest predates ``input.uv_per_lsb`` and :data:`LEGACY_UV_PER_LSB` is used.
+    uv_per_lsb_assumed: bool = False
 
     @property
     def model_path(self) -> Path:
@@ -196,12 +213,30 @@ def _frontend_config(path: Path, m: dict):
         raise BundleError(f"bundle {path}: invalid front-end config ({exc})") from None
 
 
+def _uv_per_lsb(path: Path, m: dict) -> tuple[float, bool]:
+    from edge.calibration import MAX_UV_PER_LSB, MIN_UV_PER_LSB
+
+    inp = m["input"] if isinstance(m["input"], dict) else {}
+    if "uv_per_lsb" not in inp:
+        log.info("bundle %s: manifest has no input.uv_per_lsb (written before calibration): assuming %g µV/LSB",
+                 path, LEGACY_UV_PER_LSB)
+        return LEGACY_UV_PER_LSB, True
+    v = inp["uv_per_lsb"]
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not (ok and MIN_UV_PER_LSB <= v <= MAX_UV_PER_LSB):
+        raise BundleError(
+            f"bundle {path}: input.uv_per_lsb {v!r} must be a number of µV per LSB in "
+            f"{MIN_UV_PER_LSB:g}..{MAX_UV_PER_LSB:g}; fix the manifest or re-export the bundle"
+        )
+    return float(v), False
+
+
 def load_bundle(name_or_path: str | Path = "default", verify_hash: bool = True) -> Bundle:
     """Load and validate a bundle directory (or a shipped bundle by name).
 
     Raises :class:`BundleError` for a missing directory or file, a manifest of another schema
-    or version, a file whose SHA-256 differs from the manifest, or a front-end spec version
-    other than this runtime's.
+    or version, a file whose SHA-256 differs from the manifest, a front-end spec version
+    other than this runtime's, or an ``input.uv_per_lsb`` that is not a sane µV/LSB.
     """
     path = resolve_bundle_path(name_or_path)
     m = read_manifest(path)
@@ -213,6 +248,7 @@ def load_bundle(name_or_path: str | Path = "default", verify_hash: bool = True) 
         raise BundleError(
             f"bundle {path}: sample_rate {m['sample_rate']} differs from its front-end's {cfg.sample_rate}"
         )
+    uv, assumed = _uv_per_lsb(path, m)
     return Bundle(
         path=path,
         manifest=m,
@@ -224,4 +260,6 @@ def load_bundle(name_or_path: str | Path = "default", verify_hash: bool = True) 
         sample_rate=int(m["sample_rate"]),
         min_sample_rate=int(m["min_sample_rate"]),
         model_id=str(m["model_id"]),
+        uv_per_lsb=uv,
+        uv_per_lsb_assumed=assumed,
     )

@@ -144,3 +144,30 @@ def test_copy_of_a_bundle_still_loads(bundle_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(bundle_dir, copy)
     assert load_bundle(copy).model_id == "emg-cnn-test"
+
+
+def test_uv_per_lsb_read_from_manifest(bundle_dir):
+    m = json.loads((bundle_dir / MANIFEST).read_text())
+    m["input"]["uv_per_lsb"] = 0.25
+    (bundle_dir / MANIFEST).write_text(json.dumps(m))
+    b = load_bundle(bundle_dir)
+    assert b.uv_per_lsb == 0.25 and not b.uv_per_lsb_assumed
+
+
+def test_uv_per_lsb_defaults_for_old_bundles(bundle_dir):
+    b = load_bundle(bundle_dir)  # manifest written without input.uv_per_lsb
+    assert b.uv_per_lsb == 0.5 and b.uv_per_lsb_assumed
+
+
+@pytest.mark.parametrize("bad", [0, -1, "0.5", None, True, 1e9, float("inf")])
+def test_refuses_bad_uv_per_lsb(bundle_dir, bad):
+    m = json.loads((bundle_dir / MANIFEST).read_text())
+    m["input"]["uv_per_lsb"] = bad
+    (bundle_dir / MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(BundleError, match=r"input\.uv_per_lsb .* must be a number of µV per LSB in 0\.001\.\.1000"):
+        load_bundle(bundle_dir)
+
+
+def test_default_bundle_declares_its_scale():
+    b = load_bundle("default")
+    assert b.uv_per_lsb == 0.5 and not b.uv_per_lsb_assumed
