@@ -97,3 +97,33 @@ def guard_cost(guard: OpenSetGuard, X: np.ndarray, y: np.ndarray, probs: np.ndar
         "normal_called_pathological": int(false_calls.sum()),
         "normal_called_pathological_withheld": int((false_calls & ~known).sum()),
     }
+
+
+def int8_posteriors(bundle, X: np.ndarray) -> np.ndarray:
+    """The bundle's int8 model's posteriors for windows ``X`` (n × frames × bands)."""
+    from edge.inference import Int8Classifier
+
+    return Int8Classifier(bundle).predict_many(X)
+
+
+def add_open_set(bundle_dir, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray,
+                 y_val: np.ndarray) -> OpenSetGuard:
+    """Calibrate the guard for the bundle in ``bundle_dir`` and add ``open_set.json`` to it
+    (listed with its SHA-256 in the manifest's ``files``, so the loader verifies it)."""
+    import json
+    from pathlib import Path
+
+    from convert.export import update_manifest
+    from edge.bundle import load_bundle, sha256_file
+    from edge.runtime.openset import OPEN_SET_FILE
+
+    out = Path(bundle_dir)
+    bundle = load_bundle(out)
+    guard = fit_open_set(X_train, y_train, X_val, y_val, int8_posteriors(bundle, X_val), bundle.labels,
+                         sorted(bundle.pathological, key=bundle.labels.index))
+    path = out / OPEN_SET_FILE
+    path.write_text(json.dumps(guard.to_dict(), separators=(",", ":")) + "\n", encoding="utf-8")
+    files = dict(bundle.manifest["files"])
+    files[OPEN_SET_FILE] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    update_manifest(out, files=files)
+    return guard
