@@ -27,11 +27,11 @@ on int16, exactly as on the device.
 from __future__ import annotations
 
 import os
-import re
 import struct
 from pathlib import Path
 
 import numpy as np
+from firmware_bridge.wavinfo import WavFormatError, info_text, parse_uv_per_lsb, riff_chunks
 
 from convert.recording import Recording
 
@@ -57,16 +57,11 @@ _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 
 
 def _wav_chunks(data: bytes, path: Path):
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
-        raise RecordingError(f"{path}: not a WAV file (no RIFF/WAVE header)")
-    if data[:4] == b"RIFX":
-        raise RecordingError(f"{path}: big-endian WAV (RIFX) is not supported; re-export as standard WAV")
-    pos = 12
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        body = data[pos + 8:pos + 8 + size]
-        yield cid, size, body, pos
-        pos += 8 + size + (size & 1)  # chunks are word-aligned
+    # The RIFF walk is shared with the runtime's WavSource (firmware_bridge.wavinfo).
+    try:
+        yield from riff_chunks(data, path)
+    except WavFormatError as exc:
+        raise RecordingError(str(exc)) from None
 
 
 def read_wav(path: str | os.PathLike, channel: int = 0) -> tuple[np.ndarray, int, dict]:
@@ -97,8 +92,7 @@ def read_wav(path: str | os.PathLike, channel: int = 0) -> tuple[np.ndarray, int
                 )
             audio = body
         elif cid == b"LIST" and body[:4] == b"INFO":
-            for _, _, sub, _ in _sub_chunks(body[4:]):
-                comment += sub.split(b"\0", 1)[0].decode("latin-1") + " "
+            comment += info_text(body)
     if fmt is None:
         raise RecordingError(f"{path}: no fmt chunk (truncated or not a WAV file)")
     if audio is None:
@@ -132,18 +126,10 @@ def read_wav(path: str | os.PathLike, channel: int = 0) -> tuple[np.ndarray, int
     else:
         x = raw.view("<i2" if bits == 16 else "<i4").reshape(n).astype(np.float64) / float(1 << (bits - 1))
     info = {"format": "float" if tag == _FLOAT else "pcm", "bits": bits, "channels": channels}
-    m = re.search(r"uv_per_lsb=([0-9.eE+-]+)", comment)
-    if m:
-        info["uv_per_lsb"] = float(m.group(1))
+    uv = parse_uv_per_lsb(comment)
+    if uv is not None:
+        info["uv_per_lsb"] = uv
     return x, int(rate), info
-
-
-def _sub_chunks(data: bytes):
-    pos = 0
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        yield cid, size, data[pos + 8:pos + 8 + size], pos
-        pos += 8 + size + (size & 1)
 
 
 def write_wav(path: str | os.PathLike, pcm: np.ndarray, sample_rate: int, uv_per_lsb: float | None = None,

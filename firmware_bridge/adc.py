@@ -69,7 +69,8 @@ class AdcConfig:
     ``device``: PortAudio/ALSA device name or index (None = default input); ``sample_rate``
     in Hz; ``block``: samples per callback; ``channel``: which input channel carries the EMG
     (0 = left); ``channels``: channels to open (stereo-only I2S boards need 2);
-    ``uv_per_lsb``: µV at the electrode per LSB (see :func:`uv_per_lsb_from_levels`);
+    ``uv_per_lsb``: µV at the electrode per LSB (see :func:`uv_per_lsb_from_levels`), ``None``
+    when not known (an ADC cannot tell; the runtime then warns, or refuses with ``--strict``);
     ``queue_s``: seconds of audio buffered for a slow reader before blocks are dropped;
     ``latency``: PortAudio latency hint ('low', 'high' or seconds).
     """
@@ -79,7 +80,7 @@ class AdcConfig:
     block: int = 441
     channel: int = 0
     channels: int = 1
-    uv_per_lsb: float = 1.0
+    uv_per_lsb: float | None = None
     queue_s: float = 5.0
     latency: str | float = "high"
 
@@ -92,7 +93,7 @@ class AdcConfig:
             raise ValueError(f"channels must be in 1..32, got {self.channels}")
         if not 0 <= self.channel < self.channels:
             raise ValueError(f"channel must be in 0..{self.channels - 1}, got {self.channel}")
-        if not self.uv_per_lsb > 0:
+        if self.uv_per_lsb is not None and not self.uv_per_lsb > 0:
             raise ValueError(f"uv_per_lsb must be > 0 µV/LSB, got {self.uv_per_lsb}")
         if not 0.1 <= self.queue_s <= 600:
             raise ValueError(f"queue_s must be in 0.1..600 s, got {self.queue_s}")
@@ -123,7 +124,7 @@ class AdcSource:
             raise ValueError("pass either config or keyword overrides, not both")
         self.config = config
         self.sample_rate: int = config.sample_rate
-        self.uv_per_lsb: float = config.uv_per_lsb
+        self.uv_per_lsb: float | None = config.uv_per_lsb
         self.stats = AdcStats()
         self._sd = sd if sd is not None else import_sounddevice()
         maxsize = max(2, int(np.ceil(config.queue_s * config.sample_rate / config.block)))

@@ -10,6 +10,7 @@ care where its samples come from.
 
 from __future__ import annotations
 
+import math
 import time
 import wave
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from firmware_bridge.wavinfo import read_uv_per_lsb
 
 __all__ = ["SampleBlock", "SampleSource", "WavSource", "parse_speed"]
 
@@ -55,8 +58,9 @@ class SampleSource(Protocol):
 
     #: Samples per second (Hz).
     sample_rate: int
-    #: Microvolts at the electrode per least significant bit of a sample (µV/LSB).
-    uv_per_lsb: float
+    #: Microvolts at the electrode per least significant bit of a sample (µV/LSB); ``None``
+    #: when the source does not know (the runtime then warns, or refuses with ``--strict``).
+    uv_per_lsb: float | None
 
     def read_block(self, timeout: float | None = None) -> SampleBlock | None:
         """Next block; ``None`` if nothing arrived within ``timeout`` seconds (``None`` = wait).
@@ -128,8 +132,12 @@ class WavSource:
     """A 16-bit PCM WAV file as a sample source, paced like a live amplifier.
 
     ``speed=1.0`` releases samples in real time, ``speed=N`` N times faster and ``speed=None``
-    as fast as they are read. Multi-channel files are read from ``channel``. ``uv_per_lsb``
-    (µV per LSB) is what the recording's amplifier used; WAV files do not store it.
+    as fast as they are read. Multi-channel files are read from ``channel``.
+
+    ``uv_per_lsb`` (µV per LSB of the file's samples) is, in order: the argument; the
+    ``uv_per_lsb=`` comment ``convert.recordings.write_wav`` stores in the file's
+    ``LIST/INFO/ICMT`` chunk; ``None`` (unknown). ``uv_per_lsb_source`` says which
+    (``"parameter"``, ``"wav-comment"``, ``"unknown"``).
     """
 
     def __init__(
@@ -138,12 +146,12 @@ class WavSource:
         speed: float | None = 1.0,
         block: int = 441,
         *,
-        uv_per_lsb: float = 1.0,
+        uv_per_lsb: float | None = None,
         channel: int = 0,
     ) -> None:
         if block < 1:
             raise ValueError(f"block must be >= 1 sample, got {block}")
-        if not uv_per_lsb > 0:
+        if uv_per_lsb is not None and not uv_per_lsb > 0:
             raise ValueError(f"uv_per_lsb must be > 0 µV/LSB, got {uv_per_lsb}")
         self.path = Path(path)
         if not self.path.is_file():
@@ -161,7 +169,19 @@ class WavSource:
             self._wav.close()
             raise ValueError(f"channel must be in 0..{channels - 1}, got {channel}")
         self.sample_rate: int = self._wav.getframerate()
-        self.uv_per_lsb: float = float(uv_per_lsb)
+        if uv_per_lsb is None:
+            try:
+                uv_per_lsb = read_uv_per_lsb(self.path)
+            except ValueError as exc:  # WavFormatError too
+                self._wav.close()
+                raise ValueError(str(exc)) from None
+            if uv_per_lsb is not None and not (math.isfinite(uv_per_lsb) and uv_per_lsb > 0):
+                self._wav.close()
+                raise ValueError(f"{self.path}: the WAV comment's uv_per_lsb={uv_per_lsb!r} must be > 0 µV/LSB")
+            self.uv_per_lsb_source = "wav-comment" if uv_per_lsb is not None else "unknown"
+        else:
+            self.uv_per_lsb_source = "parameter"
+        self.uv_per_lsb: float | None = None if uv_per_lsb is None else float(uv_per_lsb)
         self.n_samples: int = self._wav.getnframes()
         self._channels = channels
         self._channel = channel

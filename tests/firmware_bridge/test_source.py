@@ -107,3 +107,30 @@ def test_sample_block_validates():
         SampleBlock(0, np.zeros(5, np.float32), 0)
     with pytest.raises(ValueError):
         SampleBlock(-1, np.zeros(5, np.int16), 0)
+
+
+def test_wav_source_scale_from_comment_parameter_or_unknown(tmp_path):
+    from convert.recordings import write_wav as write_commented
+
+    pcm = (np.arange(501) * 13 % 2000 - 1000).astype(np.int16)  # odd length: padded data chunk
+    write_commented(tmp_path / "c.wav", pcm, 8000, uv_per_lsb=0.1)
+    with WavSource(tmp_path / "c.wav", speed=None) as src:
+        assert (src.uv_per_lsb, src.uv_per_lsb_source) == (0.1, "wav-comment")
+        np.testing.assert_array_equal(src.read_block().samples, pcm[:441])
+    with WavSource(tmp_path / "c.wav", speed=None, uv_per_lsb=2.0) as src:  # the parameter wins
+        assert (src.uv_per_lsb, src.uv_per_lsb_source) == (2.0, "parameter")
+    write_wav(tmp_path / "plain.wav", pcm)  # stdlib wave: no comment
+    with WavSource(tmp_path / "plain.wav", speed=None) as src:
+        assert (src.uv_per_lsb, src.uv_per_lsb_source) == (None, "unknown")
+
+
+def test_wavinfo_reads_what_convert_writes(tmp_path):
+    from convert.recordings import read_wav
+    from convert.recordings import write_wav as write_commented
+    from firmware_bridge.wavinfo import read_uv_per_lsb
+
+    write_commented(tmp_path / "a.wav", np.zeros(10, np.int16), 8000, uv_per_lsb=0.37, bits=24)
+    assert read_uv_per_lsb(tmp_path / "a.wav") == 0.37 == read_wav(tmp_path / "a.wav")[2]["uv_per_lsb"]
+    (tmp_path / "x.wav").write_bytes(b"RIFX" + bytes(4) + b"WAVE" + bytes(32))
+    with pytest.raises(ValueError, match="RIFX"):
+        read_uv_per_lsb(tmp_path / "x.wav")
