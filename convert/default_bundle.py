@@ -95,13 +95,13 @@ def _cached_trainset(cache_dir: Path | None, spec: SetSpec, fe_cfg, wcfg, cache,
     import hashlib
 
     from convert import trainset
-    from convert.augment import AugmentConfig
+    from convert.chain import ChainConfig
     from convert.simulator import GENERATOR_VERSION
     from edge.frontend import SPEC_VERSION
     from edge.resample import RESAMPLER_VERSION
 
     ident = json.dumps({"spec": asdict(spec), "seed": seed, "augment_copies": augment_copies,
-                        "augment": repr(AugmentConfig()), "frontend": fe_cfg.to_dict(), "window": wcfg.to_dict(),
+                        "chain": repr(ChainConfig()), "frontend": fe_cfg.to_dict(), "window": wcfg.to_dict(),
                         "versions": [SPEC_VERSION, str(GENERATOR_VERSION), str(RESAMPLER_VERSION)]}, sort_keys=True)
     key = hashlib.sha256(ident.encode()).hexdigest()[:24]
     path = Path(cache_dir) / "trainsets" / f"{key}.npz" if cache_dir else None
@@ -255,8 +255,9 @@ resampled to it; lower rates are refused.
 
 ## Training data (simulated)
 `convert.simulator`, seeds {SETS['train'].seed0}…, {man['training']['data']['train']['windows']} training windows
-({man['training']['data']['train']['audio_s'] / 60:.0f} min of audio including one augmented copy per recording:
-gain, noise, mains hum, band-limiting to 4–10 kHz, pathological episodes mixed into background;
+({man['training']['data']['train']['audio_s'] / 60:.0f} min of audio including one augmented copy per recording
+through a random recording chain (`convert.chain`: filters, 4–48 kHz rate, ±6 dB gain error,
+polarity, hum, noise, clipping, stored scale), pathological episodes mixed into background;
 SpecAugment masking). Validation on disjoint seeds {SETS['val'].seed0}…; early stopping on validation
 macro-F1 (best epoch {tr['best_epoch']}, {tr['val_macro_f1']:.3f}). Simulator version {train_sim} for training
 and validation. Build command: `python -m convert.default_bundle --out edge/bundles/default`
@@ -292,7 +293,7 @@ A Raspberry Pi core is several times slower.
 - Window-level labels; clinical grading (density 1+…4+, persistence > 3 s) is not modelled.
 - Sparse classes (fasciculation, endplate spikes) are decided by single potentials within a window.
 - The 4, 8 and 22.05 kHz rows are simulated archives (anti-aliased downsampling of the test set);
-  real archives add their own filters and noise. Training saw band-limited copies.
+  real archives add their own filters and noise. Training saw copies through random recording chains.
 - Reproducibility: `tests/convert/test_default_bundle.py` regenerates a small fixed set (seeds
   {SETS['repro'].seed0}…) and checks the int8 macro-F1 recorded in `manifest.json`
   ({m['repro']['int8_macro_f1']:.4f}).

@@ -1,8 +1,10 @@
 """Recordings → labelled windows of the device's integer features, for training and evaluation.
 
 Features come from :mod:`convert.windowing` (the same resampler, front-end and window slicing
-as the device). Augmented copies (:mod:`convert.augment`) are computed fresh from the
-waveform, never from the feature cache. :func:`fit_quantizer` derives the feature→int8 rule
+as the device). Augmented copies are computed fresh from the waveform, never from the feature
+cache: each goes through a recording chain drawn from :class:`convert.chain.ChainConfig`
+(filters, rate, gain error, polarity, hum, noise, clipping, stored scale), after an optional
+pathological episode mixed in (:func:`convert.augment.mix_episode`). :func:`fit_quantizer` derives the feature→int8 rule
 (:class:`edge.inference.FeatureQuantizer`) from training features only.
 """
 
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.augment import AugmentConfig, augment, mix_episode
+from convert.augment import mix_episode
+from convert.chain import ChainConfig, apply_chain
 from convert.recording import Recording
 from convert.taxonomy import LABELS, PATHOLOGICAL
 from edge.inference import FeatureQuantizer
@@ -107,19 +110,27 @@ def _has_pathology(rec: Recording) -> bool:
 
 
 def features(recs: list[Recording], frontend_cfg, wcfg, cache=None, augment_copies: int = 0, seed: int = 0,
-             augment_cfg: AugmentConfig = AugmentConfig(), p_mix: float = 0.3) -> FeatureSet:
-    """Windows of every recording, plus ``augment_copies`` augmented copies of each.
+             chain_cfg: ChainConfig = ChainConfig(), p_mix: float = 0.3, keep_clean: bool = True) -> FeatureSet:
+    """Windows of every recording (if ``keep_clean``) plus ``augment_copies`` chain copies of each.
 
-    In an augmented copy of a recording without pathology, a pathological episode from another
-    recording is mixed in with probability ``p_mix`` (gain 0.3–1, random offset).
+    A chain copy: in a recording without pathology, a pathological episode from another
+    recording is first mixed in with probability ``p_mix`` (gain 0.3–1, random offset); then
+    the copy goes through a recording chain drawn from ``chain_cfg`` (its seed drawn from
+    ``seed``), e.g. resampled to 4 kHz and inverted. :mod:`convert.windowing` resamples every
+    version back to the front-end rate with the device's resampler, so features stay the
+    device's exact integers. Window names: ``name``, ``name+chain<seed>``.
     """
     from convert.windowing import window_recording
 
+    if augment_copies < 0:
+        raise ValueError(f"augment_copies {augment_copies} must be >= 0")
+    if not keep_clean and not augment_copies:
+        raise ValueError("keep_clean=False with augment_copies=0 leaves no version of any recording")
     rng = np.random.default_rng(seed)
     donors = [r for r in recs if _has_pathology(r)]
     Xs, ys, gs, names, seconds = [], [], [], [], 0.0
     for i, rec in enumerate(recs):
-        versions = [(rec, cache)]
+        versions = [(rec, cache, rec.name)] if keep_clean else []
         for _ in range(augment_copies):
             aug = rec
             if donors and not _has_pathology(rec) and rng.random() < p_mix:
@@ -127,14 +138,15 @@ def features(recs: list[Recording], frontend_cfg, wcfg, cache=None, augment_copi
                 if donor.sample_rate == rec.sample_rate and rec.duration_s > 1.0:
                     aug = mix_episode(rec, donor, float(rng.uniform(0, rec.duration_s - 1.0)),
                                       float(rng.uniform(0.3, 1.0)))
-            versions.append((augment(aug, rng, augment_cfg), None))
-        for version, c in versions:
+            chain_seed = int(rng.integers(2**31))
+            versions.append((apply_chain(aug, chain_cfg.draw(chain_seed)), None, f"{rec.name}+chain{chain_seed}"))
+        for version, c, name in versions:
             X, y = window_recording(version, frontend_cfg, wcfg, cache=c)
             if len(y):
                 Xs.append(X)
                 ys.append(np.asarray(y, np.int64))
                 gs.append(np.full(len(y), len(names), np.int64))
-                names.append(version.name + ("" if c is not None or version is rec else "+aug"))
+                names.append(name)
                 seconds += version.duration_s
     if not Xs:
         raise ValueError("no complete window in the recordings: each must last at least one window")

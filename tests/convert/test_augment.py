@@ -1,11 +1,13 @@
-"""Waveform augmentation keeps int16, lengths and labels; mixing carries labels and events."""
+"""Mixing carries labels and events; chain copies in the training set keep the device's integer
+features and labels. (Gain, noise, hum and band-limiting moved to the recording chain:
+tests/convert/test_chain.py.)"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from convert.augment import AugmentConfig, add_hum, add_noise, augment, bandlimit, gain, mix_episode
+from convert.augment import mix_episode
 from convert.recording import Recording, Segment
 
 
@@ -13,30 +15,6 @@ def _rec(n=8000, rate=44100, value=1000, segments=(), events=()):
     pcm = (np.sin(np.arange(n) * 2 * np.pi * 3000 / rate) * value).astype(np.int16)
     return Recording(pcm=pcm, sample_rate=rate, uv_per_lsb=0.5, segments=list(segments),
                      meta={"events": list(events)})
-
-
-def test_gain_saturates_like_an_adc():
-    r = gain(_rec(value=20000), 12.0)
-    assert r.pcm.dtype == np.int16 and r.pcm.max() == 32767 and r.pcm.min() == -32768
-    assert "gain+12.0dB" in r.meta["augment"][0]
-
-
-def test_noise_and_hum_have_the_requested_level():
-    silent = Recording(pcm=np.zeros(44100, np.int16), sample_rate=44100, uv_per_lsb=0.5)
-    n = add_noise(silent, 10.0, np.random.default_rng(0))
-    assert abs(n.pcm.astype(float).std() * 0.5 - 10.0) < 0.5  # µV RMS
-    h = add_hum(silent, 40.0, 50.0, np.random.default_rng(0))
-    spec = np.abs(np.fft.rfft(h.pcm.astype(float)))
-    assert np.argmax(spec) == 50  # 1 Hz bins: the fundamental dominates
-
-
-def test_bandlimit_removes_content_above_the_archive_nyquist():
-    r = _rec(n=44100)  # 3 kHz tone
-    low = bandlimit(r, 4000)  # Nyquist 2 kHz: the tone must go
-    assert len(low.pcm) == len(r.pcm) and low.pcm.dtype == np.int16
-    assert np.abs(low.pcm[1000:-1000]).max() < 0.01 * np.abs(r.pcm).max()
-    kept = bandlimit(r, 10000)
-    assert np.abs(kept.pcm[1000:-1000]).max() > 0.9 * np.abs(r.pcm).max()
 
 
 def test_mix_episode_adds_labels_and_events_shifted():
@@ -51,16 +29,28 @@ def test_mix_episode_adds_labels_and_events_shifted():
         mix_episode(bg, ep, at_s=5.0)
 
 
-def test_augment_is_deterministic_from_the_generator():
-    r = _rec(n=44100)
-    a = augment(r, np.random.default_rng(3))
-    b = augment(r, np.random.default_rng(3))
-    np.testing.assert_array_equal(a.pcm, b.pcm)
-    assert a.segments == r.segments
+def _fe():
+    from convert.trainset import default_frontend_config, window_config
+
+    return default_frontend_config(44100), window_config(1.0, 0.5)
 
 
-def test_config_validation():
-    with pytest.raises(ValueError, match="p_noise"):
-        AugmentConfig(p_noise=1.5)
-    with pytest.raises(ValueError, match="gain_db"):
-        AugmentConfig(gain_db=(6.0, -6.0))
+def test_chain_copies_are_counted_deterministic_and_keep_labels():
+    from convert.trainset import features
+
+    fe, w = _fe()
+    recs = [_rec(n=44100 * 3, segments=[Segment(0.0, 3.0, "voluntary_muap")]),
+            _rec(n=44100 * 3, value=3000, segments=[Segment(0.5, 2.5, "fibrillation")],
+                 events=[(t, "fibrillation") for t in np.arange(0.6, 2.4, 0.05)])]
+    clean = features(recs, fe, w)
+    both = features(recs, fe, w, augment_copies=2, seed=5)
+    again = features(recs, fe, w, augment_copies=2, seed=5)
+    only = features(recs, fe, w, augment_copies=1, seed=5, keep_clean=False, p_mix=0.0)
+    assert len(both.names) == 6 and sum("+chain" in n for n in both.names) == 4
+    assert len(only.names) == 2 and all("+chain" in n for n in only.names)
+    np.testing.assert_array_equal(both.X, again.X)
+    assert both.X.dtype == clean.X.dtype and both.X.shape[1:] == clean.X.shape[1:]
+    # a copy's windows carry its source's labels (mixing only into recordings without pathology)
+    assert set(only.y[only.groups == 1].tolist()) <= set(clean.y[clean.groups == 1].tolist()) | {0}
+    with pytest.raises(ValueError, match="keep_clean"):
+        features(recs, fe, w, keep_clean=False)
