@@ -1,10 +1,13 @@
 """Evaluate a bundle: int8 and float side by side, per-class P/R/F1, macro-F1, normal-versus-
-pathological sensitivity/specificity, confusion matrix, and LiteRT latency on one thread.
+pathological sensitivity/specificity, the share of voluntary (and of all normal) windows called
+pathological, confusion matrix, and LiteRT latency on one thread.
 
 ``emg-convert evaluate --bundle B --data DIR --json OUT`` runs it on a data directory (WAV +
 same-stem labels, the clinic convention), so a clinic validates on its own recordings with the
 same command. Recordings are resampled to the bundle's rate; ones below its minimum rate are
-refused. Windows and labels follow :mod:`convert.windowing`.
+refused. Windows and labels follow :mod:`convert.windowing`. ``--chain-seed N`` first passes
+recording ``i`` through the recording chain drawn from seed ``N + i`` (:mod:`convert.chain`),
+to see the data as other equipment would have recorded it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.metrics import confusion, macro_f1, pathological_detection, per_class
+from convert.metrics import called_pathological, confusion, macro_f1, pathological_detection, per_class
 from edge.bundle import Bundle, load_bundle
 from edge.inference import Int8Classifier, TFLiteClassifier
 
@@ -44,11 +47,14 @@ def measure_latency(bundle: Bundle, which: str = "int8", xnnpack: bool = False, 
 
 def _summary(y: np.ndarray, pred: np.ndarray, bundle: Bundle) -> dict:
     mask = np.array([bundle.is_pathological(i) for i in range(bundle.n_classes)])
+    vol = [i for i, name in enumerate(bundle.labels) if name == "voluntary_muap"]
     return {
         "macro_f1": round(macro_f1(y, pred, bundle.n_classes), 6),
         "accuracy": round(float(np.mean(pred == y)), 6) if len(y) else None,
         "per_class": per_class(y, pred, bundle.labels),
         "pathological": pathological_detection(y, pred, mask),
+        "voluntary_called_pathological": called_pathological(y, pred, mask, vol),
+        "normal_called_pathological": called_pathological(y, pred, mask),
         "confusion": confusion(y, pred, bundle.n_classes).tolist(),
     }
 
@@ -69,6 +75,8 @@ def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool
         "macro_f1_drop": round(sf["macro_f1"] - s8["macro_f1"], 6),
         "per_class": s8["per_class"],
         "pathological": s8["pathological"],
+        "voluntary_called_pathological": s8["voluntary_called_pathological"],
+        "normal_called_pathological": s8["normal_called_pathological"],
         "max_abs_prob_diff": round(float(np.abs(p8 - pf).max()), 6) if len(y) else None,
     }
     if latency:
@@ -119,6 +127,14 @@ def format_report(res: dict) -> str:
         f"{res['float']['macro_f1']:.4f}   drop {res['macro_f1_drop']:+.4f}   top-1 agreement {res['agreement']:.4f}",
         f"normal vs pathological: sensitivity {p['sensitivity']}   specificity {p['specificity']}",
     ]
+    if "voluntary_called_pathological" in res:
+        v, n = res["voluntary_called_pathological"], res["normal_called_pathological"]
+
+        def share(m):
+            return "-" if m["share"] is None else f"{m['share']:.3f} ({m['called_pathological']}/{m['windows']})"
+
+        lines.append(f"called pathological (int8): voluntary windows {share(v)}   "
+                     f"all normal windows {share(n)} (false alarms per normal window)")
     if "latency_ms" in res:
         lat = res["latency_ms"]
         lines.append("latency (1 thread, median ms): " + "   ".join(f"{k} {v['median_ms']:.3f}" for k, v in lat.items()))
@@ -148,6 +164,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", required=True, help="write the results here (JSON)")
     p.add_argument("--png", help="confusion-matrix PNG (default: next to --json)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
+    p.add_argument("--chain-seed", type=int, metavar="N",
+                   help="pass recording i through the recording chain drawn from seed N+i (convert.chain: "
+                        "filters, rate, gain error, polarity, hum, noise, clipping) before evaluating")
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -163,6 +182,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     except BundleError as exc:
         raise UserError(str(exc)) from None
     recs = load_datadir(args.data, min_rate=bundle.min_sample_rate)
+    chains = None
+    if args.chain_seed is not None:
+        from convert.chain import ChainConfig, apply_chain
+
+        if args.chain_seed < 0:
+            raise UserError(f"--chain-seed {args.chain_seed}: must be >= 0")
+        cfg = ChainConfig(sample_rates_hz=tuple(r for r in ChainConfig().sample_rates_hz
+                                                if r >= bundle.min_sample_rate))
+        recs = [apply_chain(r, cfg.draw(args.chain_seed + i)) for i, r in enumerate(recs)]
+        chains = [{"recording": r.name, **r.meta["chain"]} for r in recs]
     wcfg = window_config_for(bundle)
     Xs, ys = [], []
     for rec in recs:  # window_recording resamples each to the bundle's rate
@@ -175,6 +204,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     res = evaluate_windows(bundle, X, y, latency=not args.no_latency)
     res["data"] = {"dir": str(args.data), "recordings": len(recs),
                    "sample_rates": sorted({int(r.sample_rate) for r in recs})}
+    if chains is not None:
+        res["data"]["chain_seed"] = args.chain_seed
+        res["data"]["chains"] = chains
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     png = Path(args.png) if args.png else out.with_suffix(".confusion.png")

@@ -59,3 +59,19 @@ def pathological_detection(y_true: np.ndarray, y_pred: np.ndarray, pathological_
         "specificity": round(tn / (tn + fp), 6) if tn + fp else None,
         "tp": tp, "fn": fn, "tn": tn, "fp": fp,
     }
+
+
+def called_pathological(y_true: np.ndarray, y_pred: np.ndarray, pathological_mask: np.ndarray,
+                        classes: np.ndarray | list[int] | None = None) -> dict:
+    """Share of windows whose true class is in ``classes`` and whose prediction is pathological.
+
+    ``classes`` defaults to every normal class (then ``share`` is the false-alarm rate per normal
+    window, 1 − specificity); ``[voluntary index]`` gives the share of voluntary windows called
+    pathological. ``share`` is ``None`` without such windows.
+    """
+    mask = np.asarray(pathological_mask, bool)
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    classes = np.flatnonzero(~mask) if classes is None else np.asarray(classes, np.int64)
+    sel = np.isin(y_true, classes)
+    n, k = int(sel.sum()), int(np.sum(mask[y_pred[sel]]))
+    return {"windows": n, "called_pathological": k, "share": round(k / n, 6) if n else None}

@@ -1,0 +1,76 @@
+"""The share of voluntary (and of all normal) windows called pathological: on a hand-made
+confusion, in evaluate_windows / format_report, and the evaluate command under a drawn chain."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from convert.metrics import called_pathological, pathological_detection
+from convert.taxonomy import LABEL_INDEX, LABELS, PATHOLOGICAL
+
+MASK = np.array([name in PATHOLOGICAL for name in LABELS])
+VOL, REST, CRD, FIB = (LABEL_INDEX[k] for k in ("voluntary_muap", "rest", "complex_repetitive_discharge",
+                                                  "fibrillation"))
+
+
+def test_share_of_voluntary_windows_called_pathological_on_a_hand_made_confusion():
+    # 10 voluntary windows: 6 right, 3 called CRD, 1 called rest; 5 rest: 4 right, 1 called fibrillation;
+    # 4 CRD windows: all called CRD (not counted in either share)
+    y = [VOL] * 10 + [REST] * 5 + [CRD] * 4
+    p = [VOL] * 6 + [CRD] * 3 + [REST] + [REST] * 4 + [FIB] + [CRD] * 4
+    v = called_pathological(y, p, MASK, [VOL])
+    assert v == {"windows": 10, "called_pathological": 3, "share": 0.3}
+    n = called_pathological(y, p, MASK)
+    assert n == {"windows": 15, "called_pathological": 4, "share": round(4 / 15, 6)}
+    spec = pathological_detection(y, p, MASK)["specificity"]
+    assert n["share"] == pytest.approx(1 - spec, abs=1e-6)  # false alarms per normal window
+    assert called_pathological([CRD], [CRD], MASK, [VOL]) == {"windows": 0, "called_pathological": 0, "share": None}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from tests.edge.bundle_helpers import make_tiny_bundle
+
+    return make_tiny_bundle(tmp_path_factory.mktemp("tiny") / "bundle", epochs=1)
+
+
+def test_evaluate_windows_and_report_carry_the_shares(tiny):
+    from convert.evaluate import evaluate_windows, format_report
+    from edge.bundle import load_bundle
+    from tests.edge.bundle_helpers import synthetic_windows
+
+    b = load_bundle(tiny)
+    X, y = synthetic_windows(5, b.n_classes, seed=3)
+    res = evaluate_windows(b, X, y, latency=False)
+    pred = np.asarray(res["int8"]["confusion"])
+    vol_row = pred[VOL]
+    assert res["voluntary_called_pathological"]["windows"] == int(vol_row.sum())
+    assert res["voluntary_called_pathological"]["called_pathological"] == int(vol_row[MASK].sum())
+    assert res["normal_called_pathological"]["called_pathological"] == int(pred[~MASK][:, MASK].sum())
+    assert "called pathological (int8): voluntary windows" in format_report(res)
+
+
+def test_evaluate_command_under_a_drawn_chain_records_the_chains(tiny, tmp_path, capsys):
+    from convert.cli import main as convert_main
+    from convert.labels import write_labels_csv
+    from convert.recordings import write_wav
+    from convert.simulator import simulate_clip
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, label in enumerate(["voluntary_muap", "fibrillation"]):
+        rec = simulate_clip(label, 2.0, 44100, seed=900 + i)
+        write_wav(data / f"r{i}.wav", rec.pcm, rec.sample_rate, rec.uv_per_lsb)
+        write_labels_csv(data / f"r{i}.csv", rec.segments, rec.meta.get("events", ()))
+    out = tmp_path / "eval.json"
+    rc = convert_main(["evaluate", "--bundle", str(tiny), "--data", str(data), "--json", str(out),
+                       "--no-latency", "--chain-seed", "40"])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["data"]["chain_seed"] == 40 and [c["seed"] for c in res["data"]["chains"]] == [40, 41]
+    assert res["data"]["sample_rates"] == sorted({c["sample_rate"] for c in res["data"]["chains"]})
+    assert res["voluntary_called_pathological"]["windows"] > 0
+    assert "voluntary windows" in capsys.readouterr().out
