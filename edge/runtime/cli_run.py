@@ -6,8 +6,8 @@
 
 Alerts go to stdout as JSON lines unless ``--alerts-jsonl FILE`` is given; logs and the stats
 line go to stderr. Exit status: 0 when a WAV source ends or on SIGTERM, 130 on SIGINT, 2 for
-what the user must fix (bundle refused, bad source, rate too low, config), 1 for a runtime
-failure.
+what the user must fix (bundle refused, bad source, rate too low, config, a source of unknown
+µV per LSB with ``--strict``), 1 for a runtime failure.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--bundle", default="default", help="model bundle: 'default' or a bundle directory")
     p.add_argument("--source", required=True,
-                   help="serial:URL?baud=N (any pyserial URL or pty path), alsa:DEVICE[?rate=N], wav:FILE")
+                   help="serial:URL?baud=N (any pyserial URL or pty path), alsa:DEVICE[?rate=N&uv_per_lsb=X], "
+                        "wav:FILE[?uv_per_lsb=X]; any of them ?invert=1")
     p.add_argument("--config", metavar="FILE.toml", help="runtime config (smoothing, detector rules, service)")
     p.add_argument("--speed", default="1", help="WAV replay pacing: 1 = real time, N = N times faster, max")
     p.add_argument("--alerts-jsonl", metavar="FILE", default="-",
@@ -37,6 +38,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threads", type=int, default=1, help="LiteRT interpreter threads (default 1)")
     p.add_argument("--stats-every", type=float, default=None, metavar="S",
                    help="seconds between stats lines on stderr (0 = off; default from config, 10)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a source that does not say its µV per LSB (instead of warning and using "
+                        "its samples at the bundle's scale)")
     p.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     p.set_defaults(func=main)
 
@@ -69,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
     opts = RuntimeOptions(
         bundle=args.bundle, source=spec, config=args.config, speed=parse_speed(args.speed),
         alerts_jsonl=args.alerts_jsonl, outbox=args.outbox, xnnpack=args.xnnpack, num_threads=args.threads,
-        stats_every_s=args.stats_every,
+        stats_every_s=args.stats_every, strict=args.strict,
     )
     try:
         summary = run(opts)
@@ -79,8 +83,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"emg-edge: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_FAILURE
     logging.getLogger("emg-edge").info(
-        "%s: %.1f s of audio in %.1f s (%.1fx real time), %d windows, %d alert(s), %d pending",
+        "%s: %.1f s of audio in %.1f s (%.1fx real time), %d windows, %d alert(s), %d pending, "
+        "%d saturated sample(s)",
         summary.reason, summary.audio_s, summary.wall_s, summary.rtf, summary.windows, summary.alerts_raised,
-        summary.pending_alerts,
+        summary.pending_alerts, summary.saturated_samples,
     )
     return summary.exit_code

@@ -1,5 +1,9 @@
-"""The processing chain of one stream: samples → (resampler) → front-end → windows →
-classifier → smoothing → event detector → :class:`~edge.runtime.detector.Detection`.
+"""The processing chain of one stream: samples → calibration → (resampler) → front-end →
+windows → classifier → smoothing → event detector → :class:`~edge.runtime.detector.Detection`.
+
+Calibration (:mod:`edge.calibration`) re-expresses the source's int16 samples at the bundle's
+µV per LSB (and negates them for ``invert``) before anything filters them; it is the identity
+until :meth:`Pipeline.set_source_scale` is given a scale other than the bundle's.
 
 No threads, no I/O: :meth:`Pipeline.feed` takes a :class:`~firmware_bridge.source.SampleBlock`
 and returns the detections it confirms, in the *source's* sample-index domain.
@@ -36,18 +40,21 @@ class PipelineCounters:
     filled_samples: int = 0  # of which replaced by zeros
     segments: int = 0  # stream segments (1 + resets after long gaps or rewinds)
     duplicate_samples: int = 0  # samples dropped because their index was already processed
+    saturated_samples: int = 0  # samples the calibration gain pushed beyond int16 (clamped)
 
 
 class Pipeline:
     """One stream through the detection chain.
 
     ``bundle`` needs ``labels``, ``pathological``, ``frontend_config``, ``window_frames``,
-    ``hop_frames``, ``sample_rate``; ``classifier.predict(window) -> probs``; ``frontend``
-    (optional) overrides ``edge.frontend.Frontend(bundle.frontend_config)``.
+    ``hop_frames``, ``sample_rate`` (and ``uv_per_lsb``, µV/LSB, 0.5 if absent);
+    ``classifier.predict(window) -> probs``; ``frontend`` (optional) overrides
+    ``edge.frontend.Frontend(bundle.frontend_config)``. ``source_uv_per_lsb`` (µV/LSB, None =
+    unknown: used as the bundle's) and ``invert`` set the calibration stage.
     """
 
     def __init__(self, bundle: Any, classifier: Any, config: RuntimeConfig, source_rate: int,
-                 frontend: Any = None) -> None:
+                 frontend: Any = None, source_uv_per_lsb: float | None = None, invert: bool = False) -> None:
         self.bundle = bundle
         self.classifier = classifier
         self.config = config
@@ -63,6 +70,12 @@ class Pipeline:
         self.hop_length = int(fcfg.hop_length)
         self.window_frames = int(bundle.window_frames)
         self.hop_frames = int(bundle.hop_frames)
+        from edge.calibration import CalibrationConfig, Calibrator
+
+        self.bundle_uv_per_lsb = float(getattr(bundle, "uv_per_lsb", 0.5))
+        self.calibrator = Calibrator(CalibrationConfig(self.bundle_uv_per_lsb, self.bundle_uv_per_lsb, invert))
+        if source_uv_per_lsb is not None:
+            self.set_source_scale(source_uv_per_lsb)
         self.resampler = None
         if self.source_rate != self.model_rate:
             from edge.resample import StreamResampler
@@ -93,6 +106,10 @@ class Pipeline:
     def window_s(self) -> float:
         """Analysis window length in seconds."""
         return self.window_model_samples / self.model_rate
+
+    def set_source_scale(self, uv_per_lsb: float) -> None:
+        """The source's µV per LSB from the next sample on (ValueError outside the gain range)."""
+        self.calibrator.set_source(uv_per_lsb)
 
     def _new_segment(self, first_index: int) -> None:
         if self._anchor is not None:
@@ -137,6 +154,9 @@ class Pipeline:
             return []
         self._next += int(samples.size)
         self.counters.samples += int(samples.size)
+        saturated = self.calibrator.saturated
+        samples = self.calibrator.process(samples)  # at the bundle's µV/LSB before any filtering
+        self.counters.saturated_samples += self.calibrator.saturated - saturated
         x = self.resampler.process(samples) if self.resampler is not None else samples
         feats = self.frontend.process(x)
         out: list[Detection] = []

@@ -2,8 +2,8 @@
 
 ::
 
-    source ──reader thread──▶ bounded block queue ──▶ Pipeline (resample, front-end, windows,
-    int8 LiteRT, smoothing, detector) ──▶ Outbox (SQLite, committed first) ──▶ local sinks
+    source ──reader thread──▶ bounded block queue ──▶ Pipeline (calibration, resample, front-end,
+    windows, int8 LiteRT, smoothing, detector) ──▶ Outbox (SQLite, committed first) ──▶ local sinks
     (JSON lines) and ALERT frames over the bridge ──ACK──▶ outbox marks delivered
 
 * The reader thread only moves blocks into a bounded queue and blocks when it is full, so a
@@ -12,6 +12,11 @@
   its oldest block) and the loss shows up as a gap in the sample counter.
 * Alerts are stored before anything else sees them; on start the outbox's undelivered alerts
   are sent again with their original ids and unwritten ones are written to the sinks.
+* Calibration: at start-up the source's µV per LSB (HELLO, ``?uv_per_lsb=``, WAV comment), the
+  bundle's and the gain are logged (``calibration: source 0.1 µV/LSB → bundle 0.5 µV/LSB
+  (-14.0 dB)``). An unknown source scale is a warning (samples used as they are) or, with
+  ``strict``, a refusal. The reader thread queues a scale marker when a serial unit's HELLO
+  changes it, so the new gain applies from the next block read after that HELLO.
 * SIGTERM ends cleanly with exit 0 (systemd's stop), SIGINT with 130; a WAV source ends with
   exit 0 after the last window is processed and every alert is written.
 
@@ -50,6 +55,13 @@ from edge.runtime.stats import StatsMeter
 log = logging.getLogger("emg-edge")
 
 _EOF = object()
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """Queue marker: the source's µV per LSB changed (a new HELLO) before the next block."""
+
+    uv_per_lsb: float
 #: Most audio (s) merged into one front-end call from blocks already waiting in the queue.
 COALESCE_S = 0.1
 #: Alerts kept in :attr:`RunSummary.alerts` (bounded: the full record is the outbox / JSONL).
@@ -66,6 +78,7 @@ class RuntimeOptions:
     ``classifier``/``frontend``: overrides for tests; default the bundle's int8 model and
     ``edge.frontend.Frontend``. ``stop_event``: set it to stop the service from another thread.
     ``drain_s``: how long to wait for outstanding ACKs when the stream ends or on stop.
+    ``strict``: refuse (UserError) a source whose µV per LSB is unknown instead of warning.
     """
 
     bundle: Any = "default"
@@ -85,6 +98,7 @@ class RuntimeOptions:
     drain_s: float = 3.0
     give_up_s: float | None = None
     link_kwargs: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
 
 
 @dataclass
@@ -100,6 +114,9 @@ class RunSummary:
     windows: int = 0
     gap_samples: int = 0
     crc_errors: int = 0
+    saturated_samples: int = 0
+    source_uv_per_lsb: float | None = None  # µV/LSB the source stated last (None: unknown)
+    bundle_uv_per_lsb: float = 0.0
     alerts_raised: int = 0
     alerts_resent: int = 0
     pending_alerts: int = 0
@@ -145,8 +162,10 @@ class _Reader(threading.Thread):
     stream and is re-raised by the service loop.
     """
 
-    def __init__(self, source: Any, q: queue.Queue, stop: threading.Event, coalesce: int = 1) -> None:
+    def __init__(self, source: Any, q: queue.Queue, stop: threading.Event, coalesce: int = 1,
+                 scale: float | None = None) -> None:
         super().__init__(name="emg-edge-reader", daemon=True)
+        self.scale = scale
         self.coalesce = int(coalesce)
         self.source = source
         self.q = q
@@ -164,6 +183,13 @@ class _Reader(threading.Thread):
             except queue.Full:
                 continue
 
+    def _scale_changed(self) -> bool:
+        uv = _source_scale(self.source)
+        if uv is not None and uv != self.scale:
+            self.scale = uv
+            return True
+        return False
+
     def run(self) -> None:
         try:
             self._loop()
@@ -180,6 +206,8 @@ class _Reader(threading.Thread):
             block = self.source.read_block(timeout=0.1)
             if block is None or not block.samples.size:
                 continue
+            if self._scale_changed():
+                self._put(_Scale(self.scale))
             parts = [block]
             n = int(block.samples.size)
             try:
@@ -189,7 +217,11 @@ class _Reader(threading.Thread):
                         break
                     if not nxt.samples.size:
                         continue
-                    if nxt.first_index != parts[-1].first_index + parts[-1].samples.size:
+                    if self._scale_changed():
+                        self._put(_merge(parts))
+                        parts, n = [], 0
+                        self._put(_Scale(self.scale))
+                    elif nxt.first_index != parts[-1].first_index + parts[-1].samples.size:
                         self._put(_merge(parts))
                         parts, n = [], 0
                     parts.append(nxt)
@@ -197,6 +229,12 @@ class _Reader(threading.Thread):
             finally:
                 if parts:
                     self._put(_merge(parts))
+
+
+def _source_scale(source: Any) -> float | None:
+    """The µV per LSB a source states now; None when it does not know (0 = no HELLO yet)."""
+    uv = getattr(source, "uv_per_lsb", None)
+    return float(uv) if uv else None
 
 
 def _merge(parts: list) -> Any:
@@ -356,7 +394,9 @@ class Service:
         self.summary.source_rate = rate
         check_rate(rate, int(self.bundle.sample_rate), int(self.bundle.min_sample_rate),
                    what=f"source {spec}" if spec else "source")
-        pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend)
+        invert = spec.invert if spec is not None else bool(getattr(source, "invert", False))
+        pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend, invert=invert)
+        scale = self._calibrate(pipe, source, spec)
         log.info("front-end: %s; bridge COBS decoder: %s", _frontend_kind(pipe.frontend), _cobs_kind())
         n_total = getattr(source, "n_samples", None)
         if n_total is not None and n_total < pipe.window_samples:
@@ -366,7 +406,7 @@ class Service:
             )
         self._link = source if hasattr(source, "send_alert") and hasattr(source, "acked_alerts") else None
         q: queue.Queue = queue.Queue(maxsize=self.config.queue_blocks)
-        self._reader = _Reader(source, q, self.stop, coalesce=max(1, int(COALESCE_S * rate)))
+        self._reader = _Reader(source, q, self.stop, coalesce=max(1, int(COALESCE_S * rate)), scale=scale)
         stats_every = self.opts.stats_every_s if self.opts.stats_every_s is not None else self.config.stats_every_s
         meter = StatsMeter(stats_every)
         self._wall_anchor = (None, time.time())
@@ -385,7 +425,9 @@ class Service:
                     raise self._reader.error
                 reason = "end of stream"
                 break
-            if item is not None:
+            if isinstance(item, _Scale):
+                self._set_scale(pipe, item.uv_per_lsb, "the unit's HELLO changed it")
+            elif item is not None:
                 if self._wall_anchor[0] is None or pipe.counters.segments == 0:
                     self._wall_anchor = (item.first_index, time.time() - item.samples.size / rate)
                 segs = pipe.counters.segments
@@ -416,10 +458,43 @@ class Service:
         self.summary.samples = pipe.counters.samples
         self.summary.windows = pipe.counters.windows
         self.summary.gap_samples = pipe.counters.gap_samples
+        self.summary.saturated_samples = pipe.counters.saturated_samples
         self.summary.crc_errors = snap.crc_errors
         if self._signal == signal.SIGINT:
             self.summary.exit_code = EXIT_INTERRUPTED
         return self.summary
+
+    def _calibrate(self, pipe: Pipeline, source: Any, spec: SourceSpec | None) -> float | None:
+        """Set the pipeline's calibration from the source's scale at start-up; log it."""
+        uv = _source_scale(source)
+        self.summary.bundle_uv_per_lsb = pipe.bundle_uv_per_lsb
+        name = f"source {spec}" if spec else "the source"
+        if uv is None:
+            fix = ("add ?uv_per_lsb=N (µV per LSB) to the source" if spec is None or spec.kind != "serial"
+                   else "the unit's HELLO gave none")
+            if self.opts.strict:
+                raise UserError(f"{name} does not say its µV per LSB and --strict is set: {fix}")
+            log.warning("calibration: %s does not say its µV per LSB: using its samples as if they were at the "
+                        "bundle's %g µV/LSB (%s, or --strict to refuse)%s", name, pipe.bundle_uv_per_lsb, fix,
+                        "; polarity inverted" if pipe.calibrator.config.invert else "")
+            return None
+        how = {"wav-comment": "WAV comment", "parameter": "?uv_per_lsb="}.get(
+            getattr(source, "uv_per_lsb_source", ""), "HELLO" if hasattr(source, "hello") else "?uv_per_lsb=")
+        self._set_scale(pipe, uv, how)
+        return uv
+
+    def _set_scale(self, pipe: Pipeline, uv: float, how: str) -> None:
+        try:
+            pipe.set_source_scale(uv)
+        except ValueError as exc:
+            raise UserError(f"calibration refused: {exc}") from None
+        cfg = pipe.calibrator.config
+        assumed = " (assumed: its manifest predates input.uv_per_lsb)" if getattr(
+            self.bundle, "uv_per_lsb_assumed", False) else ""
+        log.info("calibration: source %g µV/LSB (%s) → bundle %g µV/LSB%s (%+.1f dB, Q16 gain %d)%s", uv, how,
+                 cfg.target_uv_per_lsb, assumed, cfg.gain_db, cfg.gain_q16,
+                 "; polarity inverted" if cfg.invert else "")
+        self.summary.source_uv_per_lsb = uv
 
     def _next_item(self, q: queue.Queue, max_samples: int) -> Any:
         """Next block, merged with the contiguous blocks already waiting (up to ``max_samples``).
@@ -434,7 +509,7 @@ class Service:
                 item = q.get(timeout=0.1)
             except queue.Empty:
                 return None
-        if item is _EOF:
+        if item is _EOF or isinstance(item, _Scale):
             return item
         parts = [item]
         n = int(item.samples.size)
@@ -444,7 +519,7 @@ class Service:
                 nxt = q.get_nowait()
             except queue.Empty:
                 break
-            if nxt is _EOF or nxt.first_index != end:
+            if nxt is _EOF or isinstance(nxt, _Scale) or nxt.first_index != end:
                 self._stash = nxt
                 break
             parts.append(nxt)
@@ -468,7 +543,8 @@ class Service:
         crc = int(getattr(link_stats, "crc_errors", 0) or 0)
         return meter.snapshot(queue_depth=q.qsize(), queue_capacity=q.maxsize,
                               gap_samples=pipe.counters.gap_samples, crc_errors=crc,
-                              pending_alerts=self.outbox.pending_count())
+                              pending_alerts=self.outbox.pending_count(),
+                              saturated_samples=pipe.counters.saturated_samples)
 
 
 def run(opts: RuntimeOptions) -> RunSummary:

@@ -4,11 +4,18 @@ Source strings (``--source``)::
 
     serial:/dev/ttyACM0?baud=3000000      any pyserial URL (device path, pty path, loop://,
     serial:socket://host:7000              socket://, rfc2217://...); ``baud`` defaults to
-                                           3 000 000 and is removed before pyserial sees the URL
+                                           3 000 000; ``baud`` and ``invert`` are removed
+                                           before pyserial sees the URL
     alsa:hw:1,0?rate=48000&uv_per_lsb=0.6  ALSA/PortAudio input (needs the ``adc`` extra);
     alsa:default                           ``rate`` defaults to the bundle's rate, also
                                            ``channel``, ``channels``
     wav:recording.wav?uv_per_lsb=0.5       a 16-bit PCM WAV file replayed at ``--speed``
+
+Scale (µV per LSB, the runtime calibrates it to the bundle's, :mod:`edge.calibration`): a
+serial unit states it in its HELLO; ALSA only through ``?uv_per_lsb=``; a WAV file through
+``?uv_per_lsb=``, else its ``LIST/INFO`` comment ``uv_per_lsb=`` (``convert`` writes it).
+Otherwise it is unknown: the runtime warns and uses the samples as they are, or refuses with
+``--strict``. ``invert=1`` (wav, alsa, serial) negates the samples (reversed electrodes).
 
 A serial port that is missing, busy or lost is reopened by
 :class:`firmware_bridge.link.SerialLink` (backoff up to 0.5 s); until the unit's HELLO arrives
@@ -49,11 +56,23 @@ class SourceSpec:
         return f"{self.kind}:{self.target}"
 
 
+    @property
+    def invert(self) -> bool:
+        """``?invert=1``: negate the samples (polarity)."""
+        return self.params.get("invert", "0") == "1"
+
+    @property
+    def uv_per_lsb(self) -> float | None:
+        """``?uv_per_lsb=`` in µV per LSB, or None when the string does not give it."""
+        return float(self.params["uv_per_lsb"]) if "uv_per_lsb" in self.params else None
+
+
 _ALLOWED = {
-    "serial": {"baud"},
-    "alsa": {"rate", "uv_per_lsb", "channel", "channels", "block"},
-    "wav": {"uv_per_lsb", "channel"},
+    "serial": {"baud", "invert"},
+    "alsa": {"rate", "uv_per_lsb", "channel", "channels", "block", "invert"},
+    "wav": {"uv_per_lsb", "channel", "invert"},
 }
+_BOOL = {"1": "1", "true": "1", "yes": "1", "0": "0", "false": "0", "no": "0"}
 
 
 def parse_source(text: str) -> SourceSpec:
@@ -90,12 +109,20 @@ def parse_source(text: str) -> SourceSpec:
             if value < (0 if key == "channel" else 1):
                 raise UserError(f"source {text!r}: {key}={value} must be positive")
     if "uv_per_lsb" in params:
+        from edge.calibration import MAX_UV_PER_LSB, MIN_UV_PER_LSB
+
         try:
             uv = float(params["uv_per_lsb"])
         except ValueError:
             uv = -1.0
-        if not uv > 0:
-            raise UserError(f"source {text!r}: uv_per_lsb={params['uv_per_lsb']!r} must be a positive number (µV/LSB)")
+        if not MIN_UV_PER_LSB <= uv <= MAX_UV_PER_LSB:
+            raise UserError(f"source {text!r}: uv_per_lsb={params['uv_per_lsb']!r} must be a number of µV/LSB "
+                            f"in {MIN_UV_PER_LSB:g}..{MAX_UV_PER_LSB:g}")
+    if "invert" in params:
+        flag = _BOOL.get(params["invert"].strip().lower())
+        if flag is None:
+            raise UserError(f"source {text!r}: invert={params['invert']!r} must be 1 or 0")
+        params["invert"] = flag
     return SourceSpec(kind, target, params)
 
 
@@ -118,8 +145,7 @@ def open_source(
 
         return WavSource(  # 10 ms blocks when paced like a unit; bigger when replaying flat out
             spec.target, speed=speed, block=441 if speed is not None else 4410,
-            uv_per_lsb=float(spec.params.get("uv_per_lsb", 1.0)),
-            channel=int(spec.params.get("channel", 0)),
+            uv_per_lsb=spec.uv_per_lsb, channel=int(spec.params.get("channel", 0)),
         )
     if spec.kind == "alsa":
         from firmware_bridge.adc import AdcConfig, AdcSource
@@ -127,7 +153,7 @@ def open_source(
         cfg = AdcConfig(
             device=None if spec.target == "default" else (int(spec.target) if spec.target.isdigit() else spec.target),
             sample_rate=int(spec.params.get("rate", default_rate)),
-            uv_per_lsb=float(spec.params.get("uv_per_lsb", 1.0)),
+            uv_per_lsb=spec.uv_per_lsb,
             channel=int(spec.params.get("channel", 0)),
             channels=int(spec.params.get("channels", 1)),
             **({"block": int(spec.params["block"])} if "block" in spec.params else {}),

@@ -3,7 +3,7 @@
 One line every ``every_s`` seconds of wall-clock time::
 
     stats: audio 600.0 s, rtf 1.00x (interval 1.00x), cpu 0.021 s/s, queue 0/512, gaps 0 samples,
-    crc errors 0, pending alerts 0, alerts 3, windows 2397
+    saturated 0 samples, crc errors 0, pending alerts 0, alerts 3, windows 2397
 
 * **rtf** (real-time factor): audio seconds processed per wall-clock second (1.0 = keeping up
   with a live stream; 300 = a WAV replayed 300× faster than real time);
@@ -11,6 +11,8 @@ One line every ``every_s`` seconds of wall-clock time::
   core;
 * **queue**: blocks waiting between the reader and the pipeline / capacity;
 * **gaps**: samples missing in the stream (from the amplifier's sample counter);
+* **saturated**: samples the amplitude calibration (:mod:`edge.calibration`) clamped to int16:
+  the source's scale is coarser than the bundle's and the signal too large for it;
 * **crc errors**: frames the bridge decoder rejected;
 * **pending alerts**: stored in the outbox, not yet ACKed by the amplifier.
 """
@@ -36,12 +38,13 @@ class StatsSnapshot:
     pending_alerts: int
     alerts: int
     windows: int
+    saturated_samples: int = 0
 
     def line(self) -> str:
         return (
             f"stats: audio {self.audio_s:.1f} s, rtf {self.rtf:.2f}x (interval {self.interval_rtf:.2f}x), "
             f"cpu {self.cpu_per_audio_s:.3f} s/s, queue {self.queue_depth}/{self.queue_capacity}, "
-            f"gaps {self.gap_samples} samples, crc errors {self.crc_errors}, "
+            f"gaps {self.gap_samples} samples, saturated {self.saturated_samples} samples, crc errors {self.crc_errors}, "
             f"pending alerts {self.pending_alerts}, alerts {self.alerts}, windows {self.windows}"
         )
 
@@ -73,7 +76,8 @@ class StatsMeter:
         return self.every_s > 0 and self._clock() - self._last_t >= self.every_s
 
     def snapshot(self, queue_depth: int = 0, queue_capacity: int = 0, gap_samples: int = 0,
-                 crc_errors: int = 0, pending_alerts: int = 0, mark: bool = True) -> StatsSnapshot:
+                 crc_errors: int = 0, pending_alerts: int = 0, mark: bool = True,
+                 saturated_samples: int = 0) -> StatsSnapshot:
         now = self._clock()
         wall = max(now - self._t0, 1e-9)
         cpu = self._cpu() - self._cpu0
@@ -85,6 +89,7 @@ class StatsMeter:
             cpu_per_audio_s=cpu / self.audio_s if self.audio_s > 0 else 0.0,
             queue_depth=queue_depth, queue_capacity=queue_capacity, gap_samples=gap_samples,
             crc_errors=crc_errors, pending_alerts=pending_alerts, alerts=self.alerts, windows=self.windows,
+            saturated_samples=saturated_samples,
         )
         if mark:
             self._last_t = now
