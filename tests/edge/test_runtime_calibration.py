@@ -133,3 +133,40 @@ def test_new_hello_scale_applies_from_the_next_block(caplog):
     ref = np.concatenate([pcm[:12000], ((pcm[12000:].astype(np.int64) * 32768 + 32768) >> 16).astype(np.int16)])
     assert np.array_equal(seen, ref) and summary.source_uv_per_lsb == 0.25
     assert "source 0.25 µV/LSB (the unit's HELLO changed it)" in caplog.text
+
+
+def test_same_signal_at_three_scales_gives_the_same_features_and_alerts(tmp_path):
+    """One simulated physical signal written at 0.1, 0.5 and 2 µV/LSB (and inverted), run with
+    the shipped bundle: after calibration the features agree (exactly at 0.1, since 5 · 13107 =
+    65535 undoes the ×5; at 2 µV/LSB the file's own quantization is left: measured mean |Δ|
+    0.14-0.15 dB over seeds 1-3) and the alert is the same."""
+    from convert.recordings import write_wav as write_commented
+    from convert.simulator import simulate_clip
+    from edge.bundle import load_bundle
+    from edge.frontend import Frontend
+
+    bundle = load_bundle("default")
+    rec = simulate_clip("complex_repetitive_discharge", 6.0, 44100, seed=1)
+    uv_uv = rec.pcm.astype(np.float64) * rec.uv_per_lsb  # the physical signal, µV
+
+    def go(uv, suffix="", sign=1):
+        path = tmp_path / f"s{uv}{'i' if sign < 0 else ''}.wav"
+        write_commented(path, np.clip(np.round(sign * uv_uv / uv), -32768, 32767).astype(np.int16), 44100, uv)
+        fe = Capture(Frontend(bundle.frontend_config))
+        s = run(RuntimeOptions(bundle=bundle, source=f"wav:{path}{suffix}", speed=None, frontend=fe,
+                               install_signal_handlers=False, stats_every_s=0))
+        return np.concatenate(fe.out).astype(np.float64) / 64.0, [(a.label, a.onset_sample) for a in s.alerts], s
+
+    ref, ref_alerts, _ = go(0.5)
+    assert [lab for lab, _ in ref_alerts] == ["complex_repetitive_discharge"]
+    hop = bundle.hop_frames * bundle.frontend_config.hop_length
+    for uv, tol_db in ((0.1, 0.0), (2.0, 0.25)):
+        feats, alerts, s = go(uv)
+        assert feats.shape == ref.shape and np.mean(np.abs(feats - ref)) <= tol_db, uv
+        assert s.saturated_samples == 0
+        assert [lab for lab, _ in alerts] == [lab for lab, _ in ref_alerts]
+        assert all(abs(a - b) <= hop for (_, a), (_, b) in zip(alerts, ref_alerts))
+    uncal, _, _ = go(0.1, "?uv_per_lsb=0.5")  # the old behaviour: read as if 0.5 µV/LSB
+    assert np.mean(np.abs(uncal - ref)) > 10.0
+    inv, inv_alerts, _ = go(0.5, "?invert=1", sign=-1)  # an inverted copy, inverted back
+    assert np.array_equal(inv, ref) and inv_alerts == ref_alerts
