@@ -6,7 +6,12 @@ and labels are cheap slices and depend on the :class:`~convert.windowing.WindowC
 are not cached) under a key that changes whenever the features could:
 
     sha256( front-end SPEC_VERSION, FrontendConfig.to_dict(), RESAMPLER_VERSION,
-            source rate (Hz), sha256 of the int16 PCM bytes )
+            source rate (Hz), sha256 of the int16 PCM bytes
+            [, calibration: recording's and target µV/LSB, Q16 gain] )
+
+The calibration entry (:mod:`edge.calibration`) is present only when the rescale is not the
+identity (G ≠ 2^16): identity-calibrated features equal the uncalibrated ones bit for bit, so
+they keep their existing key and cache files.
 
 Files are ``ROOT/<key[:2]>/<key>.npz`` holding ``frames`` (front-end dtype) and ``key``. Writes
 go to a unique temporary file in the same folder and are renamed into place (``os.replace``
@@ -34,8 +39,10 @@ def pcm_hash(pcm: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(pcm, dtype="<i2").tobytes()).hexdigest()
 
 
-def cache_key(pcm: np.ndarray, sample_rate: int, frontend_cfg) -> str:
-    """Key of the frames of ``pcm`` (int16 at ``sample_rate`` Hz) under ``frontend_cfg``."""
+def cache_key(pcm: np.ndarray, sample_rate: int, frontend_cfg, source_uv_per_lsb: float | None = None,
+              target_uv_per_lsb: float | None = None) -> str:
+    """Key of the frames of ``pcm`` (int16 at ``sample_rate`` Hz) under ``frontend_cfg``,
+    rescaled from ``source_uv_per_lsb`` to ``target_uv_per_lsb`` µV/LSB when both are given."""
     from edge.frontend import SPEC_VERSION
     from edge.resample import RESAMPLER_VERSION
 
@@ -46,6 +53,13 @@ def cache_key(pcm: np.ndarray, sample_rate: int, frontend_cfg) -> str:
         "source_rate": int(sample_rate),
         "pcm_sha256": pcm_hash(pcm),
     }
+    if source_uv_per_lsb is not None and target_uv_per_lsb is not None:
+        from edge.calibration import GAIN_ONE, gain_q16
+
+        G = gain_q16(source_uv_per_lsb, target_uv_per_lsb)
+        if G != GAIN_ONE:
+            ident["calibration"] = {"source_uv_per_lsb": float(source_uv_per_lsb),
+                                    "target_uv_per_lsb": float(target_uv_per_lsb), "gain_q16": G}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
@@ -89,16 +103,17 @@ class FeatureCache:
             raise
         return p
 
-    def frames(self, rec: Recording, frontend_cfg) -> np.ndarray:
-        """Front-end frames of ``rec`` (resampled to the front-end rate), from cache or computed."""
+    def frames(self, rec: Recording, frontend_cfg, uv_per_lsb: float = 0.5) -> np.ndarray:
+        """Front-end frames of ``rec`` at ``uv_per_lsb`` µV/LSB (rescaled from ``rec.uv_per_lsb``,
+        resampled to the front-end rate), from cache or computed."""
         from convert.windowing import compute_frames
 
-        key = cache_key(rec.pcm, rec.sample_rate, frontend_cfg)
+        key = cache_key(rec.pcm, rec.sample_rate, frontend_cfg, rec.uv_per_lsb, uv_per_lsb)
         cached = self.load(key)
         if cached is not None:
             self.hits += 1
             return cached
         self.misses += 1
-        out = compute_frames(rec.pcm, rec.sample_rate, frontend_cfg)
+        out = compute_frames(rec.pcm, rec.sample_rate, frontend_cfg, rec.uv_per_lsb, uv_per_lsb)
         self.store(key, out)
         return out

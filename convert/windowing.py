@@ -2,7 +2,10 @@
 
 Features
 --------
-The whole recording is resampled once to the front-end rate (:mod:`edge.resample`, the same
+The recording is first re-expressed at the model's scale (``uv_per_lsb``, µV per LSB, default
+0.5: the bundle's ``input.uv_per_lsb``) from its own ``rec.uv_per_lsb`` with
+:func:`edge.calibration.rescale_pcm`, the integer rule the runtime applies to every source.
+The whole recording is then resampled once to the front-end rate (:mod:`edge.resample`, the same
 resampler the device uses) and run once through :class:`edge.frontend.Frontend`, the integer
 front-end the device runs. Window ``j`` is front-end frames ``j*hop_frames ..
 j*hop_frames + window_frames - 1``, the same slicing as the runtime's
@@ -238,30 +241,48 @@ def slice_windows(frames: np.ndarray, window_frames: int, hop_frames: int) -> np
     return np.ascontiguousarray(view.transpose(0, 2, 1))
 
 
-def recording_frames(rec: Recording, frontend_cfg, cache=None) -> np.ndarray:
-    """All front-end frames of ``rec`` at ``frontend_cfg.sample_rate`` (resampled if needed).
+#: µV per LSB features are computed at unless told otherwise (the simulator amplifier's scale,
+#: and what bundles without ``input.uv_per_lsb`` were trained at).
+DEFAULT_UV_PER_LSB = 0.5
+
+
+def recording_frames(rec: Recording, frontend_cfg, cache=None, uv_per_lsb: float = DEFAULT_UV_PER_LSB) -> np.ndarray:
+    """All front-end frames of ``rec`` at ``frontend_cfg.sample_rate`` (resampled if needed),
+    computed on its samples re-expressed at ``uv_per_lsb`` µV per LSB.
 
     With ``cache`` (a :class:`convert.featcache.FeatureCache`) the frames are loaded or stored.
     """
     if cache is not None:
-        return cache.frames(rec, frontend_cfg)
-    return compute_frames(rec.pcm, rec.sample_rate, frontend_cfg)
+        return cache.frames(rec, frontend_cfg, uv_per_lsb=uv_per_lsb)
+    return compute_frames(rec.pcm, rec.sample_rate, frontend_cfg, rec.uv_per_lsb, uv_per_lsb)
 
 
-def compute_frames(pcm: np.ndarray, sample_rate: int, frontend_cfg) -> np.ndarray:
-    """Resample int16 ``pcm`` from ``sample_rate`` Hz to the front-end rate and run the front-end."""
+def compute_frames(pcm: np.ndarray, sample_rate: int, frontend_cfg, source_uv_per_lsb: float | None = None,
+                   target_uv_per_lsb: float = DEFAULT_UV_PER_LSB) -> np.ndarray:
+    """Resample int16 ``pcm`` from ``sample_rate`` Hz to the front-end rate and run the front-end.
+
+    With ``source_uv_per_lsb`` (µV/LSB of ``pcm``) the samples are first re-expressed at
+    ``target_uv_per_lsb`` (:func:`edge.calibration.rescale_pcm`); without it they are used as is.
+    """
+    from edge.calibration import rescale_pcm
     from edge.frontend import Frontend
     from edge.resample import resample
 
+    if source_uv_per_lsb is not None:
+        pcm, _ = rescale_pcm(np.asarray(pcm, dtype=np.int16), source_uv_per_lsb, target_uv_per_lsb)
     if int(sample_rate) != int(frontend_cfg.sample_rate):
         pcm = resample(np.asarray(pcm, dtype=np.int16), int(sample_rate), int(frontend_cfg.sample_rate))
     return Frontend(frontend_cfg).process(np.asarray(pcm, dtype=np.int16))
 
 
-def windows_of(rec: Recording, frontend_cfg, wcfg: WindowConfig | None = None, cache=None) -> Windows:
-    """Every window of ``rec`` with features, labels, spans and ambiguity (nothing dropped)."""
+def windows_of(rec: Recording, frontend_cfg, wcfg: WindowConfig | None = None, cache=None,
+               uv_per_lsb: float = DEFAULT_UV_PER_LSB) -> Windows:
+    """Every window of ``rec`` with features, labels, spans and ambiguity (nothing dropped).
+
+    ``uv_per_lsb``: the scale (µV per LSB) the features are computed at: the bundle's.
+    """
     wcfg = wcfg or WindowConfig()
-    frames = recording_frames(rec, frontend_cfg, cache)
+    frames = recording_frames(rec, frontend_cfg, cache, uv_per_lsb=uv_per_lsb)
     wf, hf = wcfg.frames(frontend_cfg)
     X = slice_windows(frames, wf, hf)
     start, end = window_spans(len(frames), frontend_cfg, wcfg)
@@ -270,12 +291,13 @@ def windows_of(rec: Recording, frontend_cfg, wcfg: WindowConfig | None = None, c
 
 
 def window_recording(rec: Recording, frontend_cfg, wcfg: WindowConfig | None = None,
-                     cache=None) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` (n, window_frames, n_mels) front-end dtype and ``y`` (n,) int64 class indices.
+                     cache=None, uv_per_lsb: float = DEFAULT_UV_PER_LSB) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (n, window_frames, n_mels) front-end dtype and ``y`` (n,) int64 class indices,
+    features at ``uv_per_lsb`` µV per LSB.
 
     Ambiguous windows are left out when ``wcfg.drop_ambiguous``.
     """
-    w = windows_of(rec, frontend_cfg, wcfg, cache)
+    w = windows_of(rec, frontend_cfg, wcfg, cache, uv_per_lsb=uv_per_lsb)
     if (wcfg or WindowConfig()).drop_ambiguous:
         keep = ~w.ambiguous
         return w.X[keep], w.y[keep]

@@ -87,3 +87,24 @@ def test_store_cleans_up_on_failure(tmp_path):
     with pytest.raises(RuntimeError):
         cache.store("ab" * 32, Boom())
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_calibration_scales_change_the_key_and_the_features(tmp_path):
+    import edge.frontend as fe
+    from convert.featcache import FeatureCache, cache_key
+    from convert.recording import Recording
+    from convert.windowing import recording_frames
+
+    cfg = fe.FrontendConfig(sample_rate=8000, n_mels=16, fmax_hz=3500.0)
+    pcm = (np.sin(np.arange(8000) * 0.3) * 3000).astype(np.int16)
+    k0 = cache_key(pcm, 8000, cfg)
+    assert cache_key(pcm, 8000, cfg, 0.5, 0.5) == k0  # identity: same features, same key
+    assert len({k0, cache_key(pcm, 8000, cfg, 0.1, 0.5), cache_key(pcm, 8000, cfg, 0.1, 0.25)}) == 3
+    fine = Recording(pcm=pcm, sample_rate=8000, uv_per_lsb=0.1)
+    cache = FeatureCache(tmp_path)
+    got = recording_frames(fine, cfg, cache)
+    assert np.array_equal(got, recording_frames(fine, cfg))
+    quiet = Recording(pcm=((pcm.astype(np.int64) * 13107 + 32768) >> 16).astype(np.int16), sample_rate=8000,
+                      uv_per_lsb=0.5)
+    assert np.array_equal(got, recording_frames(quiet, cfg))  # 0.1 µV/LSB re-expressed at 0.5
+    assert not np.array_equal(got, recording_frames(fine, cfg, uv_per_lsb=0.1))
