@@ -1,0 +1,253 @@
+"""Cross-condition evaluation: train on a restricted set of recording conditions, test on
+conditions held out of training (issue 11 part 6). ``benchmarks/cross_condition.py`` is the
+command; this module holds the definitions and the reusable steps.
+
+Training condition (:data:`TRAIN_CHAIN`, concentric needle): chain rates 22.05–48 kHz,
+high-pass 5–10 Hz, low-pass 5–10 kHz (plus the clean simulated 44.1 kHz copy, whose amplifier
+is 10 Hz–10 kHz). Held-out test conditions, one axis each (:data:`CONDITIONS`):
+
+* ``in_condition``: the training condition itself, on disjoint seeds (reference);
+* ``monopolar``: monopolar needle, training chain;
+* ``low_rate``: archives at 4 or 10 kHz (low-pass clamped to 0.45 × rate: 1.8 / 4.5 kHz);
+* ``unseen_filters``: high-pass 2 Hz or 20 Hz (alternating recordings) and low-pass 2–3 kHz.
+
+Needle types need ``convert.simulator.Subject.draw(seed, needle=...)``; on a simulator without
+that keyword every set is concentric and the ``monopolar`` condition is marked
+``needle_held_out: false`` (:func:`draw_subject` says which).
+
+Figures per condition: int8 macro-F1, pathological sensitivity / specificity, share of
+voluntary windows called pathological, share of all normal windows called pathological
+(false alarms per normal window); :func:`summarise` gives mean ± sd over training seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from convert.chain import ChainConfig, apply_chain
+from convert.recording import Recording
+from convert.taxonomy import LABELS
+
+NATIVE_RATE = 44100
+MIN_RATE = 4000
+
+#: The restricted training chain: high rates, HP 5–10 Hz, LP >= 5 kHz.
+TRAIN_CHAIN = ChainConfig(sample_rates_hz=(22050, 24000, 30000, 32000, 44100, 48000),
+                          highpass_hz=(5.0, 10.0), lowpass_hz=(5000.0, 10000.0))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A test condition: needle type and the chain(s) its recordings go through (recording
+    ``i`` through ``chains[i % len(chains)]``)."""
+
+    name: str
+    needle: str
+    chains: tuple[ChainConfig, ...]
+    description: str
+
+
+CONDITIONS: dict[str, Condition] = {c.name: c for c in (
+    Condition("in_condition", "concentric", (TRAIN_CHAIN,), "training condition, disjoint seeds"),
+    Condition("monopolar", "monopolar", (TRAIN_CHAIN,), "monopolar needle (training: concentric)"),
+    Condition("low_rate", "concentric", (replace(TRAIN_CHAIN, sample_rates_hz=(4000, 10000)),),
+              "recorded at 4 or 10 kHz (training: >= 22.05 kHz)"),
+    Condition("unseen_filters", "concentric",
+              (replace(TRAIN_CHAIN, highpass_hz=(2.0, 2.0), lowpass_hz=(2000.0, 3000.0)),
+               replace(TRAIN_CHAIN, highpass_hz=(20.0, 20.0), lowpass_hz=(2000.0, 3000.0))),
+              "high-pass 2 or 20 Hz, low-pass 2-3 kHz (training: 5-10 Hz, >= 5 kHz)"),
+)}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Set sizes (simulated audio) and training length. ``clips``: single-class clips per class
+    of ``clip_s`` s; ``recordings`` examinations of ``recording_s`` s."""
+
+    train_clips: int = 12
+    train_recordings: int = 6
+    val_clips: int = 3
+    val_recordings: int = 1
+    test_clips: int = 4
+    test_recordings: int = 2
+    clip_s: float = 8.0
+    recording_s: float = 60.0
+    chain_copies: int = 1
+    epochs: int = 15
+    widths: tuple[int, ...] = (16, 32, 48, 64)
+
+    @classmethod
+    def quick(cls) -> "Sizes":
+        """Tiny sets, 2 epochs, a narrow CNN: checks the harness end to end, measures nothing."""
+        return cls(train_clips=1, train_recordings=0, val_clips=1, val_recordings=0, test_clips=1,
+                   test_recordings=0, clip_s=3.0, chain_copies=1, epochs=2, widths=(8, 8, 8, 8))
+
+
+#: Disjoint seed ranges (one simulated subject per seed), away from the default bundle's.
+SEED0 = {"train": 1_100_000, "val": 1_200_000, "test": 1_300_000}
+_CHAIN_SEED0 = 5_000_000
+
+
+def draw_subject(seed: int, needle: str):
+    """``(Subject, needle_applied)``: ``Subject.draw(seed, needle=needle)`` where the simulator
+    supports needle types, else ``Subject.draw(seed)`` (concentric) and False."""
+    from convert.simulator import Subject
+
+    try:
+        return Subject.draw(seed, needle=needle), True
+    except TypeError:
+        return Subject.draw(seed), needle == "concentric"
+
+
+def simulate(seed0: int, clips: int, clip_s: float, recordings: int, recording_s: float,
+             needle: str = "concentric") -> tuple[list[Recording], bool]:
+    """Clips of every class and whole examinations at 44.1 kHz from ``seed0`` upward, with the
+    given needle; returns (recordings, whether the needle type was applied)."""
+    from convert.simulator import simulate_clip, simulate_recording
+
+    recs, applied, seed = [], True, int(seed0)
+    for label in LABELS:
+        for _ in range(clips):
+            subject, ok = draw_subject(seed, needle)
+            recs.append(simulate_clip(label, clip_s, NATIVE_RATE, seed=seed, subject=subject))
+            applied &= ok
+            seed += 1
+    for _ in range(recordings):
+        subject, ok = draw_subject(seed, needle)
+        recs.append(simulate_recording(seed, recording_s, NATIVE_RATE, subject=subject))
+        applied &= ok
+        seed += 1
+    return recs, applied
+
+
+def through(recs: list[Recording], chains: tuple[ChainConfig, ...], seed0: int) -> list[Recording]:
+    """Recording ``i`` through a chain drawn from ``chains[i % len(chains)]`` with seed ``seed0 + i``."""
+    return [apply_chain(r, chains[i % len(chains)].draw(seed0 + i)) for i, r in enumerate(recs)]
+
+
+def chain_summary(recs: list[Recording]) -> dict:
+    """What the chains did: rates, polarity, filter edges, scales, clipping (for the JSON)."""
+    cs = [r.meta["chain"] for r in recs if "chain" in r.meta]
+    if not cs:
+        return {}
+    return {
+        "sample_rates_hz": sorted({c["sample_rate"] for c in cs}),
+        "inverted_share": round(float(np.mean([c["inverted"] for c in cs])), 3),
+        "highpass_hz": [round(min(c["highpass_hz"] for c in cs), 2), round(max(c["highpass_hz"] for c in cs), 2)],
+        "lowpass_applied_hz": [round(min(c["lowpass_applied_hz"] for c in cs)),
+                               round(max(c["lowpass_applied_hz"] for c in cs))],
+        "uv_per_lsb": sorted({c["uv_per_lsb"] for c in cs}),
+        "recordings_clipped": int(sum(c["clipped_samples"] > 0 for c in cs)),
+    }
+
+
+def build_test_sets(sizes: Sizes, frontend_cfg, wcfg, names=None, log=print) -> dict:
+    """Per condition: {"features": FeatureSet, "info": {...}} on the test seeds."""
+    from convert import trainset
+
+    out = {}
+    for name in names or CONDITIONS:
+        cond = CONDITIONS[name]
+        t0 = time.time()
+        recs, applied = simulate(SEED0["test"], sizes.test_clips, sizes.clip_s, sizes.test_recordings,
+                                 sizes.recording_s, cond.needle)
+        recs = through(recs, cond.chains, _CHAIN_SEED0 + 100_000)
+        fs = trainset.features(recs, frontend_cfg, wcfg)
+        info = {"description": cond.description, "needle": cond.needle, "needle_held_out": applied,
+                "chains": [asdict(c) for c in cond.chains], "seen": chain_summary(recs), "set": fs.summary()}
+        if not applied:
+            info["note"] = ("simulator has no needle types (Subject.draw takes no needle=): "
+                            "these recordings are concentric, the needle axis is NOT held out")
+        out[name] = {"features": fs, "info": info}
+        log(f"  test set {name}: {len(fs)} windows [{time.time() - t0:.0f} s]")
+    return out
+
+
+def build_train_sets(sizes: Sizes, frontend_cfg, train_wcfg, wcfg, seed: int):
+    """(train FeatureSet, val FeatureSet, info) in the training condition: concentric, clean
+    44.1 kHz copies plus ``sizes.chain_copies`` copies through :data:`TRAIN_CHAIN`."""
+    from convert import trainset
+
+    tr_recs, applied = simulate(SEED0["train"], sizes.train_clips, sizes.clip_s, sizes.train_recordings,
+                                sizes.recording_s, "concentric")
+    tr = trainset.features(tr_recs, frontend_cfg, train_wcfg, augment_copies=sizes.chain_copies, seed=seed,
+                           chain_cfg=TRAIN_CHAIN, keep_clean=True)
+    va_recs, _ = simulate(SEED0["val"], sizes.val_clips, sizes.clip_s, sizes.val_recordings, sizes.recording_s)
+    va = trainset.features(through(va_recs, (TRAIN_CHAIN,), _CHAIN_SEED0), frontend_cfg, wcfg)
+    return tr, va, {"needle": "concentric", "needle_keyword_supported": applied, "chain": asdict(TRAIN_CHAIN),
+                    "train": tr.summary(), "val": va.summary()}
+
+
+def figures(res: dict) -> dict:
+    """The cross-condition figures of one :func:`convert.evaluate.evaluate_windows` result."""
+    return {
+        "int8_macro_f1": res["int8"]["macro_f1"],
+        "sensitivity": res["pathological"]["sensitivity"],
+        "specificity": res["pathological"]["specificity"],
+        "voluntary_called_pathological": res["voluntary_called_pathological"]["share"],
+        "normal_called_pathological": res["normal_called_pathological"]["share"],
+        "windows": res["windows"],
+    }
+
+
+def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, wcfg, train_wcfg,
+             log=print) -> dict:
+    """Train one int8 bundle in the training condition with ``seed`` and evaluate it on every
+    test condition; returns {"seed", "training", "conditions": {name: figures}}."""
+    from convert import trainset
+    from convert.evaluate import evaluate_windows
+    from convert.models import ModelConfig
+    from convert.train import TrainConfig, train_and_export
+    from edge.bundle import load_bundle
+
+    t0 = time.time()
+    tr, va, info = build_train_sets(sizes, frontend_cfg, train_wcfg, wcfg, seed)
+    log(f"seed {seed}: train {len(tr)} windows, val {len(va)} [{time.time() - t0:.0f} s]")
+    quant = trainset.fit_quantizer(tr.X)
+    model_cfg = ModelConfig.default("cnn", widths=tuple(sizes.widths), dropout=0.3)
+    tcfg = TrainConfig(epochs=sizes.epochs, seed=seed, verbose=0, patience=6)
+    out = Path(out_dir) / f"seed{seed}"
+    result = train_and_export(out, tr, va, quant, model_cfg, tcfg, frontend_cfg, wcfg, MIN_RATE,
+                              {"source": "convert.conditions training condition", **info})
+    log(f"seed {seed}: trained, best epoch {result.best_epoch}, val macro-F1 {result.best_val_macro_f1:.3f} "
+        f"[{time.time() - t0:.0f} s]")
+    bundle = load_bundle(out)
+    conds = {name: figures(evaluate_windows(bundle, t["features"].X, t["features"].y, latency=False))
+             for name, t in tests.items()}
+    return {"seed": seed, "seconds": round(time.time() - t0, 1), "best_epoch": result.best_epoch,
+            "val_macro_f1": round(result.best_val_macro_f1, 6), "training": info, "conditions": conds}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """{condition: {figure: {"mean", "sd", "values"}}} over seeds (sd with ddof=1; 0 for one seed;
+    ``None`` values, e.g. no voluntary windows, are left out)."""
+    out: dict = {}
+    for name in runs[0]["conditions"]:
+        out[name] = {}
+        for key in ("int8_macro_f1", "sensitivity", "specificity", "voluntary_called_pathological",
+                    "normal_called_pathological"):
+            vals = [r["conditions"][name][key] for r in runs if r["conditions"][name][key] is not None]
+            out[name][key] = {
+                "mean": round(float(np.mean(vals)), 4) if vals else None,
+                "sd": round(float(np.std(vals, ddof=1)), 4) if len(vals) > 1 else (0.0 if vals else None),
+                "values": vals,
+            }
+    return out
+
+
+def format_table(summary: dict) -> str:
+    """Plain-text table: one row per condition, mean ± sd over seeds."""
+    cols = (("int8_macro_f1", "macro-F1"), ("sensitivity", "path. sens."), ("specificity", "path. spec."),
+            ("voluntary_called_pathological", "vol.->path."), ("normal_called_pathological", "normal->path."))
+    lines = [f"{'condition':<16}" + "".join(f"{h:>17}" for _, h in cols)]
+    for name, figs in summary.items():
+        cells = []
+        for key, _ in cols:
+            m = figs[key]
+            cells.append("-" if m["mean"] is None else f"{m['mean']:.3f} ± {m['sd']:.3f}")
+        lines.append(f"{name:<16}" + "".join(f"{c:>17}" for c in cells))
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""The cross-condition harness: conditions really hold out what they say, the needle fallback
+is reported, and ``benchmarks/cross_condition.py --quick`` runs end to end (< 60 s)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from convert import conditions as C
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_each_test_condition_holds_out_its_axis():
+    tr = C.TRAIN_CHAIN
+    assert min(tr.sample_rates_hz) >= 22050 and tr.highpass_hz == (5.0, 10.0) and tr.lowpass_hz[0] >= 5000
+    assert C.CONDITIONS["monopolar"].needle == "monopolar" and C.CONDITIONS["in_condition"].chains == (tr,)
+    assert max(C.CONDITIONS["low_rate"].chains[0].sample_rates_hz) < min(tr.sample_rates_hz)
+    for ch in C.CONDITIONS["unseen_filters"].chains:
+        assert ch.lowpass_hz[1] < tr.lowpass_hz[0]
+        assert ch.highpass_hz[1] < tr.highpass_hz[0] or ch.highpass_hz[0] > tr.highpass_hz[1]
+    seeds = sorted(C.SEED0.values())
+    assert all(b - a >= 100_000 for a, b in zip(seeds, seeds[1:]))
+
+
+def test_a_simulator_without_needle_types_is_reported(monkeypatch):
+    from convert import simulator
+
+    class OldSubject:
+        @staticmethod
+        def draw(seed):
+            return ("subject", seed)
+
+    monkeypatch.setattr(simulator, "Subject", OldSubject)
+    assert C.draw_subject(3, "monopolar") == (("subject", 3), False)
+    assert C.draw_subject(3, "concentric") == (("subject", 3), True)
+
+
+def test_summarise_gives_mean_and_sd_over_seeds():
+    runs = [{"conditions": {"x": {"int8_macro_f1": f, "sensitivity": 1.0, "specificity": 0.5,
+                                  "voluntary_called_pathological": v, "normal_called_pathological": 0.1,
+                                  "windows": 10}}}
+            for f, v in ((0.5, 0.2), (0.7, None))]
+    s = C.summarise(runs)["x"]
+    assert s["int8_macro_f1"]["mean"] == 0.6 and s["int8_macro_f1"]["sd"] == pytest.approx(0.1414, abs=1e-4)
+    assert s["voluntary_called_pathological"] == {"mean": 0.2, "sd": 0.0, "values": [0.2]}
+    assert "0.600 ± 0.141" in C.format_table({"x": s})
+
+
+@pytest.mark.slow
+def test_quick_harness_runs_end_to_end(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import cross_condition
+
+    out = tmp_path / "cc.json"
+    assert cross_condition.main(["--quick", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["seeds"] == [0] and res["sizes"]["epochs"] == 2
+    assert set(res["summary"]) == set(C.CONDITIONS)
+    for name, figs in res["summary"].items():
+        assert 0.0 <= figs["int8_macro_f1"]["mean"] <= 1.0
+        assert set(figs) >= {"sensitivity", "specificity", "voluntary_called_pathological",
+                             "normal_called_pathological"}
+    seen = res["conditions"]
+    assert max(seen["low_rate"]["seen"]["sample_rates_hz"]) <= 10000
+    assert min(seen["in_condition"]["seen"]["sample_rates_hz"]) >= 22050
+    assert seen["unseen_filters"]["seen"]["lowpass_applied_hz"][1] <= 3000
