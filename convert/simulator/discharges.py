@@ -122,3 +122,26 @@ def decrementing(rng: np.random.Generator, duration_s: float, start_rate_hz: flo
     times = rate_profile_train(rate, step, rng, cv=0.01)
     amp = end_amplitude ** (times / duration_s)
     return times, amp
+
+
+def renewal_train(rng: np.random.Generator, rate_hz: np.ndarray, step_s: float, cv) -> np.ndarray:
+    """Voluntary firing: a renewal train whose rate follows ``rate_hz`` (sampled every
+    ``step_s``; 0 = silent) and whose intervals vary with coefficient of variation ``cv``
+    (scalar or per step): each interval ends when the integrated rate has grown by a draw of
+    N(1, cv) (clipped to 0.3–2). Unlike :func:`rate_profile_train`'s jitter this keeps the
+    intervals independent, as for a motoneuron driven by synaptic noise (RE §2)."""
+    rate = np.asarray(rate_hz, dtype=float)
+    phase = np.concatenate([[0.0], np.cumsum(rate) * step_s])
+    phase = phase + np.arange(len(phase)) * 1e-12  # strictly increasing for interp
+    grid = np.arange(len(phase)) * step_s
+    total = phase[-1]
+    n = int(total * 1.3 + 10)
+    cv_arr = np.broadcast_to(np.asarray(cv, dtype=float), rate.shape)
+    # Interval k's CV is taken where a jitter-free train would fire it.
+    start = rng.uniform(0.0, 1.0)
+    t0 = np.interp(start + np.arange(n), phase, grid)
+    cvk = np.interp(t0, grid[:-1], cv_arr) if len(cv_arr) else np.zeros(n)
+    theta = np.clip(1.0 + cvk * rng.standard_normal(n), 0.3, 2.0)
+    crossings = start + np.concatenate([[0.0], np.cumsum(theta[1:])])
+    crossings = crossings[crossings < total]
+    return np.interp(crossings, phase, grid)

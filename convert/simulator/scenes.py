@@ -3,7 +3,7 @@
 An *episode* is one class pattern (e.g. 6 s of fibrillations) rendered in µV; a *recording*
 is background (noise, hum, drift) over its whole length plus a sequence of episodes, passed
 through the amplifier model. Every range below cites /work/shared/reference/clinical-waveforms.md
-§2 ("CW"); where the simulator draws from a narrower part of a clinical range, the comment
+§2 ("CW") or /work/shared/reference/real-emg.md ("RE"); where the simulator draws from a narrower part of a clinical range, the comment
 says why (usually: so that a 1 s analysis window still shows the pattern).
 """
 
@@ -17,14 +17,15 @@ from scipy.signal import oaconvolve
 
 from convert.recording import Recording, Segment
 from convert.simulator import discharges as dis
+from convert.simulator import motor_units as mu
 from convert.simulator import waveforms as wf
 from convert.simulator.amplifier import AmplifierConfig, amplify
 from convert.simulator.background import background as make_background
-from convert.simulator.subject import Subject
+from convert.simulator.subject import MU_POOL_SIZE, Subject
 from convert.taxonomy import LABELS, PATHOLOGICAL, canonical_label
 
 #: Bump when the generated signals change for a given seed (recorded in corpus manifests).
-GENERATOR_VERSION = "1.3.0"
+GENERATOR_VERSION = "1.4.0"
 
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 48000
@@ -144,7 +145,10 @@ def _fasciculation(c: _Canvas, rng, subject: Subject) -> None:
         amp = float(np.clip(560.6 * np.exp(rng.normal(0.2, 0.5)), 300.0, 3000.0))
         dur = float(np.clip(rng.normal(12.6, 4.4), 7.0, 23.9))
         phases = int(rng.integers(5, 8)) if rng.random() < 0.16 else int(rng.integers(2, 5))
-        tmpl = wf.muap(c.fs, dur, phases, int(rng.integers(2**31 - 1)))
+        unit = mu.Unit(scatter_ms=dur / mu._DURATION_PER_SCATTER, near_um=rng.uniform(25.0, 120.0),
+                       shape_seed=int(rng.integers(2**31 - 1)), polyphasic=phases > 4)
+        tmpl = mu.muap(unit, subject.needle, c.fs)
+        amp = amp * mu.needle_gain(subject.needle)
         # Spontaneous, irregular, sparse (CW). Clinically one may wait up to 90 s for one FP;
         # episodes are enriched to ~0.5–1.2 Hz per unit so that several occur per episode.
         times = dis.poisson(rng, c.duration_s, _loguniform(rng, 0.5, 1.2), dead_time_s=0.1)
@@ -153,12 +157,18 @@ def _fasciculation(c: _Canvas, rng, subject: Subject) -> None:
 
 def _complex_repetitive(c: _Canvas, rng, subject: Subject) -> None:
     # Polyphasic complex, 100 µV–1 mV, identical from discharge to discharge (CW, nervestudy).
-    length = rng.uniform(8.0, 35.0)
+    length = rng.uniform(5.0, 35.0)
     tmpl = wf.crd_complex(c.fs, length, int(rng.integers(4, 11)), int(rng.integers(2**31 - 1)))
-    amp = _loguniform(rng, 150.0, 1000.0)
-    # Uniform rate, commonly 5–100 Hz [U] (CW). Drawn 8–50 Hz, leaving room for the complex
-    # itself within one period.
-    rate = min(_loguniform(rng, 8.0, 50.0), 1000.0 / (length + 5.0))
+    # Its fibres may be near (sharp, broadband) or further away (blunter, low-frequency):
+    # what defines a CRD is the identical complex at a machine-regular rate, not its
+    # bandwidth (RE §1.1: "broadband + repetitive" must not be what the model learns).
+    if rng.random() < 0.4:
+        tmpl = np.convolve(tmpl, np.hanning(max(3, int(rng.uniform(0.4, 1.5) * c.fs / 1000))), "full")
+        tmpl = tmpl / np.ptp(tmpl)
+    amp = _loguniform(rng, 100.0, 1000.0)
+    # Uniform rate, commonly 5–100 Hz [U] (CW), leaving room for the complex itself within
+    # one period.
+    rate = min(_loguniform(rng, 5.0, 100.0), 1000.0 / (length + 5.0))
     times = dis.constant(rng, c.duration_s, rate, jitter_s=2e-5)
     c.place(times, tmpl, amp, "complex_repetitive_discharge")
 
@@ -189,9 +199,10 @@ def _myotonic(c: _Canvas, rng, subject: Subject) -> None:
 
 def _pool_unit(rng, subject: Subject, c: _Canvas, duration_ms: float | None = None,
                smallest: bool = False) -> tuple[np.ndarray, float]:
+    # A unit of the subject's pool, built from its fibres (motor_units), through the needle.
     i = 0 if smallest else int(rng.integers(len(subject.mu_amplitude_uv)))
-    dur = subject.mu_duration_ms[i] if duration_ms is None else duration_ms
-    return wf.muap(c.fs, dur, subject.mu_phases[i], subject.mu_shape_seed[i]), subject.mu_amplitude_uv[i]
+    tmpl = mu.muap(mu.unit_of(subject, i, duration_ms), subject.needle, c.fs)
+    return tmpl, subject.mu_amplitude_uv[i] * mu.needle_gain(subject.needle)
 
 
 def _myokymic(c: _Canvas, rng, subject: Subject) -> None:
@@ -251,7 +262,8 @@ def _endplate_spike(c: _Canvas, rng, subject: Subject) -> None:
         c.place(times, tmpl, amp * np.exp(rng.normal(0.0, 0.08, len(times))), "endplate_spike")
 
 
-def _insertional_burst(c: _Canvas, rng, t0: float, length: float, scale: float = 1.0) -> None:
+def _insertional_burst(c: _Canvas, rng, t0: float, length: float, scale: float = 1.0,
+                       label: str | None = "insertional") -> None:
     """One burst of fibre potentials after a needle movement, plus the movement artefact."""
     n_fibres = int(rng.integers(4, 9))
     rate0 = rng.uniform(300.0, 800.0)
@@ -266,7 +278,7 @@ def _insertional_burst(c: _Canvas, rng, t0: float, length: float, scale: float =
         times = times[rng.random(len(times)) < np.exp(-times / tau)]
         env = np.exp(-times / (1.5 * tau))
         amps = scale * _loguniform(rng, 50.0, 500.0) * env
-        c.place(times + t0, tmpl, amps, "insertional")
+        c.place(times + t0, tmpl, amps, label)
     # Needle movement artefact: a smooth biphasic transient, 5–20 ms wide.
     w = rng.uniform(5.0, 20.0)
     t = np.arange(-4 * w, 4 * w, 1000.0 / c.fs)
@@ -287,28 +299,144 @@ def _insertional(c: _Canvas, rng, subject: Subject) -> None:
     return None
 
 
-def _voluntary(c: _Canvas, rng, subject: Subject, max_units: int | None = None,
-               amp_scale: float = 1.0, level: tuple[float, float] = (0.25, 0.85),
-               duration_scale: float = 1.0) -> None:
-    # Recruitment: onset ~7.6 Hz (interval 132 ± 32 ms), recruitment interval ~11 Hz, fastest
-    # at low–moderate effort 12–15 Hz; MUAPs 300 µV–3 mV (CW, Aminoff, Petajan).
-    step = 1e-3
-    n_steps = max(int(np.ceil(c.duration_s / step)), 2)
-    # Effort: a smooth random path within ``level``.
-    knots = rng.uniform(level[0], level[1], int(c.duration_s / 0.7) + 3)
-    effort = np.interp(np.linspace(0, len(knots) - 1, n_steps), np.arange(len(knots)), knots)
-    n_pool = len(subject.mu_amplitude_uv) if max_units is None else max_units
-    for i in range(n_pool):
-        thr = 0.9 * i / len(subject.mu_amplitude_uv)
-        drive = np.clip((effort - thr) / 0.3, 0.0, 1.0)
-        rate = np.where(effort > thr, 7.6 + (15.0 - 7.6) * drive, 0.0)
-        if not rate.any():
-            continue
-        times = dis.rate_profile_train(rate, step, rng, cv=0.12)
-        tmpl = wf.muap(c.fs, min(duration_scale * subject.mu_duration_ms[i], 25.0), subject.mu_phases[i],
-                       subject.mu_shape_seed[i])
-        amps = amp_scale * subject.mu_amplitude_uv[i] * np.exp(rng.normal(0.0, 0.03, len(times)))
-        c.place(times, tmpl, amps, "voluntary_muap")
+#: Voluntary episode variants and their shares. All are normal activity, ``voluntary_muap``
+#: (issue 11): "ramp" = effort ramps and holds from threshold to an interference pattern;
+#: the rest are hard negatives for spontaneous classes: "threshold" = one unit at 6–10 Hz,
+#: ISI CV 0.1–0.2 (vs fibrillation CV < 0.03, CRD CV ≈ 0); "tremor" = several different units
+#: synchronised into 4–8 Hz bursts, each once or twice per burst (vs myokymia: one unit,
+#: 30–60 Hz groups); "movement" = needle moved during a contraction (artefact + brief
+#: insertional-like burst over ongoing activity).
+VOLUNTARY_VARIANTS = {"ramp": 0.65, "threshold": 0.15, "tremor": 0.10, "movement": 0.10}
+
+_STEP_S = 1e-3
+#: Distant units in the pick-up of a needle (background of small, blunt MUAPs; RE §1.1:
+#: the real baseline during contraction is never quiet).
+_N_DISTANT = 30
+
+
+def _effort_path(rng, duration_s: float, level: tuple[float, float]) -> np.ndarray:
+    """Effort (fraction of MVC) every 1 ms: ramps and holds between levels drawn
+    log-uniformly within ``level`` (the examiner asks for more, then less, effort)."""
+    n = max(int(np.ceil(duration_s / _STEP_S)), 2)
+    t_knots, v_knots, t = [0.0], [_loguniform(rng, *level)], 0.0
+    while t < duration_s:
+        t += rng.uniform(0.3, 1.5)  # ramp
+        t_knots.append(t)
+        v_knots.append(_loguniform(rng, *level))
+        t += rng.uniform(0.3, 2.0)  # hold
+        t_knots.append(t)
+        v_knots.append(v_knots[-1])
+    return np.interp(np.arange(n) * _STEP_S, t_knots, v_knots)
+
+
+def _pool_thresholds(subject: Subject) -> tuple[np.ndarray, float]:
+    """Recruitment thresholds of the subject's pool and the normal step between them. A
+    neurogenic pool keeps the thresholds of the units that survived (reduced recruitment)."""
+    normal = mu.thresholds(MU_POOL_SIZE, "normal")
+    spacing = float(normal[1] / normal[0])
+    if subject.muscle_state == "neurogenic":
+        idx = np.linspace(0, MU_POOL_SIZE - 1, len(subject.mu_amplitude_uv)).round().astype(int)
+        return normal[idx], spacing
+    return mu.thresholds(len(subject.mu_amplitude_uv), subject.muscle_state), spacing
+
+
+def _distant_background(c: _Canvas, rng, subject: Subject, effort: np.ndarray, scale: float = 1.0) -> None:
+    """Small, blunt potentials of distant units, recruited with effort like the near pool.
+    Amplitudes 15–120 µV concentric (a chosen range: a unit 0.3–1.5 mm away is a few % of a
+    near one's size), × the needle's gain; no events (too many, and not scored)."""
+    thr = mu.thresholds(_N_DISTANT, "myopathic" if subject.muscle_state == "myopathic" else "normal")
+    normal = mu.thresholds(_N_DISTANT, "normal")
+    trains = mu.pool_trains(rng, effort, _STEP_S, thr, float(normal[1] / normal[0]) ** (_N_DISTANT / MU_POOL_SIZE),
+                            subject.muscle_state)
+    gain = scale * mu.needle_gain(subject.needle)
+    for times in trains:
+        unit = mu.distant_unit(rng, subject.muscle_state)
+        amp = gain * _loguniform(rng, 15.0, 120.0)
+        if len(times):
+            c.place(times, mu.muap(unit, subject.needle, c.fs), amp * np.exp(rng.normal(0.0, 0.05, len(times))), None)
+
+
+def _place_unit(c: _Canvas, rng, subject: Subject, i: int, times, amp_scale: float = 1.0) -> None:
+    if len(times) == 0:
+        return
+    tmpl = mu.muap(mu.unit_of(subject, i), subject.needle, c.fs)
+    amp = amp_scale * subject.mu_amplitude_uv[i] * mu.needle_gain(subject.needle)
+    c.place(times, tmpl, amp * np.exp(rng.normal(0.0, 0.03, len(times))), "voluntary_muap")
+
+
+def _voluntary_ramp(c: _Canvas, rng, subject: Subject, level: tuple[float, float] = (0.01, 0.6),
+                    max_units: int | None = None, amp_scale: float = 1.0) -> None:
+    # Recruitment and rate coding of the pool (motor_units: CW §2 Aminoff/Petajan, RE §2),
+    # common drive < 2 Hz, over an effort path of ramps and holds.
+    effort = _effort_path(rng, c.duration_s, level)
+    thr, spacing = _pool_thresholds(subject)
+    n = len(thr) if max_units is None else min(max_units, len(thr))
+    trains = mu.pool_trains(rng, effort, _STEP_S, thr[:n], spacing, subject.muscle_state)
+    for i, times in enumerate(trains):
+        _place_unit(c, rng, subject, i, times, amp_scale)
+    _distant_background(c, rng, subject, effort, scale=amp_scale)
+
+
+def _voluntary_threshold(c: _Canvas, rng, subject: Subject) -> None:
+    # One unit just above threshold: 6–10 Hz (onset ~7.6 Hz, CW §2), ISI CV 0.1–0.2 (RE §2),
+    # over the few distant units recruited at that effort.
+    rate = rng.uniform(6.0, 10.0)
+    n = max(int(np.ceil(c.duration_s / _STEP_S)), 2)
+    drive = mu.common_drive(rng, n, _STEP_S, 0.03)
+    times = dis.renewal_train(rng, rate * drive, _STEP_S, rng.uniform(0.1, 0.2))
+    _place_unit(c, rng, subject, 0, times)
+    _distant_background(c, rng, subject, np.full(n, 0.008))
+
+
+def _voluntary_tremor(c: _Canvas, rng, subject: Subject) -> None:
+    # Tremor-grouped voluntary activity: several DIFFERENT units fire together in bursts at
+    # 4–8 Hz, each once or twice per burst (unlike myokymia: one unit's 30–60 Hz group, CW §2).
+    n_units = min(int(rng.integers(3, 7)), len(subject.mu_amplitude_uv))
+    onsets = dis.regular(rng, c.duration_s, rng.uniform(4.0, 8.0), cv=rng.uniform(0.05, 0.15))
+    for i in range(n_units):
+        times = []
+        for t0 in onsets:
+            if rng.random() < 0.85:
+                t = t0 + rng.normal(0.0, 0.008)
+                times.append(t)
+                if rng.random() < 0.3:
+                    times.append(t + rng.uniform(0.01, 0.025))
+        times = np.sort(np.asarray(times))
+        _place_unit(c, rng, subject, i, times[(times >= 0) & (times < c.duration_s)])
+    effort = np.full(max(int(np.ceil(c.duration_s / _STEP_S)), 2), rng.uniform(0.02, 0.08))
+    _distant_background(c, rng, subject, effort)
+
+
+def _voluntary_movement(c: _Canvas, rng, subject: Subject) -> None:
+    # Needle moved during a contraction: artefact + brief insertional-like burst (CW §2
+    # "Insertional activity", ≤ 500 ms) over ongoing voluntary activity; labelled voluntary.
+    _voluntary_ramp(c, rng, subject, level=(0.02, 0.4))
+    for _ in range(int(rng.integers(1, 3))):
+        t0 = rng.uniform(0.0, max(c.duration_s - 0.3, 0.01))
+        _insertional_burst(c, rng, t0, min(rng.uniform(0.1, 0.3), c.duration_s - t0),
+                           scale=rng.uniform(0.4, 1.0), label=None)
+
+
+_VOLUNTARY = {"ramp": _voluntary_ramp, "threshold": _voluntary_threshold, "tremor": _voluntary_tremor,
+              "movement": _voluntary_movement}
+
+
+def _voluntary(c: _Canvas, rng, subject: Subject, variant: str | None = None) -> None:
+    if variant is None:
+        names = list(VOLUNTARY_VARIANTS)
+        variant = str(rng.choice(names, p=[VOLUNTARY_VARIANTS[k] for k in names]))
+    if variant not in _VOLUNTARY:
+        raise ValueError(f"voluntary variant {variant!r}: allowed values are {', '.join(_VOLUNTARY)}")
+    _VOLUNTARY[variant](c, rng, subject)
+
+
+def render_voluntary(variant: str, duration_s: float, sample_rate: float, subject: Subject,
+                     seed: int) -> Episode:
+    """One voluntary episode of a given variant (see :data:`VOLUNTARY_VARIANTS`), in µV,
+    without background: for tests and realism checks."""
+    c = _Canvas(int(round(duration_s * sample_rate)), sample_rate)
+    _voluntary(c, np.random.default_rng([int(seed), _SCENE_STREAM, 2]), subject, variant)
+    return c.episode([(0.0, c.duration_s, "voluntary_muap")], "none")
 
 
 #: label → renderer; a renderer returns its active spans or None for "the whole episode".
@@ -338,8 +466,7 @@ def _overlay(c: _Canvas, rng, subject: Subject, kind: str) -> None:
     elif kind == "voluntary_muap":
         # The patient not fully relaxed: the smallest unit(s), distant from the needle, hence
         # smaller and blunter (volume conduction low-passes them; unlike brief fibre spikes).
-        _voluntary(c, rng, subject, max_units=2, amp_scale=rng.uniform(0.2, 0.4), level=(0.02, 0.2),
-                   duration_scale=1.5)
+        _voluntary_ramp(c, rng, subject, level=(0.005, 0.015), max_units=2, amp_scale=rng.uniform(0.2, 0.4))
     elif kind == "insertional":
         # The needle movement that set the discharge off (CRD and myotonic discharges are
         # often triggered by insertion, CW).

@@ -17,9 +17,18 @@ import numpy as np
 #: Stream tag so that a subject's draws never collide with an episode's draws for one seed.
 _SUBJECT_STREAM = 0x5B1EC7
 
-#: Size of each subject's motor-unit pool (voluntary recruitment, fasciculating,
-#: myokymic and neuromyotonic units are drawn from it).
-MU_POOL_SIZE = 8
+#: Size of a normal subject's pool of motor units near the needle (voluntary recruitment,
+#: fasciculating, myokymic and neuromyotonic units are drawn from it). Enough for ~5.9
+#: simultaneously active MUAPs on average from threshold to 30 % MVC (RE §2, ADEMG) and a
+#: full interference pattern at strong effort. A neurogenic pool has lost most units.
+MU_POOL_SIZE = 12
+NEUROGENIC_POOL_SIZE = 5
+
+NEEDLES = ("concentric", "monopolar")
+MUSCLE_STATES = ("normal", "myopathic", "neurogenic")
+#: Draw probabilities when ``Subject.draw`` is not told the needle / muscle state.
+NEEDLE_P = {"concentric": 0.6, "monopolar": 0.4}
+MUSCLE_P = {"normal": 0.6, "myopathic": 0.2, "neurogenic": 0.2}
 
 
 def _check(name: str, value: float, lo: float, hi: float, unit: str) -> None:
@@ -58,8 +67,20 @@ class Subject:
     #: Median miniature-endplate-potential amplitude, µV; endplate noise 10–50 µV
     #: ([U] CW §2 "Endplate noise / spikes").
     mepp_uv: float
+    #: Needle type: "concentric" or "monopolar" (monopolar: same MUAPs at ~2.05× amplitude,
+    #: ~1.86× duration, wider pick-up; RE §2). Fix it to validate across needles.
+    needle: str = "concentric"
+    #: "normal", "myopathic" (small, short, polyphasic MUAPs, early recruitment) or
+    #: "neurogenic" (large, long, polyphasic MUAPs, reduced recruitment) (CW §2, RE §2).
+    #: Shapes the voluntary activity only, which stays labelled ``voluntary_muap``.
+    muscle_state: str = "normal"
 
     def __post_init__(self) -> None:
+        if self.needle not in NEEDLES:
+            raise ValueError(f"Subject.needle = {self.needle!r}: allowed values are {', '.join(NEEDLES)}")
+        if self.muscle_state not in MUSCLE_STATES:
+            raise ValueError(f"Subject.muscle_state = {self.muscle_state!r}: allowed values are "
+                             f"{', '.join(MUSCLE_STATES)}")
         if self.mains_hz not in (50.0, 60.0):
             raise ValueError(f"Subject.mains_hz = {self.mains_hz} Hz: allowed values are 50 or 60 Hz")
         _check("hum_uv", self.hum_uv, 0.0, 100.0, "µV")
@@ -71,9 +92,9 @@ class Subject:
         if n == 0 or not (len(self.mu_duration_ms) == len(self.mu_phases) == len(self.mu_shape_seed) == n):
             raise ValueError("Subject motor-unit pool tuples must be non-empty and of equal length")
         for a in self.mu_amplitude_uv:
-            _check("mu_amplitude_uv[i]", a, 100.0, 5000.0, "µV")
+            _check("mu_amplitude_uv[i]", a, 50.0, 8000.0, "µV")
         for d in self.mu_duration_ms:
-            _check("mu_duration_ms[i]", d, 2.0, 25.0, "ms")
+            _check("mu_duration_ms[i]", d, 2.0, 30.0, "ms")
 
     @property
     def fibre_scale(self) -> float:
@@ -81,10 +102,25 @@ class Subject:
         return self.fibre_diameter_um / 50.0
 
     @classmethod
-    def draw(cls, seed: int) -> "Subject":
-        """Draw a subject deterministically from ``seed`` (any non-negative int)."""
+    def draw(cls, seed: int, needle: str | None = None, muscle: str | None = None) -> "Subject":
+        """Draw a subject deterministically from ``seed`` (any non-negative int).
+
+        ``needle`` ("concentric" | "monopolar") and ``muscle`` ("normal" | "myopathic" |
+        "neurogenic") fix those conditions (e.g. train on concentric, test on monopolar);
+        None draws them from the seed (concentric 0.6 / monopolar 0.4; normal 0.6, myopathic
+        0.2, neurogenic 0.2). Fixing one does not change any other draw.
+        """
         if int(seed) < 0:
             raise ValueError(f"subject seed {seed} must be >= 0")
+        cond = np.random.default_rng([int(seed), _SUBJECT_STREAM, 1])
+        drawn_needle = str(cond.choice(list(NEEDLE_P), p=list(NEEDLE_P.values())))
+        drawn_muscle = str(cond.choice(list(MUSCLE_P), p=list(MUSCLE_P.values())))
+        needle = drawn_needle if needle is None else needle
+        muscle = drawn_muscle if muscle is None else muscle
+        if needle not in NEEDLES:
+            raise ValueError(f"needle = {needle!r}: allowed values are {', '.join(NEEDLES)}")
+        if muscle not in MUSCLE_STATES:
+            raise ValueError(f"muscle = {muscle!r}: allowed values are {', '.join(MUSCLE_STATES)}")
         rng = np.random.default_rng([int(seed), _SUBJECT_STREAM])
         mains = float(rng.choice([50.0, 60.0]))
         hum = float(rng.uniform(0.5, 6.0))
@@ -92,18 +128,33 @@ class Subject:
         noise = float(rng.uniform(3.0, 10.0))  # CW §2 noise floor: 3–4 µV amp, ~10 µV with needle
         drift = float(rng.uniform(10.0, 150.0))
         fibre = float(rng.uniform(30.0, 75.0))
-        # Pool amplitudes: a subject-level median (TA controls 661.5 ± 92 µV, CW §2) times a
-        # log-spread so that the pool spans 300 µV–3 mV (Aminoff, CW §2); sorted small → large
-        # (Henneman's size principle orders recruitment).
+        n = MU_POOL_SIZE
+        # Concentric-needle pool amplitudes: a subject-level median (TA controls 661.5 ± 92 µV,
+        # RE §2) times a log-spread so that the pool spans 300 µV–3 mV (Aminoff, CW §2);
+        # sorted small → large (Henneman's size principle orders recruitment). The needle's
+        # gain is applied when rendering (monopolar 2.05×, RE §2).
         median = rng.uniform(450.0, 1100.0)
-        amps = np.sort(np.clip(median * np.exp(rng.normal(0.0, 0.45, MU_POOL_SIZE)), 300.0, 2800.0))
-        # Durations 2–15 ms, TA mean 9.35 ms (CW §2 "Voluntary MUAP"); larger units a little longer.
-        dmean = rng.uniform(7.0, 11.0)
-        durs = np.clip(dmean + rng.normal(0.0, 1.5, MU_POOL_SIZE) + 1.5 * (np.arange(MU_POOL_SIZE) / MU_POOL_SIZE - 0.5), 4.0, 15.0)
-        # Phases: mean 3.47, 10–15 % polyphasic (> 4 phases) (CW §2 "Voluntary MUAP").
-        phases = np.where(rng.random(MU_POOL_SIZE) < 0.12, rng.integers(5, 8, MU_POOL_SIZE), rng.integers(2, 5, MU_POOL_SIZE))
-        shape_seeds = rng.integers(0, 2**31 - 1, MU_POOL_SIZE)
+        amps = np.sort(np.clip(median * np.exp(rng.normal(0.0, 0.4, n)), 300.0, 2800.0))
+        # Durations (amplitude criterion) TA mean 9.35 ± 0.93 ms, 2–15 ms (CW §2, RE §2);
+        # larger units a little longer.
+        dmean = rng.uniform(8.0, 11.0)
+        durs = np.clip(dmean + rng.normal(0.0, 1.2, n) + 1.5 * (np.arange(n) / n - 0.5), 5.0, 15.0)
+        # Phases: mean 3.47, 5–40 % polyphasic (RE §2): the share of units whose fibres are
+        # scattered in time (the rendered shape decides the phases; this flags the units).
+        phases = np.where(rng.random(n) < 0.15, rng.integers(5, 8, n), rng.integers(2, 5, n))
+        shape_seeds = rng.integers(0, 2**31 - 1, n)
         mepp = float(rng.uniform(10.0, 25.0))
+        if muscle == "myopathic":
+            # Small, short, polyphasic (CW §2): fibre loss and fibre-size variation.
+            amps, durs = np.clip(amps * 0.45, 60.0, None), np.clip(durs * 0.6, 3.0, None)
+            phases = np.where(rng.random(n) < 0.5, 5, phases)
+        elif muscle == "neurogenic":
+            # Reinnervated units: large, long, polyphasic; few of them (reduced recruitment).
+            keep = np.sort(rng.choice(n, NEUROGENIC_POOL_SIZE, replace=False))
+            amps = np.clip(amps[keep] * rng.uniform(2.0, 3.0), 300.0, 7500.0)
+            durs = np.clip(durs[keep] * rng.uniform(1.4, 1.8), 5.0, 28.0)
+            phases = np.where(rng.random(len(keep)) < 0.5, 5, phases[keep])
+            shape_seeds = shape_seeds[keep]
         return cls(
             subject_id=f"sim{int(seed):06d}",
             seed=int(seed),
@@ -118,4 +169,6 @@ class Subject:
             mu_phases=tuple(int(p) for p in phases),
             mu_shape_seed=tuple(int(s) for s in shape_seeds),
             mepp_uv=mepp,
+            needle=needle,
+            muscle_state=muscle,
         )

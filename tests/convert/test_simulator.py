@@ -76,11 +76,32 @@ def test_subject_draw_and_validation():
     s = Subject.draw(42)
     assert s == Subject.draw(42) and s != Subject.draw(43)
     assert s.mains_hz in (50.0, 60.0) and 3.0 <= s.noise_uv_rms <= 10.0
-    assert all(300.0 <= a <= 3000.0 for a in s.mu_amplitude_uv)
+    # Pool amplitudes 0.3–3 mV hold for a normal muscle (1.4.0: the muscle state is drawn too).
+    assert all(300.0 <= a <= 3000.0 for a in Subject.draw(42, muscle="normal").mu_amplitude_uv)
     with pytest.raises(ValueError, match="noise_uv_rms"):
         Subject(**{**s.__dict__, "noise_uv_rms": 50.0})
     with pytest.raises(ValueError, match="mains_hz"):
         Subject(**{**s.__dict__, "mains_hz": 55.0})
+
+
+def test_subject_needle_and_muscle_conditions():
+    s = Subject.draw(5)
+    assert s.needle in ("concentric", "monopolar") and s.muscle_state in ("normal", "myopathic", "neurogenic")
+    m = Subject.draw(5, needle="monopolar", muscle="normal")
+    assert m.needle == "monopolar" and m.muscle_state == "normal" and m == Subject.draw(5, needle="monopolar", muscle="normal")
+    c = Subject.draw(5, needle="concentric", muscle="normal")
+    assert c.mu_amplitude_uv == m.mu_amplitude_uv and c.noise_uv_rms == m.noise_uv_rms  # only the needle differs
+    needles = {Subject.draw(k).needle for k in range(40)}
+    states = {Subject.draw(k).muscle_state for k in range(40)}
+    assert needles == {"concentric", "monopolar"} and states == {"normal", "myopathic", "neurogenic"}
+    with pytest.raises(ValueError, match="'bipolar'.*concentric, monopolar"):
+        Subject.draw(5, needle="bipolar")
+    with pytest.raises(ValueError, match="'dystrophic'.*normal, myopathic, neurogenic"):
+        Subject.draw(5, muscle="dystrophic")
+    with pytest.raises(ValueError, match="needle"):
+        Subject(**{**s.__dict__, "needle": "surface"})
+    rec = simulate_clip("voluntary_muap", 1.0, 8000, seed=5, subject=Subject.draw(5, needle="monopolar"))
+    assert rec.meta["subject"]["needle"] == "monopolar"
 
 
 def test_bad_arguments_name_the_range():
