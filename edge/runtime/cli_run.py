@@ -84,8 +84,8 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     logging.getLogger("emg-edge").info(
         "%s: %.1f s of audio in %.1f s (%.1fx real time), %d windows, %d alert(s), %d pending, "
-        "%d saturated sample(s)",
+        "%d saturated sample(s), %d window(s) withheld as unknown by the open-set guard",
         summary.reason, summary.audio_s, summary.wall_s, summary.rtf, summary.windows, summary.alerts_raised,
-        summary.pending_alerts, summary.saturated_samples,
+        summary.pending_alerts, summary.saturated_samples, summary.unknown_windows,
     )
     return summary.exit_code

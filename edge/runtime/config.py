@@ -11,6 +11,7 @@ the bad value and the allowed range. It loads from TOML::
     [detector]
     require_argmax = true    # a class only enters when it is the most probable class
     exclusive = true         # one alert per episode of abnormal activity, labelled by evidence
+    open_set = true          # withhold pathological calls the bundle's open-set guard finds atypical
 
     [detector.default]       # applies to every pathological class
     enter = 0.7
@@ -132,6 +133,8 @@ class RuntimeConfig:
     ema_alpha: float = 0.5
     require_argmax: bool = True
     exclusive: bool = True
+    #: Use the bundle's open-set guard (edge.runtime.openset) when it has one.
+    open_set: bool = True
     default_rule: ClassRule = field(default_factory=ClassRule)
     class_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=_default_classes)
     alert_normal: bool = False
@@ -192,7 +195,7 @@ class RuntimeConfig:
         default = det.pop("default", None)
         classes = det.pop("classes", None)
         _take(det, kwargs, "detector", {"require_argmax": "require_argmax", "exclusive": "exclusive",
-                                         "alert_normal": "alert_normal"})
+                                         "alert_normal": "alert_normal", "open_set": "open_set"})
         if default is not None:
             try:
                 kwargs["default_rule"] = ClassRule(**dict(default))

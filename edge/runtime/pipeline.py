@@ -41,6 +41,7 @@ class PipelineCounters:
     segments: int = 0  # stream segments (1 + resets after long gaps or rewinds)
     duplicate_samples: int = 0  # samples dropped because their index was already processed
     saturated_samples: int = 0  # samples the calibration gain pushed beyond int16 (clamped)
+    unknown_windows: int = 0  # pathological calls the open-set guard withheld (edge.runtime.openset)
 
 
 class Pipeline:
@@ -50,11 +51,13 @@ class Pipeline:
     ``hop_frames``, ``sample_rate`` (and ``uv_per_lsb``, µV/LSB, 0.5 if absent);
     ``classifier.predict(window) -> probs``; ``frontend`` (optional) overrides
     ``edge.frontend.Frontend(bundle.frontend_config)``. ``source_uv_per_lsb`` (µV/LSB, None =
-    unknown: used as the bundle's) and ``invert`` set the calibration stage.
+    unknown: used as the bundle's) and ``invert`` set the calibration stage. ``guard``
+    (:class:`edge.runtime.openset.OpenSetGuard`, optional) checks every pathological call.
     """
 
     def __init__(self, bundle: Any, classifier: Any, config: RuntimeConfig, source_rate: int,
-                 frontend: Any = None, source_uv_per_lsb: float | None = None, invert: bool = False) -> None:
+                 frontend: Any = None, source_uv_per_lsb: float | None = None, invert: bool = False,
+                 guard: Any = None) -> None:
         self.bundle = bundle
         self.classifier = classifier
         self.config = config
@@ -73,6 +76,7 @@ class Pipeline:
         from edge.calibration import CalibrationConfig, Calibrator
 
         self.bundle_uv_per_lsb = float(getattr(bundle, "uv_per_lsb", 0.5))
+        self.guard = guard
         self.calibrator = Calibrator(CalibrationConfig(self.bundle_uv_per_lsb, self.bundle_uv_per_lsb, invert))
         if source_uv_per_lsb is not None:
             self.set_source_scale(source_uv_per_lsb)
@@ -162,6 +166,9 @@ class Pipeline:
         out: list[Detection] = []
         for first_frame, window in self.windows.push(feats):
             probs = np.asarray(self.classifier.predict(window), dtype=np.float64)
+            if self.guard is not None and not self.guard.is_known(window, probs):
+                self.counters.unknown_windows += 1
+                probs = self.guard.withhold(probs)  # counted, and no pathological evidence
             smoothed = self.smoother.update(probs)
             self.counters.windows += 1
             start_m = first_frame * self.hop_length

@@ -115,6 +115,7 @@ class RunSummary:
     gap_samples: int = 0
     crc_errors: int = 0
     saturated_samples: int = 0
+    unknown_windows: int = 0  # pathological calls withheld by the open-set guard
     source_uv_per_lsb: float | None = None  # µV/LSB the source stated last (None: unknown)
     bundle_uv_per_lsb: float = 0.0
     alerts_raised: int = 0
@@ -252,6 +253,7 @@ class Service:
         self.config = load_config(opts.config)
         self.bundle = load_bundle_checked(opts.bundle)
         self.config.check_labels(tuple(self.bundle.labels))
+        self.guard = self._open_set_guard()
         try:
             self.outbox = Outbox(opts.outbox or ":memory:", keep_delivered=self.config.keep_delivered)
         except OutboxError as exc:
@@ -268,6 +270,20 @@ class Service:
                                   model_rate=int(self.bundle.sample_rate))
         self._recent: deque[AlertRecord] = deque(maxlen=SUMMARY_ALERTS)
         self._signal = None
+
+    def _open_set_guard(self) -> Any:
+        """The bundle's open-set guard (None when disabled in the config or the bundle has none)."""
+        from edge.bundle import Bundle, BundleError
+        from edge.runtime.openset import load_guard
+
+        if not self.config.open_set or not isinstance(self.bundle, Bundle):
+            return None
+        try:
+            guard = load_guard(self.bundle)
+        except BundleError as exc:
+            raise UserError(f"bundle refused: {exc}") from None
+        log.info("open-set guard: %s", "on" if guard is not None else "this bundle has none")
+        return guard
 
     # -- alerts ------------------------------------------------------------------------------
     def _record_fields(self, det: Detection, rate: int) -> dict[str, Any]:
@@ -395,7 +411,8 @@ class Service:
         check_rate(rate, int(self.bundle.sample_rate), int(self.bundle.min_sample_rate),
                    what=f"source {spec}" if spec else "source")
         invert = spec.invert if spec is not None else bool(getattr(source, "invert", False))
-        pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend, invert=invert)
+        pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend, invert=invert,
+                        guard=self.guard)
         scale = self._calibrate(pipe, source, spec)
         log.info("front-end: %s; bridge COBS decoder: %s", _frontend_kind(pipe.frontend), _cobs_kind())
         n_total = getattr(source, "n_samples", None)
@@ -459,6 +476,7 @@ class Service:
         self.summary.windows = pipe.counters.windows
         self.summary.gap_samples = pipe.counters.gap_samples
         self.summary.saturated_samples = pipe.counters.saturated_samples
+        self.summary.unknown_windows = pipe.counters.unknown_windows
         self.summary.crc_errors = snap.crc_errors
         if self._signal == signal.SIGINT:
             self.summary.exit_code = EXIT_INTERRUPTED
@@ -544,7 +562,8 @@ class Service:
         return meter.snapshot(queue_depth=q.qsize(), queue_capacity=q.maxsize,
                               gap_samples=pipe.counters.gap_samples, crc_errors=crc,
                               pending_alerts=self.outbox.pending_count(),
-                              saturated_samples=pipe.counters.saturated_samples)
+                              saturated_samples=pipe.counters.saturated_samples,
+                              unknown_windows=pipe.counters.unknown_windows)
 
 
 def run(opts: RuntimeOptions) -> RunSummary:

@@ -39,13 +39,15 @@ class StatsSnapshot:
     alerts: int
     windows: int
     saturated_samples: int = 0
+    unknown_windows: int = 0
 
     def line(self) -> str:
         return (
             f"stats: audio {self.audio_s:.1f} s, rtf {self.rtf:.2f}x (interval {self.interval_rtf:.2f}x), "
             f"cpu {self.cpu_per_audio_s:.3f} s/s, queue {self.queue_depth}/{self.queue_capacity}, "
             f"gaps {self.gap_samples} samples, saturated {self.saturated_samples} samples, crc errors {self.crc_errors}, "
-            f"pending alerts {self.pending_alerts}, alerts {self.alerts}, windows {self.windows}"
+            f"pending alerts {self.pending_alerts}, alerts {self.alerts}, windows {self.windows} "
+            f"({self.unknown_windows} withheld as unknown)"
         )
 
     def to_dict(self) -> dict:
@@ -77,7 +79,7 @@ class StatsMeter:
 
     def snapshot(self, queue_depth: int = 0, queue_capacity: int = 0, gap_samples: int = 0,
                  crc_errors: int = 0, pending_alerts: int = 0, mark: bool = True,
-                 saturated_samples: int = 0) -> StatsSnapshot:
+                 saturated_samples: int = 0, unknown_windows: int = 0) -> StatsSnapshot:
         now = self._clock()
         wall = max(now - self._t0, 1e-9)
         cpu = self._cpu() - self._cpu0
@@ -90,6 +92,7 @@ class StatsMeter:
             queue_depth=queue_depth, queue_capacity=queue_capacity, gap_samples=gap_samples,
             crc_errors=crc_errors, pending_alerts=pending_alerts, alerts=self.alerts, windows=self.windows,
             saturated_samples=saturated_samples,
+            unknown_windows=unknown_windows,
         )
         if mark:
             self._last_t = now

@@ -92,3 +92,34 @@ def test_resampled_source_reports_in_source_samples():
     dets = run(pipe, pcm, size=1600)
     assert len(dets) == 1
     assert abs(dets[0].onset / 16000 - 8.0) < 0.3
+
+
+class _RejectFibrillation:
+    """A guard stand-in with the OpenSetGuard interface that finds every pathological call atypical."""
+
+    def __init__(self, labels, pathological):
+        from edge.runtime.openset import OpenSetGuard
+
+        self._real = OpenSetGuard(labels, tuple(pathological), 0.0, 2, 2, {})
+        self.checked = 0
+
+    def is_known(self, window, probs):
+        self.checked += 1
+        return not self._real._path[int(np.argmax(probs))]
+
+    def withhold(self, probs):
+        return self._real.withhold(probs)
+
+
+def test_open_set_guard_withholds_pathological_calls_and_counts_them():
+    b = standin_bundle(8000)
+    guard = _RejectFibrillation(b.labels, sorted(b.pathological))
+    pipe = Pipeline(b, ThresholdClassifier(), RuntimeConfig(), 8000, frontend=EnergyFrontend(b.frontend_config),
+                    guard=guard)
+    pcm = bursts(30.0, 8000, [5.0, 17.0])
+    assert run(pipe, pcm) == []
+    assert pipe.counters.unknown_windows > 0
+    assert guard.checked == pipe.counters.windows
+    # The same stream without the guard raises both alerts (test above), and the guard only
+    # withholds: the windows it let through are the normal ones.
+    assert pipe.counters.unknown_windows < pipe.counters.windows
