@@ -364,7 +364,7 @@ def _place_unit(c: _Canvas, rng, subject: Subject, i: int, times, amp_scale: flo
     c.place(times, tmpl, amp * np.exp(rng.normal(0.0, 0.03, len(times))), "voluntary_muap")
 
 
-def _voluntary_ramp(c: _Canvas, rng, subject: Subject, level: tuple[float, float] = (0.01, 0.6),
+def _voluntary_ramp(c: _Canvas, rng, subject: Subject, level: tuple[float, float] = (0.01, 0.4),
                     max_units: int | None = None, amp_scale: float = 1.0) -> None:
     # Recruitment and rate coding of the pool (motor_units: CW §2 Aminoff/Petajan, RE §2),
     # common drive < 2 Hz, over an effort path of ramps and holds.
