@@ -22,6 +22,7 @@ import numpy as np
 from convert.metrics import called_pathological, confusion, macro_f1, pathological_detection, per_class
 from edge.bundle import Bundle, load_bundle
 from edge.inference import Int8Classifier, TFLiteClassifier
+from edge.runtime.openset import load_guard
 
 
 def measure_latency(bundle: Bundle, which: str = "int8", xnnpack: bool = False, n: int = 300,
@@ -79,6 +80,20 @@ def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool
         "normal_called_pathological": s8["normal_called_pathological"],
         "max_abs_prob_diff": round(float(np.abs(p8 - pf).max()), 6) if len(y) else None,
     }
+    guard = load_guard(bundle)
+    if guard is not None:
+        # What the device decides: pathological calls the open-set guard finds atypical are
+        # withheld (edge.runtime.openset). The plain int8 figures above are the model alone.
+        known = guard.known_mask(X, p8)
+        sg = _summary(y, guard.withhold_many(p8, known).argmax(axis=1), bundle)
+        hits = np.isin(y, [i for i in range(bundle.n_classes) if bundle.is_pathological(i)]) & \
+            np.array([bundle.is_pathological(int(k)) for k in pred8], dtype=bool)
+        out["open_set"] = {
+            "withheld": int((~known).sum()),
+            "pathological_hits_withheld": int((hits & ~known).sum()),
+            "int8_guarded": {k: sg[k] for k in ("macro_f1", "pathological", "voluntary_called_pathological",
+                                                 "normal_called_pathological")},
+        }
     if latency:
         out["latency_ms"] = {
             "int8_reference": measure_latency(bundle, "int8", False),
@@ -135,6 +150,13 @@ def format_report(res: dict) -> str:
 
         lines.append(f"called pathological (int8): voluntary windows {share(v)}   "
                      f"all normal windows {share(n)} (false alarms per normal window)")
+    if "open_set" in res:
+        g = res["open_set"]
+        gp = g["int8_guarded"]["pathological"]
+        lines.append(f"with the open-set guard: {g['withheld']} window(s) withheld ({g['pathological_hits_withheld']} "
+                     f"correct pathological calls among them); macro-F1 {g['int8_guarded']['macro_f1']:.4f}, "
+                     f"sensitivity {gp['sensitivity']}, specificity {gp['specificity']}, voluntary called "
+                     f"pathological {g['int8_guarded']['voluntary_called_pathological']['share']}")
     if "latency_ms" in res:
         lat = res["latency_ms"]
         lines.append("latency (1 thread, median ms): " + "   ".join(f"{k} {v['median_ms']:.3f}" for k, v in lat.items()))
@@ -195,7 +217,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     wcfg = window_config_for(bundle)
     Xs, ys = [], []
     for rec in recs:  # window_recording resamples each to the bundle's rate
-        X, y = window_recording(rec, bundle.frontend_config, wcfg)
+        X, y = window_recording(rec, bundle.frontend_config, wcfg, uv_per_lsb=bundle.uv_per_lsb)
         Xs.append(X)
         ys.append(y)
     if not sum(len(y) for y in ys):

@@ -95,8 +95,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         train_recs, val_recs = recs, trainset.load_dir(args.val_data, fe_cfg.sample_rate, base.min_sample_rate)
     else:
         train_recs, val_recs = trainset.split_recordings(recs, 0.25, args.seed)
-    tr = trainset.features(train_recs, fe_cfg, wcfg, augment_copies=args.augment_copies, seed=args.seed)
-    va = trainset.features(val_recs, fe_cfg, wcfg)
+    scale = base.uv_per_lsb  # the new bundle's features stay at the base bundle's µV per LSB
+    tr = trainset.features(train_recs, fe_cfg, wcfg, augment_copies=args.augment_copies, seed=args.seed,
+                           uv_per_lsb=scale)
+    va = trainset.features(val_recs, fe_cfg, wcfg, uv_per_lsb=scale)
     quant = FeatureQuantizer.from_dict(base.manifest["input"]["feature_to_int8"])
     before = macro_f1(va.y, np.argmax(model.predict(to_model_input(quant(va.X)), verbose=0), axis=1),
                       base.n_classes)
@@ -109,8 +111,11 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
                       "val": va.summary()},
         extra_training={"finetuned_from": base.model_id, "frozen_layers": frozen,
                         "base_val_macro_f1": round(before, 6)},
-        base_model=model,
+        base_model=model, uv_per_lsb=scale,
     )
+    from convert.openset import add_open_set
+
+    add_open_set(Path(args.out), tr.X, tr.y, va.X, va.y)
     print(json.dumps({"bundle": str(args.out), "base": base.model_id, "frozen_layers": frozen,
                       "val_macro_f1_before": round(before, 4),
                       "val_macro_f1_after": round(result.best_val_macro_f1, 4)}), flush=True)

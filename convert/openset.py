@@ -81,8 +81,7 @@ def guard_cost(guard: OpenSetGuard, X: np.ndarray, y: np.ndarray, probs: np.ndar
     (false calls stopped)."""
     labels = list(labels)
     path_idx = np.array([labels.index(p) for p in pathological])
-    known = np.concatenate([guard.known_mask(X[i:i + _BATCH], probs[i:i + _BATCH])
-                            for i in range(0, len(X), _BATCH)]) if len(X) else np.zeros(0, bool)
+    known = guard.known_mask(X, probs)
     pred = np.argmax(probs, axis=1)
     true_path = np.isin(y, path_idx)
     pred_path = np.isin(pred, path_idx)

@@ -235,6 +235,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train_and_export(out, tr, va, quant, model_cfg, tcfg, fe_cfg, wcfg, args.min_rate,
                               data_summary={"train_dir": str(data), "val_dir": args.val_data,
                                             "train": tr.summary(), "val": va.summary()})
+    from convert.openset import add_open_set
+
+    add_open_set(out, tr.X, tr.y, va.X, va.y)
     print(json.dumps({"bundle": str(out), "val_macro_f1": round(result.best_val_macro_f1, 4),
                       "best_epoch": result.best_epoch}), flush=True)
     return 0

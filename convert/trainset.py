@@ -110,7 +110,8 @@ def _has_pathology(rec: Recording) -> bool:
 
 
 def features(recs: list[Recording], frontend_cfg, wcfg, cache=None, augment_copies: int = 0, seed: int = 0,
-             chain_cfg: ChainConfig = ChainConfig(), p_mix: float = 0.3, keep_clean: bool = True) -> FeatureSet:
+             chain_cfg: ChainConfig = ChainConfig(), p_mix: float = 0.3, keep_clean: bool = True,
+             uv_per_lsb: float = 0.5) -> FeatureSet:
     """Windows of every recording (if ``keep_clean``) plus ``augment_copies`` chain copies of each.
 
     A chain copy: in a recording without pathology, a pathological episode from another
@@ -118,7 +119,9 @@ def features(recs: list[Recording], frontend_cfg, wcfg, cache=None, augment_copi
     the copy goes through a recording chain drawn from ``chain_cfg`` (its seed drawn from
     ``seed``), e.g. resampled to 4 kHz and inverted. :mod:`convert.windowing` resamples every
     version back to the front-end rate with the device's resampler, so features stay the
-    device's exact integers. Window names: ``name``, ``name+chain<seed>``.
+    device's exact integers. Window names: ``name``, ``name+chain<seed>``. Every version is
+    re-expressed at ``uv_per_lsb`` (µV per LSB, the bundle's scale) before the front-end, as
+    the runtime's calibration stage does (:mod:`edge.calibration`).
     """
     from convert.windowing import window_recording
 
@@ -141,7 +144,7 @@ def features(recs: list[Recording], frontend_cfg, wcfg, cache=None, augment_copi
             chain_seed = int(rng.integers(2**31))
             versions.append((apply_chain(aug, chain_cfg.draw(chain_seed)), None, f"{rec.name}+chain{chain_seed}"))
         for version, c, name in versions:
-            X, y = window_recording(version, frontend_cfg, wcfg, cache=c)
+            X, y = window_recording(version, frontend_cfg, wcfg, cache=c, uv_per_lsb=uv_per_lsb)
             if len(y):
                 Xs.append(X)
                 ys.append(np.asarray(y, np.int64))

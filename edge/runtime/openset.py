@@ -133,19 +133,31 @@ class OpenSetGuard:
         s = summary_vector(window, self.groups, self.std_groups)
         return bool(model.distance(s) <= model.max_distance)
 
-    def known_mask(self, windows: np.ndarray, probs: np.ndarray) -> np.ndarray:
-        """:meth:`is_known` for a batch (n × frames × bands, n × classes), vectorised."""
+    def known_mask(self, windows: np.ndarray, probs: np.ndarray, batch: int = 1024) -> np.ndarray:
+        """:meth:`is_known` for a batch (n × frames × bands, n × classes), vectorised in chunks
+        of ``batch`` windows (the summary is computed in float64)."""
         probs = np.asarray(probs)
-        k = np.argmax(probs, axis=1)
+        k = np.argmax(probs, axis=1) if len(probs) else np.zeros(0, np.int64)
         ok = ~self._path[k]
         conf = probs[np.arange(len(k)), k] >= self.min_confidence
-        s = summary_vector(windows, self.groups, self.std_groups) if len(k) else np.zeros((0, 1))
         typical = np.ones(len(k), dtype=bool)
-        for cls_idx, model in self._models.items():
-            sel = k == cls_idx
-            if sel.any():
-                typical[sel] = model.distance(s[sel]) <= model.max_distance
+        for i0 in range(0, len(k), batch):
+            kk = k[i0:i0 + batch]
+            tested = [c for c in self._models if np.any(kk == c)]
+            if not tested:
+                continue
+            s = summary_vector(windows[i0:i0 + batch], self.groups, self.std_groups)
+            for cls_idx in tested:
+                sel = kk == cls_idx
+                typical[i0:i0 + batch][sel] = self._models[cls_idx].distance(s[sel]) <= self._models[cls_idx].max_distance
         return ok | (conf & typical)
+
+    def withhold_many(self, probs: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Posteriors of a batch after the guard: :meth:`withhold` where ``known`` is False."""
+        out = np.array(probs, dtype=np.float64, copy=True)
+        for i in np.flatnonzero(~np.asarray(known)):
+            out[i] = self.withhold(out[i])
+        return out
 
     def withhold(self, probs: np.ndarray) -> np.ndarray:
         """The posterior an unknown window passes on: no pathological evidence."""
