@@ -33,24 +33,38 @@ LOW_RATES = (4000, 8000, 22050)
 
 @dataclass(frozen=True)
 class SetSpec:
-    """A simulated set: ``clips_per_class`` single-class clips of ``clip_s`` s per class plus
-    ``recordings`` realistic examinations of ``recording_s`` s; seeds from ``seed0`` upward."""
+    """A simulated set, seeds from ``seed0`` upward: ``clips_per_class`` single-class clips of
+    ``clip_s`` s per class (``voluntary_factor`` times as many voluntary clips: voluntary
+    activity has the most variety — two needles, three muscle states, four patterns — and is
+    what real recordings are mostly made of), ``recordings`` examinations of ``recording_s`` s
+    on the simulator's default plan, and ``corpus_minutes`` of examinations laid out as
+    ``emg-convert synth`` lays them out (every class about equal time, an episode change every
+    2–8 s: the windows that straddle a change are the hard ones)."""
 
     seed0: int
     clips_per_class: int
     clip_s: float
     recordings: int
     recording_s: float
+    corpus_minutes: float = 0.0
+    voluntary_factor: int = 1
+
+    def clips(self, label: str) -> int:
+        return self.clips_per_class * (self.voluntary_factor if label == "voluntary_muap" else 1)
 
     @property
     def audio_s(self) -> float:
-        return len(LABELS) * self.clips_per_class * self.clip_s + self.recordings * self.recording_s
+        return (sum(self.clips(lab) for lab in LABELS) * self.clip_s + self.recordings * self.recording_s
+                + 60.0 * self.corpus_minutes)
 
 
-#: Disjoint seed ranges (one simulated subject per seed, so subjects are disjoint too).
+#: Disjoint seed ranges (one simulated subject per seed, so subjects are disjoint too; the
+#: synth-style part draws its seeds at random from 2^31 with ``seed0`` as corpus seed).
 SETS = {
-    "train": SetSpec(seed0=100_000, clips_per_class=28, clip_s=8.0, recordings=16, recording_s=60.0),
-    "val": SetSpec(seed0=200_000, clips_per_class=5, clip_s=8.0, recordings=4, recording_s=60.0),
+    "train": SetSpec(seed0=100_000, clips_per_class=28, clip_s=8.0, recordings=16, recording_s=60.0,
+                     corpus_minutes=20.0, voluntary_factor=3),
+    "val": SetSpec(seed0=200_000, clips_per_class=5, clip_s=8.0, recordings=4, recording_s=60.0,
+                   corpus_minutes=5.0, voluntary_factor=3),
     "test": SetSpec(seed0=300_000, clips_per_class=13, clip_s=10.0, recordings=4, recording_s=60.0),
     "repro": SetSpec(seed0=400_000, clips_per_class=2, clip_s=6.0, recordings=1, recording_s=30.0),
 }
@@ -58,17 +72,23 @@ SETS = {
 
 def simulate_set(spec: SetSpec, sample_rate: int = NATIVE_RATE) -> list[Recording]:
     """The recordings of a set, deterministic from ``spec``."""
-    from convert.simulator import simulate_clip, simulate_recording
+    from convert.simulator import Subject, simulate_clip, simulate_recording
+    from convert.synth import SynthConfig, plan_corpus
 
     recs = []
     seed = spec.seed0
     for label in LABELS:
-        for _ in range(spec.clips_per_class):
+        for _ in range(spec.clips(label)):
             recs.append(simulate_clip(label, spec.clip_s, sample_rate, seed=seed))
             seed += 1
     for _ in range(spec.recordings):
         recs.append(simulate_recording(seed, spec.recording_s, sample_rate))
         seed += 1
+    if spec.corpus_minutes > 0:
+        cfg = SynthConfig(minutes=spec.corpus_minutes, sample_rate=sample_rate, seed=spec.seed0, val=0.0, test=0.0)
+        for job in plan_corpus(cfg):
+            recs.append(simulate_recording(job["seed"], job["duration_s"], sample_rate, plan=job["plan"],
+                                           subject=Subject.draw(job["subject_seed"])))
     return recs
 
 
@@ -118,7 +138,7 @@ def _cached_trainset(cache_dir: Path | None, spec: SetSpec, fe_cfg, wcfg, cache,
 
 
 def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = None, epochs: int = 30,
-          train_hop_s: float = 0.5, augment_copies: int = 1, dropout: float = 0.3,
+          train_hop_s: float = 0.5, augment_copies: int = 2, dropout: float = 0.3,
           widths: tuple[int, ...] | None = None, sets: dict | None = None, low_rates: bool = True) -> dict:
     """Train, export, evaluate and document the default bundle in ``out``; return the metrics."""
     from convert import trainset
@@ -134,7 +154,9 @@ def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = 
     cache = trainset.open_cache(cache_dir)
     print("simulating training and validation sets", flush=True)
     tr = _cached_trainset(cache_dir, sets["train"], fe_cfg, train_wcfg, cache, augment_copies, seed)
-    va = _features(simulate_set(sets["val"]), fe_cfg, wcfg, cache)
+    # Validation in the clean form plus one drawn recording chain per recording, so early
+    # stopping and the open-set thresholds see the conditions training saw.
+    va = _features(simulate_set(sets["val"]), fe_cfg, wcfg, cache, augment_copies=1, seed=seed + 7919, p_mix=0.0)
     print(f"train windows {len(tr)} ({tr.seconds / 60:.1f} min audio incl. augmentation), "
           f"val windows {len(va)}  [{time.time() - t_start:.0f} s]", flush=True)
     quant = trainset.fit_quantizer(tr.X)
@@ -152,6 +174,9 @@ def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = 
         "command": "python -m convert.default_bundle " + " ".join(sys.argv[1:]),
     }
     result = train_and_export(out, tr, va, quant, model_cfg, tcfg, fe_cfg, wcfg, MIN_RATE, summary)
+    from convert.openset import add_open_set
+
+    add_open_set(out, tr.X, tr.y, va.X, va.y)
     del tr
     compact = evaluate_bundle_dir(out, sets, cache, low_rates, result, t_start)
     print(f"done in {time.time() - t_start:.0f} s", flush=True)
