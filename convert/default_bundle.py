@@ -70,26 +70,46 @@ SETS = {
 }
 
 
-def simulate_set(spec: SetSpec, sample_rate: int = NATIVE_RATE) -> list[Recording]:
-    """The recordings of a set, deterministic from ``spec``."""
+def _simulate_job(job: tuple) -> Recording:
     from convert.simulator import Subject, simulate_clip, simulate_recording
+
+    kind, args = job
+    if kind == "clip":
+        label, clip_s, rate, seed = args
+        return simulate_clip(label, clip_s, rate, seed=seed)
+    if kind == "recording":
+        seed, dur, rate = args
+        return simulate_recording(seed, dur, rate)
+    seed, dur, rate, plan, subject_seed = args
+    return simulate_recording(seed, dur, rate, plan=plan, subject=Subject.draw(subject_seed))
+
+
+def simulate_set(spec: SetSpec, sample_rate: int = NATIVE_RATE, workers: int | None = None) -> list[Recording]:
+    """The recordings of a set, deterministic from ``spec`` (the same for any ``workers``:
+    processes, default all cores)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
     from convert.synth import SynthConfig, plan_corpus
 
-    recs = []
+    jobs: list[tuple] = []
     seed = spec.seed0
     for label in LABELS:
         for _ in range(spec.clips(label)):
-            recs.append(simulate_clip(label, spec.clip_s, sample_rate, seed=seed))
+            jobs.append(("clip", (label, spec.clip_s, sample_rate, seed)))
             seed += 1
     for _ in range(spec.recordings):
-        recs.append(simulate_recording(seed, spec.recording_s, sample_rate))
+        jobs.append(("recording", (seed, spec.recording_s, sample_rate)))
         seed += 1
     if spec.corpus_minutes > 0:
         cfg = SynthConfig(minutes=spec.corpus_minutes, sample_rate=sample_rate, seed=spec.seed0, val=0.0, test=0.0)
-        for job in plan_corpus(cfg):
-            recs.append(simulate_recording(job["seed"], job["duration_s"], sample_rate, plan=job["plan"],
-                                           subject=Subject.draw(job["subject_seed"])))
-    return recs
+        jobs += [("corpus", (j["seed"], j["duration_s"], sample_rate, j["plan"], j["subject_seed"]))
+                 for j in plan_corpus(cfg)]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(jobs) < 8:
+        return [_simulate_job(j) for j in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_simulate_job, jobs, chunksize=4))
 
 
 def as_recorded_at(rec: Recording, rate: int) -> Recording:
@@ -207,19 +227,58 @@ def evaluate_bundle_dir(out: Path, sets: dict, cache, low_rates: bool = True, re
         low = [as_recorded_at(r, rate) for r in test_recs]
         tl = _features(low, fe_cfg, wcfg, cache)
         metrics[f"test_at_{rate}hz"] = evaluate_windows(bundle, tl.X, tl.y, latency=False)
+    chained = _through_chains(test_recs, bundle.min_sample_rate)
+    tc = _features(chained, fe_cfg, wcfg, cache=None)
+    metrics["test_chain"] = evaluate_windows(bundle, tc.X, tc.y, latency=False)
+    metrics["test_chain"]["chains"] = _chain_summary(chained)
     rp = _features(simulate_set(sets["repro"]), fe_cfg, wcfg, None)
     metrics["repro"] = evaluate_windows(bundle, rp.X, rp.y, latency=False)
     metrics["repro"]["spec"] = asdict(sets["repro"])
     compact = {k: _compact(v) for k, v in metrics.items()}
     compact["simulator_version"] = str(GENERATOR_VERSION)
+    real = _real_records(bundle)
+    compact["real_records"] = {name: {k: r[k] for k in ("windows", "pathological_share", "withheld_windows",
+                                                         "pathological_alerts")}
+                               for name, r in real["as_recorded"].items()}
     update_manifest(out, metrics=compact)
-    (out / "evaluation.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / "evaluation.json").write_text(json.dumps({**metrics, "real_records": real}, indent=2) + "\n")
+    if result is not None:  # a build: keep its wall time for the card
+        training = dict(load_bundle(out).manifest["training"])
+        training["build_seconds"] = round(time.time() - t_start, 1)
+        update_manifest(out, training=training)
     if low_rates:
         write_model_card(out, load_bundle(out), compact, result, time.time() - t_start)
     print(json.dumps({k: {kk: v[kk] for kk in ("int8_macro_f1", "float_macro_f1", "agreement",
                                                 "sensitivity", "specificity")}
-                      for k, v in compact.items() if isinstance(v, dict)}, indent=1), flush=True)
+                      for k, v in compact.items() if isinstance(v, dict) and "int8_macro_f1" in v}, indent=1), flush=True)
+    print(json.dumps(compact["real_records"], indent=1), flush=True)
     return compact
+
+
+#: Seeds of the recording chains the test set is passed through (none used in training, where
+#: chain seeds come from the training seed's generator).
+TEST_CHAIN_SEED0 = 900_000
+
+
+def _through_chains(recs: list[Recording], min_rate: int) -> list[Recording]:
+    """The test set as other equipment would have recorded it: recording ``i`` through the chain
+    drawn from seed ``TEST_CHAIN_SEED0 + i`` (rates the bundle accepts)."""
+    from convert.chain import ChainConfig, apply_chain
+
+    cfg = ChainConfig(sample_rates_hz=tuple(r for r in ChainConfig().sample_rates_hz if r >= min_rate))
+    return [apply_chain(r, cfg.draw(TEST_CHAIN_SEED0 + i)) for i, r in enumerate(recs)]
+
+
+def _chain_summary(recs: list[Recording]) -> dict:
+    return {"recordings": len(recs), "sample_rates_hz": sorted({int(r.sample_rate) for r in recs}),
+            "inverted": int(sum(bool(r.meta["chain"]["inverted"]) for r in recs))}
+
+
+def _real_records(bundle) -> dict:
+    """The PhysioNet emgdb records through the device chain, as recorded and inverted."""
+    from convert.real_records import evaluate_records
+
+    return {"as_recorded": evaluate_records(bundle), "inverted": evaluate_records(bundle, invert=True)}
 
 
 def _compact(res: dict) -> dict:
@@ -240,26 +299,80 @@ def _compact(res: dict) -> dict:
     return out
 
 
-def write_model_card(out: Path, bundle, m: dict, result, seconds: float) -> None:
+CROSS_CONDITION_JSON = Path("benchmarks/results/cross_condition.json")
+
+
+def _cross_condition_rows(path: Path) -> str:
+    """The cross-condition table from ``benchmarks/cross_condition.py``'s JSON, if it was run."""
+    if not path.is_file():
+        return ("Not run for this build: `python benchmarks/cross_condition.py` trains restricted models "
+                "and writes `benchmarks/results/cross_condition.json`; rerun "
+                "`python -m convert.default_bundle --card-only` to put its table here.")
+    from convert.conditions import format_table
+
+    res = json.loads(path.read_text(encoding="utf-8"))
+    head = (f"`python benchmarks/cross_condition.py` ({res.get('seeds', '?')} training seeds; "
+            f"simulator {res.get('simulator_version', '?')}): small CNNs trained on a *restricted* condition "
+            "(concentric needle, rates ≥ 22.05 kHz, high-pass 5–10 Hz, low-pass ≥ 5 kHz) and tested on "
+            "conditions held out of training. Mean ± sd over training seeds.")
+    return head + "\n\n```\n" + format_table(res["summary"]) + "\n```"
+
+
+def _real_rows(real: dict) -> str:
+    from convert.real_records import ABBREV
+
+    rows = ["| record | windows | called pathological | withheld by the guard | pathological alerts "
+            "(as recorded) | inverted: called pathological / alerts |", "|---|---|---|---|---|---|"]
+    for name, r in real["as_recorded"].items():
+        inv = real["inverted"][name]
+        alerts = "; ".join(f"{a['label']} at {a['onset_s']:.2f} s ({a['confidence']:.2f})"
+                           for a in r["alerts"] if a["pathological"]) or "none"
+        rows.append(f"| `{name}` | {r['windows']} | {r['pathological_share']:.1%} | {r['withheld_windows']} | "
+                    f"{r['pathological_alerts']}: {alerts} | {inv['pathological_share']:.1%} / "
+                    f"{inv['pathological_alerts']} |")
+    key = ", ".join(f"`{v}` {k.replace('_', ' ')}" for k, v in ABBREV.items())
+    strings = "\n".join(f"    {name:<15} {r['window_labels']}" for name, r in real["as_recorded"].items())
+    return "\n".join(rows) + f"\n\nWindow by window (1 s windows every 0.25 s; {key}):\n\n" + strings
+
+
+def write_model_card(out: Path, bundle, m: dict, result, seconds: float | None = None) -> None:
+    """MODEL_CARD.md from the manifest, ``evaluation.json`` and, if present, the cross-condition
+    benchmark's JSON. ``seconds``: the build's measured wall time (None: leave it out)."""
     t = m["test"]
     man = bundle.manifest
     tr = man["training"]
+    fe = bundle.frontend_config
     train_sim = tr["data"].get("simulator_version", "1.1.0")
     size = man["files"]["model.tflite"]["bytes"]
+    ev = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+    guard = ev["test"].get("open_set")
+    guard_c = ev["test_chain"].get("open_set") if "test_chain" in ev else None
 
     def row(name, key):
         r = m[key]
+        vol = ev[key]["voluntary_called_pathological"]["share"]
         return (f"| {name} | {r['windows']} | {r['int8_macro_f1']:.3f} | {r['float_macro_f1']:.3f} | "
-                f"{r['agreement']:.3f} | {r['sensitivity']:.3f} | {r['specificity']:.3f} |")
+                f"{r['agreement']:.3f} | {r['sensitivity']:.3f} | {r['specificity']:.3f} | "
+                f"{'-' if vol is None else f'{vol:.3f}'} |")
+
+    def guarded(g):
+        if g is None:
+            return "no guard"
+        gp = g["int8_guarded"]["pathological"]
+        return (f"{g['withheld']} windows withheld ({g['pathological_hits_withheld']} of them correct pathological "
+                f"calls); macro-F1 {g['int8_guarded']['macro_f1']:.3f}, sensitivity {gp['sensitivity']:.3f}, "
+                f"specificity {gp['specificity']:.3f}")
 
     per_class = "\n".join(f"| {k} | {'-' if v is None else f'{v:.3f}'} |" for k, v in t["per_class_f1"].items())
     lat = t.get("latency_ms", {})
+    chains = ev["test_chain"]["chains"]
+    build_time = f"; this build took {seconds / 60:.0f} min on 2 shared cores" if seconds else ""
     text = f"""# Model card: default needle-EMG detector (`{bundle.model_id}`)
 
 **Not a medical device.** A research and engineering default trained only on simulated
-signals. It has not been validated on patient recordings and must not be used for diagnosis.
-Validate on your own labelled recordings (`emg-convert evaluate`) and fine-tune
-(`emg-convert finetune`) before relying on it for anything.
+signals. It has been run on three real recordings (below) but not validated on patients, and
+must not be used for diagnosis. Validate on your own labelled recordings (`emg-convert evaluate`)
+and fine-tune (`emg-convert finetune`) before relying on it for anything.
 
 ## Intended use
 Flagging stretches of needle-EMG that look like pathological spontaneous activity
@@ -268,38 +381,76 @@ endplate noise and spikes, voluntary motor units), inside EMG equipment or on a 
 next to it, one window of {bundle.window_s:g} s every {bundle.hop_s:g} s. Twelve classes in
 `convert.taxonomy` order.
 
+## Calibration it expects
+Features assume **{bundle.uv_per_lsb:g} µV per LSB** (`manifest.json` `input.uv_per_lsb`). The runtime
+re-expresses every source at that scale before the front-end (`edge.calibration`: Q16 integer
+gain, round half up, int16 saturation counted): the serial unit's HELLO, `?uv_per_lsb=` on `wav:`
+and `alsa:` sources, or the WAV file's `uv_per_lsb=` comment. A source of unknown scale is used
+as if it were at the bundle's scale, with a warning at start-up (refused with `--strict`): give
+the scale. Polarity does not matter: the log-Mel front-end is a power spectrum, so a signal and
+its inverse give the same features (`?invert=1` exists for display conventions and is tested).
+
 ## Model
 {man['architecture']['arch'].upper()} (convolution blocks of {man['architecture']['widths']} channels, batch
 norm folded, dropout {man['architecture']['dropout']}, He initialisation, trained from scratch), full-int8
 LiteRT: {size} bytes, verified integer-only ({", ".join(f"{k}×{v}" for k, v in man['int8_verification']['ops'].items())}).
-Input: {bundle.window_frames}×{bundle.frontend_config.n_mels} integer log-Mel features from `edge.frontend`
-(spec {man['frontend']['spec_version']}, {bundle.sample_rate} Hz, 25 ms / 10 ms, 64 Mel bands 20 Hz–10 kHz)
-mapped to int8 by the integer rule in `manifest.json` (`input.feature_to_int8`).
-Native rate {bundle.sample_rate} Hz; input recorded at {bundle.min_sample_rate} Hz or more is
-resampled to it; lower rates are refused.
+Input: {bundle.window_frames}×{fe.n_mels} integer log-Mel features from `edge.frontend`
+(spec {man['frontend']['spec_version']}, {bundle.sample_rate} Hz, {fe.window_ms:g} ms / {fe.hop_ms:g} ms, {fe.n_mels} Mel bands
+{fe.fmin_hz:g} Hz–{fe.fmax_hz / 1000:g} kHz) mapped to int8 by the integer rule in `manifest.json`
+(`input.feature_to_int8`). Native rate {bundle.sample_rate} Hz; input recorded at
+{bundle.min_sample_rate} Hz or more is resampled to it; lower rates are refused.
+
+**Open-set guard** (`open_set.json`, `edge.runtime.openset`): a window the model calls
+pathological is withheld (counted, no alert evidence) when its confidence is below
+{json.loads((out / "open_set.json").read_text())["min_confidence"]:.3f} or its 20-value band summary is further from that class's
+training windows than the 99.5 % quantile of held-out windows of the class.
 
 ## Training data (simulated)
-`convert.simulator`, seeds {SETS['train'].seed0}…, {man['training']['data']['train']['windows']} training windows
-({man['training']['data']['train']['audio_s'] / 60:.0f} min of audio including one augmented copy per recording
-through a random recording chain (`convert.chain`: filters, 4–48 kHz rate, ±6 dB gain error,
-polarity, hum, noise, clipping, stored scale), pathological episodes mixed into background;
-SpecAugment masking). Validation on disjoint seeds {SETS['val'].seed0}…; early stopping on validation
-macro-F1 (best epoch {tr['best_epoch']}, {tr['val_macro_f1']:.3f}). Simulator version {train_sim} for training
-and validation. Build command: `python -m convert.default_bundle --out edge/bundles/default`
-(about 20–30 min on 2 shared cores).
+`convert.simulator` {train_sim}, seeds {SETS['train'].seed0}…: {SETS['train'].clips_per_class} clips of
+{SETS['train'].clip_s:g} s per class ({SETS['train'].voluntary_factor}× for voluntary activity: concentric and
+monopolar needles; normal, myopathic and neurogenic muscle; effort ramps, a single unit at
+threshold, tremor-grouped bursts, needle movement during contraction), {SETS['train'].recordings}
+examinations of {SETS['train'].recording_s:g} s and {SETS['train'].corpus_minutes:g} min laid out as
+`emg-convert synth` lays them out. Each recording is used clean and through
+{tr['data'].get('augment_copies', '?')} recording chains drawn at random (`convert.chain`: high-pass 2–20 Hz,
+low-pass 2–10 kHz, 4–48 kHz, gain error ±6 dB, either polarity, mains, amplifier noise, clipping,
+0.1–2 µV/LSB), plus pathological episodes mixed into background and SpecAugment masking:
+{tr['data']['train']['windows']} training windows ({tr['data']['train']['audio_s'] / 60:.0f} min of audio).
+Validation on disjoint seeds {SETS['val'].seed0}… (clean and one chain each); early stopping on
+validation macro-F1 (best epoch {tr['best_epoch']}, {tr['val_macro_f1']:.3f}). Build command:
+`python -m convert.default_bundle --out edge/bundles/default`{build_time}.
+
+## Real recordings (PhysioNet emgdb, not used in training or tuning)
+Three real concentric-needle recordings of tibialis anterior at 4 kHz, 0.1 µV/LSB (PhysioNet
+*Examples of Electromyograms*, ODC-By 1.0; copy and attribution in `tests/data/physionet-emgdb`),
+each gentle voluntary dorsiflexion then relaxation; nobody has labelled them. Run through the
+device chain at their true scale (`python -m convert.real_records --bundle default`, the same
+path as `emg-edge run --source 'wav:FILE?uv_per_lsb=0.1'`):
+
+{_real_rows(ev["real_records"])}
+
+The healthy record is a regression test (`tests/edge/test_real_records.py`): no pathological
+alert and at most 2 % of windows called pathological, as recorded and inverted.
 
 ## Measured accuracy (held-out simulated test set)
 Seeds {SETS['test'].seed0}… (disjoint seeds and subjects), {SETS['test'].audio_s / 60:.0f} min of audio,
-simulated with simulator version {m.get('simulator_version')} (training used {train_sim}),
-window labels by `convert.windowing`. "Recorded at" rows: the same test set downsampled
-(anti-aliased) to that rate, then resampled up to {bundle.sample_rate} Hz as the device does.
+simulator {m.get('simulator_version')}, window labels by `convert.windowing`. "Recorded at" rows:
+the same test set downsampled (anti-aliased) to that rate, then resampled up to
+{bundle.sample_rate} Hz as the device does. "Other equipment": each test recording through a
+recording chain drawn from seeds {TEST_CHAIN_SEED0}… ({chains['recordings']} recordings at
+{", ".join(f"{r / 1000:g}" for r in chains['sample_rates_hz'])} kHz, {chains['inverted']} inverted).
+Figures are the model's own (int8, without the guard); the last column is the share of
+voluntary windows called pathological.
 
-| input | windows | int8 macro-F1 | float macro-F1 | top-1 agreement | pathological sensitivity | specificity |
-|---|---|---|---|---|---|---|
+| input | windows | int8 macro-F1 | float macro-F1 | top-1 agreement | pathological sensitivity | specificity | voluntary → pathological |
+|---|---|---|---|---|---|---|---|
 {row(f"native {bundle.sample_rate} Hz", "test")}
 {row("recorded at 22.05 kHz", "test_at_22050hz")}
 {row("recorded at 8 kHz", "test_at_8000hz")}
 {row("recorded at 4 kHz", "test_at_4000hz")}
+{row("other equipment (drawn chains)", "test_chain")}
+
+With the open-set guard, native: {guarded(guard)}. Other equipment: {guarded(guard_c)}.
 
 Per-class F1 (int8, native rate):
 
@@ -312,13 +463,17 @@ Latency of one inference, one thread, this x86 build machine (median ms): refere
 (float model: {lat.get('float_reference', float('nan')):.3f} / {lat.get('float_xnnpack', float('nan')):.3f}).
 A Raspberry Pi core is several times slower.
 
+## Cross-condition validation
+{_cross_condition_rows(CROSS_CONDITION_JSON)}
+
 ## Validation status and limits
-- Simulated data only. Real needle EMG differs in ways the simulator does not model (electrode
-  types, muscles, patient populations, artefacts, amplifier chains); expect lower accuracy.
+- Trained on simulation only. The three real records above are unlabelled voluntary activity:
+  they test false alarms on normal contraction, not the detection of spontaneous activity, for
+  which no public labelled recordings exist.
+- The simulator's voluntary activity is checked against the healthy record (`docs/realism.png`,
+  README "Simulated needle EMG"); where it still differs is stated there.
 - Window-level labels; clinical grading (density 1+…4+, persistence > 3 s) is not modelled.
 - Sparse classes (fasciculation, endplate spikes) are decided by single potentials within a window.
-- The 4, 8 and 22.05 kHz rows are simulated archives (anti-aliased downsampling of the test set);
-  real archives add their own filters and noise. Training saw copies through random recording chains.
 - Reproducibility: `tests/convert/test_default_bundle.py` regenerates a small fixed set (seeds
   {SETS['repro'].seed0}…) and checks the int8 macro-F1 recorded in `manifest.json`
   ({m['repro']['int8_macro_f1']:.4f}).
@@ -337,9 +492,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default=".featcache", help="feature cache directory")
     p.add_argument("--evaluate-only", action="store_true",
                    help="re-evaluate the bundle already in --out with the current simulator (no training)")
+    p.add_argument("--card-only", action="store_true",
+                   help="rewrite MODEL_CARD.md of --out from its manifest and evaluation.json (and the "
+                        "cross-condition JSON if present); no training, no evaluation")
     p.add_argument("--no-low-rates", action="store_true",
                    help="skip the 4/8/22.05 kHz evaluations and the model card (comparison runs)")
     args = p.parse_args(argv)
+    if args.card_only:
+        from edge.bundle import load_bundle
+
+        bundle = load_bundle(args.out)
+        write_model_card(Path(args.out), bundle, bundle.manifest["metrics"], None,
+                         bundle.manifest["training"].get("build_seconds"))
+        return 0
     if args.evaluate_only:
         from convert import trainset
 
