@@ -65,7 +65,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--augment-copies", type=int, default=2)
+    p.add_argument("--augment-copies", type=int, default=2,
+                   help="copies of each recording through a random recording chain (convert.chain)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_finetune)

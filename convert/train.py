@@ -193,7 +193,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment-copies", type=int, default=1,
-                   help="augmented copies of each training recording (gain, noise, hum, band-limit)")
+                   help="copies of each training recording through a random recording chain (convert.chain: "
+                        "filters, rate, gain error, polarity, hum, noise, clipping, scale)")
     p.add_argument("--no-class-weights", action="store_true")
     p.add_argument("--no-specaugment", action="store_true")
     p.add_argument("--window-s", type=float, default=1.0)

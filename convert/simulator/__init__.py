@@ -4,7 +4,9 @@
 
 Modules, one job each: :mod:`.subject` (per-subject anatomy), :mod:`.waveforms` (potential
 shapes), :mod:`.discharges` (firing patterns), :mod:`.background` (noise, hum, drift),
-:mod:`.amplifier` (band-pass, gain, int16), :mod:`.scenes` (episodes, sequencing, labels).
+:mod:`.amplifier` (band-pass, gain, int16), :mod:`.motor_units` (MUAPs summed from single-fibre
+potentials, needles, muscle states, motor-unit pools with recruitment and rate coding),
+:mod:`.scenes` (episodes, sequencing, labels).
 """
 
 from convert.simulator.amplifier import AmplifierConfig
