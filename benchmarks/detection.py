@@ -4,7 +4,8 @@
                                              [--config FILE.toml] [--out benchmarks/results/detection.json]
     .venv/bin/python benchmarks/detection.py --sweep   # tune detector knobs on "tune", confirm on "eval"
 
-What runs is what the service runs: ``Pipeline(bundle, Int8Classifier(bundle), RuntimeConfig(), 44100)``
+What runs is what the service runs: ``Pipeline(bundle, Int8Classifier(bundle), RuntimeConfig(), 44100,
+guard=<the bundle's open-set guard>)`` (``--no-open-set`` runs without the guard, to measure its cost)
 fed 0.1 s ``SampleBlock``s (``COALESCE_S``, the largest call the service makes), without real-time
 pacing. Every ``Detection`` the pipeline confirms is an alert, in stream time: ``onset_s``,
 ``offset_s`` and ``detected_s`` (the end of the window that confirmed it) are its sample
@@ -133,19 +134,6 @@ def window_seconds(bundle) -> float:
 # Running the chain
 # ---------------------------------------------------------------------------------------
 
-class RecordingClassifier:
-    """Wraps a classifier and keeps every window's posterior (for the sweep's replay)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.probs: list[np.ndarray] = []
-
-    def predict(self, window):
-        p = self.inner.predict(window)
-        self.probs.append(np.asarray(p, dtype=np.float64))
-        return p
-
-
 @dataclass
 class RecordingRun:
     spec: RecordingSpec
@@ -154,7 +142,8 @@ class RecordingRun:
     events: list[tuple[float, str]]  # simulator events (t_s, label) of pathological potentials
     alerts: list[dict]
     windows: list[tuple[int, int]] = field(default_factory=list)  # (start, end) stream samples
-    probs: np.ndarray | None = None  # (windows, classes) raw posteriors
+    probs: np.ndarray | None = None  # (windows, classes) posteriors after the open-set guard
+    unknown_windows: int = 0  # pathological calls the open-set guard withheld
     sim_s: float = 0.0
     pipeline_s: float = 0.0
 
@@ -182,14 +171,15 @@ def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig
     truth = merge_episodes([Episode(s.start_s, s.end_s, s.label) for s in rec.segments if s.label in path],
                            MERGE_GAP_S)
     events = [(float(t), str(lab)) for t, lab in rec.meta.get("events", []) if lab in path]
-    clf = RecordingClassifier(classifier) if keep_posteriors else classifier
-    pipe = Pipeline(bundle, clf, config, rec.sample_rate)
+    pipe = Pipeline(bundle, classifier, config, rec.sample_rate, guard=_guard(bundle, config))
     windows: list[tuple[int, int]] = []
-    if keep_posteriors:  # the window spans, in the order the detector sees them
+    probs: list[np.ndarray] = []
+    if keep_posteriors:  # the window spans and posteriors, in the order the detector sees them
         orig = pipe.detector.update
 
         def update(smoothed, raw, start, end):
             windows.append((int(start), int(end)))
+            probs.append(np.asarray(raw, dtype=np.float64))  # after the guard, as the smoother saw it
             return orig(smoothed, raw, start, end)
 
         pipe.detector.update = update  # type: ignore[method-assign]
@@ -202,7 +192,15 @@ def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig
     pipe_s = time.perf_counter() - t0
     return RecordingRun(spec, pcm.size / rec.sample_rate, truth, events,
                         [_alert(d, rec.sample_rate) for d in dets], windows,
-                        np.array(clf.probs) if keep_posteriors else None, sim_s, pipe_s)
+                        np.array(probs) if keep_posteriors else None, pipe.counters.unknown_windows, sim_s, pipe_s)
+
+
+def _guard(bundle, config: RuntimeConfig):
+    """The open-set guard the service would use: the bundle's, unless the config turns it off."""
+    from edge.bundle import Bundle
+    from edge.runtime.openset import load_guard
+
+    return load_guard(bundle) if config.open_set and isinstance(bundle, Bundle) else None
 
 
 def replay(run: RecordingRun, bundle, config: RuntimeConfig) -> list[dict]:
@@ -361,6 +359,8 @@ def evaluate(specs: Sequence[RecordingSpec], bundle=None, config: RuntimeConfig 
     summary = score_runs(runs, labels, window_seconds(bundle), config=config)
     summary["recordings"] = [{"seed": r.spec.seed, "kind": r.spec.kind, "duration_s": _r(r.duration_s),
                               "episodes": len(r.episodes), "alerts": len(r.alerts)} for r in runs]
+    summary["open_set"] = {"on": bool(config.open_set and _guard(bundle, config) is not None),
+                           "windows_withheld": int(sum(r.unknown_windows for r in runs))}
     summary["timing_s"] = {"simulate": _r(sum(r.sim_s for r in runs), 2),
                            "pipeline": _r(sum(r.pipeline_s for r in runs), 2)}
     return summary, runs
@@ -582,6 +582,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="recordings on the demo's plan (default %(default)s); the rest are random plans")
     ap.add_argument("--random-s", type=float, default=RANDOM_S, help="length of a random-plan recording (s)")
     ap.add_argument("--config", default=None, help="runtime TOML (default: RuntimeConfig() defaults)")
+    ap.add_argument("--no-open-set", action="store_true",
+                    help="run without the bundle's open-set guard (to measure what the guard costs in recall)")
     ap.add_argument("--sweep", action="store_true", help="tune on the tuning seeds, confirm on the evaluation seeds")
     ap.add_argument("--rule", default="pareto", choices=("pareto", "errors"), help="sweep selection rule")
     ap.add_argument("--out", default=None, help="JSON output (default benchmarks/results/detection.json, "
@@ -604,6 +606,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         out = Path(args.out or ROOT / "benchmarks" / "results" / "detection.json")
         config = RuntimeConfig.from_toml(args.config) if args.config else RuntimeConfig()
+        if args.no_open_set:
+            config = dataclasses.replace(config, open_set=False)
         specs = recording_set(args.seeds, args.minutes, args.demo_plan, args.random_s)
         print(f"detection: {bundle.model_id}, {len(specs)} recordings, seeds {specs[0].seed}–{specs[-1].seed}, "
               f"{sum(s.duration_s for s in specs) / 60:.1f} min")
@@ -612,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
                        "config": config_dict(config), **summary})
         print()
         print(table(summary))
+        print(f"open-set guard {'on' if summary['open_set']['on'] else 'off'}: "
+              f"{summary['open_set']['windows_withheld']} window(s) withheld")
     result["benchmark_wall_s"] = round(time.perf_counter() - t0, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
