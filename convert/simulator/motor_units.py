@@ -46,27 +46,39 @@ from convert.simulator.subject import MUSCLE_STATES, NEEDLES, Subject
 #: Amplitude fall-off length of a fibre's potential with distance from the needle, µm. The
 #: concentric needle's small, directional pick-up vs the monopolar's wider one (RE §2: same
 #: units, monopolar 1.86× longer; the value is chosen so the duration ratio comes out ≈ 1.86).
-PICKUP_UM = {"concentric": 90.0, "monopolar": 234.0}
+PICKUP_UM = {"concentric": 90.0, "monopolar": 175.0}
 #: Monopolar / concentric amplitude of the same unit (RE §2: 2.05×, tibialis anterior).
 MONOPOLAR_GAIN = 2.05
 
 #: Per muscle state: fibres within the modelled 1.5 mm of the needle (relative), latency
-#: scatter (relative), near-fibre extra scatter (ms, polyphasia), fibre width (relative).
+#: field across the territory (relative), fibre-to-fibre latency scatter (ms: end-plate scatter
+#: and jitter, what makes a unit polyphasic), fibre width (relative).
 _STATE = {
-    # TA controls: 9.35 ms, 3.47 phases, 5–40 % polyphasic (RE §2).
-    "normal": dict(fibres=1.0, scatter=1.8, near_ms=0.08, width=1.0),
-    # Myopathy: fibre loss and fibre-size variation: short, small, polyphasic (CW §2).
-    "myopathic": dict(fibres=0.35, scatter=1.0, near_ms=0.3, width=0.85),
+    # TA controls: 9.35 ms, 3.47 phases, 5–40 % polyphasic (RE §2). Fibres within ~300 µm
+    # fire within tenths of a ms of each other (SFEMG jitter 20–50 µs, small end-plate scatter).
+    "normal": dict(fibres=1.0, scatter=1.0, near_ms=0.05, width=1.0),
+    # Myopathy: fibre loss and fibre-size (conduction) variation: short, small, polyphasic.
+    "myopathic": dict(fibres=0.35, scatter=1.0, near_ms=0.25, width=0.85),
     # Reinnervation: more fibres per unit, slow immature sprouts: long, large, polyphasic.
-    "neurogenic": dict(fibres=1.6, scatter=2.6, near_ms=0.3, width=1.1),
+    "neurogenic": dict(fibres=1.6, scatter=1.3, near_ms=0.25, width=1.1),
 }
 _N_FIBRES = 200         # fibres of a normal unit within 1.5 mm of the needle (modelled set)
 _TERRITORY_UM = 1500.0  # radius of the modelled set
-_SHARPEST_MS = 1.2      # a fibre's potential right at the tip (fibrillation-like, CW §2)
-_BLUR_UM = 250.0        # distance over which the potential doubles in width
-#: Pool duration (ms) → latency scatter (ms): chosen so that the measured duration (3 % of
-#: peak-to-peak criterion) of a normal concentric unit comes out near the pool's duration.
+_SHARPEST_MS = 0.9      # a fibre's potential right at the tip (fibrillation-like, CW §2)
+_BLUR_UM = 250.0        # distance over which the potential doubles in width (near fibres)
+#: Distant fibres: their potentials also carry the slow initial (end-plate) and terminal
+#: (tendon) components of propagation, so their width grows with the square of the distance
+#: (width × ``(r / _FAR_UM)²`` more at the unit's nominal duration). These blunt potentials set
+#: the measured duration; the near fibres only make the sharp main spike.
+_FAR_UM = 320.0
+#: Latency field across the territory (ms per unit of (r / territory)², × the unit's
+#: ``scatter_ms``): the end-plate band crosses the territory obliquely, so fibres near each
+#: other fire together, fibres 1 mm away on either side up to ~2 ms early or late, those
+#: within 300 µm of the needle within ~±0.2 ms.
+_FIELD = 3.0
+#: Pool duration (ms) → ``scatter_ms``, the unit's duration parameter (× 1/5).
 _DURATION_PER_SCATTER = 5.0
+_NOMINAL_SCATTER_MS = 9.35 / _DURATION_PER_SCATTER  # TA controls' mean duration (RE §2)
 _DECAY = 2.0            # amplitude ∝ (1 + Δr / pick-up)^-2
 
 
@@ -93,20 +105,23 @@ def _fibres(unit: Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     r = np.sqrt(unit.near_um ** 2 + rng.random(n) * _TERRITORY_UM ** 2)
     r[0] = unit.near_um
     if unit.state == "neurogenic":  # reinnervated fibres cluster (fibre-type grouping)
-        k = max(2, n // 12)
-        r[1:k] = unit.near_um + rng.uniform(10.0, 120.0, k - 1)
+        k = max(2, n // 25)
+        r[1:k] = unit.near_um + rng.uniform(10.0, 200.0, k - 1)
     # Latency: a smooth function of the fibre's position (the end-plate band crosses the
-    # territory obliquely and conduction takes time, so neighbouring fibres fire nearly
-    # together and fibres on either side of the needle early or late: the initial and
-    # terminal phases), plus a small fibre-to-fibre scatter (polyphasia).
+    # territory obliquely and conduction takes time), flat near the needle and growing with the
+    # square of the distance: neighbouring fibres fire nearly together (the near fibres make
+    # one sharp bi/triphasic spike), distant fibres on either side early or late (the blunt
+    # initial and terminal phases). Plus a small fibre-to-fibre scatter (end-plate scatter and
+    # jitter: tenths of a ms at most; larger in myopathic, neurogenic and polyphasic units).
     theta = rng.uniform(0.0, 2.0 * np.pi, n)
     rho = r / _TERRITORY_UM
     phi = rng.uniform(0.0, 2.0 * np.pi)
     sd = unit.scatter_ms * st["scatter"]
-    lat = sd * (1.6 * rho * np.cos(theta - phi) + 0.8 * (rho ** 2 - 0.5) * rng.choice([-1.0, 1.0]))
+    lat = sd * (_FIELD * rho ** 2 * np.cos(theta - phi) + 0.8 * (rho ** 2 - 0.5) * rng.choice([-1.0, 1.0]))
     lat = lat + rng.normal(0.0, st["near_ms"] * (4.0 if unit.polyphasic else 1.0), n)
     lat = lat - lat[0]
-    d = _SHARPEST_MS * st["width"] * rng.uniform(0.85, 1.2, n) * (1.0 + r / _BLUR_UM)
+    far = (r / _FAR_UM) ** 2 * (unit.scatter_ms / _NOMINAL_SCATTER_MS)
+    d = _SHARPEST_MS * st["width"] * rng.uniform(0.85, 1.2, n) * (1.0 + r / _BLUR_UM + far)
     return r, lat, d, rng.uniform(-1.0, 1.0, n)
 
 

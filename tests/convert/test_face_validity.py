@@ -425,33 +425,82 @@ def test_monopolar_vs_concentric_same_unit():
     assert 1.4 <= np.median(dur) <= 2.4, dur  # RE §2: 1.86×
 
 
-def test_normal_muap_duration_and_rise():
-    durs, rises = [], []
-    for seed in SEEDS:
-        s = Subject.draw(seed, needle="concentric", muscle="normal")
+def _baseline(v: np.ndarray) -> np.ndarray:
+    return v - np.median(np.concatenate([v[:5], v[-5:]]))
+
+
+def muap_phases(v: np.ndarray, dead: float = 0.02) -> int:
+    """Baseline crossings + 1, a crossing counted only from beyond −dead to beyond +dead ×
+    peak-to-peak (or back): a 2 % dead band, so noise-level wobble is not a phase."""
+    v = _baseline(v)
+    s = np.sign(v) * (np.abs(v) > dead * np.ptp(v))
+    s = s[s != 0]
+    return int(np.sum(s[1:] != s[:-1])) + 1
+
+
+def muap_turns(v: np.ndarray, frac: float = 0.05) -> int:
+    """Turns: changes of direction after a swing of ≥ ``frac`` × peak-to-peak (5 %)."""
+    v = _baseline(v)
+    th, last, direction, n = frac * np.ptp(v), v[0], 0, 0
+    for x in v[1:]:
+        if direction >= 0 and x > last or direction < 0 and x < last:
+            last = x
+        elif abs(x - last) >= th:
+            n += direction != 0
+            direction, last = (1 if x > last else -1), x
+        if direction == 0 and abs(x - v[0]) >= th:
+            direction = 1 if x > v[0] else -1
+    return n
+
+
+def muap_rise_ms(v: np.ndarray, fs: float) -> float:
+    """Rise time of the main spike: from the turning point preceding the largest peak (the
+    last sample from which the trace moves monotonically towards it) to the peak."""
+    pk = int(np.argmax(np.abs(v)))
+    sg, j = np.sign(v[pk]), pk
+    while j > 0 and sg * (v[j] - v[j - 1]) > 0:
+        j -= 1
+    return (pk - j) / fs * 1000.0
+
+
+def muap_figures(state: str, seeds=range(12)) -> dict:
+    """Phases, turns, duration (3 % criterion), rise and amplitude of the rendered concentric
+    templates of every pool unit of ``seeds`` subjects (template × the pool's µV)."""
+    ph, tu, du, ri, am = [], [], [], [], []
+    for seed in seeds:
+        s = Subject.draw(seed, needle="concentric", muscle=state)
         for i in range(len(s.mu_amplitude_uv)):
             v = mu.muap(mu.unit_of(s, i), "concentric", FS)
-            durs.append(muap_duration_ms(v, FS))
-            pk = int(np.argmax(np.abs(v)))
-            opp = int(np.argmax(-np.sign(v[pk]) * v[max(pk - int(0.002 * FS), 0):pk])) + max(pk - int(0.002 * FS), 0)
-            rises.append((pk - opp) / FS * 1000)
-    assert 5.0 <= np.median(durs) <= 15.0, np.median(durs)  # RE §2: TA 9.35 ms; CW 2–15 ms
-    assert 0.1 <= np.median(rises) <= 0.6, np.median(rises)  # sharp main spike
+            ph.append(muap_phases(v))
+            tu.append(muap_turns(v))
+            du.append(muap_duration_ms(v, FS))
+            ri.append(muap_rise_ms(v, FS))
+            am.append(s.mu_amplitude_uv[i] * np.ptp(v))
+    ph = np.array(ph)
+    return {"phases_median": float(np.median(ph)), "phases_mean": float(ph.mean()),
+            "polyphasic": float(np.mean(ph > 4)), "turns_median": float(np.median(tu)),
+            "duration_ms": float(np.median(du)), "rise_ms": float(np.median(ri)), "amp_uv": float(np.median(am))}
 
 
-def test_myopathic_small_short_neurogenic_large_long():
-    def stats(state):
-        d, a = [], []
-        for seed in SEEDS:
-            s = Subject.draw(seed, needle="concentric", muscle=state)
-            for i in range(len(s.mu_amplitude_uv)):
-                v = mu.muap(mu.unit_of(s, i), "concentric", FS)
-                d.append(muap_duration_ms(v, FS))
-                a.append(s.mu_amplitude_uv[i] * np.ptp(v))
-        return np.median(d), np.median(a)
-    (dn, an), (dm, am), (dg, ag) = stats("normal"), stats("myopathic"), stats("neurogenic")
-    assert dm < dn < dg, (dm, dn, dg)
-    assert am < an < ag, (am, an, ag)
+@pytest.fixture(scope="module")
+def muap_stats():
+    return {state: muap_figures(state) for state in ("normal", "myopathic", "neurogenic")}
+
+
+def test_normal_muap_phases_duration_rise(muap_stats):
+    m = muap_stats["normal"]
+    assert 3.0 <= m["phases_median"] <= 4.0, m  # RE §2: TA 3.47 ± 0.36 phases
+    assert 0.05 <= m["polyphasic"] <= 0.40, m  # RE §2: 5–40 % polyphasic (> 4 phases)
+    assert 2.0 <= m["turns_median"] <= 5.0, m  # RE §2: 3.35 ± 0.52 turns
+    assert 7.0 <= m["duration_ms"] <= 12.0, m  # RE §2: 9.35 ± 0.93 ms (ULN 11.2)
+    assert 0.1 <= m["rise_ms"] <= 0.5, m  # sharp main spike of the near fibres
+
+
+def test_myopathic_small_short_neurogenic_large_long(muap_stats):
+    n, my, ng = muap_stats["normal"], muap_stats["myopathic"], muap_stats["neurogenic"]
+    assert my["duration_ms"] < n["duration_ms"] < ng["duration_ms"], muap_stats
+    assert my["amp_uv"] < n["amp_uv"] < ng["amp_uv"], muap_stats
+    assert my["polyphasic"] > n["polyphasic"] and ng["polyphasic"] > n["polyphasic"], muap_stats
 
 
 def test_crd_machine_regular_below_1_percent():
