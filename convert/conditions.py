@@ -77,6 +77,9 @@ class Sizes:
     clip_s: float = 8.0
     recording_s: float = 60.0
     chain_copies: int = 1
+    #: Voluntary clips per class clip, as in the default recipe (voluntary activity has the
+    #: most variety: needles aside, three muscle states and four patterns).
+    voluntary_factor: int = 3
     epochs: int = 15
     widths: tuple[int, ...] = (16, 32, 48, 64)
 
@@ -84,7 +87,8 @@ class Sizes:
     def quick(cls) -> "Sizes":
         """Tiny sets, 2 epochs, a narrow CNN: checks the harness end to end, measures nothing."""
         return cls(train_clips=1, train_recordings=0, val_clips=1, val_recordings=0, test_clips=1,
-                   test_recordings=0, clip_s=3.0, chain_copies=1, epochs=2, widths=(8, 8, 8, 8))
+                   test_recordings=0, clip_s=3.0, chain_copies=1, voluntary_factor=1, epochs=2,
+                   widths=(8, 8, 8, 8))
 
 
 #: Disjoint seed ranges (one simulated subject per seed), away from the default bundle's.
@@ -104,14 +108,15 @@ def draw_subject(seed: int, needle: str):
 
 
 def simulate(seed0: int, clips: int, clip_s: float, recordings: int, recording_s: float,
-             needle: str = "concentric") -> tuple[list[Recording], bool]:
-    """Clips of every class and whole examinations at 44.1 kHz from ``seed0`` upward, with the
-    given needle; returns (recordings, whether the needle type was applied)."""
+             needle: str = "concentric", voluntary_factor: int = 1) -> tuple[list[Recording], bool]:
+    """Clips of every class (``voluntary_factor`` × as many voluntary ones) and whole
+    examinations at 44.1 kHz from ``seed0`` upward, with the given needle; returns
+    (recordings, whether the needle type was applied)."""
     from convert.simulator import simulate_clip, simulate_recording
 
     recs, applied, seed = [], True, int(seed0)
     for label in LABELS:
-        for _ in range(clips):
+        for _ in range(clips * (voluntary_factor if label == "voluntary_muap" else 1)):
             subject, ok = draw_subject(seed, needle)
             recs.append(simulate_clip(label, clip_s, NATIVE_RATE, seed=seed, subject=subject))
             applied &= ok
@@ -173,7 +178,7 @@ def build_train_sets(sizes: Sizes, frontend_cfg, train_wcfg, wcfg, seed: int):
     from convert import trainset
 
     tr_recs, applied = simulate(SEED0["train"], sizes.train_clips, sizes.clip_s, sizes.train_recordings,
-                                sizes.recording_s, "concentric")
+                                sizes.recording_s, "concentric", sizes.voluntary_factor)
     tr = trainset.features(tr_recs, frontend_cfg, train_wcfg, augment_copies=sizes.chain_copies, seed=seed,
                            chain_cfg=TRAIN_CHAIN, keep_clean=True)
     va_recs, _ = simulate(SEED0["val"], sizes.val_clips, sizes.clip_s, sizes.val_recordings, sizes.recording_s)
@@ -182,14 +187,23 @@ def build_train_sets(sizes: Sizes, frontend_cfg, train_wcfg, wcfg, seed: int):
                     "train": tr.summary(), "val": va.summary()}
 
 
+#: The figures per condition; ``*_guarded`` are with the bundle's open-set guard (what the
+#: device decides), the others the model alone.
+FIGURES = ("int8_macro_f1", "sensitivity", "specificity", "voluntary_called_pathological",
+           "normal_called_pathological", "sensitivity_guarded", "voluntary_called_pathological_guarded")
+
+
 def figures(res: dict) -> dict:
     """The cross-condition figures of one :func:`convert.evaluate.evaluate_windows` result."""
+    g = res.get("open_set", {}).get("int8_guarded")
     return {
         "int8_macro_f1": res["int8"]["macro_f1"],
         "sensitivity": res["pathological"]["sensitivity"],
         "specificity": res["pathological"]["specificity"],
         "voluntary_called_pathological": res["voluntary_called_pathological"]["share"],
         "normal_called_pathological": res["normal_called_pathological"]["share"],
+        "sensitivity_guarded": g["pathological"]["sensitivity"] if g else None,
+        "voluntary_called_pathological_guarded": g["voluntary_called_pathological"]["share"] if g else None,
         "windows": res["windows"],
     }
 
@@ -213,6 +227,9 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
     out = Path(out_dir) / f"seed{seed}"
     result = train_and_export(out, tr, va, quant, model_cfg, tcfg, frontend_cfg, wcfg, MIN_RATE,
                               {"source": "convert.conditions training condition", **info})
+    from convert.openset import add_open_set
+
+    add_open_set(out, tr.X, tr.y, va.X, va.y)
     log(f"seed {seed}: trained, best epoch {result.best_epoch}, val macro-F1 {result.best_val_macro_f1:.3f} "
         f"[{time.time() - t0:.0f} s]")
     bundle = load_bundle(out)
@@ -228,9 +245,8 @@ def summarise(runs: list[dict]) -> dict:
     out: dict = {}
     for name in runs[0]["conditions"]:
         out[name] = {}
-        for key in ("int8_macro_f1", "sensitivity", "specificity", "voluntary_called_pathological",
-                    "normal_called_pathological"):
-            vals = [r["conditions"][name][key] for r in runs if r["conditions"][name][key] is not None]
+        for key in FIGURES:
+            vals = [r["conditions"][name].get(key) for r in runs if r["conditions"][name].get(key) is not None]
             out[name][key] = {
                 "mean": round(float(np.mean(vals)), 4) if vals else None,
                 "sd": round(float(np.std(vals, ddof=1)), 4) if len(vals) > 1 else (0.0 if vals else None),
@@ -242,12 +258,13 @@ def summarise(runs: list[dict]) -> dict:
 def format_table(summary: dict) -> str:
     """Plain-text table: one row per condition, mean ± sd over seeds."""
     cols = (("int8_macro_f1", "macro-F1"), ("sensitivity", "path. sens."), ("specificity", "path. spec."),
-            ("voluntary_called_pathological", "vol.->path."), ("normal_called_pathological", "normal->path."))
+            ("voluntary_called_pathological", "vol.->path."), ("normal_called_pathological", "normal->path."),
+            ("sensitivity_guarded", "sens. (guard)"), ("voluntary_called_pathological_guarded", "vol.->path.(g)"))
     lines = [f"{'condition':<16}" + "".join(f"{h:>17}" for _, h in cols)]
     for name, figs in summary.items():
         cells = []
         for key, _ in cols:
-            m = figs[key]
+            m = figs.get(key, {"mean": None})
             cells.append("-" if m["mean"] is None else f"{m['mean']:.3f} ± {m['sd']:.3f}")
         lines.append(f"{name:<16}" + "".join(f"{c:>17}" for c in cells))
     return "\n".join(lines)
