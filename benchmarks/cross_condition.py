@@ -32,6 +32,12 @@ from convert import conditions as C  # noqa: E402
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "cross_condition.json"
 
 
+def _simulator_version() -> str:
+    from convert.simulator import GENERATOR_VERSION
+
+    return str(GENERATOR_VERSION)
+
+
 def run(seeds: list[int], sizes: "C.Sizes", out: Path, work: Path | None = None, log=print) -> dict:
     """Build the test sets once, train and evaluate one bundle per seed, write ``out`` (JSON)."""
     from convert import trainset
@@ -47,7 +53,7 @@ def run(seeds: list[int], sizes: "C.Sizes", out: Path, work: Path | None = None,
     summary = C.summarise(runs)
     res = {
         "command": "python benchmarks/cross_condition.py " + " ".join(sys.argv[1:]),
-        "sizes": asdict(sizes), "seeds": seeds,
+        "sizes": asdict(sizes), "seeds": seeds, "simulator_version": _simulator_version(),
         "training_condition": {"needle": "concentric", "chain": asdict(C.TRAIN_CHAIN)},
         "conditions": {k: v["info"] for k, v in tests.items()},
         "summary": summary, "runs": runs, "seconds": round(time.time() - t0, 1),

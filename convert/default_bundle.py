@@ -311,8 +311,10 @@ def _cross_condition_rows(path: Path) -> str:
     from convert.conditions import format_table
 
     res = json.loads(path.read_text(encoding="utf-8"))
-    head = (f"`python benchmarks/cross_condition.py` ({res.get('seeds', '?')} training seeds; "
-            f"simulator {res.get('simulator_version', '?')}): small CNNs trained on a *restricted* condition "
+    seeds = res.get("seeds", [])
+    sim = f"; simulator {res['simulator_version']}" if "simulator_version" in res else ""
+    head = (f"`{res.get('command', 'python benchmarks/cross_condition.py')}` ({len(seeds)} training seeds "
+            f"{', '.join(map(str, seeds))}{sim}): small CNNs trained on a *restricted* condition "
             "(concentric needle, rates ≥ 22.05 kHz, high-pass 5–10 Hz, low-pass ≥ 5 kHz) and tested on "
             "conditions held out of training. Mean ± sd over training seeds.")
     return head + "\n\n```\n" + format_table(res["summary"]) + "\n```"
