@@ -84,13 +84,14 @@ def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool
     if guard is not None:
         # What the device decides: pathological calls the open-set guard finds atypical are
         # withheld (edge.runtime.openset). The plain int8 figures above are the model alone.
+        from convert.openset import guard_cost
+
         known = guard.known_mask(X, p8)
         sg = _summary(y, guard.withhold_many(p8, known).argmax(axis=1), bundle)
-        hits = np.isin(y, [i for i in range(bundle.n_classes) if bundle.is_pathological(i)]) & \
-            np.array([bundle.is_pathological(int(k)) for k in pred8], dtype=bool)
+        cost = guard_cost(guard, X, y, p8, bundle.labels, sorted(bundle.pathological), known=known)
         out["open_set"] = {
-            "withheld": int((~known).sum()),
-            "pathological_hits_withheld": int((hits & ~known).sum()),
+            "withheld": cost["withheld"],
+            "pathological_hits_withheld": cost["pathological_hits_withheld"],
             "int8_guarded": {k: sg[k] for k in ("macro_f1", "pathological", "voluntary_called_pathological",
                                                  "normal_called_pathological")},
         }

@@ -75,13 +75,13 @@ def fit_open_set(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_
 
 
 def guard_cost(guard: OpenSetGuard, X: np.ndarray, y: np.ndarray, probs: np.ndarray,
-               labels: Sequence[str], pathological: Sequence[str]) -> dict:
+               labels: Sequence[str], pathological: Sequence[str], known: np.ndarray | None = None) -> dict:
     """What the guard does on labelled windows: pathological windows the model got right that
     it withholds (recall cost), and normal windows called pathological that it withholds
-    (false calls stopped)."""
+    (false calls stopped). ``known``: the guard's mask if the caller already has it."""
     labels = list(labels)
     path_idx = np.array([labels.index(p) for p in pathological])
-    known = guard.known_mask(X, probs)
+    known = guard.known_mask(X, probs) if known is None else np.asarray(known, dtype=bool)
     pred = np.argmax(probs, axis=1)
     true_path = np.isin(y, path_idx)
     pred_path = np.isin(pred, path_idx)
