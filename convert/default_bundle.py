@@ -263,10 +263,11 @@ TEST_CHAIN_SEED0 = 900_000
 def _through_chains(recs: list[Recording], min_rate: int) -> list[Recording]:
     """The test set as other equipment would have recorded it: recording ``i`` through the chain
     drawn from seed ``TEST_CHAIN_SEED0 + i`` (rates the bundle accepts)."""
-    from convert.chain import ChainConfig, apply_chain
+    from convert.chain import ChainConfig
+    from convert.conditions import through
 
     cfg = ChainConfig(sample_rates_hz=tuple(r for r in ChainConfig().sample_rates_hz if r >= min_rate))
-    return [apply_chain(r, cfg.draw(TEST_CHAIN_SEED0 + i)) for i, r in enumerate(recs)]
+    return through(recs, (cfg,), TEST_CHAIN_SEED0)
 
 
 def _chain_summary(recs: list[Recording]) -> dict:
