@@ -1,0 +1,84 @@
+"""Result types of motor unit potential quantification (QEMG): per unit and per recording.
+
+These are plain, frozen records shared by every QEMG stage (decomposition, measurement,
+reference tables, pattern summaries); they hold no numerics of their own, so any stage can
+import them without pulling in scipy.
+
+Units: times in s, durations in ms, amplitudes in µV (at the electrode, through the
+calibration chain: samples × µV/LSB of the source), area in µV·ms, rates in Hz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["UnitMeasures", "RecordingMeasures"]
+
+
+@dataclass(frozen=True)
+class UnitMeasures:
+    """One motor unit found in a recording: its template's measures and its firing.
+
+    ``id``: 0-based, in order of first discharge (recruitment order).
+    ``n_discharges``: discharges assigned to the unit.
+    ``firing_rate_hz``: mean rate over the unit's regular inter-discharge intervals (Hz).
+    ``isi_cv``: coefficient of variation (SD/mean) of those intervals (dimensionless).
+    ``amplitude_uv``: peak-to-peak amplitude of the template (µV).
+    ``duration_ms``: template onset to end (ms; criterion in :mod:`edge.quant.units`).
+    ``phases``: baseline crossings within the duration + 1.
+    ``turns``: slope reversals of at least the turn threshold within the duration.
+    ``area_uv_ms``: integral of |template| over the duration (µV·ms).
+    ``thickness_ms``: area / amplitude (ms).
+    ``satellites``: separate late components after the main potential's end.
+    ``discharge_times_s``: time of each discharge's peak from the start of the recording (s).
+    """
+
+    id: int
+    n_discharges: int
+    firing_rate_hz: float
+    isi_cv: float
+    amplitude_uv: float
+    duration_ms: float
+    phases: int
+    turns: int
+    area_uv_ms: float
+    thickness_ms: float
+    satellites: int
+    discharge_times_s: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["discharge_times_s"] = [round(float(t), 6) for t in self.discharge_times_s]
+        return d
+
+
+@dataclass(frozen=True)
+class RecordingMeasures:
+    """All units of one recording (or stretch) and the per-recording measures.
+
+    ``units``: the motor units found, in recruitment order (may be empty).
+    ``recruitment_hz``: firing rate (Hz) of the first-recruited unit when the second unit
+    starts firing; None with fewer than two units or too few discharges to tell.
+    ``interference``: for dense activity, ``{"turns_per_s": .., "mean_amplitude_uv": ..}``
+    (turns of the whole signal per second and the mean amplitude between consecutive turns,
+    µV); None when not computed.
+    ``reason``: why ``units`` is empty (no activity, clipping, too short, ...); None otherwise.
+    ``sample_rate_hz``, ``duration_s``: of the analysed signal.
+    """
+
+    units: list[UnitMeasures] = field(default_factory=list)
+    recruitment_hz: float | None = None
+    interference: dict | None = None
+    reason: str | None = None
+    sample_rate_hz: float = 0.0
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "units": [u.to_dict() for u in self.units],
+            "recruitment_hz": self.recruitment_hz,
+            "interference": self.interference,
+            "reason": self.reason,
+            "sample_rate_hz": self.sample_rate_hz,
+            "duration_s": self.duration_s,
+        }
