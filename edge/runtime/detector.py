@@ -22,14 +22,20 @@ potential is inside every window whose span covers it, so its run of window ends
 ``potential_window_s`` so two fasciculations seconds apart still count as two. The count is a
 lower bound; it is exact for sparse isolated potentials (fasciculations), the case it is for.
 
-**Exclusive mode** (``exclusive=True``, the default): the alerting classes share one episode
-of abnormal activity, so one physical episode raises one alert even when the model's
-posterior wanders between similar classes (fibrillation and positive sharp waves, myotonic
-and fibrillation-like spikes). The episode opens as in step 1 for any alerting class, stays
+**Exclusive mode** (``exclusive=True``: ``RuntimeConfig.exclusive`` defaults to it, so the
+service runs it; the bare :class:`EventDetector` constructor defaults to per-class): the
+alerting classes share one episode of abnormal activity, so one physical episode raises one
+alert even when the model's posterior wanders between similar classes (fibrillation and
+positive sharp waves, myotonic and fibrillation-like spikes). The episode opens as in step 1 for any alerting class, stays
 open while any alerting class's smoothed posterior is at least its ``exit``, and its label is
 the class with the most accumulated smoothed posterior since the onset; that class's rule
 (minimum duration, potentials, refractory) decides when it is confirmed. Per-class mode
-(``exclusive=False``) runs an independent state machine per class.
+(``exclusive=False``) runs an independent state machine per class. Both modes take the same
+steps through the same helpers (one :meth:`EventDetector._confirm` for step 2); they differ only
+in whether an episode belongs to one class or to all alerting classes.
+
+:class:`edge.runtime.decision.DecisionStage` puts the smoother in front of this detector: that
+pair is the runtime's decision stage.
 
 Memory is bounded: per class a fixed state and a deque of at most 32 runs.
 """
@@ -84,7 +90,14 @@ class EventDetector:
 
     ``rules`` maps label → :class:`ClassRule` for the classes that may alert; other classes
     only compete for the argmax. ``window_samples``/``hop_samples`` are the analysis window
-    and hop in stream samples at ``sample_rate`` Hz.
+    and hop in stream samples at ``sample_rate`` Hz. ``exclusive`` picks the mode (module
+    docstring); this constructor defaults to per-class, :class:`RuntimeConfig` (and so the
+    service, through :class:`edge.runtime.decision.DecisionStage`) to exclusive.
+
+    Both modes walk the same steps with the same helpers: :meth:`_enters` (step 1),
+    :meth:`_open`/:meth:`_stay` (the episode's span and evidence), :meth:`_ends` (step 3),
+    :meth:`_refractory_end` (step 4) and :meth:`_confirm` (step 2). They differ only in what
+    an episode is: one per class, or one shared by the alerting classes.
     """
 
     def __init__(
@@ -114,6 +127,7 @@ class EventDetector:
         self.hop = int(hop_samples)
         self.require_argmax = require_argmax
         self._potential_window = int(round(potential_window_s * self.rate))
+        self._names = list(self.rules)
         self._idx = [self.labels.index(name) for name in self.rules]
         self._state = {name: _ClassState() for name in self.rules}
         self.exclusive = exclusive
@@ -128,20 +142,68 @@ class EventDetector:
         """Close open episodes without alerting (after a gap); keep refractory and run memory."""
         for name, st in self._state.items():
             if st.open and st.confirmed:
-                st.refractory_until = st.last_end + self._samples(self.rules[name].refractory_s)
+                st.refractory_until = self._refractory_end(name, st.last_end)
             st.open = False
             st.confirmed = False
             st.in_run = False
         self._close_shared()
 
+    # -- the steps, shared by both modes --------------------------------------------------
+    def _enters(self, s: float, name: str, ci: int, top: int) -> bool:
+        """Step 1: ``name`` (column ``ci``) may open an episode at smoothed posterior ``s``."""
+        return s >= self.rules[name].enter and (top == ci or not self.require_argmax)
+
+    def _open(self, ep: _ClassState, end: int) -> None:
+        """Open ``ep`` on the window ending at ``end``: onset one hop before that end."""
+        ep.open = True
+        ep.onset = max(0, end - self.hop)
+        ep.last_end = end
+        ep.below = 0
+        ep.conf_n = 1
+
+    def _stay(self, ep: _ClassState, end: int) -> None:
+        """A window at or above ``exit``: the episode's evidence reaches ``end``."""
+        ep.last_end = end
+        ep.below = 0
+        ep.conf_n += 1
+
+    def _ends(self, ep: _ClassState, rule: ClassRule) -> bool:
+        """Step 3: one more window below ``exit``; True when that makes ``exit_windows``."""
+        ep.below += 1
+        return ep.below >= rule.exit_windows
+
+    def _refractory_end(self, name: str, last_end: int) -> int:
+        """Step 4: the last sample at which ``name`` re-opening continues an episode that
+        ended at ``last_end``."""
+        return last_end + self._samples(self.rules[name].refractory_s)
+
     def _close_shared(self) -> None:
         ep = self._ep
         if ep.open and self._ep_label is not None:
             st = self._state[self._ep_label]
-            st.refractory_until = max(st.refractory_until,
-                                      ep.last_end + self._samples(self.rules[self._ep_label].refractory_s))
+            st.refractory_until = max(st.refractory_until, self._refractory_end(self._ep_label, ep.last_end))
         ep.open = False
         self._ep_label = None
+
+    def _confirm(self, name: str, ci: int, ep: _ClassState, s: float, evidence: float,
+                 end: int) -> Detection | None:
+        """Step 2: the alert for ``name`` if episode ``ep`` (with smoothed posterior ``s`` now
+        and ``evidence`` summed over its windows) meets the class's rule at window end ``end``."""
+        rule = self.rules[name]
+        n_pot, first_run = self._potentials(self._state[name], end)
+        onset = ep.onset
+        if rule.min_potentials > 1:
+            if n_pot < rule.min_potentials:
+                return None
+            if first_run is not None:  # the episode began with its first potential
+                onset = min(onset, max(0, first_run - self.hop))
+        if ep.last_end - onset < self._samples(rule.min_duration_s) or s < rule.enter:
+            return None
+        return Detection(
+            label=name, class_index=ci, pathological=name in self.pathological,
+            confidence=round(evidence / ep.conf_n, 4), onset=onset, offset=end,
+            detected_at=end, severity=rule.severity, potentials=max(n_pot, 1),
+        )
 
     def _potentials(self, st: _ClassState, now_end: int) -> tuple[int, int | None]:
         """Lower-bound count of separate potentials in the remembered runs, and the first
@@ -160,7 +222,7 @@ class EventDetector:
 
     def _track_runs(self, raw: np.ndarray, end: int) -> None:
         """Raw-posterior runs: the footprint of individual potentials."""
-        for name, ci in zip(self.rules, self._idx):
+        for name, ci in zip(self._names, self._idx):
             st = self._state[name]
             if raw[ci] >= self.rules[name].enter:
                 if st.in_run:
@@ -171,6 +233,7 @@ class EventDetector:
             else:
                 st.in_run = False
 
+    # -- the two modes ---------------------------------------------------------------------
     def update(self, smoothed: np.ndarray, raw: np.ndarray, start: int, end: int) -> list[Detection]:
         """Feed one window (span ``[start, end)``); return the episodes it confirms."""
         del start  # the span's end carries the timing; kept for clarity at call sites
@@ -179,116 +242,75 @@ class EventDetector:
         self._track_runs(raw, end)
         if self.exclusive:
             return self._update_shared(smoothed, end)
+        return self._update_per_class(smoothed, end)
+
+    def _update_per_class(self, smoothed: np.ndarray, end: int) -> list[Detection]:
         top = int(np.argmax(smoothed))
         out: list[Detection] = []
-        for name, ci in zip(self.rules, self._idx):
-            rule = self.rules[name]
+        for name, ci in zip(self._names, self._idx):
             st = self._state[name]
             s = float(smoothed[ci])
-
             if not st.open:
-                if s >= rule.enter and (top == ci or not self.require_argmax):
-                    st.open = True
-                    st.onset = max(0, end - self.hop)
-                    st.last_end = end
-                    st.below = 0
-                    st.conf_sum = s
-                    st.conf_n = 1
-                    # Re-activation within the refractory time continues the last episode.
-                    st.confirmed = st.onset <= st.refractory_until
-                else:
+                if not self._enters(s, name, ci, top):
                     continue
-            elif s >= rule.exit:
-                st.last_end = end
-                st.below = 0
+                self._open(st, end)
+                st.conf_sum = s
+                # Re-activation within the refractory time continues the last episode.
+                st.confirmed = st.onset <= st.refractory_until
+            elif s >= self.rules[name].exit:
+                self._stay(st, end)
                 st.conf_sum += s
-                st.conf_n += 1
             else:
-                st.below += 1
-                if st.below >= rule.exit_windows:
+                if self._ends(st, self.rules[name]):
                     if st.confirmed:
-                        st.refractory_until = st.last_end + self._samples(rule.refractory_s)
+                        st.refractory_until = self._refractory_end(name, st.last_end)
                     st.open = False
                     st.confirmed = False
                 continue
-
             if st.confirmed:
-                if st.open:
-                    # Keep extending the refractory horizon while the episode lasts.
-                    st.refractory_until = max(st.refractory_until, st.last_end)
+                # Keep extending the refractory horizon while the episode lasts.
+                st.refractory_until = max(st.refractory_until, st.last_end)
                 continue
-            n_pot, first_run = self._potentials(st, end)
-            onset = st.onset
-            if rule.min_potentials > 1 and first_run is not None:
-                onset = min(onset, max(0, first_run - self.hop))
-            if n_pot < rule.min_potentials and rule.min_potentials > 1:
-                continue
-            if st.last_end - onset < self._samples(rule.min_duration_s):
-                continue
-            if s < rule.enter:
-                continue
-            st.confirmed = True
-            out.append(Detection(
-                label=name, class_index=ci, pathological=name in self.pathological,
-                confidence=round(st.conf_sum / st.conf_n, 4), onset=onset, offset=end,
-                detected_at=end, severity=rule.severity, potentials=max(n_pot, 1),
-            ))
+            det = self._confirm(name, ci, st, s, st.conf_sum, end)
+            if det is not None:
+                st.confirmed = True
+                out.append(det)
         return out
-
 
     def _update_shared(self, smoothed: np.ndarray, end: int) -> list[Detection]:
         ep = self._ep
         s = smoothed[self._idx]
-        names = list(self.rules)
+        names = self._names
         if not ep.open:
             top = int(np.argmax(smoothed))
-            entering = [k for k, (name, ci) in enumerate(zip(names, self._idx))
-                        if s[k] >= self.rules[name].enter and (top == ci or not self.require_argmax)]
-            if not entering:
+            if not any(self._enters(s[k], name, ci, top) for k, (name, ci) in enumerate(zip(names, self._idx))):
                 return []
-            ep.open = True
-            ep.onset = max(0, end - self.hop)
-            ep.last_end = end
-            ep.below = 0
-            ep.conf_n = 1
+            self._open(ep, end)
             self._ep_evidence[:] = s
             self._ep_label = None
         elif any(s[k] >= self.rules[name].exit for k, name in enumerate(names)):
-            ep.last_end = end
-            ep.below = 0
-            ep.conf_n += 1
+            self._stay(ep, end)
             self._ep_evidence += s
         else:
-            ep.below += 1
             leader = names[int(np.argmax(self._ep_evidence))]
-            if ep.below >= self.rules[self._ep_label or leader].exit_windows:
+            if self._ends(ep, self.rules[self._ep_label or leader]):
                 self._close_shared()
             return []
         if self._ep_label is not None:  # confirmed (or continuing a recent one): keep it fresh
             st = self._state[self._ep_label]
             st.refractory_until = max(st.refractory_until, ep.last_end)
             return []
+        # The label is the class with the most evidence since the onset; its rule decides.
         k = int(np.argmax(self._ep_evidence))
         name, ci = names[k], self._idx[k]
-        rule, st = self.rules[name], self._state[name]
-        if ep.onset <= st.refractory_until:
+        if ep.onset <= self._state[name].refractory_until:
             self._ep_label = name  # the same clinical episode as the last alert of this class
             return []
-        onset = ep.onset
-        n_pot, first_run = self._potentials(st, end)
-        if rule.min_potentials > 1:
-            if n_pot < rule.min_potentials:
-                return []
-            if first_run is not None:
-                onset = min(onset, max(0, first_run - self.hop))
-        if ep.last_end - onset < self._samples(rule.min_duration_s) or s[k] < rule.enter:
+        det = self._confirm(name, ci, ep, s[k], float(self._ep_evidence[k]), end)
+        if det is None:
             return []
         self._ep_label = name
-        return [Detection(
-            label=name, class_index=ci, pathological=name in self.pathological,
-            confidence=round(float(self._ep_evidence[k]) / ep.conf_n, 4), onset=onset, offset=end,
-            detected_at=end, severity=rule.severity, potentials=max(n_pot, 1),
-        )]
+        return [det]
 
 
 def rules_for(config, labels: Sequence[str], pathological) -> dict[str, ClassRule]:

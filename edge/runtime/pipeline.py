@@ -1,5 +1,6 @@
 """The processing chain of one stream: samples → calibration → (resampler) → front-end →
-windows → classifier → smoothing → event detector → :class:`~edge.runtime.detector.Detection`.
+windows → classifier → decision stage (smoothing → event detector, :mod:`edge.runtime.decision`)
+→ :class:`~edge.runtime.detector.Detection`.
 
 Calibration (:mod:`edge.calibration`) re-expresses the source's int16 samples at the bundle's
 µV per LSB (and negates them for ``invert``) before anything filters them; it is the identity
@@ -27,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from edge.runtime.config import RuntimeConfig
-from edge.runtime.detector import Detection, EventDetector, rules_for
-from edge.runtime.smoothing import PosteriorSmoother
+from edge.runtime.decision import DecisionStage
+from edge.runtime.detector import Detection
 from edge.runtime.windows import WindowAssembler
 
 
@@ -53,11 +54,13 @@ class Pipeline:
     ``edge.frontend.Frontend(bundle.frontend_config)``. ``source_uv_per_lsb`` (µV/LSB, None =
     unknown: used as the bundle's) and ``invert`` set the calibration stage. ``guard``
     (:class:`edge.runtime.openset.OpenSetGuard`, optional) checks every pathological call.
+    ``decision`` (optional) is the smoothing + detection stage, by default
+    ``DecisionStage.for_bundle(bundle, config, source_rate)``.
     """
 
     def __init__(self, bundle: Any, classifier: Any, config: RuntimeConfig, source_rate: int,
                  frontend: Any = None, source_uv_per_lsb: float | None = None, invert: bool = False,
-                 guard: Any = None) -> None:
+                 guard: Any = None, decision: DecisionStage | None = None) -> None:
         self.bundle = bundle
         self.classifier = classifier
         self.config = config
@@ -87,20 +90,13 @@ class Pipeline:
             self.resampler = StreamResampler(self.source_rate, self.model_rate)
         dtype = getattr(frontend, "dtype", None) or _feature_dtype()
         self.windows = WindowAssembler(self.window_frames, self.hop_frames, int(fcfg.n_mels), dtype)
-        self.smoother = PosteriorSmoother(len(bundle.labels), config.smoothing, config.smoothing_windows,
-                                          config.ema_alpha)
-        config.check_labels(bundle.labels)
-        ratio = self.source_rate / self.model_rate
-        self._ratio = ratio
-        # Window and hop in source samples (the detector's domain).
+        self.decision = decision if decision is not None else DecisionStage.for_bundle(
+            bundle, config, self.source_rate)
+        self._ratio = self.source_rate / self.model_rate
         self.window_model_samples = bundle.window_span_samples
-        self.window_samples = int(round(self.window_model_samples * ratio))
-        self.hop_samples = max(1, int(round(self.hop_frames * self.hop_length * ratio)))
-        self.detector = EventDetector(
-            bundle.labels, set(bundle.pathological), rules_for(config, bundle.labels, bundle.pathological),
-            sample_rate=self.source_rate, window_samples=self.window_samples, hop_samples=self.hop_samples,
-            require_argmax=config.require_argmax, exclusive=config.exclusive,
-        )
+        # Window and hop in source samples (the detector's domain).
+        self.window_samples = self.decision.window_samples
+        self.hop_samples = self.decision.hop_samples
         self._max_fill = int(round(config.max_gap_fill_s * self.source_rate))
         self.counters = PipelineCounters()
         self._anchor: int | None = None  # source index where the current segment starts
@@ -119,8 +115,7 @@ class Pipeline:
         if self._anchor is not None:
             self.frontend.reset()
             self.windows.reset()
-            self.smoother.reset()
-            self.detector.reset()
+            self.decision.reset()
             if self.resampler is not None:
                 self.resampler.reset()
         self._anchor = first_index
@@ -169,13 +164,12 @@ class Pipeline:
             if self.guard is not None and not self.guard.is_known(window, probs):
                 self.counters.unknown_windows += 1
                 probs = self.guard.withhold(probs)  # counted, and no pathological evidence
-            smoothed = self.smoother.update(probs)
             self.counters.windows += 1
             start_m = first_frame * self.hop_length
             end_m = start_m + self.window_model_samples
             start = self._anchor + int(round(start_m * self._ratio))
             end = self._anchor + int(round(end_m * self._ratio))
-            out.extend(self.detector.update(smoothed, probs, start, end))
+            out.extend(self.decision.process(probs, start, end))
         return out
 
 

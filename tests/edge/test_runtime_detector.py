@@ -224,3 +224,44 @@ def test_exclusive_mode_raises_one_alert_for_a_wandering_episode():
     # a different class after the episode has closed is a new alert
     later = feed(make(exclusive=True), seq + ["positive_sharp_wave"] * 8)
     assert [d.label for _, d in later] == ["fibrillation", "positive_sharp_wave"]
+
+
+# Exclusive mode differs from per-class mode only when two alerting classes compete for one
+# episode. When one alerting class A alone ever reaches an ``exit`` (the others stay below the
+# smallest exit of any rule), the shared episode opens, stays and ends exactly when A's does,
+# A always leads the evidence, and both modes confirm through the same ``_confirm``: the
+# detections must be identical, whatever A's rule, the argmax rule and the raw runs.
+_rule = st.builds(
+    lambda enter, exit_frac, dur, refr, ew, pots: ClassRule(
+        enter=enter, exit=max(0.05, enter * exit_frac), min_duration_s=dur, refractory_s=refr,
+        exit_windows=ew, min_potentials=pots),
+    st.floats(0.3, 0.95), st.floats(0.3, 1.0), st.sampled_from([0.0, 0.25, 0.5, 1.0]),
+    st.sampled_from([0.0, 1.0, 4.0, 10.0]), st.integers(1, 3), st.integers(1, 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(PATH)), _rule, st.lists(_rule, min_size=2, max_size=2), st.booleans(),
+       st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)), max_size=150),
+       st.integers(0, 150))
+def test_modes_agree_when_one_alerting_class_alone_reaches_exit(lead, lead_rule, other_rules, require_argmax,
+                                                               rows, reset_at):
+    others = sorted(PATH - {lead})
+    rules = {lead: lead_rule, **dict(zip(others, other_rules))}
+    floor = min(r.exit for r in rules.values())  # the others stay strictly below every exit
+    dets = {ex: EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=require_argmax, exclusive=ex)
+            for ex in (False, True)}
+    got = {False: [], True: []}
+    for i, (a, b, raw) in enumerate(rows):
+        p = np.zeros(len(LABELS))
+        p[LABELS.index(lead)] = a
+        p[LABELS.index(others[0])] = b * floor * 0.999
+        p[LABELS.index(others[1])] = (1 - b) * floor * 0.999
+        p[0] = 1.0 - a  # rest: the argmax competitor that is not an alerting class
+        r = p.copy()
+        r[LABELS.index(lead)] = raw  # the raw posterior drives the potential runs
+        end = WIN + i * HOP
+        for ex, det in dets.items():
+            if i == reset_at:
+                det.reset()
+            got[ex] += det.update(p, r, end - WIN, end)
+    assert got[True] == got[False]
