@@ -10,7 +10,7 @@ fed 0.1 s ``SampleBlock``s (``COALESCE_S``, the largest call the service makes),
 pacing. Every ``Detection`` the pipeline confirms is an alert, in stream time: ``onset_s``,
 ``offset_s`` and ``detected_s`` (the end of the window that confirmed it) are its sample
 indices / 44100 Hz, as the service writes them. Alerts are scored against the simulator's
-ground truth with the demo's scorecard (:mod:`edge.demo.scorecard`: same matcher, tolerance
+ground truth with the demo's scorecard (:mod:`edge.scorecard`: same matcher, tolerance
 1 s, same-class segments < 1 s apart merged into one episode).
 
 Recordings (one simulated subject per seed): ``--demo-plan`` (default 4) examinations on the
@@ -64,7 +64,7 @@ if str(ROOT) not in sys.path:
 
 from firmware_bridge.source import SampleBlock  # noqa: E402
 
-from edge.demo.scorecard import ClassScore, Episode, Scorecard, merge_episodes, score  # noqa: E402
+from edge.scorecard import ClassScore, Episode, Scorecard, merge_episodes, score  # noqa: E402
 from edge.runtime.config import RuntimeConfig  # noqa: E402
 from edge.runtime.pipeline import Pipeline  # noqa: E402
 
@@ -240,7 +240,7 @@ def second_potential_delay(ep: Episode, events: Sequence[tuple[float, str]]) -> 
 
 def score_runs(runs: Sequence[RecordingRun], labels: Sequence[str], window_s: float,
                alerts: Sequence[list[dict]] | None = None, config: RuntimeConfig | None = None) -> dict:
-    """Score every recording with :func:`edge.demo.scorecard.score`, add the counts up, and
+    """Score every recording with :func:`edge.scorecard.score`, add the counts up, and
     summarise per class and overall. ``alerts`` (one list per run) overrides the runs' own;
     ``config`` (default ``RuntimeConfig()``) only names the refractory times in the miss breakdown."""
     config = config or RuntimeConfig()

@@ -19,7 +19,7 @@ import numpy as np
 from firmware_bridge.clikit import UserError
 from firmware_bridge.source import read_wav_int16
 
-from edge.demo.scorecard import Episode
+from edge.scorecard import Episode
 
 DATA_DIR = Path(__file__).with_name("data")
 DEMO_WAV = DATA_DIR / "demo.wav"

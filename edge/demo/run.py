@@ -6,7 +6,7 @@
    int8 inference, event detection, durable outbox, ALERT frames back over the link.
 3. The amplifier ACKs each alert and shows it live, once.
 4. When the stream has ended and the runtime has drained, the alerts that reached the
-   amplifier are scored against the ground truth (:mod:`edge.demo.scorecard`) and drawn on a
+   amplifier are scored against the ground truth (:mod:`edge.scorecard`) and drawn on a
    timeline PNG (:mod:`edge.demo.timeline`).
 
 By default the amplifier streams as fast as the runtime reads; ``--realtime`` paces it at the
@@ -28,7 +28,7 @@ from firmware_bridge.clikit import EXIT_FAILURE, EXIT_OK, UserError
 from firmware_bridge.virtual_amp import VirtualAmplifier, format_alert
 
 from edge.demo.recording import load_demo_recording
-from edge.demo.scorecard import Episode, Scorecard, score
+from edge.scorecard import Episode, Scorecard, score
 
 #: Pathological classes, in display order (the bundle's manifest says which labels are).
 PATHOLOGICAL_ORDER = (

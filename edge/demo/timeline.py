@@ -10,7 +10,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from edge.demo.scorecard import Episode
+from edge.scorecard import Episode
 from edge.frontend import Frontend, FrontendConfig, to_db
 
 #: Pixel columns of the envelope plot; the signal is reduced to min/max per column.

@@ -1,6 +1,6 @@
 import pytest
 
-from edge.demo.scorecard import Episode, score
+from edge.scorecard import Episode, score
 
 LABELS = ["fibrillation", "fasciculation"]
 

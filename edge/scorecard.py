@@ -11,6 +11,9 @@ episode's onset to the moment the alert was raised (``detected_s``, stream time)
 Labelled segments of one class separated by less than ``merge_gap_s`` (default 1 s) are one
 episode: a neuromyotonic discharge labelled burst by burst is still one event for the
 clinician (:func:`merge_episodes`).
+
+The demo (:mod:`edge.demo`) and the detection evaluation (:mod:`convert.detection_eval`) score
+with this module; it lives in ``edge`` because the demo runs device-side, without ``convert``.
 """
 
 from __future__ import annotations
