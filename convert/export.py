@@ -7,6 +7,7 @@ only writer. ``weights.npz`` (the trained Keras weights, batch norm unfolded) an
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 
 import edge
-from edge.bundle import MANIFEST, MODEL_FLOAT, MODEL_INT8, SCHEMA, SCHEMA_VERSION, sha256_file
+from edge.bundle import (MANIFEST, MODEL_FLOAT, MODEL_INT8, PINS_FILE, SCHEMA, SCHEMA_VERSION, SHIPPED_DIR,
+                         read_pins, sha256_file)
 from edge.inference import MODEL_INPUT_SCALE, FeatureQuantizer
 
 WEIGHTS = "weights.npz"
@@ -108,7 +110,20 @@ def export_bundle(
 
 
 def write_manifest(out: Path, manifest: dict) -> None:
-    (Path(out) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    """Write ``manifest.json``. A bundle built into the package's shipped folder is re-pinned
+    (``edge/bundles/pins.json``), so the package always pins what it ships; a signature
+    (``manifest.sig``) of any other bundle no longer matches and must be renewed."""
+    data = (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    (Path(out) / MANIFEST).write_bytes(data)
+    if Path(out).resolve().parent == SHIPPED_DIR.resolve():
+        pin_shipped(Path(out).name, data)
+
+
+def pin_shipped(name: str, manifest_bytes: bytes) -> None:
+    """Record the SHA-256 of a shipped bundle's manifest in ``edge/bundles/pins.json``."""
+    pins = read_pins()
+    pins[name] = hashlib.sha256(manifest_bytes).hexdigest()
+    PINS_FILE.write_text(json.dumps(dict(sorted(pins.items())), indent=2) + "\n", encoding="utf-8")
 
 
 def update_manifest(bundle_dir: str | Path, **entries: Any) -> dict:

@@ -25,6 +25,16 @@ features were computed at; the runtime calibrates every source to it (:mod:`edge
 Bundles written before the key existed are read as :data:`LEGACY_UV_PER_LSB` (0.5 µV/LSB, the
 simulator amplifier's default, which they were trained at) with ``uv_per_lsb_assumed`` set.
 The manifest itself is not hashed (``files`` are), so the key can be added to an old bundle.
+
+Authenticity (``docs/SECURITY.md``): a shipped bundle (``load_bundle("default")``) is
+verified by the SHA-256 of its manifest, pinned in the package (``edge/bundles/pins.json``);
+any other bundle, when a trust store of public keys is configured (:mod:`edge.signature`),
+must carry a ``manifest.sig`` by one of those keys. Listed files must be regular files inside
+the bundle (no symlinks). :attr:`Bundle.provenance` says which check passed; the runtime logs
+it at start-up.
+
+Names: a bare name (no path separator) always means a shipped bundle, never a folder in the
+working directory; a folder is given as a path (``./mybundle``, ``out/bundle``).
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge import signature as sig
+
 SCHEMA = "emg-edge-bundle"
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -47,6 +59,10 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "bundles"
 #: µV per LSB assumed for bundles whose manifest has no ``input.uv_per_lsb`` (the simulator
 #: amplifier's default, convert/simulator/amplifier.py, which such bundles were trained at).
 LEGACY_UV_PER_LSB = 0.5
+#: Manifest digests of the shipped bundles (name → sha256 of manifest.json).
+PINS_FILE = SHIPPED_DIR / "pins.json"
+#: Longest label the wire's ALERT frame carries (PROTOCOL.md: label ≤ 64 UTF-8 bytes).
+MAX_LABEL_BYTES = 64
 
 log = logging.getLogger("emg-edge")
 
@@ -85,6 +101,9 @@ class Bundle:
     uv_per_lsb: float = LEGACY_UV_PER_LSB
     #: True when the manifest predates ``input.uv_per_lsb`` and :data:`LEGACY_UV_PER_LSB` is used.
     uv_per_lsb_assumed: bool = False
+    #: How the bundle was authenticated, for the start-up log: "shipped (pinned manifest
+    #: digest)", "signed by key <id> (<file>)" or "unsigned (no trust store configured)".
+    provenance: str = "unchecked"
 
     @property
     def model_path(self) -> Path:
@@ -120,29 +139,56 @@ class Bundle:
         return label in self.pathological
 
 
+def _shipped_names() -> list[str]:
+    return sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir()) if SHIPPED_DIR.is_dir() else []
+
+
+def is_bundle_name(text: str) -> bool:
+    """A bare name (no path separator, not ``.``/``..``/``~…``) names a shipped bundle."""
+    return bool(text) and "/" not in text and "\\" not in text and text not in (".", "..") \
+        and not text.startswith("~")
+
+
 def resolve_bundle_path(name_or_path: str | Path) -> Path:
-    """``"default"`` (or any shipped name) → ``edge/bundles/<name>``; otherwise a directory path."""
+    """A shipped name (``"default"``) → ``edge/bundles/<name>``; a path → that directory.
+
+    A bare name is never looked up in the working directory, so a folder called ``default``
+    there cannot stand in for the shipped bundle; give folders as paths (``./default``).
+    """
     text = str(name_or_path)
+    if isinstance(name_or_path, str) and is_bundle_name(text):
+        if (SHIPPED_DIR / text).is_dir():
+            return SHIPPED_DIR / text
+        hint = f" (for the folder here: ./{text})" if Path(text).is_dir() else ""
+        raise BundleError(
+            f"bundle {text!r} not found among the shipped bundles ({', '.join(_shipped_names()) or 'none'}); "
+            f"give a bundle directory as a path{hint}"
+        )
     path = Path(text).expanduser()
-    if not path.exists() and "/" not in text and "\\" not in text and (SHIPPED_DIR / text).is_dir():
-        return SHIPPED_DIR / text
     if not path.exists():
-        shipped = sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir()) if SHIPPED_DIR.is_dir() else []
         raise BundleError(
             f"bundle {text!r} not found: give a bundle directory or one of the shipped bundles "
-            f"({', '.join(shipped) or 'none installed'})"
+            f"({', '.join(_shipped_names()) or 'none installed'})"
         )
     if not path.is_dir():
         raise BundleError(f"bundle {text!r} is not a directory (a bundle is a directory with {MANIFEST})")
     return path
 
 
-def read_manifest(path: Path) -> dict:
+def read_manifest_bytes(path: Path) -> bytes:
+    """The manifest's exact bytes (what is pinned and signed); refuses a symlinked manifest."""
     mpath = path / MANIFEST
+    if mpath.is_symlink():
+        raise BundleError(f"bundle {path}: {MANIFEST} is a symbolic link; bundle files must be regular files")
     if not mpath.is_file():
         raise BundleError(f"bundle {path}: {MANIFEST} is missing")
+    return mpath.read_bytes()
+
+
+def read_manifest(path: Path, data: bytes | None = None) -> dict:
+    data = read_manifest_bytes(path) if data is None else data
     try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"bundle {path}: {MANIFEST} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
@@ -163,8 +209,18 @@ def _check_schema(path: Path, m: dict) -> None:
     if missing:
         raise BundleError(f"bundle {path}: manifest lacks {', '.join(missing)}")
     labels = m["labels"]
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
         raise BundleError(f"bundle {path}: manifest labels must be a non-empty list of names")
+    if len(set(labels)) != len(labels):
+        raise BundleError(f"bundle {path}: manifest labels repeat a name")
+    too_long = [x for x in labels if len(x.encode("utf-8")) > MAX_LABEL_BYTES]
+    if too_long:
+        # Checked here, not at the first alert: the wire's ALERT frame cannot carry it.
+        raise BundleError(
+            f"bundle {path}: label {too_long[0]!r} is {len(too_long[0].encode('utf-8'))} bytes; "
+            f"the protocol carries labels of 1..{MAX_LABEL_BYTES} UTF-8 bytes"
+        )
+    _check_types(path, m)
     extra = set(m["pathological"]) - set(labels)
     if extra:
         raise BundleError(f"bundle {path}: pathological labels {sorted(extra)} are not among the labels")
@@ -180,11 +236,50 @@ def _check_schema(path: Path, m: dict) -> None:
         raise BundleError(f"bundle {path}: manifest files do not list {MODEL_INT8}")
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+
+
+def _check_types(path: Path, m: dict) -> None:
+    """JSON types of the keys the loader reads: a wrong type is a one-line BundleError, not a
+    TypeError deep in the runtime."""
+    def bad(key: str, want: str) -> BundleError:
+        return BundleError(f"bundle {path}: manifest {key} must be {want}")
+
+    if not isinstance(m["model_id"], str) or not m["model_id"]:
+        raise bad("model_id", "a non-empty string")
+    if not isinstance(m["pathological"], list) or not all(isinstance(x, str) for x in m["pathological"]):
+        raise bad("pathological", "a list of label names")
+    for key in ("sample_rate", "min_sample_rate"):
+        if not _is_int(m[key]) or not (1 <= m[key] <= 1_000_000):
+            raise bad(key, "an integer number of Hz in 1..1000000")
+    for key in ("frontend", "window", "input", "output"):
+        if not isinstance(m[key], dict):
+            raise bad(key, "a JSON object")
+    for key in ("window_s", "hop_s"):
+        if not _is_number(m["window"].get(key)) or m["window"][key] <= 0:
+            raise bad(f"window.{key}", "a positive number of seconds")
+    if not isinstance(m["input"].get("feature_to_int8"), dict):
+        raise bad("input.feature_to_int8", "a JSON object (the feature quantiser)")
+    files = m["files"]
+    if not isinstance(files, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
+                                              for v in files.values()):
+        raise bad("files", 'an object of name → {"sha256": hex, "bytes": n}')
+
+
 def _check_files(path: Path, m: dict) -> None:
+    root = path.resolve()
     for name, info in m["files"].items():
         fpath = path / name
-        if Path(name).name != name:
+        if Path(name).name != name or name in (".", ".."):
             raise BundleError(f"bundle {path}: file name {name!r} must not contain a directory")
+        if fpath.is_symlink() or (fpath.exists() and fpath.resolve().parent != root):
+            raise BundleError(f"bundle {path}: {name} is a symbolic link or lies outside the bundle; "
+                              "bundle files must be regular files inside it")
         if not fpath.is_file():
             raise BundleError(f"bundle {path}: {name} is missing")
         digest = sha256_file(fpath)
@@ -231,17 +326,63 @@ def _uv_per_lsb(path: Path, m: dict) -> tuple[float, bool]:
     return float(v), False
 
 
-def load_bundle(name_or_path: str | Path = "default", verify_hash: bool = True) -> Bundle:
+def read_pins() -> dict[str, str]:
+    """Pinned manifest digests of the shipped bundles (name → sha256 hex)."""
+    try:
+        pins = json.loads(PINS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in pins.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(pins, dict) else {}
+
+
+def _authenticate(path: Path, data: bytes, trusted_keys: str | Path | None) -> str:
+    """Provenance of an authentic bundle; BundleError otherwise (see module docstring)."""
+    if path.resolve().parent == SHIPPED_DIR.resolve():
+        pin = read_pins().get(path.name)
+        digest = hashlib.sha256(data).hexdigest()
+        if pin is None:
+            raise BundleError(f"shipped bundle {path.name!r} has no pinned digest in {PINS_FILE.name}; "
+                              "reinstall the package")
+        if digest != pin:
+            raise BundleError(f"shipped bundle {path.name!r} was modified: manifest sha256 {digest[:16]}… "
+                              f"is not the pinned {pin[:16]}…; reinstall the package")
+        return "shipped (pinned manifest digest)"
+    store = sig.trust_dir(trusted_keys)
+    try:
+        signed = sig.read_signature(path)
+        if store is None:
+            return "unsigned (no trust store configured)" if signed is None else \
+                f"signature by key {signed.key_id} not checked (no trust store configured)"
+        keys = sig.load_trust_store(store)
+        if signed is None:
+            raise sig.SignatureError(f"it is not signed ({sig.SIGNATURE_FILE} missing) and trust store {store} "
+                                     "is configured; sign it with emg-convert sign")
+        key = sig.verify_manifest(data, signed, keys)
+    except sig.SignatureError as exc:
+        raise BundleError(f"bundle {path} refused: {exc}") from None
+    return f"signed by key {key.key_id} ({Path(key.source).name})"
+
+
+def load_bundle(name_or_path: str | Path = "default", verify_hash: bool = True,
+                trusted_keys: str | Path | None = None, authenticate: bool = True) -> Bundle:
     """Load and validate a bundle directory (or a shipped bundle by name).
 
     Raises :class:`BundleError` for a missing directory or file, a manifest of another schema
-    or version, a file whose SHA-256 differs from the manifest, a front-end spec version
-    other than this runtime's, or an ``input.uv_per_lsb`` that is not a sane µV/LSB.
+    or version or with values of the wrong type, a label the wire cannot carry, a file whose
+    SHA-256 differs from the manifest or that is a symlink, a front-end spec version other
+    than this runtime's, an ``input.uv_per_lsb`` that is not a sane µV/LSB, a shipped bundle
+    whose manifest is not the pinned one, or — with a trust store configured (``trusted_keys``,
+    ``$EMG_EDGE_TRUSTED_KEYS`` or ``/etc/emg-edge/trusted-keys``) — a bundle not signed by one
+    of its keys. With a trust store the files are always hashed (``verify_hash`` is ignored).
+    ``authenticate=False`` skips the pin/signature check (build-side tools that are about to
+    sign or re-pin a bundle); the device never passes it.
     """
     path = resolve_bundle_path(name_or_path)
-    m = read_manifest(path)
+    data = read_manifest_bytes(path)
+    m = read_manifest(path, data)
     _check_schema(path, m)
-    if verify_hash:
+    provenance = _authenticate(path, data, trusted_keys) if authenticate else "not authenticated (build side)"
+    if verify_hash or provenance.startswith(("signed", "shipped")):
         _check_files(path, m)
     cfg = _frontend_config(path, m)
     if int(m["sample_rate"]) != int(cfg.sample_rate):
@@ -262,4 +403,5 @@ def load_bundle(name_or_path: str | Path = "default", verify_hash: bool = True) 
         model_id=str(m["model_id"]),
         uv_per_lsb=uv,
         uv_per_lsb_assumed=assumed,
+        provenance=provenance,
     )
