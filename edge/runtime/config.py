@@ -71,6 +71,28 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 SMOOTHING_METHODS = ("mean", "ema", "none")
 
 
+def _check_types(obj: Any, names: Mapping[str, str] | None = None) -> None:
+    """Refuse values whose TOML/JSON type does not fit the field (``require_argmax = "false"``
+    is a string, not false). ``names`` maps field names to the keys the user wrote."""
+    for f in dataclasses.fields(obj):
+        v, name = getattr(obj, f.name), (names or {}).get(f.name, f.name)
+        if f.type == "bool" and not isinstance(v, bool):
+            raise ValueError(f"{name}={v!r} must be true or false")
+        if f.type == "int" and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ValueError(f"{name}={v!r} must be an integer")
+        if f.type == "float" and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ValueError(f"{name}={v!r} must be a number")
+        if f.type == "str" and not isinstance(v, str):
+            raise ValueError(f"{name}={v!r} must be a string")
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> dict:
+    v = data.get(key, {})
+    if not isinstance(v, Mapping):
+        raise ValueError(f"{where}{key} must be a table ([{where}{key}]), got {v!r}")
+    return dict(v)
+
+
 def _check_range(name: str, value: float, lo: float, hi: float, lo_open: bool = False) -> None:
     ok = (value > lo if lo_open else value >= lo) and value <= hi
     if not ok:
@@ -103,6 +125,7 @@ class ClassRule:
     alert: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check_range("enter", self.enter, 0.0, 1.0, lo_open=True)
         _check_range("exit", self.exit, 0.0, self.enter, lo_open=True)
         _check_range("min_duration_s", self.min_duration_s, 0.0, 600.0)
@@ -148,6 +171,12 @@ class RuntimeConfig:
     keep_delivered: int = 10000
 
     def __post_init__(self) -> None:
+        _check_types(self, _TOML_NAMES)
+        if not isinstance(self.default_rule, ClassRule):
+            raise ValueError(f"detector.default must be a table of rule keys, got {self.default_rule!r}")
+        if not isinstance(self.class_overrides, Mapping) or \
+                not all(isinstance(v, Mapping) for v in self.class_overrides.values()):
+            raise ValueError("detector.classes must hold one table per class ([detector.classes.NAME])")
         if self.smoothing not in SMOOTHING_METHODS:
             raise ValueError(f"smoothing.method={self.smoothing!r}: allowed {', '.join(SMOOTHING_METHODS)}")
         if not isinstance(self.smoothing_windows, int) or not 1 <= self.smoothing_windows <= 64:
@@ -193,11 +222,13 @@ class RuntimeConfig:
         extra = sorted(set(data) - known)
         if extra:
             raise ValueError(f"unknown config section(s) {', '.join(extra)}: allowed {', '.join(sorted(known))}")
-        sm = dict(data.get("smoothing", {}))
+        sm = _table(data, "smoothing", "")
         _take(sm, kwargs, "smoothing", {"method": "smoothing", "windows": "smoothing_windows", "alpha": "ema_alpha"})
-        det = dict(data.get("detector", {}))
-        default = det.pop("default", None)
-        classes = det.pop("classes", None)
+        det = _table(data, "detector", "")
+        default = _table(det, "default", "detector.") if "default" in det else None
+        classes = _table(det, "classes", "detector.") if "classes" in det else None
+        det.pop("default", None)
+        det.pop("classes", None)
         _take(det, kwargs, "detector", {"require_argmax": "require_argmax", "exclusive": "exclusive",
                                          "alert_normal": "alert_normal", "open_set": "open_set"})
         if default is not None:
@@ -210,10 +241,10 @@ class RuntimeConfig:
                 raise ValueError(f"detector.default: {exc}") from None
         if classes is not None:
             merged = _default_classes()
-            for label, over in dict(classes).items():
-                merged[label] = {**merged.get(label, {}), **dict(over)}
+            for label in classes:
+                merged[label] = {**merged.get(label, {}), **_table(classes, label, "detector.classes.")}
             kwargs["class_overrides"] = merged
-        svc = dict(data.get("service", {}))
+        svc = _table(data, "service", "")
         _take(svc, kwargs, "service", {
             "queue_blocks": "queue_blocks", "max_gap_fill_s": "max_gap_fill_s",
             "stats_every_s": "stats_every_s", "keep_delivered": "keep_delivered",
@@ -235,6 +266,16 @@ class RuntimeConfig:
             return cls.from_dict(data)
         except ValueError as exc:
             raise ValueError(f"config {path}: {exc}") from None
+
+
+#: Field → the key a user writes in the TOML, for error messages.
+_TOML_NAMES = {
+    "smoothing": "smoothing.method", "smoothing_windows": "smoothing.windows", "ema_alpha": "smoothing.alpha",
+    "require_argmax": "detector.require_argmax", "exclusive": "detector.exclusive",
+    "open_set": "detector.open_set", "alert_normal": "detector.alert_normal",
+    "queue_blocks": "service.queue_blocks", "max_gap_fill_s": "service.max_gap_fill_s",
+    "stats_every_s": "service.stats_every_s", "keep_delivered": "service.keep_delivered",
+}
 
 
 def _take(src: dict, dst: dict, section: str, mapping: dict[str, str]) -> None:

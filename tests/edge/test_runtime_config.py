@@ -1,5 +1,7 @@
 """RuntimeConfig: validation with named bad values, TOML loading, per-class overrides."""
 
+import re
+
 import pytest
 
 from edge.runtime.config import ClassRule, RuntimeConfig
@@ -59,3 +61,21 @@ def test_check_labels_refuses_unknown_class():
     cfg = RuntimeConfig(class_overrides={"fibrilation": {"enter": 0.5}})
     with pytest.raises(ValueError, match="fibrilation"):
         cfg.check_labels(("rest", "fibrillation"))
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"detector": {"require_argmax": "false"}}, "detector.require_argmax='false' must be true or false"),
+    ({"detector": {"open_set": 0}}, "detector.open_set=0 must be true or false"),
+    ({"smoothing": 3}, "smoothing must be a table"),
+    ({"smoothing": {"windows": 2.5}}, "smoothing.windows=2.5 must be an integer"),
+    ({"service": {"queue_blocks": True}}, "service.queue_blocks=True must be an integer"),
+    ({"service": {"stats_every_s": "10"}}, "service.stats_every_s='10' must be a number"),
+    ({"detector": {"default": {"enter": "0.5"}}}, "detector.default: enter='0.5' must be a number"),
+    ({"detector": {"default": 1}}, "detector.default must be a table"),
+    ({"detector": {"classes": {"fasciculation": 2}}}, "detector.classes.fasciculation must be a table"),
+    ({"detector": {"classes": {"fasciculation": {"alert": "no"}}}}, "alert='no' must be true or false"),
+])
+def test_values_of_the_wrong_toml_type_are_refused_with_their_key(data, message):
+    """A string "false" must never count as true; every wrong type is a one-line ValueError."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        RuntimeConfig.from_dict(data)
