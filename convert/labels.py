@@ -18,7 +18,6 @@ overlap would make a sample's class ambiguous).
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 from dataclasses import dataclass, field
@@ -88,6 +87,15 @@ def _finish(rows: list[tuple[float, float, str, str]]) -> Labels:
     return Labels([s for s, _ in segments], events)
 
 
+def _csv_fields(line: str, where: str) -> list[str]:
+    """One CSV line's fields; the csv module's own errors (e.g. a field over its 131 072-character
+    limit) become a LabelError that says where."""
+    try:
+        return next(csv.reader([line]))
+    except csv.Error as exc:
+        raise LabelError(f"{where}: not a CSV line ({exc})") from None
+
+
 def parse_csv_labels(text: str, source: str = "<csv>", extra_aliases: dict[str, str] | None = None) -> Labels:
     """Parse CSV text with header ``start_s,end_s,label`` (extra columns ignored, ``#`` comments)."""
     lines = [(i, line) for i, line in enumerate(text.splitlines(), 1)
@@ -95,13 +103,13 @@ def parse_csv_labels(text: str, source: str = "<csv>", extra_aliases: dict[str, 
     if not lines:
         raise LabelError(f"{source}: no header; expected {','.join(CSV_HEADER)}")
     hline, header = lines[0]
-    cols = [c.strip().lower() for c in next(csv.reader([header]))]
+    cols = [c.strip().lower() for c in _csv_fields(header, f"{source}:{hline}")]
     if cols[:3] != list(CSV_HEADER):
         raise LabelError(f"{source}:{hline}: header is {header.strip()!r}; expected {','.join(CSV_HEADER)}")
     rows = []
     for lineno, line in lines[1:]:
         where = f"{source}:{lineno}"
-        fields = next(csv.reader([line]))
+        fields = _csv_fields(line, where)
         if len(fields) < 3:
             raise LabelError(f"{where}: expected 3 fields start_s,end_s,label, got {len(fields)}: {line.strip()!r}")
         start = _parse_time(fields[0], where, "start")
@@ -157,10 +165,10 @@ def read_aliases(path: str | os.PathLike) -> dict[str, str]:
     """Read a clinic's alias table: CSV with header ``name,label`` (label in the taxonomy)."""
     path = Path(path)
     text = path.read_text(encoding="utf-8-sig")
-    reader = csv.reader(io.StringIO(text))
     out: dict[str, str] = {}
     header_seen = False
-    for lineno, fields in enumerate(reader, 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = _csv_fields(line, f"{path}:{lineno}") if line.strip() else []
         if not fields or not "".join(fields).strip() or fields[0].lstrip().startswith("#"):
             continue
         if not header_seen:

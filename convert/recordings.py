@@ -26,12 +26,13 @@ on int16, exactly as on the device.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
-from firmware_bridge.wavinfo import WavFormatError, info_text, parse_uv_per_lsb, riff_chunks
+from firmware_bridge.host.wavinfo import WavFormatError, info_text, parse_uv_per_lsb, riff_chunks
 
 from convert.recording import Recording
 
@@ -54,10 +55,13 @@ class RecordingError(ValueError):
 # ---------------------------------------------------------------------------------------
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+#: Sample rates a recording may declare (Hz): needle EMG is recorded at 4 kHz (PhysioNet) to
+#: 64 kHz; anything outside this is a damaged header, not a recording.
+MIN_RATE_HZ, MAX_RATE_HZ = 100, 1_000_000
 
 
 def _wav_chunks(data: bytes, path: Path):
-    # The RIFF walk is shared with the runtime's WavSource (firmware_bridge.wavinfo).
+    # The RIFF walk is shared with the runtime's WavSource (firmware_bridge.host.wavinfo).
     try:
         yield from riff_chunks(data, path)
     except WavFormatError as exc:
@@ -98,6 +102,8 @@ def read_wav(path: str | os.PathLike, channel: int = 0) -> tuple[np.ndarray, int
     if audio is None:
         raise RecordingError(f"{path}: no data chunk (truncated WAV file?)")
     tag, channels, rate, block_align, bits = fmt
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise RecordingError(f"{path}: sample rate {rate} Hz is outside {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz")
     if channels < 1 or not (0 <= channel < channels):
         raise RecordingError(f"{path}: channel {channel} requested; the file has {channels} channel(s)")
     width = bits // 8
@@ -117,6 +123,10 @@ def read_wav(path: str | os.PathLike, channel: int = 0) -> tuple[np.ndarray, int
     raw = np.ascontiguousarray(frames[:, channel * width:(channel + 1) * width])
     if tag == _FLOAT:
         x = raw.view("<f4" if bits == 32 else "<f8").reshape(n).astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(x))
+        if bad.size:  # NaN would become 0 and inf full scale: refuse rather than invent samples
+            raise RecordingError(f"{path}: {bad.size} samples are NaN or infinite (first at sample {int(bad[0])}, "
+                                 f"{bad[0] / rate:.3f} s); the file is damaged")
     elif bits == 8:
         x = (raw.reshape(n).astype(np.float64) - 128.0) / 128.0  # 8-bit WAV is unsigned
     elif bits == 24:
@@ -247,6 +257,9 @@ def read_edf(path: str | os.PathLike, channel: int | str = 0) -> tuple[np.ndarra
         f.close()
     to_uv = _unit_to_uv(h["dimension"], path, f"signal {h['label']!r}")
     dmin, dmax, pmin, pmax = h["digital_min"], h["digital_max"], h["physical_min"], h["physical_max"]
+    if not all(math.isfinite(float(v)) and abs(float(v)) < 1e30 for v in (dmin, dmax, pmin, pmax)):
+        raise RecordingError(f"{path}: signal {h['label']!r} has a physical or digital range that is not a "
+                             f"finite number (physical {pmin}..{pmax}, digital {dmin}..{dmax})")
     if dmax <= dmin or pmax == pmin:
         raise RecordingError(f"{path}: signal {h['label']!r} has an empty physical or digital range")
     step = (pmax - pmin) / (dmax - dmin) * to_uv  # µV per digital step

@@ -115,3 +115,16 @@ def test_canonical_label_ignores_case_separators_and_spacing():
     assert canonical_label("x", {"X": "psw"}) == "positive_sharp_wave"
     for label in LABELS:
         assert canonical_label(label) == label
+
+
+def test_csv_field_over_the_csv_module_limit_is_a_label_error():
+    """csv refuses fields over 131 072 characters with _csv.Error: that must be a located LabelError."""
+    text = 'start_s,end_s,label\n0,1,"' + "x" * 140_000 + '"\n'
+    with pytest.raises(LabelError, match=r"<csv>:2: not a CSV line"):
+        parse_csv_labels(text)
+
+
+def test_alias_table_with_a_huge_field_is_a_label_error(tmp_path):
+    (tmp_path / "a.csv").write_text('name,label\n"' + "y" * 140_000 + '",fibrillation\n')
+    with pytest.raises(LabelError, match=r"a.csv:2: not a CSV line"):
+        read_aliases(tmp_path / "a.csv")

@@ -177,3 +177,37 @@ def test_write_read_wav_round_trip_property(tmp_path_factory, pcm, bits, rate, u
 def test_8_bit_unsigned_wav(tmp_path):
     _raw_wav(tmp_path / "u8.wav", bytes([128, 192, 64, 0, 255]), 8000, 8)
     assert list(read_recording(tmp_path / "u8.wav").pcm) == [0, 16384, -16384, -32768, 32512]
+
+
+def test_float_wav_with_nan_or_inf_is_refused(tmp_path):
+    """A damaged float WAV must not turn NaN into silence (0) or inf into full scale."""
+    x = np.zeros(1000, dtype="<f4")
+    x[10] = np.nan
+    _raw_wav(tmp_path / "nan.wav", x.tobytes(), 10000, 32, tag=3)
+    with pytest.raises(RecordingError, match=r"nan.wav: 1 samples are NaN or infinite \(first at sample 10"):
+        read_recording(tmp_path / "nan.wav")
+    x[10], x[20] = 0.0, np.inf
+    _raw_wav(tmp_path / "inf.wav", x.tobytes(), 10000, 32, tag=3)
+    with pytest.raises(RecordingError, match="NaN or infinite"):
+        read_recording(tmp_path / "inf.wav")
+
+
+@pytest.mark.parametrize("rate", [0, 50, 2_000_000_000])
+def test_wav_with_an_absurd_sample_rate_is_refused(tmp_path, rate):
+    _raw_wav(tmp_path / "r.wav", _pcm(100).tobytes(), rate, 16)
+    with pytest.raises(RecordingError, match=f"sample rate {rate} Hz is outside 100..1000000 Hz"):
+        read_recording(tmp_path / "r.wav")
+
+
+def test_edf_with_a_non_finite_physical_range_is_refused(tmp_path):
+    highlevel = pytest.importorskip("pyedflib.highlevel")
+    hdr = highlevel.make_signal_header("EMG", dimension="uV", sample_frequency=10000, physical_min=-2000,
+                                       physical_max=2000, digital_min=-32768, digital_max=32767)
+    highlevel.write_edf(str(tmp_path / "x.edf"), np.zeros((1, 20000)), [hdr])
+    data = bytearray((tmp_path / "x.edf").read_bytes())
+    # One signal: its physical maximum is the 8 ASCII bytes after label, transducer, unit, minimum.
+    at = 256 + 16 + 80 + 8 + 8
+    data[at:at + 8] = b"9e99999 "
+    (tmp_path / "inf.edf").write_bytes(bytes(data))
+    with pytest.raises(RecordingError, match="inf.edf"):
+        read_recording(tmp_path / "inf.edf")
