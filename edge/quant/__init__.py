@@ -1,9 +1,16 @@
 """Motor unit potential quantification (QEMG) for voluntary needle EMG.
 
-Stages (one per module): :mod:`.measures` (result types). More to come: detection,
-decomposition, per-unit measures and :func:`quantify`.
+    from edge.quant import quantify
+    result = quantify(int16_samples, 10_000, uv_per_lsb=0.5, muscle="tibialis_anterior")
+    result.to_json()   # motor_units, summary, reference, pattern
+
+Stages (one per module): :mod:`.bands` (display and detection filters), :mod:`.chunks`
+(blocks with overlap), :mod:`.decompose` (threshold, templates, peel-off), :mod:`.units`
+(template and firing measures), :mod:`.measures` (result types), :mod:`.quantify` (the
+passes and the result).
 """
 
 from .measures import RecordingMeasures, UnitMeasures
+from .quantify import QuantConfig, QuantResult, quantify
 
-__all__ = ["RecordingMeasures", "UnitMeasures"]
+__all__ = ["QuantConfig", "QuantResult", "RecordingMeasures", "UnitMeasures", "quantify"]

@@ -1,0 +1,128 @@
+"""Voluntary recordings with ground truth, for testing motor unit decomposition (QEMG).
+
+:func:`render_voluntary_truth` renders a steady voluntary contraction at a fixed effort
+(fraction of MVC) with the simulator's own pool (``scenes._pool_thresholds``,
+``motor_units.pool_trains``, ``scenes._place_unit``, ``scenes._distant_background``), over
+the subject's background (noise, hum, drift), through the amplifier model, and returns the
+int16 recording with, per active near unit:
+
+- its discharge times (s): the time of the template's largest deflection in the recording,
+  i.e. the simulator's event time plus the amplifier band-pass's shift of that peak;
+- its true template in µV (the unit's MUAP × its amplitude through the amplifier band-pass,
+  noise-free) and that template's measures by the SAME criteria as the measuring stage
+  (:func:`edge.quant.units.template_measures`): amplitude, duration, phases, turns, area;
+- its firing rate and ISI CV by :func:`edge.quant.units.firing` on the true times.
+
+A separate random stream (tag ``_TRUTH_STREAM``) is used, so nothing the simulator already
+renders for a seed changes. Deterministic from ``seed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convert.simulator import motor_units as mu
+from convert.simulator import scenes
+from convert.simulator.amplifier import AmplifierConfig, amplify, bandpass
+from convert.simulator.background import background as make_background
+from convert.simulator.subject import Subject
+from edge.quant.units import MeasureConfig, firing, template_measures
+
+__all__ = ["UnitTruth", "VoluntaryTruth", "render_voluntary_truth", "true_template"]
+
+_TRUTH_STREAM = 0x7E0717
+_PAD_S = 0.05  # zeros around a template before the band-pass (its causal tail fits)
+
+
+@dataclass(frozen=True)
+class UnitTruth:
+    """One active near unit: pool index, discharge times (s), measures of its noise-free
+    template (µV, ms) and firing (Hz)."""
+
+    index: int
+    discharge_times_s: tuple[float, ...]
+    amplitude_uv: float
+    duration_ms: float
+    phases: int
+    turns: int
+    area_uv_ms: float
+    firing_rate_hz: float
+    isi_cv: float
+    template_uv: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def n_discharges(self) -> int:
+        return len(self.discharge_times_s)
+
+
+@dataclass
+class VoluntaryTruth:
+    """A rendered recording (int16 ``pcm`` at ``uv_per_lsb``) and its active units."""
+
+    pcm: np.ndarray
+    sample_rate: int
+    uv_per_lsb: float
+    effort: float
+    subject: Subject
+    units: list[UnitTruth]
+    clipped_samples: int
+
+    @property
+    def signal_uv(self) -> np.ndarray:
+        return self.pcm.astype(np.float64) * self.uv_per_lsb
+
+
+def true_template(subject: Subject, i: int, sample_rate: float,
+                  amplifier: AmplifierConfig | None = None) -> tuple[np.ndarray, int]:
+    """Unit ``i``'s noise-free MUAP in µV through the amplifier band-pass, and the shift
+    (samples) of its largest deflection caused by the band-pass."""
+    amp = subject.mu_amplitude_uv[i] * mu.needle_gain(subject.needle)
+    raw = mu.muap(mu.unit_of(subject, i), subject.needle, sample_rate) * amp
+    pad = int(_PAD_S * sample_rate)
+    x = np.concatenate([np.zeros(pad), raw, np.zeros(pad)])
+    y = bandpass(x, sample_rate, amplifier or AmplifierConfig())
+    peak_raw = pad + int(np.argmax(np.abs(raw)))
+    return y, int(np.argmax(np.abs(y))) - peak_raw
+
+
+def render_voluntary_truth(seed: int, effort: float = 0.15, duration_s: float = 20.0, sample_rate: int = 10_000,
+                           needle: str = "concentric", muscle: str = "normal",
+                           amplifier: AmplifierConfig | None = None,
+                           measure: MeasureConfig | None = None) -> VoluntaryTruth:
+    """A steady contraction at ``effort`` (fraction of MVC, 0.005–1) for ``duration_s`` s at
+    ``sample_rate`` Hz (8–48 kHz) with its ground truth (module docstring)."""
+    scenes._check_args(duration_s, sample_rate, seed)
+    if not (0.005 <= float(effort) <= 1.0):
+        raise ValueError(f"effort = {effort}: allowed range is 0.005..1 (fraction of MVC)")
+    amplifier = amplifier or AmplifierConfig()
+    subject = Subject.draw(seed, needle=needle, muscle=muscle)
+    rng_units, rng_place, rng_bg = (np.random.default_rng(s)
+                                    for s in np.random.SeedSequence([int(seed), _TRUTH_STREAM]).spawn(3))
+    n = int(round(duration_s * sample_rate))
+    c = scenes._Canvas(n, sample_rate)
+    steps = max(int(np.ceil(duration_s / scenes._STEP_S)), 2)
+    effort_path = np.full(steps, float(effort))
+    thr, spacing = scenes._pool_thresholds(subject)
+    trains = mu.pool_trains(rng_units, effort_path, scenes._STEP_S, thr, spacing, subject.muscle_state)
+    for i, times in enumerate(trains):
+        scenes._place_unit(c, rng_place, subject, i, times)
+    scenes._distant_background(c, rng_place, subject, effort_path)
+    x = c.buf + make_background(rng_bg, n, sample_rate, subject)
+    pcm, clipped = amplify(x, sample_rate, amplifier)
+    units = []
+    for i, times in enumerate(trains):
+        times = np.asarray(times)
+        times = times[(times >= 0) & (times < duration_s)]
+        if len(times) == 0:
+            continue
+        tmpl, shift = true_template(subject, i, sample_rate, amplifier)
+        tm = template_measures(tmpl, sample_rate, measure)
+        t = times + shift / sample_rate
+        rate, cv = firing(t)
+        units.append(UnitTruth(index=i, discharge_times_s=tuple(float(v) for v in t), amplitude_uv=tm.amplitude_uv,
+                               duration_ms=tm.duration_ms, phases=tm.phases, turns=tm.turns,
+                               area_uv_ms=tm.area_uv_ms, firing_rate_hz=rate, isi_cv=cv, template_uv=tmpl))
+    return VoluntaryTruth(pcm=pcm, sample_rate=int(sample_rate), uv_per_lsb=amplifier.uv_per_lsb,
+                          effort=float(effort), subject=subject, units=units, clipped_samples=clipped)

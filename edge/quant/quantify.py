@@ -1,0 +1,317 @@
+"""``quantify``: voluntary needle EMG → motor units with their measures (QEMG).
+
+Stages, each its own module: :mod:`.bands` (display 2 Hz–10 kHz and detection 300 Hz–3 kHz
+bands), :mod:`.chunks` (blocks with overlap: memory stays flat on long input),
+:mod:`.decompose` (threshold, template learning, peel-off), :mod:`.units` (template and
+firing measures). The passes over the input:
+
+0. robust noise σ of the detection band (median over blocks), the detection threshold;
+1. candidates, a uniform reservoir of their waveforms, and the interference-pattern counts;
+2. template learning on the reservoir, then peel-off over the whole input;
+3. the display-band template of each unit: the sample-wise median of its ``max_average``
+   most isolated discharges (farthest from any other detected potential), then its measures.
+
+A found unit must have ≥ ``min_discharges`` discharges, a regular train (≥ ``min_regular``
+of its intervals within 0.5–1.5 × the median interval; a voluntary unit's interval CV is
+0.1–0.35, noise crossings are Poisson-like: ~0.35) and a median rate within
+``rate_range_hz``. Bad input (too short, non-finite, clipped, no potentials, no regular unit)
+gives an empty result with a ``reason``; it never invents units.
+
+Amplitudes are µV: samples × ``uv_per_lsb`` (the source's calibration, :mod:`edge.calibration`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.calibration import check_uv_per_lsb
+
+from .bands import BandConfig
+from .chunks import windows
+from .decompose import DecomposeConfig, Peeler, candidates, learn_templates, noise_sigma
+from .measures import RecordingMeasures, UnitMeasures
+from .units import MeasureConfig, firing, template_measures, turn_points
+
+__all__ = ["QuantConfig", "QuantResult", "quantify", "recruitment_rate"]
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """Everything :func:`quantify` can be told (stage configs plus the unit criteria)."""
+
+    bands: BandConfig = field(default_factory=BandConfig)
+    decompose: DecomposeConfig = field(default_factory=DecomposeConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    block_s: float = 4.0             # block length of the chunked passes, s
+    pre_ms: float = 15.0             # display template before the alignment point, ms
+    post_ms: float = 25.0            # and after it, ms
+    max_average: int = 100           # discharges in a unit's median template
+    min_discharges: int = 10
+    min_regular: float = 0.5
+    rate_range_hz: tuple[float, float] = (2.0, 50.0)
+    min_duration_s: float = 1.0
+    clip_share: float = 0.001        # share of samples at the rails that makes input "clipped"
+    interference_turn_uv: float = 100.0  # turn criterion of the interference pattern (Willison)
+
+    def __post_init__(self) -> None:
+        for name, lo, hi in (("block_s", 0.2, 600.0), ("pre_ms", 2.0, 100.0), ("post_ms", 2.0, 100.0),
+                             ("max_average", 3, 100_000), ("min_discharges", 3, 100_000),
+                             ("min_regular", 0.0, 1.0), ("min_duration_s", 0.05, 3600.0),
+                             ("clip_share", 0.0, 1.0), ("interference_turn_uv", 1.0, 10_000.0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
+                raise ValueError(f"QuantConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g}")
+        a, b = self.rate_range_hz
+        if not (0.1 <= a < b <= 200.0):
+            raise ValueError(f"QuantConfig.rate_range_hz = {self.rate_range_hz!r}: need 0.1 <= low < high <= 200 Hz")
+
+
+@dataclass
+class QuantResult:
+    """A recording's QEMG: the measures, per-unit display templates and aligned discharges
+    (µV, for plots), and part B's ``reference`` and ``pattern`` (None until available)."""
+
+    measures: RecordingMeasures
+    templates: list[np.ndarray] = field(default_factory=list)
+    discharges: list[np.ndarray] = field(default_factory=list)
+    template_t0_ms: float = 0.0
+    reference: dict | None = None
+    pattern: dict | None = None
+    muscle: str | None = None
+
+    @property
+    def units(self) -> list[UnitMeasures]:
+        return self.measures.units
+
+    def summary(self) -> dict:
+        m = self.measures
+        u = m.units
+        mean = (lambda f: round(float(np.mean([f(x) for x in u])), 3) if u else None)
+        return {
+            "n_units": len(u),
+            "mean_amplitude_uv": mean(lambda x: x.amplitude_uv),
+            "mean_duration_ms": mean(lambda x: x.duration_ms),
+            "mean_phases": mean(lambda x: x.phases),
+            "mean_turns": mean(lambda x: x.turns),
+            "polyphasic_share": mean(lambda x: x.phases > 4),
+            "mean_firing_rate_hz": mean(lambda x: x.firing_rate_hz),
+            "recruitment_hz": m.recruitment_hz,
+            "interference": m.interference,
+            "reason": m.reason,
+            "sample_rate_hz": m.sample_rate_hz,
+            "duration_s": m.duration_s,
+            "muscle": self.muscle,
+        }
+
+    def to_json(self) -> dict:
+        """The JSON document of ``emg-edge quantify``: motor_units, summary, reference, pattern."""
+        units = []
+        for x in self.measures.units:
+            d = x.to_dict()
+            for k in ("firing_rate_hz", "isi_cv", "amplitude_uv", "duration_ms", "area_uv_ms", "thickness_ms"):
+                d[k] = round(float(d[k]), 4)
+            units.append(d)
+        return {"motor_units": units, "summary": self.summary(), "reference": self.reference, "pattern": self.pattern}
+
+
+def recruitment_rate(first_times_s, t_recruit_s: float) -> float | None:
+    """Firing rate (Hz) of a unit around ``t_recruit_s``, the moment the next unit starts: from
+    its intervals in the second before (and 0.25 s after); None with fewer than 3 intervals."""
+    t = np.asarray(first_times_s, dtype=np.float64)
+    near = t[(t >= t_recruit_s - 1.0) & (t <= t_recruit_s + 0.25)]
+    rate, _ = firing(near) if len(near) >= 4 else (0.0, 0.0)
+    return round(rate, 3) if rate > 0 else None
+
+
+def _empty(reason: str, fs: float, dur: float, interference=None) -> QuantResult:
+    return QuantResult(RecordingMeasures([], None, interference, reason, float(fs), float(dur)))
+
+
+def _regular_share(times: np.ndarray) -> float:
+    isi = np.diff(np.sort(times))
+    if len(isi) < 3:
+        return 0.0
+    med = np.median(isi)
+    return float(np.mean((isi >= 0.5 * med) & (isi <= 1.5 * med)))
+
+
+def _clipped_share(x: np.ndarray) -> float:
+    if x.dtype.kind in "iu" and x.dtype.itemsize == 2:
+        return float(np.mean((x >= 32767) | (x <= -32768)))
+    hi, lo = x.max(), x.min()
+    if hi == lo:
+        return 1.0
+    return float(np.mean(x == hi) + np.mean(x == lo))
+
+
+def quantify(samples, sample_rate_hz: float, uv_per_lsb: float = 1.0, muscle: str | None = None,
+             config: QuantConfig | None = None) -> QuantResult:
+    """Decompose and measure a voluntary needle-EMG signal (module docstring).
+
+    ``samples``: 1-D int16 codes or float values; µV = samples × ``uv_per_lsb`` (1.0 for
+    samples already in µV). ``sample_rate_hz``: 2–200 kHz. ``muscle``: passed to the
+    reference table and pattern summary. Streaming callers quantify stretches one by one.
+    """
+    cfg = config or QuantConfig()
+    x = np.asarray(samples)
+    if x.ndim != 1:
+        raise ValueError(f"samples must be one channel (1-D), got shape {x.shape}")
+    fs = float(sample_rate_hz)
+    if not (2000.0 <= fs <= 200_000.0):
+        raise ValueError(f"sample_rate_hz = {sample_rate_hz!r}: allowed range is 2000..200000 Hz")
+    scale = check_uv_per_lsb(uv_per_lsb)
+    n = len(x)
+    dur = n / fs
+    result = _analyse(x, fs, scale, n, dur, cfg)
+    result.muscle = muscle
+    _attach_reference(result, muscle)
+    return result
+
+
+def _attach_reference(result: QuantResult, muscle: str | None) -> None:
+    """Part B's reference table and pattern summary, when those modules exist."""
+    try:
+        from . import pattern as _pattern
+    except ImportError:
+        _pattern = None
+    try:
+        from . import reference as _reference
+    except ImportError:
+        _reference = None
+    if _reference is not None and hasattr(_reference, "reference_for"):
+        ref = _reference.reference_for(muscle)
+        result.reference = ref.to_dict() if hasattr(ref, "to_dict") else ref
+    if _pattern is not None and hasattr(_pattern, "pattern"):
+        pat = _pattern.pattern(result.measures, muscle=muscle)
+        result.pattern = pat.to_dict() if hasattr(pat, "to_dict") else pat
+
+
+def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: QuantConfig) -> QuantResult:
+    if dur < cfg.min_duration_s:
+        return _empty(f"too short: {dur:.3f} s (at least {cfg.min_duration_s:g} s needed)", fs, dur)
+    if x.dtype.kind not in "iuf":
+        raise ValueError(f"samples must be numeric, got dtype {x.dtype}")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        return _empty("non-finite samples (NaN or infinity) in the input", fs, dur)
+    clip = _clipped_share(x)
+    if clip > cfg.clip_share:
+        return _empty(f"clipped: {100 * clip:.2f} % of samples at the rails (amplifier overload)", fs, dur)
+
+    dc = cfg.decompose
+    H, K, sep = dc.samples(fs)
+    pre, post = int(round(cfg.pre_ms * fs / 1000)), int(round(cfg.post_ms * fs / 1000))
+    margin = max(H + K + 2, pre, post) + 2
+    block = max(int(cfg.block_s * fs), 4 * margin)
+
+    # Pass 0: noise.
+    meds = [float(np.median(np.abs(w.detect[w.lo:w.hi]))) for w in windows(x, fs, cfg.bands, block, margin, scale)
+            if w.hi > w.lo]
+    sigma = noise_sigma(meds)
+    if not sigma > 0:
+        return _empty("flat input: no signal", fs, dur)
+    thr = dc.threshold_k * sigma
+
+    # Pass 1: candidates (reservoir of waveforms) and interference counts.
+    rng = np.random.default_rng(dc.seed)
+    snips: list[np.ndarray] = []
+    seen = 0
+    turns, turn_amp = 0, 0.0
+    for w in windows(x, fs, cfg.bands, block, margin, scale):
+        core = w.display[w.lo:w.hi]
+        tp = turn_points(core, cfg.interference_turn_uv)
+        turns += len(tp)
+        if len(tp) > 1:
+            turn_amp += float(np.sum(np.abs(np.diff(core[tp]))))
+        lo, hi = max(w.lo, H + K), min(w.hi, len(w.detect) - H - K)
+        for c in candidates(w.detect, lo, hi, thr, sep):
+            seen += 1
+            s = w.detect[c - H - K:c + H + K + 1]
+            if len(snips) < dc.max_learn:
+                snips.append(s.copy())
+            else:
+                j = int(rng.integers(seen))
+                if j < dc.max_learn:
+                    snips[j] = s.copy()
+    interference = {"turns_per_s": round(turns / dur, 3),
+                    "mean_amplitude_uv": round(turn_amp / max(turns - 1, 1), 3) if turns > 1 else 0.0}
+    if seen == 0:
+        return _empty("no potentials above the detection threshold (rest or no voluntary activity)", fs, dur,
+                      interference)
+
+    # Pass 2: templates and peel-off.
+    T = learn_templates(np.stack(snips), dc, fs)
+    if len(T) == 0:
+        return _empty("no recurring potential shapes (noise or activity too sparse)", fs, dur, interference)
+    peeler = Peeler(T, thr, dc, fs)
+    for w in windows(x, fs, cfg.bands, block, margin, scale):
+        peeler.process(w)
+
+    found = []
+    lo_rate, hi_rate = cfg.rate_range_hz
+    for m, idx in enumerate(peeler.units):
+        idx = np.unique(np.asarray(idx, dtype=np.int64))
+        if len(idx) < cfg.min_discharges:
+            continue
+        t = idx / fs
+        isi = np.median(np.diff(t))
+        if not (1.0 / hi_rate <= isi <= 1.0 / lo_rate) or _regular_share(t) < cfg.min_regular:
+            continue
+        found.append(idx)
+    if not found:
+        return _empty(f"no motor unit with {cfg.min_discharges} or more regular discharges "
+                      "(rest, noise, or activity too dense to decompose)", fs, dur, interference)
+
+    # Pass 3: display templates from the most isolated discharges.
+    every = np.sort(np.concatenate([np.asarray(u, dtype=np.int64) for u in peeler.units if len(u)]
+                                   + [np.asarray(peeler.unassigned, dtype=np.int64)]))
+    picks = []
+    for idx in found:
+        pos = np.searchsorted(every, idx)
+        left = np.where(pos > 0, idx - every[np.maximum(pos - 1, 0)], n)
+        # ``every`` contains idx itself at pos: the next other potential is at pos + 1
+        right = np.where(pos + 1 < len(every), every[np.minimum(pos + 1, len(every) - 1)] - idx, n)
+        iso = np.minimum(left, right)
+        ok = (idx - pre >= 0) & (idx + post < n)
+        order = np.argsort(-np.where(ok, iso, -1))[:cfg.max_average]
+        picks.append(np.sort(idx[order][ok[order]]))
+    snaps: list[list[np.ndarray]] = [[] for _ in found]
+    for w in windows(x, fs, cfg.bands, block, margin, scale):
+        g0, g1 = w.start + w.lo, w.start + w.hi
+        for u, p in enumerate(picks):
+            for g in p[(p >= g0) & (p < g1)]:
+                b = int(g) - w.start
+                snaps[u].append(w.display[b - pre:b + post + 1].astype(np.float32))
+
+    units_raw = []
+    for u, idx in enumerate(found):
+        if len(snaps[u]) < 3:
+            continue
+        stack = np.stack(snaps[u])
+        tmpl = np.median(stack, axis=0).astype(np.float64)
+        tm = template_measures(tmpl, fs, cfg.measure)
+        off = tm.peak - pre
+        times = (idx + off) / fs
+        rate, cv = firing(times)
+        units_raw.append((float(times[0]), times, tm, tmpl, stack))
+    units_raw.sort(key=lambda r: r[0])
+    units, templates, discharges = [], [], []
+    for i, (_, times, tm, tmpl, stack) in enumerate(units_raw):
+        rate, cv = firing(times)
+        units.append(UnitMeasures(
+            id=i, n_discharges=len(times), firing_rate_hz=rate, isi_cv=cv, amplitude_uv=tm.amplitude_uv,
+            duration_ms=tm.duration_ms, phases=tm.phases, turns=tm.turns, area_uv_ms=tm.area_uv_ms,
+            thickness_ms=tm.thickness_ms, satellites=tm.satellites,
+            discharge_times_s=tuple(round(float(t), 6) for t in times)))
+        templates.append(tmpl)
+        discharges.append(stack)
+    recruit = None
+    if len(units) >= 2:
+        t2 = units[1].discharge_times_s[0]
+        if t2 - units[0].discharge_times_s[0] >= 0.5:
+            recruit = recruitment_rate(units[0].discharge_times_s, t2)
+    reason = None if units else "no unit template could be averaged"
+    meas = RecordingMeasures(units, recruit, interference, reason, fs, dur)
+    return QuantResult(meas, templates, discharges, template_t0_ms=-cfg.pre_ms)

@@ -1,0 +1,155 @@
+"""Per-unit measures: a motor unit potential's template and its discharge train.
+
+Template measures (:func:`template_measures`), on a template in µV sampled at ``fs`` Hz:
+
+- *Baseline*: the line through the medians of the template's first and last
+  ``baseline_ms`` (removes the offset and slow drift the median average leaves).
+- *Level*: ``h = max(level_rel · peak-to-peak, level_uv)``, an amplitude criterion (the
+  classical onset/end criteria are a slope or an amplitude threshold; an amplitude level
+  relative to the potential's size is used here so that the criterion does not change with
+  the gain, with an absolute floor against template noise).
+- *Onset / end*: from the largest deflection, walk outwards over samples with |v| > h; a
+  stretch of at least ``gap_ms`` below h ends the walk (an isoelectric interval). Onset is the
+  first, end the last above-level sample reached. ``duration_ms = (end − onset) / fs``.
+- *Amplitude*: peak-to-peak (max − min) between onset and end, µV.
+- *Phases*: baseline crossings between onset and end + 1; a crossing counts when the signal
+  passes from beyond +h to beyond −h or back (hysteresis h, so noise around zero does not
+  count).
+- *Turns*: peaks and troughs between onset and end with a prominence ≥ ``turn_uv`` (a slope
+  reversal of at least ``turn_uv`` on both sides; 25 µV as in Stålberg's turns criterion
+  for MUP analysis).
+- *Area*: ∫|v| dt between onset and end, µV·ms; *thickness* = area / amplitude, ms.
+- *Satellites*: above-level components after the end, separated from it by an isoelectric
+  interval ≥ ``gap_ms``, whose own peak-to-peak is ≥ 2·h (late, time-locked components).
+
+Firing (:func:`firing`): inter-discharge intervals (ISIs) between consecutive discharges;
+intervals outside 0.5–1.5 × the median ISI are left out (a missed discharge doubles an
+interval, a false one halves it). Rate = 1 / mean of the kept ISIs (Hz), ISI CV = their SD /
+mean. Fewer than 3 kept intervals: rate and CV are 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import find_peaks
+
+__all__ = ["MeasureConfig", "TemplateMeasures", "template_measures", "firing", "turn_points"]
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """Criteria of the template measures (module docstring)."""
+
+    level_rel: float = 0.02   # fraction of peak-to-peak
+    level_uv: float = 10.0    # µV floor of the level (template noise after median averaging)
+    gap_ms: float = 1.5       # isoelectric interval that ends the potential, ms
+    turn_uv: float = 25.0     # µV of a turn (slope reversal)
+    baseline_ms: float = 1.5  # ms at each end of the template for the baseline
+
+    def __post_init__(self) -> None:
+        for name, lo, hi in (("level_rel", 0.001, 0.5), ("level_uv", 0.0, 1000.0), ("gap_ms", 0.05, 20.0),
+                             ("turn_uv", 0.1, 10000.0), ("baseline_ms", 0.1, 20.0)):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
+                raise ValueError(f"MeasureConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g}")
+
+
+@dataclass(frozen=True)
+class TemplateMeasures:
+    """Measures of one template (units in the module docstring); ``onset``/``end``/``peak``
+    are sample indices into the template."""
+
+    amplitude_uv: float
+    duration_ms: float
+    phases: int
+    turns: int
+    area_uv_ms: float
+    thickness_ms: float
+    satellites: int
+    onset: int
+    end: int
+    peak: int
+
+
+def _baseline(v: np.ndarray, n_edge: int) -> np.ndarray:
+    n_edge = max(1, min(n_edge, len(v) // 4))
+    a, b = float(np.median(v[:n_edge])), float(np.median(v[-n_edge:]))
+    return v - np.linspace(a, b, len(v))
+
+
+def _walk(above: np.ndarray, start: int, step: int, gap: int) -> int:
+    """Last above-level index reached from ``start`` moving by ``step`` without a gap ≥ ``gap``."""
+    last, i, run, n = start, start, 0, len(above)
+    while 0 <= i < n:
+        if above[i]:
+            last, run = i, 0
+        else:
+            run += 1
+            if run >= gap:
+                break
+        i += step
+    return last
+
+
+def turn_points(v: np.ndarray, turn_uv: float) -> np.ndarray:
+    """Sorted indices of peaks and troughs of ``v`` with prominence ≥ ``turn_uv`` (µV)."""
+    v = np.asarray(v, dtype=np.float64)
+    p, _ = find_peaks(v, prominence=turn_uv)
+    t, _ = find_peaks(-v, prominence=turn_uv)
+    return np.sort(np.concatenate([p, t]))
+
+
+def _crossings(v: np.ndarray, h: float) -> int:
+    """Baseline crossings with hysteresis ±h."""
+    s = np.where(v > h, 1, np.where(v < -h, -1, 0))
+    s = s[s != 0]
+    return int(np.count_nonzero(s[1:] != s[:-1])) if len(s) else 0
+
+
+def template_measures(template_uv: np.ndarray, fs: float, cfg: MeasureConfig | None = None) -> TemplateMeasures:
+    """Amplitude, duration, phases, turns, area, thickness and satellites of a template (µV)."""
+    cfg = cfg or MeasureConfig()
+    v = _baseline(np.asarray(template_uv, dtype=np.float64), int(round(cfg.baseline_ms * fs / 1000.0)))
+    n = len(v)
+    if n < 3 or not np.all(np.isfinite(v)):
+        raise ValueError(f"template of {n} samples (finite values needed, at least 3)")
+    peak = int(np.argmax(np.abs(v)))
+    h = max(cfg.level_rel * float(v.max() - v.min()), cfg.level_uv)
+    above = np.abs(v) > h
+    gap = max(1, int(round(cfg.gap_ms * fs / 1000.0)))
+    onset, end = _walk(above, peak, -1, gap), _walk(above, peak, 1, gap)
+    seg = v[onset:end + 1]
+    amp = float(seg.max() - seg.min())
+    area = float(np.sum(np.abs(seg)) * 1000.0 / fs)
+    phases = _crossings(seg, h) + 1
+    turns = len(turn_points(seg, cfg.turn_uv))
+    sats, i = 0, end + 1
+    while i < n:  # later components beyond an isoelectric interval
+        j = i + int(np.argmax(above[i:])) if above[i:].any() else n
+        if j >= n:
+            break
+        k = _walk(above, j, 1, gap)
+        comp = v[j:k + 1]
+        if float(comp.max() - comp.min()) >= 2.0 * h:
+            sats += 1
+        i = k + 1
+    return TemplateMeasures(amplitude_uv=amp, duration_ms=(end - onset) * 1000.0 / fs, phases=phases,
+                            turns=turns, area_uv_ms=area, thickness_ms=area / amp if amp > 0 else 0.0,
+                            satellites=sats, onset=onset, end=end, peak=peak)
+
+
+def firing(times_s) -> tuple[float, float]:
+    """(mean rate Hz, ISI CV) of a discharge train (module docstring); (0, 0) if too few."""
+    t = np.sort(np.asarray(times_s, dtype=np.float64))
+    if len(t) < 4:
+        return 0.0, 0.0
+    isi = np.diff(t)
+    med = float(np.median(isi))
+    keep = isi[(isi >= 0.5 * med) & (isi <= 1.5 * med)]
+    if len(keep) < 3 or keep.mean() <= 0:
+        return 0.0, 0.0
+    m = float(keep.mean())
+    return 1.0 / m, float(keep.std() / m)
