@@ -2,6 +2,6 @@
 smoothing → event detector → durable alerts → amplifier and local sinks.
 
 One module per stage: :mod:`config`, :mod:`sources`, :mod:`windows`, :mod:`smoothing`,
-:mod:`detector`, :mod:`alerts`, :mod:`outbox`, :mod:`stats`, :mod:`service` (the loop) and
-:mod:`cli_run` (``emg-edge run``).
+:mod:`detector` (:mod:`decision` joins those two into the decision stage), :mod:`alerts`,
+:mod:`outbox`, :mod:`stats`, :mod:`service` (the loop) and :mod:`cli_run` (``emg-edge run``).
 """

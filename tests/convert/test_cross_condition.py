@@ -1,17 +1,15 @@
 """The cross-condition harness: conditions really hold out what they say, the needle fallback
-is reported, and ``benchmarks/cross_condition.py --quick`` runs end to end (< 60 s)."""
+is reported, and the run behind ``benchmarks/cross_condition.py --quick`` (``convert.cross_condition``)
+runs end to end (< 60 s)."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from convert import conditions as C
-
-ROOT = Path(__file__).resolve().parents[2]
+from convert import cross_condition
 
 
 def test_each_test_condition_holds_out_its_axis():
@@ -52,9 +50,6 @@ def test_summarise_gives_mean_and_sd_over_seeds():
 
 @pytest.mark.slow
 def test_quick_harness_runs_end_to_end(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import cross_condition
-
     out = tmp_path / "cc.json"
     assert cross_condition.main(["--quick", "--out", str(out)]) == 0
     res = json.loads(out.read_text())

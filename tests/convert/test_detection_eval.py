@@ -1,17 +1,12 @@
-"""The event-level detection benchmark (benchmarks/detection.py) on a tiny set, with the shipped
-bundle and the default RuntimeConfig: what it measures must hold on a clean examination."""
-
-import sys
-from pathlib import Path
+"""The event-level detection evaluation (convert.detection_eval, run by benchmarks/detection.py)
+on a tiny set, with the shipped bundle and the default RuntimeConfig: what it measures must hold
+on a clean examination."""
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import detection as D  # noqa: E402
-
-from edge.runtime.config import RuntimeConfig  # noqa: E402
+from convert import detection_eval as D
+from convert.detector_tuning import make_config
+from edge.runtime.config import RuntimeConfig
 
 SEED = 7_000_000  # outside the benchmark's eval/tune sets and the bundle's training seeds
 PLAN = (
@@ -70,7 +65,7 @@ def test_replay_of_recorded_posteriors_equals_the_live_pipeline(clean, bundle):
     _, (run,) = clean
     assert D.replay(run, bundle, RuntimeConfig()) == run.alerts
     # A stricter setting through the same replay can only raise fewer or later alerts.
-    strict = D.replay(run, bundle, D.make_config({"enter": 0.9, "min_duration_s": 0.5}))
+    strict = D.replay(run, bundle, make_config({"enter": 0.9, "min_duration_s": 0.5}))
     assert len(strict) <= len(run.alerts)
 
 

@@ -1,0 +1,226 @@
+"""``emg-convert tune-detector``: tune the detector's knobs on recorded posteriors.
+
+    emg-convert tune-detector [--bundle default] [--minutes 53] [--rule pareto|errors] [--out FILE.json]
+
+Records the window posteriors of every recording of the tuning set (seeds 6 000 000…,
+:mod:`convert.detection_eval`) once, then replays them through the runtime's decision stage
+for each setting (exactly the live chain: a test checks replay = live). Stage 1 sweeps the knobs
+of every class at once (:data:`GRID`), stage 2 per-class overrides one class at a time
+(:data:`CLASS_GRID`); :func:`pick` chooses on the tuning set with a rule fixed before the
+evaluation set (seeds 5 000 000…) is scored, and the pick is then confirmed against the defaults
+on the evaluation set. ``benchmarks/detection.py --sweep`` runs the same sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from edge.runtime.config import RuntimeConfig
+
+from convert.detection_eval import (
+    CLASS_ORDER, DEFAULT_MINUTES, SEED_SETS, config_dict, evaluate, recording_set, replay, score_runs, table,
+    window_seconds,
+)
+
+
+#: Stage 1: knobs of every class at once (smoothing and the default rule). The refractory
+#: times are not swept: they define which activity is one clinical episode (and a shorter one
+#: would only trade missed back-to-back episodes for repeated alerts on the same condition).
+GRID = {
+    "smoothing_windows": (1, 2, 3, 4),
+    "enter": (0.5, 0.6, 0.7, 0.8),
+    "exit": (0.3, 0.4, 0.5),
+    "min_duration_s": (0.0, 0.25, 0.5),
+    "exit_windows": (1, 2, 3),
+}
+#: Stage 2: per-class overrides tried one class at a time on top of the stage-1 pick.
+CLASS_GRID = {"enter": (0.6, 0.7, 0.8, 0.9), "min_duration_s": (0.0, 0.25, 0.5, 0.75)}
+
+
+def make_config(knobs: dict, overrides: dict | None = None) -> RuntimeConfig:
+    base = RuntimeConfig()
+    rule = base.default_rule.replace(**{k: v for k, v in knobs.items() if k != "smoothing_windows"})
+    over = {k: dict(v) for k, v in base.class_overrides.items()}
+    for label, o in (overrides or {}).items():
+        over[label] = {**over.get(label, {}), **o}
+    return RuntimeConfig(smoothing_windows=knobs.get("smoothing_windows", base.smoothing_windows),
+                         default_rule=rule, class_overrides=over)
+
+
+def default_knobs() -> dict:
+    cfg = RuntimeConfig()
+    return {"smoothing_windows": cfg.smoothing_windows, **{k: getattr(cfg.default_rule, k) for k in GRID
+                                                            if k != "smoothing_windows"}}
+
+
+def stage1_configs() -> Iterable[dict]:
+    """The defaults first, so that a tie keeps them (``min`` returns the first of equals)."""
+    first = default_knobs()
+    yield first
+    for values in itertools.product(*GRID.values()):
+        knobs = dict(zip(GRID, values))
+        if knobs["exit"] <= knobs["enter"] and knobs != first:
+            yield knobs
+
+
+def _errors(s: dict) -> int:
+    return s["totals"]["missed"] + s["totals"]["false_alarms"]
+
+
+def _latency(s: dict) -> tuple[float, float]:
+    t = s["totals"]
+    return (t["within_target_share_excl_fasciculation"] or 0.0, t["latency_median_excl_fasciculation_s"] or 99.0)
+
+
+def _key(s: dict, ref: dict | None = None, rule: str = "pareto") -> tuple:
+    """Sort key of a scored setting (smaller is better); see :func:`pick`."""
+    t = s["totals"]
+    if rule == "pareto":
+        share, med = _latency(s)
+        r_share, r_med = _latency(ref) if ref is not None else (0.0, 99.0)
+        ok = (ref is None or _errors(s) <= _errors(ref)) and share >= r_share - 1e-9 and med <= r_med + 1e-9
+    elif rule == "errors":
+        p90 = t["latency_p90_excl_fasciculation_s"]
+        ok = p90 is not None and p90 <= s["target_s"] + 1e-9
+    else:
+        raise ValueError(f"rule {rule!r}: use pareto or errors")
+    return (not ok, _errors(s), -(t["within_target_share_excl_fasciculation"] or 0.0),
+            t["latency_median_excl_fasciculation_s"] or 99.0, t["repeats"])
+
+
+def pick(results: list[tuple[Any, dict]], ref: dict | None = None, rule: str = "pareto") -> tuple[Any, dict]:
+    """Selection rule, fixed before the evaluation set is scored. ``pareto`` (default): among
+    settings no worse than the defaults (``ref``) on the tuning set in errors (missed episodes +
+    false alarms), in the share of alerts within the latency target and in median latency
+    (fasciculation aside for latency), the fewest errors, then the largest share within the
+    target, then the lowest median latency, then the fewest repeats. ``errors``: among settings
+    whose 90th percentile latency meets the target, the same order."""
+    return min(results, key=lambda kr: _key(kr[1], ref, rule))
+
+
+def sweep(bundle_name: str, minutes: float, rule: str = "pareto", echo=print) -> dict:
+    from edge.bundle import load_bundle
+    from edge.inference import Int8Classifier
+
+    bundle = load_bundle(bundle_name)
+    clf = Int8Classifier(bundle)
+    labels = [c for c in CLASS_ORDER if c in bundle.pathological]
+    win = window_seconds(bundle)
+
+    def on(runs, cfg):
+        return score_runs(runs, labels, win, [replay(r, bundle, cfg) for r in runs], config=cfg)
+
+    echo(f"sweep: recording posteriors on the tuning set (seeds {SEED_SETS['tune']}…)")
+    _, tune = evaluate(recording_set("tune", minutes), bundle, RuntimeConfig(), clf, keep_posteriors=True, echo=echo)
+    t0 = time.perf_counter()
+    default_tune = on(tune, RuntimeConfig())
+    stage1 = [(k, on(tune, make_config(k))) for k in stage1_configs()]
+    knobs, best = pick(stage1, default_tune, rule)
+    echo(f"sweep: stage 1, {len(stage1)} settings; pick {knobs}: {_brief(best)}")
+    overrides: dict[str, dict] = {}
+    stage2 = []
+    for label in labels:
+        trials = [(None, best)]
+        for values in itertools.product(*CLASS_GRID.values()):
+            o = dict(zip(CLASS_GRID, values))
+            if o["enter"] < knobs["exit"]:
+                continue
+            trial = {**overrides, label: o}
+            trials.append((o, on(tune, make_config(knobs, trial))))
+        stage2.extend((label, o, _brief_dict(s)) for o, s in trials[1:])
+        o, s = pick(trials, default_tune, rule)
+        if o is not None and _key(s, default_tune, rule) < _key(best, default_tune, rule):
+            overrides[label] = o
+            best = s
+            echo(f"sweep: stage 2, {label} {o}: {_brief(best)}")
+    grid_s = time.perf_counter() - t0
+    cfg = make_config(knobs, overrides)
+    echo(f"sweep: replays took {grid_s:.0f} s")
+    echo(f"  tune default: {_brief(default_tune)}")
+    echo(f"  tune pick:    {_brief(best)}")
+    echo(f"sweep: confirming on the evaluation set (seeds {SEED_SETS['eval']}…)")
+    ev_default, ev_runs = evaluate(recording_set("eval", minutes), bundle, RuntimeConfig(), clf, keep_posteriors=True)
+    ev_best = on(ev_runs, cfg)
+    echo(f"  eval default: {_brief(ev_default)}")
+    echo(f"  eval pick:    {_brief(ev_best)}")
+    ranked = sorted(stage1, key=lambda kr: _key(kr[1], default_tune, rule))
+    return {
+        "grid": {k: list(v) for k, v in GRID.items()}, "class_grid": {k: list(v) for k, v in CLASS_GRID.items()},
+        "stage1_settings": len(stage1), "stage2_settings": len(stage2), "replay_s": round(grid_s, 1),
+        "rule": rule, "selection_rule": " ".join(pick.__doc__.split()),
+        "default_knobs": default_knobs(), "pick": {"knobs": knobs, "class_overrides": overrides},
+        "pick_config": config_dict(cfg),
+        "tune": {"seeds": SEED_SETS["tune"], "minutes": minutes, "default": _compact(default_tune),
+                 "pick": _compact(best), "stage1_top10": [{"knobs": k, **_brief_dict(s)} for k, s in ranked[:10]],
+                 "stage2": [{"class": c, "override": o, **b} for c, o, b in stage2]},
+        "eval": {"seeds": SEED_SETS["eval"], "minutes": minutes, "default": ev_default, "pick": ev_best},
+    }
+
+
+def _brief_dict(s: dict) -> dict:
+    t = s["totals"]
+    return {k: t[k] for k in ("episodes", "detected", "missed", "false_alarms", "repeats", "recall",
+                              "false_alarms_per_10_min", "within_target_share_excl_fasciculation",
+                              "latency_median_excl_fasciculation_s", "latency_p90_excl_fasciculation_s",
+                              "within_target_share", "latency_median_s")}
+
+
+def _brief(s: dict) -> str:
+    t = s["totals"]
+    return (f"{t['detected']}/{t['episodes']} detected, {t['false_alarms']} false, {t['repeats']} repeats, "
+            f"within target (no fasc) {t['within_target_share_excl_fasciculation']}, "
+            f"median (no fasc) {t['latency_median_excl_fasciculation_s']} s, "
+            f"p90 (no fasc) {t['latency_p90_excl_fasciculation_s']} s")
+
+
+def _compact(s: dict) -> dict:
+    return {"totals": s["totals"], "per_class": {k: {kk: vv for kk, vv in v.items() if kk != "latencies_s"}
+                                                  for k, v in s["per_class"].items()}}
+
+
+def tuning_result(bundle_name: str, minutes: float, rule: str, command: str) -> dict:
+    """The JSON document of a sweep: what ran, on which bundle, and :func:`sweep`'s result."""
+    from edge.bundle import load_bundle
+
+    bundle = load_bundle(bundle_name)
+    return {"command": command, "bundle": bundle_name, "model_id": bundle.model_id,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sweep": sweep(bundle_name, minutes, rule)}
+
+
+def print_pick(result: dict) -> None:
+    """The evaluation set's tables: defaults, then the sweep's pick."""
+    print("\nevaluation set, defaults:\n" + table(result["sweep"]["eval"]["default"]))
+    print("\nevaluation set, the sweep's pick:\n" + table(result["sweep"]["eval"]["pick"]))
+
+
+def _run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    command = (f"emg-convert tune-detector --bundle {args.bundle} --minutes {args.minutes:g} "
+               f"--rule {args.rule} --out {args.out}")
+    result = tuning_result(args.bundle, args.minutes, args.rule, command)
+    print_pick(result)
+    result["wall_s"] = round(time.perf_counter() - t0, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\ntune-detector: {result['wall_s']:.0f} s; wrote {out}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("tune-detector", help="sweep detector settings on simulated examinations "
+                                                    "(tuning seeds), confirm the pick on held-out seeds",
+                              description="Tune the detector's knobs on recorded posteriors of simulated "
+                                          "examinations; confirm the pick on held-out seeds.")
+    p.add_argument("--bundle", default="default", help="bundle name or directory (default %(default)s)")
+    p.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
+                   help="audio per seed set, in minutes (default %(default)s)")
+    p.add_argument("--rule", default="pareto", choices=("pareto", "errors"), help="selection rule (see pick)")
+    p.add_argument("--out", default="detection_sweep.json", help="JSON output (default %(default)s)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,41 @@
+"""The detector sweep's grid and selection rule (convert.detector_tuning), and its command."""
+
+import pytest
+
+from convert import detector_tuning as T
+from convert.cli import main
+from edge.runtime.config import RuntimeConfig
+
+
+def _summary(missed=0, false=0, share=1.0, median=0.7, p90=1.0, repeats=0):
+    return {"target_s": 1.265, "totals": {
+        "missed": missed, "false_alarms": false, "repeats": repeats, "within_target_share_excl_fasciculation": share,
+        "latency_median_excl_fasciculation_s": median, "latency_p90_excl_fasciculation_s": p90}}
+
+
+def test_stage1_starts_with_the_defaults_and_keeps_exit_at_most_enter():
+    configs = list(T.stage1_configs())
+    assert configs[0] == T.default_knobs()
+    assert T.make_config(configs[0]) == RuntimeConfig()
+    assert len(configs) == 432 and all(k["exit"] <= k["enter"] for k in configs)
+    assert len({tuple(sorted(k.items())) for k in configs}) == len(configs)
+
+
+def test_pareto_pick_never_trades_latency_for_fewer_errors():
+    ref = _summary(missed=3, false=2)
+    fewer_errors_but_later = _summary(missed=1, false=1, median=0.9)
+    better_everywhere = _summary(missed=2, false=2, median=0.6)
+    assert T.pick([("ref", ref), ("later", fewer_errors_but_later), ("better", better_everywhere)], ref)[0] == "better"
+    # the errors rule takes the fewest errors among settings whose p90 meets the target
+    assert T.pick([("ref", ref), ("later", fewer_errors_but_later)], ref, rule="errors")[0] == "later"
+    with pytest.raises(ValueError, match="pareto or errors"):
+        T.pick([("ref", ref)], ref, rule="fastest")
+
+
+def test_tune_detector_is_a_command_of_emg_convert(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["tune-detector", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--bundle", "--minutes", "--rule", "--out"):
+        assert option in out
