@@ -14,6 +14,10 @@ first of ``STEM.csv``, ``STEM.labels.csv``, ``STEM.txt``, ``STEM.labels.txt`` th
 corpus builder writes both a CSV and an Audacity file; the CSV wins). An ``aliases.csv`` in the
 folder (or any parent up to the data directory) extends the built-in alias table. Point labels
 become ``rec.meta["events"]``.
+
+Without such a file, annotations that travel with the recording are used
+(:mod:`convert.annotations`): a WFDB record's ``STEM.atr``, an annotation-only EDF+
+``STEM.annotations.edf`` beside it, or an EDF+ recording's own annotations.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from convert.recording import Recording, Segment
 from convert.recordings import RECORDING_EXTENSIONS, RecordingError, read_recording
 
 LABEL_SUFFIXES = (".csv", ".labels.csv", ".txt", ".labels.txt")
+#: Annotation files that label a recording when no label file above exists.
+ANNOTATION_SUFFIXES = (".atr", ".annotations.edf")
 ALIAS_FILE = "aliases.csv"
 #: Labels may end this far (s) past the end of the recording (rounding in editors); clipped.
 END_TOLERANCE_S = 0.5
@@ -40,16 +46,37 @@ def find_recordings(root: str | os.PathLike) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such data directory")
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in RECORDING_EXTENSIONS)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in RECORDING_EXTENSIONS
+                  and not p.name.lower().endswith(".annotations.edf"))
 
 
 def label_file_for(recording: Path) -> Path | None:
-    """The label file paired with ``recording`` (same folder, same stem), or None."""
-    for suffix in LABEL_SUFFIXES:
+    """The label file paired with ``recording`` (same folder, same stem), or None: a label
+    file first, then annotation files, then an EDF+ recording's own annotations."""
+    for suffix in LABEL_SUFFIXES + ANNOTATION_SUFFIXES:
         candidate = recording.with_name(recording.stem + suffix)
         if candidate.is_file():
             return candidate
+    if recording.suffix.lower() == ".edf" and _has_edf_annotations(recording):
+        return recording
     return None
+
+
+def _has_edf_annotations(path: Path) -> bool:
+    from convert.annotations import edf_annotation_count
+
+    return edf_annotation_count(path) > 0
+
+
+def read_label_file(path: Path, extra_aliases: dict[str, str] | None = None):
+    """Labels from a label file or an annotation file (chosen by suffix)."""
+    from convert import annotations
+
+    if path.suffix.lower() == ".atr":
+        return annotations.read_wfdb_annotations(path, "atr", extra_aliases)
+    if path.suffix.lower() == ".edf":
+        return annotations.read_edf_annotations(path, extra_aliases)
+    return read_labels(path, extra_aliases)
 
 
 def _aliases_for(folder: Path, root: Path, cache: dict) -> dict[str, str]:
@@ -87,11 +114,12 @@ def load_recording_with_labels(path: str | os.PathLike, target_rate: int | None 
         if require_labels:
             raise DataDirError(
                 f"{path}: no label file; expected {path.stem}.csv (start_s,end_s,label) or "
-                f"{path.stem}.txt (Audacity labels) beside it"
+                f"{path.stem}.txt (Audacity labels) beside it, or annotations ({path.stem}.atr, "
+                f"{path.stem}.annotations.edf, or an EDF+ recording's own)"
             )
         rec.meta["labelled"] = False
         return rec
-    labels = read_labels(label_path, extra_aliases)
+    labels = read_label_file(label_path, extra_aliases)
     rec.segments = _fit(labels.segments, rec.duration_s, label_path)
     late = [t for t, _ in labels.events if t > rec.duration_s + END_TOLERANCE_S]
     if late:
