@@ -14,6 +14,9 @@ COMMANDS: list[str] = [
     "convert.check_data",
     "convert.gallery",
     "convert.synth",
+    "convert.detector_tuning",
+    "convert.sign",
+    "convert.annotations",
 ]
 
 
