@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 .PHONY: test demo device-env dev-env bench clean
 
 # The optional compiled accelerators (setup.py): a change to their C sources reinstalls.
-EXT_SRC := setup.py $(wildcard firmware_bridge/*.c firmware_bridge/c/*.c firmware_bridge/c/*.h \
+EXT_SRC := setup.py $(wildcard firmware_bridge/codec/*.c firmware_bridge/c/*.c firmware_bridge/c/*.h \
                                edge/frontend/*.c edge/frontend/c/*.c edge/frontend/c/*.h)
 
 $(PY):

@@ -10,8 +10,8 @@ from setuptools import Extension, setup
 
 EXTENSIONS = [
     # COBS block decoder of the bridge: the same C codec firmware authors use (firmware_bridge/c).
-    Extension("firmware_bridge._ccodec",
-              sources=["firmware_bridge/_ccodec.c", "firmware_bridge/c/emg_proto.c"],
+    Extension("firmware_bridge.codec._ccodec",
+              sources=["firmware_bridge/codec/_ccodec.c", "firmware_bridge/c/emg_proto.c"],
               include_dirs=["firmware_bridge/c"], optional=True),
     # Integer log-Mel front-end kernel (edge/frontend/c), bit-exact to the numpy spec path;
     # the AVX2+FMA variant inside is chosen at run time, so -march is not needed.

@@ -13,7 +13,7 @@ Measured:
   for several frame sizes, next to the worst case from PROTOCOL.md §9; encode speed;
 * Python ``Decoder`` throughput as a multiple of the real-time stream (target >= 20x) for
   serial-sized reads (4096 B) and USB-packet-sized reads (64 B), as installed (COBS blocks
-  decoded by the firmware's C decoder bound as ``firmware_bridge._ccodec`` when it is built)
+  decoded by the firmware's C decoder bound as ``firmware_bridge.codec._ccodec`` when it is built)
   and with the pure-Python COBS decoder forced;
 * peers in the same run: the C decoder (firmware_bridge/c, built with ``cc -O2``, byte at a
   time, CPU time from clock()) and a naive pure-Python byte-at-a-time decoder (the C
@@ -40,8 +40,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from firmware_bridge import cobs  # noqa: E402
-from firmware_bridge import protocol as P  # noqa: E402
+from firmware_bridge.codec import cobs  # noqa: E402
+from firmware_bridge import codec as P  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
           f"encode {e['x_realtime']:.0f}x real time")
     for spf, o in overhead.items():
         print(f"  {spf:>4} samples/frame: {o['measured_percent']:.2f} % measured, {o['worst_case_percent']:.2f} % worst case")
-    cobs_kind = "C COBS (firmware_bridge._ccodec)" if cobs.ACCELERATED else "Python COBS: _ccodec not built"
+    cobs_kind = "C COBS (firmware_bridge.codec._ccodec)" if cobs.ACCELERATED else "Python COBS: _ccodec not built"
     for k, v in py.items():
         print(f"python decoder, {cobs_kind} ({k}): {v['x_realtime']:.0f}x real time, {v['MB_per_s']:.1f} MB/s "
               f"(target >= 20x)")

@@ -6,7 +6,7 @@ Writes ``benchmarks/results/runtime.json``. Three measurements, in one run:
 
 1. **rtf** — whole pipeline on one core (CPU affinity pinned, one interpreter thread): a
    simulated 44.1 kHz recording is encoded as SAMPLES frames (COBS + CRC-32, the real wire
-   format), decoded by ``firmware_bridge.protocol.Decoder`` and run through the service
+   format), decoded by ``firmware_bridge.codec.Decoder`` and run through the service
    (reader thread, queue, front-end, windows, int8 LiteRT, smoothing, detector, outbox).
    Real-time factor = audio seconds / wall seconds (target >= 100x); ``rtf_cpu`` = audio
    seconds / process CPU seconds, less disturbed by other load on a shared machine. Peers in the same run: the
@@ -46,8 +46,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from firmware_bridge import protocol as P  # noqa: E402
-from firmware_bridge.source import SampleBlock  # noqa: E402
+from firmware_bridge import codec as P  # noqa: E402
+from firmware_bridge.host.source import SampleBlock  # noqa: E402
 
 from edge.bundle import load_bundle  # noqa: E402
 from edge.runtime.config import RuntimeConfig  # noqa: E402
@@ -143,7 +143,7 @@ def bench_rtf(bundle_name: str, seconds: float) -> dict:
     # Peer: the same without the compiled accelerators (numpy front-end, Python COBS decoder),
     # as on a device where nothing could be compiled at install time.
     from edge.frontend import Frontend
-    from firmware_bridge import cobs
+    from firmware_bridge.codec import cobs
 
     with cobs.python_decoder():
         src = WireSource(wire, RATE, pcm.size)
@@ -182,7 +182,7 @@ def bench_rtf(bundle_name: str, seconds: float) -> dict:
 
 
 def bench_latency(bundle_name: str) -> dict:
-    from firmware_bridge.virtual_amp import VirtualAmplifier
+    from firmware_bridge.sim.virtual_amp import VirtualAmplifier
 
     bundle = load_bundle(bundle_name)
     plan = [("rest", 4.0), ("complex_repetitive_discharge", 3.0), ("rest", 6.0), ("myotonic_discharge", 3.0),
@@ -246,7 +246,7 @@ def _rss_kb(pid: int) -> tuple[int, int]:
 
 
 def bench_memory(bundle_name: str, minutes: float) -> dict:
-    from firmware_bridge.source import WavSource  # noqa: F401 - the CLI reads it
+    from firmware_bridge.host.source import WavSource  # noqa: F401 - the CLI reads it
     import wave
 
     base = simulate(31, 60.0, PATHOLOGY_PLAN[:9] + [("rest", 12.0)]).pcm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from firmware_bridge.clikit import run
+from clikit import run
 
 #: Subcommand modules; each defines ``add_parser(subparsers)``.
 COMMANDS: list[str] = [

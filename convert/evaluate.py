@@ -194,7 +194,7 @@ def add_parser(subparsers) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from firmware_bridge.clikit import UserError
+    from clikit import UserError
 
     from convert.datadir import load_datadir
     from convert.windowing import window_recording

@@ -36,7 +36,7 @@ def freeze_blocks(model, n_blocks: int) -> list[str]:
 
 def load_base_model(bundle):
     """Rebuild the base bundle's Keras model (batch norm unfolded) with its trained weights."""
-    from firmware_bridge.clikit import UserError
+    from clikit import UserError
 
     from convert.export import WEIGHTS, load_weights
     from convert.models import ModelConfig, build_model
@@ -73,7 +73,7 @@ def add_parser(subparsers) -> None:
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
-    from firmware_bridge.clikit import UserError
+    from clikit import UserError
 
     from convert import trainset
     from convert.evaluate import window_config_for

@@ -33,7 +33,7 @@ import numpy as np
 from convert.simulator import GENERATOR_VERSION, AmplifierConfig, Subject, simulate_recording
 from convert.simulator.scenes import MAX_RATE_HZ, MIN_RATE_HZ
 from convert.taxonomy import LABELS, PATHOLOGICAL
-from firmware_bridge.clikit import UserError
+from clikit import UserError
 
 SPLITS = ("train", "val", "test")
 

@@ -207,7 +207,7 @@ def add_parser(subparsers) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from firmware_bridge.clikit import UserError
+    from clikit import UserError
 
     from convert import trainset
     from convert.models import ModelConfig

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from firmware_bridge.clikit import run
+from clikit import run
 
 #: Subcommand modules; each defines ``add_parser(subparsers)``.
 COMMANDS: list[str] = [
-    "firmware_bridge.virtual_amp_cli",
-    "firmware_bridge.monitor",
+    "firmware_bridge.sim.virtual_amp_cli",
+    "firmware_bridge.host.monitor",
 ]
 
 

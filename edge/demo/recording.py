@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.clikit import UserError
-from firmware_bridge.source import read_wav_int16
+from clikit import UserError
+from firmware_bridge.host.source import read_wav_int16
 
 from edge.scorecard import Episode
 

@@ -1,6 +1,6 @@
 """``make demo``: the whole system on its own, over the real protocol on a pseudo-terminal.
 
-1. A virtual amplifier (:mod:`firmware_bridge.virtual_amp`) streams the shipped recording on a
+1. A virtual amplifier (:mod:`firmware_bridge.sim.virtual_amp`) streams the shipped recording on a
    pty, as a unit's firmware would.
 2. ``emg-edge run --bundle default --source serial:<pty>`` runs as a separate process: front-end,
    int8 inference, event detection, durable outbox, ALERT frames back over the link.
@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from firmware_bridge.clikit import EXIT_FAILURE, EXIT_OK, UserError
-from firmware_bridge.virtual_amp import VirtualAmplifier, format_alert
+from clikit import EXIT_FAILURE, EXIT_OK, UserError
+from firmware_bridge.sim.virtual_amp import VirtualAmplifier, format_alert
 
 from edge.demo.recording import load_demo_recording
 from edge.scorecard import Episode, Scorecard, score

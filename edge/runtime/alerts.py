@@ -60,7 +60,7 @@ class AlertRecord:
 
     def to_frame(self):
         """The bridge's ALERT frame for this record."""
-        from firmware_bridge.protocol import Alert  # local: keeps this module light
+        from firmware_bridge.codec import Alert  # local: keeps this module light
 
         return Alert(
             alert_id=int(self.id),

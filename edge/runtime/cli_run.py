@@ -16,7 +16,7 @@ import argparse
 import logging
 import sys
 
-from firmware_bridge.clikit import EXIT_FAILURE, UserError
+from clikit import EXIT_FAILURE, UserError
 
 
 def add_parser(subparsers) -> None:
@@ -56,7 +56,7 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from firmware_bridge.source import parse_speed
+    from firmware_bridge.host.source import parse_speed
 
     from edge.runtime.service import RuntimeOptions, run
     from edge.runtime.sources import parse_source

@@ -6,7 +6,7 @@ Calibration (:mod:`edge.calibration`) re-expresses the source's int16 samples at
 µV per LSB (and negates them for ``invert``) before anything filters them; it is the identity
 until :meth:`Pipeline.set_source_scale` is given a scale other than the bundle's.
 
-No threads, no I/O: :meth:`Pipeline.feed` takes a :class:`~firmware_bridge.source.SampleBlock`
+No threads, no I/O: :meth:`Pipeline.feed` takes a :class:`~firmware_bridge.host.source.SampleBlock`
 and returns the detections it confirms, in the *source's* sample-index domain.
 
 Index bookkeeping. A *segment* is a run of the stream processed without reset; it starts at

@@ -41,8 +41,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from firmware_bridge.clikit import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UserError
-from firmware_bridge.source import SampleBlock
+from clikit import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UserError
+from firmware_bridge.host.source import SampleBlock
 
 from edge.runtime.alerts import AlertRecord, JsonlSink, iso_utc
 from edge.runtime.config import RuntimeConfig
@@ -569,7 +569,7 @@ class Service:
 def run(opts: RuntimeOptions) -> RunSummary:
     """Run the service with ``opts`` until the source ends or it is stopped.
 
-    Raises :class:`~firmware_bridge.clikit.UserError` for what the user must fix (bundle
+    Raises :class:`~clikit.UserError` for what the user must fix (bundle
     refused, source string or rate, config); returns a :class:`RunSummary` otherwise.
 
     numpy's BLAS is held to one thread for the run: the front-end's matrix products are
@@ -592,6 +592,6 @@ def _frontend_kind(frontend: Any) -> str:
 
 
 def _cobs_kind() -> str:
-    from firmware_bridge import cobs
+    from firmware_bridge.codec import cobs
 
-    return "compiled (firmware C codec)" if cobs.ACCELERATED else "Python (firmware_bridge._ccodec not built)"
+    return "compiled (firmware C codec)" if cobs.ACCELERATED else "Python (firmware_bridge.codec._ccodec not built)"

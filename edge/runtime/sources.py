@@ -18,7 +18,7 @@ Otherwise it is unknown: the runtime warns and uses the samples as they are, or 
 ``--strict``. ``invert=1`` (wav, alsa, serial) negates the samples (reversed electrodes).
 
 A serial port that is missing, busy or lost is reopened by
-:class:`firmware_bridge.link.SerialLink` (backoff up to 0.5 s); until the unit's HELLO arrives
+:class:`firmware_bridge.host.link.SerialLink` (backoff up to 0.5 s); until the unit's HELLO arrives
 the wait is logged with a doubling interval (1 s … 30 s) until it appears or the service is
 stopped.
 """
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from firmware_bridge.clikit import UserError
+from clikit import UserError
 
 DEFAULT_BAUD = 3_000_000
 KINDS = ("serial", "alsa", "wav")
@@ -141,14 +141,14 @@ def open_source(
     the ALSA capture rate when the source string gives none (the bundle's rate).
     """
     if spec.kind == "wav":
-        from firmware_bridge.source import WavSource
+        from firmware_bridge.host.source import WavSource
 
         return WavSource(  # 10 ms blocks when paced like a unit; bigger when replaying flat out
             spec.target, speed=speed, block=441 if speed is not None else 4410,
             uv_per_lsb=spec.uv_per_lsb, channel=int(spec.params.get("channel", 0)),
         )
     if spec.kind == "alsa":
-        from firmware_bridge.adc import AdcConfig, AdcSource
+        from firmware_bridge.host.adc import AdcConfig, AdcSource
 
         cfg = AdcConfig(
             device=None if spec.target == "default" else (int(spec.target) if spec.target.isdigit() else spec.target),
@@ -159,7 +159,7 @@ def open_source(
             **({"block": int(spec.params["block"])} if "block" in spec.params else {}),
         )
         return AdcSource(cfg)
-    from firmware_bridge.link import SerialLink
+    from firmware_bridge.host.link import SerialLink
 
     baud = int(spec.params.get("baud", DEFAULT_BAUD))
     # SerialLink reopens a missing or lost port itself (backoff up to 0.5 s) and resends

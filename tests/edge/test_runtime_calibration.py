@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from firmware_bridge.clikit import UserError
-from firmware_bridge.source import SampleBlock
+from clikit import UserError
+from firmware_bridge.host.source import SampleBlock
 
 from edge.runtime.config import RuntimeConfig
 from edge.runtime.pipeline import Pipeline

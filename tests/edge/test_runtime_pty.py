@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.virtual_amp import FaultConfig, VirtualAmplifier
+from firmware_bridge.sim.virtual_amp import FaultConfig, VirtualAmplifier
 
 from edge.runtime.service import RuntimeOptions, run
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from firmware_bridge.clikit import UserError
+from clikit import UserError
 
 from edge.runtime.service import RuntimeOptions, run
 from edge.runtime.sources import parse_source

@@ -7,7 +7,7 @@ import wave
 
 import numpy as np
 
-from firmware_bridge.source import SampleBlock
+from firmware_bridge.host.source import SampleBlock
 
 #: Failure guard for waits; never a performance claim.
 GUARD_S = 20.0

@@ -8,9 +8,9 @@ import types
 import numpy as np
 import pytest
 
-from firmware_bridge.adc import AdcConfig, AdcSource, import_sounddevice, uv_per_lsb_from_levels
-from firmware_bridge.clikit import UserError
-from firmware_bridge.source import SampleSource
+from firmware_bridge.host.adc import AdcConfig, AdcSource, import_sounddevice, uv_per_lsb_from_levels
+from clikit import UserError
+from firmware_bridge.host.source import SampleSource
 
 
 class FakeStream:

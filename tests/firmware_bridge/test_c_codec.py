@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_bridge.frametext import from_line, stats_line, to_line
-from firmware_bridge.protocol import (
+from firmware_bridge.codec.frametext import from_line, stats_line, to_line
+from firmware_bridge.codec import (
     MAX_ENCODED, Ack, Alert, Decoder, FrameType, Heartbeat, Hello, HelloRequest, Samples, Start,
     Stop, encode,
 )
@@ -279,7 +279,7 @@ def test_c_and_python_agree_on_utf8_validity(cbin):
     import struct
     import zlib
 
-    from firmware_bridge import cobs
+    from firmware_bridge.codec import cobs
     rng = random.Random(9)
     alphabet = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
                 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF]

@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from firmware_bridge import protocol as P
-from firmware_bridge.faults import FaultConfig
-from firmware_bridge.link import SerialLink
-from firmware_bridge.virtual_amp import VirtualAmplifier
+from firmware_bridge import codec as P
+from firmware_bridge.sim.faults import FaultConfig
+from firmware_bridge.host.link import SerialLink
+from firmware_bridge.sim.virtual_amp import VirtualAmplifier
 
 from .link_helpers import GUARD_S, drain, ramp_pcm, wait_for
 

@@ -9,9 +9,9 @@ import threading
 import numpy as np
 import pytest
 
-from firmware_bridge import protocol as P
-from firmware_bridge.link import STATE_ENDED, SerialLink
-from firmware_bridge.source import SampleSource
+from firmware_bridge import codec as P
+from firmware_bridge.host.link import SerialLink
+from firmware_bridge.host.source import SampleSource
 
 from .link_helpers import GUARD_S, wait_for
 
@@ -51,7 +51,7 @@ def test_loop_gaps_duplicates_and_end_of_stream():
                samples(280, 40),     # overlaps 280..299: only 300..319 is new
                samples(100, 100),    # stale duplicate: dropped
                samples(320, 30),
-               P.Heartbeat(1, STATE_ENDED, 400, 0))  # 50 more missing at the end
+               P.Heartbeat(1, P.StreamState.ENDED, 400, 0))  # 50 more missing at the end
         blocks = read_all(link)
         with pytest.raises(EOFError):
             link.read_block(timeout=0)
@@ -96,7 +96,7 @@ def test_retry_schedule_doubles_to_the_ceiling():
 
 
 def test_missing_port_is_retried_and_logged_not_raised(caplog, tmp_path):
-    caplog.set_level(logging.DEBUG, logger="firmware_bridge.link")
+    caplog.set_level(logging.DEBUG, logger="firmware_bridge.host.link")
     link = SerialLink(str(tmp_path / "ttyACM9"), reconnect_max_s=0.05)
     try:
         with pytest.raises(TimeoutError, match="no HELLO"):

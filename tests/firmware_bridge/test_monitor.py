@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from firmware_bridge import protocol as P
+from firmware_bridge import codec as P
 from firmware_bridge.cli import main
-from firmware_bridge.link import SerialLink
-from firmware_bridge.monitor import Monitor
-from firmware_bridge.virtual_amp import VirtualAmplifier
+from firmware_bridge.host.link import SerialLink
+from firmware_bridge.host.monitor import Monitor
+from firmware_bridge.sim.virtual_amp import VirtualAmplifier
 
 from .link_helpers import GUARD_S, ramp_pcm, wait_for
 

@@ -1,14 +1,14 @@
-"""Unit tests of the wire protocol codec (firmware_bridge.protocol, cobs, crc, gaps)."""
+"""Unit tests of the wire protocol codec (firmware_bridge.codec: frames, framing, cobs, crc; host.gaps)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from firmware_bridge import cobs
-from firmware_bridge.crc import CRC32_CHECK, crc32, crc32_bitwise
-from firmware_bridge.gaps import GapTracker
-from firmware_bridge.protocol import (
+from firmware_bridge.codec import cobs
+from firmware_bridge.codec.crc import CRC32_CHECK, crc32, crc32_bitwise
+from firmware_bridge.host.gaps import GapTracker
+from firmware_bridge.codec import (
     MAX_ENCODED, MAX_PAYLOAD, MAX_SAMPLES, PROTOCOL_VERSION, Ack, Alert, Config, ConfigKey,
     Decoder, Error, ErrorCode, FrameError, FrameType, Heartbeat, Hello, HelloRequest, Nack,
     Samples, Start, Stop, decode_frame, encode,
@@ -205,3 +205,12 @@ def test_worked_examples_in_protocol_md_are_what_the_codec_sends():
               Samples(1000, np.array([0, 1, -1, 256], np.int16), seq=5),
               Alert(7, "fibrillation", 0.9, 48000, 52800, 2, seq=3)]
     assert wires == [encode(f) for f in frames]
+
+
+def test_documented_protocol_module_reexports_the_codec():
+    import firmware_bridge.codec as codec
+    import firmware_bridge.protocol as protocol
+
+    assert protocol.__all__ == codec.__all__
+    for name in codec.__all__:
+        assert getattr(protocol, name) is getattr(codec, name), name

@@ -14,8 +14,8 @@ import random
 
 import numpy as np
 
-from firmware_bridge.gaps import GapTracker
-from firmware_bridge.protocol import (
+from firmware_bridge.host.gaps import GapTracker
+from firmware_bridge.codec import (
     MAX_ENCODED, Alert, Decoder, Heartbeat, Samples, encode,
 )
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge import cobs
-from firmware_bridge.frametext import from_line, to_line
-from firmware_bridge.gaps import GapTracker
-from firmware_bridge.protocol import (
+from firmware_bridge.codec import cobs
+from firmware_bridge.codec.frametext import from_line, to_line
+from firmware_bridge.host.gaps import GapTracker
+from firmware_bridge.codec import (
     MAX_ENCODED, MAX_SAMPLES, Ack, Alert, Config, Decoder, Error, FrameType, Heartbeat, Hello,
     HelloRequest, Nack, Samples, Start, Stop, encode,
 )
@@ -130,7 +130,7 @@ def _c_outcome(block):
 
 
 try:
-    from firmware_bridge import _ccodec
+    from firmware_bridge.codec import _ccodec
 except ImportError:  # not built: only allowed where the install had no compiler
     _ccodec = None
 
@@ -138,19 +138,19 @@ except ImportError:  # not built: only allowed where the install had no compiler
 def test_compiled_codec_is_built_when_required():
     if _ccodec is None:
         if os.environ.get("EMG_REQUIRE_EXTENSIONS") == "1":
-            pytest.fail("firmware_bridge._ccodec did not build (EMG_REQUIRE_EXTENSIONS=1)")
-        pytest.skip("firmware_bridge._ccodec not built: Python decoder in use")
+            pytest.fail("firmware_bridge.codec._ccodec did not build (EMG_REQUIRE_EXTENSIONS=1)")
+        pytest.skip("firmware_bridge.codec._ccodec not built: Python decoder in use")
     assert cobs.ACCELERATED == (os.environ.get("EMG_BRIDGE_CODEC", "").lower() != "python")
 
 
-@pytest.mark.skipif(_ccodec is None, reason="firmware_bridge._ccodec not built")
+@pytest.mark.skipif(_ccodec is None, reason="firmware_bridge.codec._ccodec not built")
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.binary(max_size=1200),
                  st.binary(max_size=1200).map(lambda b: cobs.encode(b)),
                  st.binary(max_size=1200).map(lambda b: cobs.encode(b) + b"\x01"),
                  st.binary(max_size=1200).map(lambda b: cobs.encode(b)[:-1])))
 def test_compiled_cobs_decoder_equals_the_python_one(block):
-    """The firmware's C decoder (bound as firmware_bridge._ccodec) accepts exactly the blocks
+    """The firmware's C decoder (bound as firmware_bridge.codec._ccodec) accepts exactly the blocks
     the Python decoder accepts and decodes them to the same bytes."""
     assert _c_outcome(block) == _outcome(cobs.decode_python, block)
     assert _outcome(cobs.decode, block) == _outcome(cobs.decode_python, block)

@@ -7,7 +7,7 @@ import wave
 import numpy as np
 import pytest
 
-from firmware_bridge.source import Pacer, SampleBlock, SampleSource, WavSource, parse_speed, read_wav_int16
+from firmware_bridge.host.source import Pacer, SampleBlock, SampleSource, WavSource, parse_speed, read_wav_int16
 
 
 def write_wav(path, pcm, rate=8000, channels=1):
@@ -127,7 +127,7 @@ def test_wav_source_scale_from_comment_parameter_or_unknown(tmp_path):
 def test_wavinfo_reads_what_convert_writes(tmp_path):
     from convert.recordings import read_wav
     from convert.recordings import write_wav as write_commented
-    from firmware_bridge.wavinfo import read_uv_per_lsb
+    from firmware_bridge.host.wavinfo import read_uv_per_lsb
 
     write_commented(tmp_path / "a.wav", np.zeros(10, np.int16), 8000, uv_per_lsb=0.37, bits=24)
     assert read_uv_per_lsb(tmp_path / "a.wav") == 0.37 == read_wav(tmp_path / "a.wav")[2]["uv_per_lsb"]

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import serial
 
-from firmware_bridge import protocol as P
-from firmware_bridge.faults import ByteFaults, FaultConfig
-from firmware_bridge.link import STATE_ENDED, SerialLink
-from firmware_bridge.ptyport import PtyPort
-from firmware_bridge.virtual_amp import VirtualAmplifier, format_alert
+from firmware_bridge import codec as P
+from firmware_bridge.sim.faults import ByteFaults, FaultConfig
+from firmware_bridge.host.link import SerialLink
+from firmware_bridge.sim.ptyport import PtyPort
+from firmware_bridge.sim.virtual_amp import VirtualAmplifier, format_alert
 
 from .link_helpers import GUARD_S, drain, ramp_pcm, wait_for, write_wav
 
@@ -65,7 +65,7 @@ def test_amp_speaks_the_protocol(tmp_path):
             assert (hello.sample_rate, hello.sample_width, hello.channels, hello.uv_per_lsb) == (8000, 16, 1, 0.5)
             seq = host.send(P.Start())
             assert host.wait(lambda f: isinstance(f, P.Ack) and f.ref_type == P.FrameType.START)[0].ref_id == seq
-            end = host.wait(lambda f: isinstance(f, P.Heartbeat) and f.state == STATE_ENDED)[0]
+            end = host.wait(lambda f: isinstance(f, P.Heartbeat) and f.state == P.StreamState.ENDED)[0]
             assert end.next_index == 2000
             got = [f for f in host.frames if isinstance(f, P.Samples)]
             assert [f.first_index for f in got] == list(range(0, 2000, 100))

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge import cobs
-from firmware_bridge.frametext import stats_line, to_line
-from firmware_bridge.protocol import (
+from firmware_bridge.codec import cobs
+from firmware_bridge.codec.frametext import stats_line, to_line
+from firmware_bridge.codec import (
     MAX_ENCODED, MAX_SAMPLES, Ack, Alert, Config, ConfigKey, Decoder, Error, ErrorCode, FrameType,
     Heartbeat, Hello, HelloRequest, Nack, Samples, Start, Stop, encode,
 )

@@ -14,7 +14,7 @@ import struct
 
 import numpy as np
 
-from firmware_bridge.protocol import (
+from firmware_bridge.codec import (
     Ack, Alert, Config, DecoderStats, Error, Frame, FrameError, Heartbeat, Hello, HelloRequest,
     Nack, Samples, Start, Stop,
 )

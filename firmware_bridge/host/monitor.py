@@ -1,6 +1,6 @@
 """``emg-bridge monitor``: watch an amplifier link live.
 
-Opens the port with :class:`~firmware_bridge.link.SerialLink`, prints the unit's HELLO, starts
+Opens the port with :class:`~firmware_bridge.host.link.SerialLink`, prints the unit's HELLO, starts
 the stream (unless ``--no-start``) and prints one statistics line every ``--interval`` seconds:
 sample rate measured over the interval (Hz), samples received, gaps (count and samples
 missing), corrupted frames (CRC), bytes dropped, reconnects and link state. ALERT frames that
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
-from firmware_bridge.link import LinkStats, SerialLink
+from firmware_bridge.host.link import LinkStats, SerialLink
 
 __all__ = ["Monitor", "MonitorSummary", "format_hello", "format_stats"]
 

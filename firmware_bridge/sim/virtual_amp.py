@@ -25,7 +25,7 @@ It is how the tests and the demo talk to the edge runtime without hardware:
 * CONFIG: SAMPLES_PER_FRAME (1..508) and HEARTBEAT_MS (50..1000) are ACKed and applied; other keys are NACKed
   with UNSUPPORTED_CONFIG.
 
-Faults (noisy cable, USB unplug) come from :class:`firmware_bridge.faults.FaultConfig`. After
+Faults (noisy cable, USB unplug) come from :class:`firmware_bridge.sim.faults.FaultConfig`. After
 an unplug the pty comes back under a new ``/dev/pts/N``; pass ``link_path`` for a stable name
 (a symlink re-pointed on every replug, like ``/dev/serial/by-id/...``).
 """
@@ -42,16 +42,15 @@ from typing import Callable
 
 import numpy as np
 
-from firmware_bridge import protocol as P
-from firmware_bridge.faults import ByteFaults, FaultConfig
-from firmware_bridge.link import STATE_ENDED
-from firmware_bridge.ptyport import PtyPort
+from firmware_bridge import codec as P
+from firmware_bridge.sim.faults import ByteFaults, FaultConfig
+from firmware_bridge.sim.ptyport import PtyPort
 
 __all__ = ["VirtualAmplifier", "AmpStats", "FaultConfig", "format_alert"]
 
 log = logging.getLogger(__name__)
 
-IDLE, STREAMING, ENDED = int(P.StreamState.IDLE), int(P.StreamState.STREAMING), STATE_ENDED
+IDLE, STREAMING, ENDED = int(P.StreamState.IDLE), int(P.StreamState.STREAMING), int(P.StreamState.ENDED)
 
 
 @dataclass

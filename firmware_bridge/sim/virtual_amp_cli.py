@@ -22,10 +22,10 @@ import sys
 import threading
 from dataclasses import asdict
 
-from firmware_bridge.clikit import UserError
-from firmware_bridge.faults import FaultConfig
-from firmware_bridge.source import parse_speed, read_wav_int16
-from firmware_bridge.virtual_amp import VirtualAmplifier, format_alert
+from clikit import UserError
+from firmware_bridge.sim.faults import FaultConfig
+from firmware_bridge.host.source import parse_speed, read_wav_int16
+from firmware_bridge.sim.virtual_amp import VirtualAmplifier, format_alert
 
 
 def _times(text: str) -> tuple[float, ...]:

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bridge.clikit import UserError
-from firmware_bridge.source import SampleBlock
+from clikit import UserError
+from firmware_bridge.host.source import SampleBlock
 
 __all__ = ["AdcConfig", "AdcSource", "AdcStats", "uv_per_lsb_from_levels", "import_sounddevice"]
 
@@ -111,7 +111,7 @@ class AdcStats:
 
 
 class AdcSource:
-    """Samples from an audio ADC, as a :class:`~firmware_bridge.source.SampleSource`.
+    """Samples from an audio ADC, as a :class:`~firmware_bridge.host.source.SampleSource`.
 
     ``sd`` injects a `sounddevice`-compatible module (tests use a double); by default the real
     one is imported when the source is constructed. Capture starts at construction.

@@ -23,7 +23,7 @@ if os.environ.get("EMG_BRIDGE_CODEC", "").lower() == "python":
     _c_decode = None
 else:
     try:
-        from firmware_bridge._ccodec import cobs_decode as _c_decode
+        from firmware_bridge.codec._ccodec import cobs_decode as _c_decode
     except ImportError:  # not built (no compiler at install time): pure Python
         _c_decode = None
 #: True when decoding runs in the compiled firmware codec.

@@ -3,7 +3,7 @@
 A *sample source* yields blocks of int16 samples from one channel, each stamped with the
 index of its first sample (counted from the start of the stream, in samples) and the exact
 number of samples that went missing just before it. The serial link
-(:class:`firmware_bridge.link.SerialLink`), the audio ADC (:class:`firmware_bridge.adc.AdcSource`)
+(:class:`firmware_bridge.host.link.SerialLink`), the audio ADC (:class:`firmware_bridge.host.adc.AdcSource`)
 and WAV files (:class:`WavSource`) all implement :class:`SampleSource`, so the runtime does not
 care where its samples come from.
 """
@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from firmware_bridge.wavinfo import read_uv_per_lsb
+from firmware_bridge.host.wavinfo import read_uv_per_lsb
 
 __all__ = ["SampleBlock", "SampleSource", "WavSource", "parse_speed"]
 

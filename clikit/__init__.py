@@ -3,8 +3,9 @@
 A console script is a set of subcommands; each subcommand module exposes
 ``add_parser(subparsers)`` which registers itself and sets ``func`` on its parser.
 User errors (bad arguments, missing files, invalid configs) end in one line on stderr and
-a non-zero exit status, never a traceback. Lives in ``firmware_bridge`` because it is the
-bottom layer that both ``edge`` and ``convert`` may import.
+a non-zero exit status, never a traceback. A package of its own below ``firmware_bridge``,
+``edge`` and ``convert`` (it imports none of them), so each may use it without depending on
+another.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``convert.recordings.write_wav`` stores the scale of a recording's int16 samples as
 ``uv_per_lsb=0.5`` in a ``LIST/INFO/ICMT`` comment. :func:`read_uv_per_lsb` reads it back
-for the runtime's :class:`firmware_bridge.source.WavSource` (which decodes audio with the
+for the runtime's :class:`firmware_bridge.host.source.WavSource` (which decodes audio with the
 stdlib ``wave`` module) through a memory map, so a long file's audio is never copied;
 ``convert.recordings.read_wav`` walks the same chunks with :func:`riff_chunks`.
 """

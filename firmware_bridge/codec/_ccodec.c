@@ -3,7 +3,7 @@
  * Only COBS block decoding is exposed: it is the one step of frame decoding whose Python
  * form is a loop over code bytes (int16 audio carries a zero in most samples, so a
  * 441-sample SAMPLES frame has ~240 code blocks). Binding the firmware's own decoder means
- * the host and the units run the same code. The module is optional: firmware_bridge/cobs.py
+ * the host and the units run the same code. The module is optional: firmware_bridge/codec/cobs.py
  * falls back to its Python decoder, and the tests hold both to the same output.
  */
 #define PY_SSIZE_T_CLEAN
@@ -47,7 +47,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "firmware_bridge._ccodec",
+    PyModuleDef_HEAD_INIT, "firmware_bridge.codec._ccodec",
     "The firmware C codec's COBS decoder, bound for the host (optional accelerator).", -1, methods,
 };
 

@@ -6,7 +6,7 @@ background I/O thread that owns the port. That thread
 
 * handshakes: sends HELLO_REQ on every (re)connect until the unit's HELLO arrives, then (once
   :meth:`SerialLink.start` was called) START until the unit ACKs it or samples arrive;
-* turns SAMPLES frames into :class:`~firmware_bridge.source.SampleBlock` with exact gaps
+* turns SAMPLES frames into :class:`~firmware_bridge.host.source.SampleBlock` with exact gaps
   computed from the unit's sample index (duplicated or overlapping samples are trimmed);
 * sends queued alerts and retransmits each until the unit ACKs its alert id (timeout
   ``ack_timeout_s``, doubling up to ``max_backoff_s``, PROTOCOL.md §8; at-least-once on the wire, the unit
@@ -17,7 +17,7 @@ background I/O thread that owns the port. That thread
   on: undelivered alerts are resent and the samples missed meanwhile show up as a gap.
 
 End of stream: a unit whose source is finite (the virtual amplifier playing a WAV file) sends
-HEARTBEAT frames with ``state = STATE_ENDED`` (2) and ``next_index`` = total samples after its
+HEARTBEAT frames with ``state = StreamState.ENDED`` (2) and ``next_index`` = total samples after its
 last SAMPLES frame. :meth:`SerialLink.read_block` then raises :class:`EOFError` once the last
 block has been read; the link stays up so alerts can still be delivered until :meth:`close`.
 
@@ -39,15 +39,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import serial
 
-from firmware_bridge import protocol as P
-from firmware_bridge.source import SampleBlock
+from firmware_bridge import codec as P
+from firmware_bridge.host.source import SampleBlock
 
-__all__ = ["SerialLink", "LinkStats", "STATE_ENDED"]
+__all__ = ["SerialLink", "LinkStats"]
 
 log = logging.getLogger(__name__)
-
-#: HEARTBEAT ``state`` of a unit whose finite stream has ended (proposed StreamState.ENDED).
-STATE_ENDED = int(P.StreamState.ENDED)
 
 _EOF = object()
 _CLOSED = object()
@@ -83,7 +80,7 @@ class _Pending:
 
 
 class SerialLink:
-    """Amplifier link over a pyserial URL; a :class:`~firmware_bridge.source.SampleSource`.
+    """Amplifier link over a pyserial URL; a :class:`~firmware_bridge.host.source.SampleSource`.
 
     Times are in seconds. ``queue_s`` bounds how many seconds of samples (at the unit's rate)
     wait for :meth:`read_block`; when full the link stops reading the port, so the unit sees
@@ -186,7 +183,7 @@ class SerialLink:
             self._stop_wanted = True
 
     def read_block(self, timeout: float | None = None) -> SampleBlock | None:
-        """Next block of samples (see :class:`~firmware_bridge.source.SampleSource`)."""
+        """Next block of samples (see :class:`~firmware_bridge.host.source.SampleSource`)."""
         if self._eof_raised:
             raise EOFError("end of stream")
         if self._closing.is_set() and self._blocks.empty():
@@ -444,7 +441,7 @@ class SerialLink:
             if frame.state == P.StreamState.STREAMING:
                 with self._lock:
                     self._start_acked = self._start_acked or self._start_requested
-            elif frame.state == STATE_ENDED:
+            elif frame.state == P.StreamState.ENDED:
                 self._on_end(frame.next_index)
         elif isinstance(frame, P.Hello):
             self._on_hello(frame)
