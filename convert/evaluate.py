@@ -233,9 +233,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     png = Path(args.png) if args.png else out.with_suffix(".confusion.png")
-    plot_confusion(res["int8"]["confusion"], bundle.labels, png, title=f"{bundle.model_id} int8")
-    res["confusion_png"] = str(png)
+    # The figures first: a missing or broken matplotlib must not lose them.
     out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     print(format_report(res))
+    try:
+        plot_confusion(res["int8"]["confusion"], bundle.labels, png, title=f"{bundle.model_id} int8")
+    except ImportError as exc:
+        print(f"wrote {out}; no confusion plot ({exc}; pip install matplotlib)")
+        return 0
+    res["confusion_png"] = str(png)
+    out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out} and {png}")
     return 0

@@ -74,3 +74,31 @@ def test_evaluate_command_under_a_drawn_chain_records_the_chains(tiny, tmp_path,
     assert res["data"]["sample_rates"] == sorted({c["sample_rate"] for c in res["data"]["chains"]})
     assert res["voluntary_called_pathological"]["windows"] > 0
     assert "voluntary windows" in capsys.readouterr().out
+
+
+def test_evaluate_writes_its_json_even_without_matplotlib(tiny, tmp_path, capsys, monkeypatch):
+    """The figures come first: a missing plotting library must not lose them."""
+    import builtins
+
+    from convert.cli import main as convert_main
+    from convert.labels import write_labels_csv
+    from convert.recordings import write_wav
+    from convert.simulator import simulate_clip
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rec = simulate_clip("fibrillation", 2.0, 44100, seed=905)
+    write_wav(data / "r.wav", rec.pcm, rec.sample_rate, rec.uv_per_lsb)
+    write_labels_csv(data / "r.csv", rec.segments, rec.meta.get("events", ()))
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *a, **k):
+        if name.split(".")[0] == "matplotlib":
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    out = tmp_path / "eval.json"
+    assert convert_main(["evaluate", "--bundle", str(tiny), "--data", str(data), "--json", str(out),
+                         "--no-latency"]) == 0
+    assert "int8" in json.loads(out.read_text()) and "no confusion plot" in capsys.readouterr().out
