@@ -15,6 +15,7 @@ COMMANDS: list[str] = [
     "convert.gallery",
     "convert.synth",
     "convert.detector_tuning",
+    "convert.pattern_model",
     "convert.sign",
     "convert.annotations",
 ]

@@ -17,9 +17,12 @@ Signs pointing to a **neurogenic** pattern (reinnervated units: large, long, few
 * mean MUAP amplitude above ULN (weight 1; TA ULN = mean + 2 SD, JNNP);
 * reduced recruitment (weight 1): the recruitment frequency (rate of the first unit when the
   next is recruited) above its ULN (1000 / (90 − 2·19 ms) = 19.2 Hz from the recruitment
-  interval 90 ± 19 ms, Petajan), or, when that cannot be measured, the fastest unit above
-  15 Hz (ULN 12–15 Hz at low–moderate effort; > 15 Hz suggests reduced recruitment, Clin
-  Neurophysiol 2024) (clinical-waveforms.md §2).
+  interval 90 ± 19 ms, Petajan; clinical-waveforms.md §2).
+
+The fastest unit's firing rate is reported against its ULN (15 Hz, the upper end of 12–15 Hz
+at low–moderate effort; > 15 Hz suggests reduced recruitment, Clin Neurophysiol 2024) but
+decides nothing: the effort of a recording is not known, and at stronger effort normal units
+fire faster (measured: normal simulated ramps to 40 % MVC reach 20 Hz).
 
 Signs pointing to a **myopathic** pattern (small, short units, recruited early):
 
@@ -162,13 +165,11 @@ _SIGNS = {("duration_ms", "high"): ("neurogenic", 2), ("duration_ms", "low"): ("
           ("recruitment_hz", "high"): ("neurogenic", 1), ("recruitment_hz", "low"): ("myopathic", 1)}
 
 
-def _finding(measure: str, value: float | None, ref: Reference, means: dict) -> Finding:
+def _finding(measure: str, value: float | None, ref: Reference) -> Finding:
     lim = ref.limit(measure)
     lln, uln = (lim.lln, lim.uln) if lim else (None, None)
     status = lim.status(value) if lim else None
     side, weight = _SIGNS.get((measure, status), (None, 0))
-    if measure == "max_firing_hz" and status == "high" and means.get("recruitment_hz") is None:
-        side, weight = "neurogenic", 1  # reduced recruitment when the recruitment frequency is unknown
     unit = _UNITS[measure]
     if value is None:
         text = f"{_NAMES[measure]}: not measured"
@@ -192,7 +193,7 @@ def pattern(measures, muscle: str | None = None, age: float | None = None,
     ref = reference_for(muscle, age)
     units = list(measures.units)
     means = recording_means(measures, config.polyphasic_phases)
-    findings = tuple(_finding(m, means[m], ref, means) for m in means)
+    findings = tuple(_finding(m, means[m], ref) for m in means)
     if not units:
         why = measures.reason or "no motor units found"
         return PatternSummary(INDETERMINATE, (), findings, why, ref, 0, means=means)

@@ -81,11 +81,17 @@ def test_polyphasia_alone_is_reported_but_not_a_pattern():
     assert any("polyphasic units 100 %" in d for d in s.drivers)
 
 
-def test_fastest_rate_stands_in_when_recruitment_is_unknown():
-    units = [unit(i, dur=9.3, amp=1000.0, rate=18.0) for i in range(3)]
-    assert pattern(rec(units, recruitment_hz=None), muscle="TA").label == NEUROGENIC
-    # with a measured, normal recruitment frequency the fast unit is not a sign
-    assert pattern(rec(units, recruitment_hz=11.0), muscle="TA").label == INDETERMINATE
+def test_fastest_rate_is_reported_but_decides_nothing():
+    units = [unit(i, rate=25.0) for i in range(3)]
+    for r in (None, 11.0):
+        s = pattern(rec(units, recruitment_hz=r), muscle="TA")
+        assert s.label == WITHIN_LIMITS
+        fast = next(f for f in s.findings if f.measure == "max_firing_hz")
+        assert fast.status == "high" and fast.points_to is None and "> ULN 15 Hz" in fast.text
+
+
+def test_reduced_recruitment_counts_toward_neurogenic():
+    assert pattern(rec([unit(i, amp=1000.0) for i in range(4)], recruitment_hz=22.0), muscle="TA").label == NEUROGENIC
 
 
 def test_too_few_units_or_empty_result_is_indeterminate_with_the_reason():
