@@ -26,9 +26,24 @@ class UserError(Exception):
     """An error the user can fix; printed as one line, exit status :data:`EXIT_USAGE`."""
 
 
+def kit_version() -> str:
+    """The installed distribution's version (``emg-edge-kit``), for ``--version``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+#: The distribution all three console scripts come from (setup.cfg ``name``).
+DISTRIBUTION = "emg-edge-kit"
+
+
 def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
-    """Build ``prog`` with one subcommand per module path in ``modules``."""
+    """Build ``prog`` with one subcommand per module path in ``modules`` (and ``--version``)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=f"{prog} {kit_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in modules:
