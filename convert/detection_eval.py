@@ -51,6 +51,7 @@ from firmware_bridge.host.source import SampleBlock
 
 from edge.runtime.config import RuntimeConfig
 from edge.runtime.decision import DecisionStage
+from edge.runtime.detector import Detection
 from edge.runtime.pipeline import Pipeline
 from edge.scorecard import ClassScore, Episode, Scorecard, merge_episodes, score
 
@@ -148,7 +149,7 @@ class _RecordingDecision(DecisionStage):
         self.resets.append(len(self.windows))
         super().reset()
 
-    def process(self, posteriors: np.ndarray, start: int, end: int) -> list:
+    def process(self, posteriors: np.ndarray, start: int, end: int) -> list[Detection]:
         self.windows.append((int(start), int(end)))
         self.probs.append(np.asarray(posteriors, dtype=np.float64))  # after the guard
         return super().process(posteriors, start, end)
@@ -165,6 +166,7 @@ def simulate(spec: RecordingSpec):
     from convert.simulator import simulate_recording
 
     return simulate_recording(spec.seed, spec.duration_s, RATE, plan=spec.plan)
+
 
 def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig, keep_posteriors: bool = False,
                   pathological: Sequence[str] | None = None) -> RecordingRun:
