@@ -245,9 +245,11 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
     T = learn_templates(np.stack(snips), dc, fs)
     if len(T) == 0:
         return _empty("no recurring potential shapes (noise or activity too sparse)", fs, dur, interference)
-    peeler = Peeler(T, thr, dc, fs)
-    for w in windows(x, fs, cfg.bands, block, margin, scale):
-        peeler.process(w)
+    peeler = None
+    for _ in range(1 + dc.context_passes):
+        peeler = Peeler(T, thr, dc, fs, context=None if peeler is None else peeler.units)
+        for w in windows(x, fs, cfg.bands, block, margin, scale):
+            peeler.process(w)
 
     found = []
     lo_rate, hi_rate = cfg.rate_range_hz
