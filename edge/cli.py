@@ -10,6 +10,7 @@ from clikit import run
 COMMANDS: list[str] = [
     "edge.runtime.cli_run",
     "edge.frontend.export_c",
+    "edge.quant.cli",
 ]
 
 
