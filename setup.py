@@ -13,10 +13,13 @@ EXTENSIONS = [
     Extension("firmware_bridge.codec._ccodec",
               sources=["firmware_bridge/codec/_ccodec.c", "firmware_bridge/c/emg_proto.c"],
               include_dirs=["firmware_bridge/c"], optional=True),
-    # Integer log-Mel front-end kernel (edge/frontend/c), bit-exact to the numpy spec path;
-    # the AVX2+FMA variant inside is chosen at run time, so -march is not needed.
+    # Integer log-Mel front-end kernel (edge/frontend/c), bit-exact to the numpy spec path: plan,
+    # stages and the float64 DFT (the build picks the DFT by file; emg_fe_dft_int64.c is the
+    # firmware variant without floating point). Its AVX2+FMA path is chosen at run time, so
+    # -march is not needed.
     Extension("edge.frontend._kernel",
-              sources=["edge/frontend/_kernel.c", "edge/frontend/c/emg_frontend.c"],
+              sources=["edge/frontend/_kernel.c", "edge/frontend/c/emg_fe_plan.c",
+                       "edge/frontend/c/emg_fe_stages.c", "edge/frontend/c/emg_fe_dft_f64.c"],
               include_dirs=["edge/frontend/c"], extra_compile_args=["-O3"], optional=True),
 ]
 

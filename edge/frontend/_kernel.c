@@ -1,4 +1,4 @@
-/* CPython binding of the compiled front-end kernel (c/emg_frontend.c), buffer protocol only:
+/* CPython binding of the compiled front-end kernel (c/: plan, stages, float64 DFT), buffer protocol only:
  * no numpy headers, so building needs only a C compiler and the Python headers.
  *
  *     plan = Plan(L, N, k_lo, k_hi, n_mels, max_power_bits, window, cos_q26, sin_q26,
@@ -224,7 +224,7 @@ static PyTypeObject PlanType = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "edge.frontend._kernel",
-    "Compiled integer log-Mel front-end (c/emg_frontend.c), bit-exact to edge/FRONTEND.md.", -1, NULL,
+    "Compiled integer log-Mel front-end (edge/frontend/c), bit-exact to edge/FRONTEND.md.", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__kernel(void) {

@@ -4,7 +4,7 @@
     emg-edge frontend-tables --sample-rate 16000 --window-ms 25 --hop-ms 10 --n-mels 40 \\
                              --fmin-hz 20 --fmax-hz 8000 --name emg16k --out emg_fe_tables_16k.h
 
-The C kernel (edge/frontend/c/emg_frontend.{c,h}) takes its tables as inputs and never
+The C kernel (edge/frontend/c/, API emg_frontend.h) takes its tables as inputs and never
 evaluates cos, sin or log itself, because a C libm may round a last bit differently from the
 float64 construction of FRONTEND.md §8. This command writes exactly the tables the Python
 front-end uses (the same arrays `Frontend` hands to the compiled extension), so a unit built

@@ -2,13 +2,16 @@
 the features equal the Python front-end's bit for bit, so a unit can compute what a bundle was
 trained on. Skipped only when no C compiler is installed.
 
-Every DFT variant of emg_frontend.c is built as a standalone driver (fe_example.c) with strict
-warnings and checked at all five golden configs:
+Every DFT variant of the kernel is built as a standalone driver (fe_example.c) with strict
+warnings and checked at all five golden configs. The build picks the DFT by file (the plan and
+stage files are common to all):
 
-* ``dispatch``: the default build (AVX2+FMA vector code on x86-64 CPUs that have it);
-* ``no-vector-ext``: ``-DEMG_FE_NO_VECTOR_EXT`` (the dispatched code as plain loops);
-* ``generic``: the tables' flags set to EMG_FE_FLAG_GENERIC (the portable float64 code);
-* ``int64``: ``-DEMG_FE_DFT_INT64`` (plain int64 DFT, no floating point: for MCUs without a
+* ``dispatch``: emg_fe_dft_f64.c (AVX2+FMA vector code on x86-64 CPUs that have it);
+* ``no-vector-ext``: emg_fe_dft_f64.c with ``-DEMG_FE_NO_VECTOR_EXT`` (the dispatched code as
+  plain loops);
+* ``generic``: emg_fe_dft_f64.c, the tables' flags set to EMG_FE_FLAG_GENERIC (the portable
+  float64 code);
+* ``int64``: emg_fe_dft_int64.c (plain int64 DFT, no floating point: for MCUs without a
   double-precision FPU).
 """
 
@@ -33,13 +36,16 @@ C_DIR = Path(__file__).resolve().parents[2] / "edge" / "frontend" / "c"
 CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
 needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler (cc/gcc/clang) on PATH")
 STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wconversion", "-Wno-sign-conversion"]
-INT64 = "-DEMG_FE_DFT_INT64"
-# variant: (defines for emg_frontend.c, tables flags)
+COMMON = ("emg_fe_plan.c", "emg_fe_stages.c")  # every build: the plan and the shared stages
+F64 = COMMON + ("emg_fe_dft_f64.c",)
+INT64 = COMMON + ("emg_fe_dft_int64.c",)
+HEADERS = ("emg_frontend.h", "emg_fe_internal.h")
+# variant: (kernel sources, defines, tables flags)
 VARIANTS = {
-    "dispatch": ([], "0u"),
-    "no-vector-ext": (["-DEMG_FE_NO_VECTOR_EXT"], "0u"),
-    "generic": ([], "EMG_FE_FLAG_GENERIC"),
-    "int64": ([INT64], "0u"),
+    "dispatch": (F64, (), "0u"),
+    "no-vector-ext": (F64, ("-DEMG_FE_NO_VECTOR_EXT",), "0u"),
+    "generic": (F64, (), "EMG_FE_FLAG_GENERIC"),
+    "int64": (INT64, (), "0u"),
 }
 
 
@@ -49,14 +55,16 @@ def cc(*args: str | Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def kernel_objects(tmp_path_factory) -> dict[tuple[str, ...], Path]:
-    """emg_frontend.o for each set of defines, compiled once for the module."""
+def kernel_objects(tmp_path_factory) -> dict[tuple, list[Path]]:
+    """The kernel's object files for each (sources, defines), compiled once for the module."""
     d = tmp_path_factory.mktemp("kernel")
     objs = {}
-    for defines in {tuple(v[0]) for v in VARIANTS.values()}:
-        obj = d / f"emg_frontend{''.join(defines).replace('-D', '_')}.o"
-        cc(*STRICT, *defines, "-c", C_DIR / "emg_frontend.c", "-o", obj)
-        objs[defines] = obj
+    for sources, defines, _ in VARIANTS.values():
+        tag = "".join(defines).replace("-D", "_")
+        objs[sources, defines] = [d / f"{Path(src).stem}{tag}.o" for src in sources]
+        for src, obj in zip(sources, objs[sources, defines]):
+            if not obj.exists():
+                cc(*STRICT, *defines, "-c", C_DIR / src, "-o", obj)
     return objs
 
 
@@ -64,13 +72,13 @@ def build_drivers(tmp_path: Path, cfg: FrontendConfig, kernel_objects) -> dict[s
     """fe_example linked against every variant, tables of cfg."""
     header = render_header(cfg, "fe")
     exes = {}
-    for name, (defines, flags) in VARIANTS.items():
+    for name, (sources, defines, flags) in VARIANTS.items():
         d = tmp_path / name
         d.mkdir()
         assert "    .flags = 0u," in header
         (d / "emg_fe_tables.h").write_text(header.replace("    .flags = 0u,", f"    .flags = {flags},"))
         cc(*STRICT, f"-I{C_DIR}", f"-I{d}", "-c", C_DIR / "fe_example.c", "-o", d / "fe_example.o")
-        cc(d / "fe_example.o", kernel_objects[tuple(defines)], "-o", d / "fe_example")
+        cc(d / "fe_example.o", *kernel_objects[sources, defines], "-o", d / "fe_example")
         exes[name] = d / "fe_example"
     return exes
 
@@ -139,29 +147,31 @@ def test_int64_variant_without_twiddle_symmetry(tmp_path, monkeypatch, kernel_ob
             np.testing.assert_array_equal(run(exes[variant], pcm, cfg.n_mels), want, err_msg=f"{variant}: {name}")
 
 
-PROBE = r"""/* Test probe: the int64 DFT (dft_int64 of emg_frontend.c) of frames of u (L int64 each,
- * stdin) -> X_re, X_im of the bins k_lo..k_hi (int64, stdout). */
+PROBE = r"""/* Test probe: the DFT file's emg_fe_dft_frames of frames of u (L int64 each, stdin) ->
+ * X_re, X_im of the bins k_lo..k_hi (int64, stdout). */
 #include <stdio.h>
+#include <stdlib.h>
 
-#include "emg_frontend.c"
+#include "emg_fe_internal.h"
 #include "emg_fe_tables.h"
 
 int main(void) {
     emg_fe_plan *p;
     void *mem;
-    workspace w;
-    size_t L, K, n;
+    emg_fe_workspace w;
+    size_t L, K, n, off;
     if (emg_fe_plan_create(&fe_tables, &p) != EMG_FE_OK) return 2;
     mem = malloc(emg_fe_workspace_size(p));
     if (!mem) return 1;
-    w = ws_layout(p, mem);
+    w = emg_fe_ws_layout(p, mem);
     L = (size_t)p->L;
     K = (size_t)(p->k_hi - p->k_lo + 1);
-    for (n = L; n < (size_t)p->n1c * (size_t)p->N2; n++) w.u[n] = 0;
+    off = (size_t)(p->k_lo - p->kb);
+    for (n = L; n < w.u_n; n++) w.u[n] = 0;
     while (fread(w.u, sizeof(int64_t), L, stdin) == L) {
-        dft_int64(p, &w);
-        fwrite(w.xre, sizeof(int64_t), K, stdout);
-        fwrite(w.xim, sizeof(int64_t), K, stdout);
+        emg_fe_dft_frames(p, w.u, w.u_n, 1, w.xre, w.xim, w.x_n, w.dft);
+        fwrite(w.xre + off, sizeof(int64_t), K, stdout);
+        fwrite(w.xim + off, sizeof(int64_t), K, stdout);
     }
     free(mem);
     emg_fe_plan_free(p);
@@ -200,13 +210,17 @@ def adversarial_u(cfg: FrontendConfig) -> np.ndarray:
 
 
 @needs_cc
+@pytest.mark.parametrize("variant", ["int64", "dispatch", "no-vector-ext"])
 @pytest.mark.parametrize("rate", [8000, 22050, 44100])
-def test_int64_dft_equals_the_spec_sums_on_adversarial_inputs(tmp_path, rate):
-    """dft_int64 itself against DftPlan.dft_int64 (the spec's plain int64 sums), X for X."""
+def test_dft_equals_the_spec_sums_on_adversarial_inputs(tmp_path, rate, variant, kernel_objects):
+    """Each DFT file's emg_fe_dft_frames against DftPlan.dft_int64 (the spec's plain int64
+    sums), X for X."""
+    sources, defines, _ = VARIANTS[variant]
     cfg = FrontendConfig(**CONFIGS[rate])
     (tmp_path / "emg_fe_tables.h").write_text(render_header(cfg, "fe"))
     (tmp_path / "probe.c").write_text(PROBE)
-    cc(*STRICT, INT64, f"-I{C_DIR}", f"-I{tmp_path}", tmp_path / "probe.c", "-o", tmp_path / "probe")
+    cc(*STRICT, f"-I{C_DIR}", f"-I{tmp_path}", tmp_path / "probe.c", *kernel_objects[sources, defines],
+       "-o", tmp_path / "probe")
     ref = Frontend(cfg, kernel="numpy")
     pcm_frames = np.random.default_rng(rate).integers(-32768, 32768, (6, cfg.frame_length))
     u_real, _ = window_and_normalise(pcm_frames.astype(np.int16), ref.window)
@@ -220,13 +234,13 @@ def test_int64_dft_equals_the_spec_sums_on_adversarial_inputs(tmp_path, rate):
 
 
 def _own_lines(preprocessed: str) -> str:
-    """The lines of preprocessor output that come from emg_frontend.{c,h} (not system headers),
-    string literals removed."""
+    """The lines of preprocessor output that come from the kernel's own files (not system
+    headers), string literals removed."""
     keep, own = [], False
     for line in preprocessed.splitlines():
         m = re.match(r'#\s*\d+\s+"([^"]*)"', line)
         if m:
-            own = Path(m.group(1)).name in ("emg_frontend.c", "emg_frontend.h")
+            own = Path(m.group(1)).name in (*F64, *INT64, *HEADERS)
         elif own:
             keep.append(re.sub(r'"(\\.|[^"\\])*"', '""', line))
     return "\n".join(keep)
@@ -237,22 +251,24 @@ FLOATING = re.compile(r"\b(double|float)\b|\b\d+\.\d*|\.\d+\b|\b\d+[eE][+-]?\d+\
 
 @needs_cc
 def test_int64_variant_contains_no_floating_point(tmp_path):
-    """EMG_FE_DFT_INT64 is for CPUs without a double-precision FPU, so no floating-point type,
-    literal or instruction may occur anywhere in the kernel (not only the per-frame code).
+    """The int64 build is for CPUs without a double-precision FPU, so no floating-point type,
+    literal or instruction may occur anywhere in its files (not only the per-frame code).
 
-    1. The preprocessed kernel (its own lines, system headers excluded) has no `double`, `float`
-       or floating literal; the default build does (so the check is not vacuous).
+    1. Each preprocessed file of the build (its own lines, system headers excluded) has no
+       `double`, `float` or floating literal; the float64 DFT file does (so the check is not
+       vacuous).
     2. Where the compiler has -mgeneral-regs-only (gcc on x86-64 and aarch64; clang on aarch64),
        the kernel compiles with it: no FP or vector register is used at all. A one-line double
        computation fails with the same flag (the compiler does enforce it).
     """
-    def preprocess(*defines: str) -> str:
-        return subprocess.run([CC, "-E", "-std=c99", *defines, f"-I{C_DIR}", str(C_DIR / "emg_frontend.c")],
+    def preprocess(source: str) -> str:
+        return subprocess.run([CC, "-E", "-std=c99", f"-I{C_DIR}", str(C_DIR / source)],
                               capture_output=True, text=True, check=True).stdout
 
-    assert FLOATING.search(_own_lines(preprocess())) is not None
-    hit = FLOATING.search(_own_lines(preprocess(INT64)))
-    assert hit is None, f"floating point in the int64 variant: {hit.group(0)!r}"
+    assert FLOATING.search(_own_lines(preprocess("emg_fe_dft_f64.c"))) is not None
+    for source in INT64:
+        hit = FLOATING.search(_own_lines(preprocess(source)))
+        assert hit is None, f"floating point in {source} of the int64 build: {hit.group(0)!r}"
 
     probe = tmp_path / "probe.c"
     probe.write_text("long f(long x) { return x + 1; }\n")
@@ -262,7 +278,8 @@ def test_int64_variant_contains_no_floating_point(tmp_path):
     probe.write_text("long f(long x) { double d = (double)x; return (long)(d * 1.5); }\n")
     assert subprocess.run([CC, "-O2", "-mgeneral-regs-only", "-c", str(probe), "-o", str(tmp_path / "p.o")],
                           capture_output=True).returncode != 0
-    cc(*STRICT, INT64, "-mgeneral-regs-only", "-c", C_DIR / "emg_frontend.c", "-o", tmp_path / "k.o")
+    for source in INT64:
+        cc(*STRICT, "-mgeneral-regs-only", "-c", C_DIR / source, "-o", tmp_path / f"{Path(source).stem}.o")
 
 
 def test_cli_writes_the_bundle_config_header(tmp_path, capsys):

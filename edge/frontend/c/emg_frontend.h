@@ -3,8 +3,12 @@
  * Plain C99, no libm, no floating-point rounding anywhere in the result: every output is the
  * int16 value the spec (and the numpy reference in edge/frontend/) defines, bit for bit. The
  * float64 arithmetic inside the DFT only ever holds integers below 2^51, which doubles represent
- * exactly, so it is an exact way to form the spec's int64 sums (see emg_frontend.c). Built with
- * -DEMG_FE_DFT_INT64 it forms them in int64 instead and uses no floating point (below).
+ * exactly, so it is an exact way to form the spec's int64 sums (see emg_fe_dft_f64.c). Built with
+ * emg_fe_dft_int64.c instead, it forms them in int64 and uses no floating point (below).
+ *
+ * Files (edge/FRONTEND.md §11 has the table): this header, emg_fe_internal.h, emg_fe_plan.c,
+ * emg_fe_stages.c, and one DFT: emg_fe_dft_f64.c (default; AVX2+FMA chosen at run time on
+ * x86-64) or emg_fe_dft_int64.c (no floating point). The build picks the DFT by file.
  *
  * The tables are inputs, not recomputed here: they are defined with cos/sin/log and a C libm
  * may round a last bit differently (FRONTEND.md §8). Export them from the Python reference:
@@ -23,8 +27,8 @@
  * its own workspace. emg_fe_plan_create allocates the plan with malloc (emg_fe_plan_free
  * releases it); the workspace is the caller's (static memory is fine).
  *
- * Without a double-precision FPU (e.g. Cortex-M4F/M33, single precision only), compile
- * emg_frontend.c with -DEMG_FE_DFT_INT64: the DFT is then the plain int64 sums of FRONTEND.md
+ * Without a double-precision FPU (e.g. Cortex-M4F/M33, single precision only), build
+ * emg_fe_dft_int64.c in place of emg_fe_dft_f64.c: the DFT is then the plain int64 sums of FRONTEND.md
  * §4 (as DftPlan.dft_int64 in edge/frontend/fft.py), and the kernel contains no floating-point
  * type or operation at all. Same API, same features bit for bit (tests/edge/
  * test_frontend_c_tables.py checks the golden signals at five configs, noise and impulses, and
@@ -32,17 +36,17 @@
  * bytes of plan / workspace (64-bit host; pointers make the plan a few bytes smaller on 32-bit):
  *
  *     config                                   int64 variant      float64 default
- *     44.1 kHz, L 1103, N 2048, 64 bands       30 480 / 21 895    505 016 / 332 992
- *     16 kHz,   L 400,  N 512,  40 bands       11 972 / 10 223    143 740 /  97 344
+ *     44.1 kHz, L 1103, N 2048, 64 bands       30 496 / 21 952    505 040 / 342 208
+ *     16 kHz,   L 400,  N 512,  40 bands       11 988 / 10 304    143 764 / 100 672
  *
  * The int64 plan holds the window (4 L), C and S as int32 (8 N), the weights (8 per non-zero
  * weight), band starts and the 257-entry log table; the workspace holds u (8 ceil(L/N2) N2),
- * three columns of Y (24 N2) and X, P (24 per needed bin). The int64 tables of the exported
+ * three columns of Y (24 N2) and X, P (24 per needed bin), each block rounded up to 64 bytes. The int64 tables of the exported
  * header are read only by emg_fe_plan_create and can stay in flash. Cost at 44.1 kHz: about
  * 158 000 int64 multiply-adds per frame (pass A 39 000, pass B 119 000); on the x86-64 build
  * machine 72 us per frame, against 23 us (AVX2+FMA) and 86 us (portable float64).
  *
- * Assumptions (checked at compile time in emg_frontend.c): int64_t is two's complement (C99
+ * Assumptions (checked at compile time in emg_fe_internal.h): int64_t is two's complement (C99
  * guarantees it for the exact-width types) and `>>` of a negative int64_t is an arithmetic
  * shift (floor division by 2^k; implementation-defined in C99, true for gcc, clang and MSVC).
  */
@@ -84,7 +88,7 @@ typedef struct emg_fe_tables {
 
 /* Use the portable DFT code even where a vectorised one (x86-64 AVX2+FMA) is available; the
  * outputs are identical, this only lets tests and benchmarks exercise both. No effect with
- * EMG_FE_DFT_INT64. */
+ * emg_fe_dft_int64.c. */
 #define EMG_FE_FLAG_GENERIC 1u
 
 typedef struct emg_fe_plan emg_fe_plan;
@@ -106,7 +110,7 @@ void emg_fe_compute(const emg_fe_plan *plan, const int16_t *samples, ptrdiff_t f
                     size_t n_frames, int16_t *out, void *workspace);
 
 /* Name of the DFT code path chosen at plan creation ("avx2+fma" or "generic"; "int64" when
- * built with EMG_FE_DFT_INT64), for reports. */
+ * built with emg_fe_dft_int64.c), for reports. */
 const char *emg_fe_isa(const emg_fe_plan *plan);
 
 #ifdef __cplusplus

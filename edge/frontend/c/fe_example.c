@@ -1,13 +1,16 @@
 /* Example and test driver: int16 little-endian PCM on stdin → int16 features on stdout.
  *
- * Build (tables from `emg-edge frontend-tables --bundle default --out emg_fe_tables.h`):
- *     cc -std=c99 -O2 -I. -I<dir of emg_fe_tables.h> fe_example.c emg_frontend.c -o fe_example
+ * Build (tables from `emg-edge frontend-tables --bundle default --out emg_fe_tables.h`), with the
+ * plan, the stages and one DFT file:
+ *     cc -std=c99 -O2 -I. -I<dir of emg_fe_tables.h> fe_example.c emg_fe_plan.c emg_fe_stages.c \
+ *        emg_fe_dft_f64.c -o fe_example
  *     ./fe_example < pcm.raw > feats.raw      # n_frames × n_mels int16 (1/64 dB), row-major
  *
- * For a CPU without a double-precision FPU (Cortex-M4F/M33) add -DEMG_FE_DFT_INT64 when
- * compiling emg_frontend.c: plain int64 DFT, no floating point at all, the same features (see
+ * For a CPU without a double-precision FPU (Cortex-M4F/M33) build emg_fe_dft_int64.c instead of
+ * emg_fe_dft_f64.c: plain int64 DFT, no floating point at all, the same features (see
  * emg_frontend.h for its memory and speed):
- *     cc -std=c99 -O2 -DEMG_FE_DFT_INT64 -I. -I<tables dir> fe_example.c emg_frontend.c -o fe_example
+ *     cc -std=c99 -O2 -I. -I<tables dir> fe_example.c emg_fe_plan.c emg_fe_stages.c \
+ *        emg_fe_dft_int64.c -o fe_example
  *
  * The tables header must define `fe_tables` and FE_HOP (the default --name fe).
  * Streaming the way a unit would: keep the last L − H samples of each frame, read H more.
