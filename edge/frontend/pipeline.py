@@ -70,6 +70,9 @@ class Frontend:
     same output bit for bit; `self.kernel` records the choice.
     """
 
+    #: numpy dtype of the features `process` returns (int16, 1/64 dB).
+    dtype = FEATURE_DTYPE
+
     def __init__(self, cfg: FrontendConfig, *, kernel: str | None = None):
         if not isinstance(cfg, FrontendConfig):
             raise ValueError(f"cfg must be a FrontendConfig, got {type(cfg).__name__}")

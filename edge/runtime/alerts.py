@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge.runtime.detector import Detection
 
 
 def iso_utc(t: float) -> str:
@@ -72,20 +76,53 @@ class AlertRecord:
         )
 
 
-class JsonlSink:
-    """Write alerts as JSON lines to a file (appending) or to stdout (``"-"``).
+class StreamClock:
+    """Source sample index → UTC wall time (s): anchored, at the start of each stream segment,
+    on the arrival of the block that starts it (the block's samples taken as just acquired)."""
 
-    Each line is flushed (and fsync'ed for files) before :meth:`write` returns, so an alert the
-    outbox marks as written to local sinks is on disk.
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = int(sample_rate)
+        self._index = 0
+        self._t = time.time()
+
+    def anchor(self, first_index: int, n_samples: int) -> None:
+        """A segment starts with a block of ``n_samples`` at ``first_index`` that arrived now."""
+        self._index, self._t = int(first_index), time.time() - n_samples / self.sample_rate
+
+    def wall(self, index: int) -> float:
+        return self._t + (index - self._index) / self.sample_rate
+
+
+def alert_fields(det: Detection, clock: StreamClock, model_id: str) -> dict[str, Any]:
+    """The :class:`AlertRecord` fields (all but ``id``) of a detection on a stream at
+    ``clock.sample_rate`` Hz; stream times rounded to 0.1 ms."""
+    rate = clock.sample_rate
+    return dict(
+        label=det.label, pathological=bool(det.pathological), confidence=float(det.confidence),
+        onset_sample=int(det.onset), offset_sample=int(det.offset),
+        onset_s=round(det.onset / rate, 4), offset_s=round(det.offset / rate, 4),
+        detected_s=round(det.detected_at / rate, 4),
+        onset_wall=iso_utc(clock.wall(det.onset)), offset_wall=iso_utc(clock.wall(det.offset)),
+        emitted_wall=iso_utc(time.time()), severity=int(det.severity),
+        model_id=str(model_id), sample_rate=int(rate),
+    )
+
+
+class JsonlSink:
+    """Alert listener (:mod:`edge.runtime.delivery`): JSON lines to a file (appending), to
+    stdout (``"-"``) or to an open text stream.
+
+    Each line is flushed (and fsync'ed for files) before :meth:`on_alert` returns, so an alert
+    the outbox marks as written to local sinks is on disk.
     """
 
     def __init__(self, target: str | Path | IO[str] = "-", fsync: bool = True) -> None:
         self._lock = threading.Lock()
         self._own = False
         self._fsync = fsync
-        if hasattr(target, "write"):
-            self._fh = target  # type: ignore[assignment]
-            self.name = getattr(target, "name", "<stream>")
+        if not isinstance(target, (str, Path)):
+            self._fh = target
+            self.name = "<stream>"
         elif str(target) == "-":
             self._fh = sys.stdout
             self.name = "<stdout>"
@@ -97,7 +134,7 @@ class JsonlSink:
             self._own = True
             self.name = str(path)
 
-    def write(self, record: AlertRecord) -> None:
+    def on_alert(self, record: AlertRecord) -> None:
         line = record.to_json() + "\n"
         with self._lock:
             self._fh.write(line)

@@ -28,10 +28,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl
 
 from clikit import UserError
+
+from edge.runtime.roles import AlertChannel, LinkSource, SampleSource
+
+if TYPE_CHECKING:
+    from firmware_bridge.host.link import SerialLink
 
 DEFAULT_BAUD = 3_000_000
 KINDS = ("serial", "alsa", "wav")
@@ -126,6 +131,37 @@ def parse_source(text: str) -> SourceSpec:
     return SourceSpec(kind, target, params)
 
 
+def _no_errors() -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class OpenedSource:
+    """An open source and what the code that opened it knows about it.
+
+    ``channel``: the way back to the amplifier when the source is one (the serial link), else
+    None. ``name``: for messages ("source wav:x.wav"). ``scale_origin``: where the source's
+    µV per LSB comes from (HELLO, WAV comment, ?uv_per_lsb=) and ``scale_hint``: what to do
+    when it has none. ``n_samples``: a file's length (None for a stream) and ``file`` its
+    name. ``crc_errors``: frames the link's decoder rejected so far.
+    """
+
+    source: SampleSource
+    channel: AlertChannel | None = None
+    name: str = "the source"
+    invert: bool = False
+    scale_origin: str = "?uv_per_lsb="
+    scale_hint: str = "add ?uv_per_lsb=N (µV per LSB) to the source"
+    n_samples: int | None = None
+    file: str = "the WAV file"
+    crc_errors: Callable[[], int] = _no_errors
+
+    @classmethod
+    def of_link(cls, link: LinkSource, **kw: Any) -> "OpenedSource":
+        """A source that is also the alert channel (its type says so): one object, both roles."""
+        return cls(link, channel=link, **kw)
+
+
 def open_source(
     spec: SourceSpec,
     *,
@@ -134,19 +170,23 @@ def open_source(
     stop: threading.Event | None = None,
     give_up_s: float | None = None,
     link_kwargs: dict[str, Any] | None = None,
-) -> Any | None:
+) -> OpenedSource | None:
     """Open the source of ``spec``; serial ports are retried with backoff (``None`` if stopped).
 
     ``speed`` paces WAV replay (``None`` = as fast as possible); ``default_rate`` (Hz) is
     the ALSA capture rate when the source string gives none (the bundle's rate).
     """
+    name = f"source {spec}"
     if spec.kind == "wav":
         from firmware_bridge.host.source import WavSource
 
-        return WavSource(  # 10 ms blocks when paced like a unit; bigger when replaying flat out
+        wav = WavSource(  # 10 ms blocks when paced like a unit; bigger when replaying flat out
             spec.target, speed=speed, block=441 if speed is not None else 4410,
             uv_per_lsb=spec.uv_per_lsb, channel=int(spec.params.get("channel", 0)),
         )
+        origin = "WAV comment" if wav.uv_per_lsb_source == "wav-comment" else "?uv_per_lsb="
+        return OpenedSource(wav, name=name, invert=spec.invert, scale_origin=origin, n_samples=wav.n_samples,
+                            file=str(wav.path))
     if spec.kind == "alsa":
         from firmware_bridge.host.adc import AdcConfig, AdcSource
 
@@ -158,7 +198,16 @@ def open_source(
             channels=int(spec.params.get("channels", 1)),
             **({"block": int(spec.params["block"])} if "block" in spec.params else {}),
         )
-        return AdcSource(cfg)
+        return OpenedSource(AdcSource(cfg), name=name, invert=spec.invert)
+    link = _open_link(spec, stop, give_up_s, link_kwargs)
+    if link is None:
+        return None
+    return OpenedSource.of_link(link, name=name, invert=spec.invert, scale_origin="HELLO",
+                                scale_hint="the unit's HELLO gave none", crc_errors=lambda: link.stats.crc_errors)
+
+
+def _open_link(spec: SourceSpec, stop: threading.Event | None, give_up_s: float | None,
+               link_kwargs: dict[str, Any] | None) -> SerialLink | None:
     from firmware_bridge.host.link import SerialLink
 
     baud = int(spec.params.get("baud", DEFAULT_BAUD))

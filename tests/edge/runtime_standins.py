@@ -1,36 +1,33 @@
 """Small stand-ins for the runtime tests: an energy front-end and a threshold classifier.
 
-They let the pipeline, service and durability tests run without a trained bundle: a burst of
-large samples is "fibrillation", anything else "rest". Not shipped; tests only.
+They let the pipeline, service and durability tests run without a trained model: a burst of
+large samples is "fibrillation", anything else "rest". They fill the runtime's roles
+(:mod:`edge.runtime.roles`) and the bundle is a real :class:`edge.bundle.Bundle` built by its
+own constructor. Not shipped; tests only.
 """
 
 from __future__ import annotations
 
 import time
 import wave
-from dataclasses import dataclass
-from types import SimpleNamespace
+from pathlib import Path
 
 import numpy as np
+
+from edge.bundle import Bundle
+from edge.frontend import FrontendConfig
 
 LABELS = ("rest", "voluntary_muap", "fibrillation", "fasciculation")
 PATHOLOGICAL = frozenset({"fibrillation", "fasciculation"})
 
 
-@dataclass(frozen=True)
-class EnergyFrontendConfig:
-    sample_rate: int = 8000
-    frame_length: int = 200  # 25 ms
-    hop_length: int = 80  # 10 ms
-    n_mels: int = 2
-
-
 class EnergyFrontend:
-    """Streaming frames of ``[mean |x|, 0]`` (int32), same framing as edge.frontend."""
+    """A FeatureFrontend: streaming frames of ``[mean |x|, 0]`` (int32), edge.frontend's framing."""
 
     dtype = np.int32
+    kernel = "energy stand-in (tests)"
 
-    def __init__(self, cfg: EnergyFrontendConfig) -> None:
+    def __init__(self, cfg: FrontendConfig) -> None:
         self.cfg = cfg
         self.reset()
 
@@ -68,16 +65,19 @@ class ThresholdClassifier:
 
 
 def standin_bundle(sample_rate: int = 8000, min_sample_rate: int = 6000, window_frames: int = 98,
-                   hop_frames: int = 25) -> SimpleNamespace:
-    """A bundle-shaped object: 1 s windows (98 frames of 10 ms + 25 ms), 0.25 s hop."""
-    fcfg = EnergyFrontendConfig(sample_rate=sample_rate, frame_length=sample_rate // 40, hop_length=sample_rate // 100)
-    return SimpleNamespace(
-        labels=LABELS, pathological=PATHOLOGICAL, frontend_config=fcfg,
-        window_frames=window_frames, hop_frames=hop_frames, sample_rate=sample_rate,
-        min_sample_rate=min_sample_rate, model_id="standin-energy-v0", window_s=1.0, hop_s=0.25,
-        # as edge.bundle.Bundle.window_span_samples
-        window_span_samples=(window_frames - 1) * fcfg.hop_length + fcfg.frame_length,
-    )
+                   hop_frames: int = 25) -> Bundle:
+    """A model-less bundle for the stand-ins: 1 s windows (98 frames of 10 ms + 25 ms), 0.25 s hop,
+    two bands, no files (so no open-set guard)."""
+    fcfg = FrontendConfig(sample_rate=sample_rate, window_ms=25.0, hop_ms=10.0, n_mels=2, fmin_hz=20.0,
+                          fmax_hz=sample_rate / 2)
+    window = {"window_s": 1.0, "hop_s": 0.25, "window_frames": window_frames, "hop_frames": hop_frames}
+    model_id = "standin-energy-v0"
+    manifest = {"model_id": model_id, "labels": list(LABELS), "pathological": sorted(PATHOLOGICAL),
+                "window": window, "sample_rate": sample_rate, "min_sample_rate": min_sample_rate, "files": {}}
+    return Bundle(path=Path(__file__).parent / model_id, manifest=manifest, labels=LABELS,
+                  pathological=PATHOLOGICAL, frontend_config=fcfg, window_frames=window_frames,
+                  hop_frames=hop_frames, sample_rate=sample_rate, min_sample_rate=min_sample_rate,
+                  model_id=model_id)
 
 
 def bursts(duration_s: float, rate: int, starts_s, length_s: float = 2.0, seed: int = 0) -> np.ndarray:

@@ -77,8 +77,8 @@ def test_record_json_round_trip_and_frame(tmp_path):
     assert (frame.alert_id, frame.label, frame.onset, frame.offset, frame.severity) == (1, "fibrillation", 1000, 1500, 2)
     sink_path = tmp_path / "a.jsonl"
     sink = JsonlSink(sink_path)
-    sink.write(rec)
-    sink.write(rec)
+    sink.on_alert(rec)
+    sink.on_alert(rec)
     sink.close()
     lines = sink_path.read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[0])["id"] == 1
