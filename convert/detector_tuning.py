@@ -183,16 +183,6 @@ def _compact(s: dict) -> dict:
                                                   for k, v in s["per_class"].items()}}
 
 
-def tuning_result(bundle_name: str, minutes: float, rule: str, command: str) -> dict:
-    """The JSON document of a sweep: what ran, on which bundle, and :func:`sweep`'s result."""
-    from edge.bundle import load_bundle
-
-    bundle = load_bundle(bundle_name)
-    return {"command": command, "bundle": bundle_name, "model_id": bundle.model_id,
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "sweep": sweep(bundle_name, minutes, rule)}
-
-
 def print_pick(result: dict) -> None:
     """The evaluation set's tables: defaults, then the sweep's pick."""
     print("\nevaluation set, defaults:\n" + table(result["sweep"]["eval"]["default"]))
@@ -200,10 +190,21 @@ def print_pick(result: dict) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from clikit import UserError
+    from edge.bundle import BundleError, load_bundle
+
     t0 = time.perf_counter()
-    command = (f"emg-convert tune-detector --bundle {args.bundle} --minutes {args.minutes:g} "
-               f"--rule {args.rule} --out {args.out}")
-    result = tuning_result(args.bundle, args.minutes, args.rule, command)
+    if not args.minutes >= 0.5:  # recording_set drops remainders under 30 s: nothing would run
+        raise UserError(f"--minutes={args.minutes:g} is out of range: allowed >= 0.5")
+    try:
+        bundle = load_bundle(args.bundle)
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
+    result = {"command": (f"emg-convert tune-detector --bundle {args.bundle} --minutes {args.minutes:g} "
+                          f"--rule {args.rule} --out {args.out}"),
+              "bundle": args.bundle, "model_id": bundle.model_id,
+              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "sweep": sweep(args.bundle, args.minutes, args.rule)}
     print_pick(result)
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out)

@@ -39,3 +39,14 @@ def test_tune_detector_is_a_command_of_emg_convert(capsys):
     out = capsys.readouterr().out
     for option in ("--bundle", "--minutes", "--rule", "--out"):
         assert option in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--minutes", "0.1"], "--minutes=0.1 is out of range: allowed >= 0.5"),
+    (["--bundle", "no-such-bundle"], "bundle 'no-such-bundle' not found"),
+])
+def test_tune_detector_user_errors_are_one_line(tmp_path, capsys, args, message):
+    assert main(["tune-detector", *args, "--out", str(tmp_path / "t.json")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "t.json").exists()
