@@ -31,6 +31,7 @@ from edge.runtime.config import RuntimeConfig
 from edge.runtime.decision import DecisionStage
 from edge.runtime.detector import Detection
 from edge.runtime.windows import WindowAssembler
+from firmware_bridge.host.gaps import index_step
 
 
 @dataclass
@@ -123,29 +124,22 @@ class Pipeline:
         self.counters.segments += 1
 
     def feed(self, block: Any) -> list[Detection]:
-        """Process one block (``first_index``, int16 ``samples``); return confirmed detections."""
+        """Process one block (``first_index``, int16 ``samples``); return confirmed detections.
+
+        Where the block stands (new, after a gap, duplicate, restart) is the sources' own rule,
+        :func:`firmware_bridge.host.gaps.index_step`; a block wholly more than one window behind
+        is a restart of the amplifier's counter. This only chooses zero-fill or a new segment.
+        """
         samples = np.asarray(block.samples)
-        first = int(block.first_index)
-        if self._next is None:
-            self._new_segment(first)
-        elif first > self._next:
-            gap = first - self._next
-            self.counters.gap_samples += gap
-            if gap <= self._max_fill:
-                self.counters.filled_samples += gap
-                out = self._process(np.zeros(gap, dtype=np.int16))
-                return out + self._process(samples)
-            self._new_segment(first)
-        elif first < self._next:
-            overlap = self._next - first
-            if overlap >= samples.size and self._next - (first + samples.size) > self.window_samples:
-                self._new_segment(first)  # the counter went back: the amplifier restarted
-            elif overlap >= samples.size:
-                self.counters.duplicate_samples += int(samples.size)
-                return []
-            else:
-                self.counters.duplicate_samples += overlap
-                samples = samples[overlap:]
+        step = index_step(self._next, int(block.first_index), int(samples.size), rewind_restart=self.window_samples)
+        samples = samples[step.skip:]
+        self.counters.duplicate_samples += step.skip
+        self.counters.gap_samples += step.gap
+        if step.start or step.gap > self._max_fill:
+            self._new_segment(step.first_index)
+        elif step.gap:
+            self.counters.filled_samples += step.gap
+            return self._process(np.zeros(step.gap, dtype=np.int16)) + self._process(samples)
         return self._process(samples)
 
     def _process(self, samples: np.ndarray) -> list[Detection]:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from clikit import UserError
+from firmware_bridge.host.gaps import GapTracker
 from firmware_bridge.host.source import SampleBlock
 
 __all__ = ["AdcConfig", "AdcSource", "AdcStats", "uv_per_lsb_from_levels", "import_sounddevice"]
@@ -132,7 +133,9 @@ class AdcSource:
         self._lock = threading.Lock()
         self._captured = 0  # stream index of the next captured sample (PortAudio thread)
         self._expected_adc_time: float | None = None
-        self._delivered_end = 0  # index one past the last delivered sample (reader thread)
+        # Reader thread: delivered indices; the stream starts at 0, so blocks dropped before the
+        # first delivered one are a gap too.
+        self._index = GapTracker(start_index=0)
         self._closed = False
         try:
             self._stream = self._sd.InputStream(
@@ -181,12 +184,11 @@ class AdcSource:
             first, samples = self._queue.get(timeout=timeout) if timeout is None or timeout > 0 else self._queue.get_nowait()
         except queue.Empty:
             return None
-        gap = first - self._delivered_end
-        self._delivered_end = first + samples.size
+        step = self._index.update(first, int(samples.size))
         self.stats.samples += int(samples.size)
         self.stats.blocks += 1
-        self.stats.gap_samples += gap
-        return SampleBlock(first, samples, gap)
+        self.stats.gap_samples += step.gap
+        return SampleBlock(step.first_index, samples[step.skip:], step.gap)
 
     def close(self) -> None:
         if self._closed:

@@ -7,7 +7,8 @@ background I/O thread that owns the port. That thread
 * handshakes: sends HELLO_REQ on every (re)connect until the unit's HELLO arrives, then (once
   :meth:`SerialLink.start` was called) START until the unit ACKs it or samples arrive;
 * turns SAMPLES frames into :class:`~firmware_bridge.host.source.SampleBlock` with exact gaps
-  computed from the unit's sample index (duplicated or overlapping samples are trimmed);
+  computed from the unit's sample index by a :class:`~firmware_bridge.host.gaps.GapTracker`
+  (duplicated or overlapping samples are trimmed);
 * sends queued alerts and retransmits each until the unit ACKs its alert id (timeout
   ``ack_timeout_s``, doubling up to ``max_backoff_s``, PROTOCOL.md §8; at-least-once on the wire, the unit
   deduplicates by id);
@@ -23,9 +24,11 @@ block has been read; the link stays up so alerts can still be delivered until :m
 
 Sample indices are the unit's own counter (the one ALERT onset/offset refer to). If the unit
 reboots (the first SAMPLES frame after a reconnect or a HELLO starts below what was already
-delivered), the link adds an offset so that delivered indices keep increasing
-(``stats.unit_restarts``); the gap across a reboot is unknown and reported as 0. Samples
-before the first frame received are not a gap (the host cannot know where the stream began).
+delivered), or the index jumps by more than :data:`~firmware_bridge.host.gaps.MAX_JUMP`
+samples either way (a corrupt index that passed the CRC), the link adds an offset so that
+delivered indices keep increasing (``stats.unit_restarts``); the gap across a restart is unknown
+and reported as 0. Samples before the first frame received are not a gap (the host cannot know
+where the stream began).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import numpy as np
 import serial
 
 from firmware_bridge import codec as P
+from firmware_bridge.host.gaps import GapTracker
 from firmware_bridge.host.source import SampleBlock
 
 __all__ = ["SerialLink", "LinkStats"]
@@ -63,7 +67,7 @@ class LinkStats:
     gaps: int = 0                  #: discontinuities with missing samples
     duplicate_samples: int = 0     #: samples received twice and trimmed
     reconnects: int = 0            #: successful reopenings after a loss
-    unit_restarts: int = 0         #: unit index restarts seen (rebased)
+    unit_restarts: int = 0         #: unit index restarts seen (rebased), absurd jumps included
     alerts_sent: int = 0           #: distinct alerts transmitted at least once
     alerts_retransmitted: int = 0  #: extra transmissions of alerts
     alerts_acked: int = 0          #: distinct alerts ACKed by the unit
@@ -141,8 +145,9 @@ class SerialLink:
         self._closing = threading.Event()
         self._port = None
         self._seq = 0
-        # Stream position (IO thread only): unit index -> delivered index offset.
-        self._expected: int | None = None
+        # Stream position in the unit's indices (IO thread writes, under _lock) and the offset
+        # from unit to delivered index (IO thread only).
+        self._index = GapTracker()
         self._offset = 0
         self._fresh_session = False
 
@@ -156,9 +161,10 @@ class SerialLink:
     def stats(self) -> LinkStats:
         """A consistent snapshot of the counters."""
         with self._lock:
-            d = self._decoder.stats
+            d, t = self._decoder.stats, self._index
             return replace(self._stats, bytes=d.bytes_in, frames=d.frames, crc_errors=d.crc_errors,
-                           dropped_bytes=d.dropped_bytes)
+                           dropped_bytes=d.dropped_bytes, samples=t.received_samples, gap_samples=t.gap_samples,
+                           gaps=t.gaps, duplicate_samples=t.duplicate_samples, unit_restarts=t.restarts)
 
     def wait_hello(self, timeout: float | None = None) -> P.Hello:
         """Block until the unit's HELLO arrived; raises TimeoutError after ``timeout`` s."""
@@ -482,45 +488,27 @@ class SerialLink:
             self._start_acked = self._start_acked or self._start_requested
         if self._eof_seen:
             return
-        first = frame.first_index + self._offset
-        samples = frame.samples
         fresh, self._fresh_session = self._fresh_session, False
-        gap = 0
-        if self._expected is not None:
-            if first >= self._expected:
-                gap = first - self._expected
-            elif fresh:
-                # A unit that restarted counts from (near) zero again: keep indices increasing.
-                self._offset += self._expected - first
-                log.warning("unit sample index restarted at %d; rebasing (gap unknown)", frame.first_index)
-                with self._lock:
-                    self._stats.unit_restarts += 1
-                first = self._expected
-            else:
-                dup = min(first + samples.size, self._expected) - first
-                with self._lock:
-                    self._stats.duplicate_samples += dup
-                if dup >= samples.size:
-                    return
-                samples = samples[dup:]
-                first += dup
-        self._expected = first + samples.size
-        block = SampleBlock(first, np.ascontiguousarray(samples, dtype=np.int16), gap)
+        delivered_end = None if self._index.expected is None else self._index.expected + self._offset
         with self._lock:
-            self._stats.samples += int(samples.size)
-            self._stats.gap_samples += gap
-            self._stats.gaps += 1 if gap else 0
+            step = self._index.update(frame.first_index, frame.samples.size, fresh=fresh)
+        if step.restart:
+            # A unit that restarted counts from (near) zero again: keep delivered indices increasing.
+            self._offset = delivered_end - step.first_index
+            log.warning("unit sample index restarted at %d; rebasing (gap unknown)", frame.first_index)
+        samples = frame.samples[step.skip:]
+        if samples.size == 0:
+            return
+        block = SampleBlock(step.first_index + self._offset, np.ascontiguousarray(samples, dtype=np.int16), step.gap)
+        with self._lock:
             self._queued_samples += int(samples.size)
         self._blocks.put(block)
 
     def _on_end(self, next_index: int) -> None:
         if self._eof_seen:
             return
-        end = next_index + self._offset
-        if self._expected is not None and end > self._expected:
-            with self._lock:
-                self._stats.gap_samples += end - self._expected
-                self._stats.gaps += 1
+        with self._lock:
+            self._index.end(next_index)
         self._eof_seen = True
         log.info("unit signalled end of stream at sample %d", next_index)
         self._blocks.put(_EOF)

@@ -66,6 +66,26 @@ def test_loop_gaps_duplicates_and_end_of_stream():
     assert s.crc_errors == 0 and s.link_up and not link.stats.link_up  # down once closed
 
 
+def test_one_frame_with_an_absurd_index_is_a_restart_not_the_end_of_the_stream():
+    # Issue 14: a SAMPLES frame whose first_index passed the CRC at +2**63 made every later
+    # sample look like a duplicate. Now the jump out and the jump back are two restarts
+    # (rebased), and the stream carries on with increasing indices.
+    link = SerialLink("loop://", heartbeat_s=0.5, link_timeout_s=GUARD_S)
+    try:
+        inject(link, HELLO)
+        link.start(timeout=GUARD_S)
+        inject(link, samples(0, 100), samples(2**63 + 100, 10), samples(100, 100), samples(200, 100),
+               P.Heartbeat(1, P.StreamState.ENDED, 300, 0))
+        blocks = read_all(link)
+        s = link.stats
+    finally:
+        link.close()
+    assert [(b.first_index, b.samples.size, b.gap_before) for b in blocks] == [
+        (0, 100, 0), (100, 10, 0), (110, 100, 0), (210, 100, 0)]
+    assert s.unit_restarts == 2 and s.duplicate_samples == 0 and s.gap_samples == 0
+    assert s.samples == 310
+
+
 def test_loop_alert_is_acked_once_and_peer_alerts_deduplicated():
     # Over loop:// the link hears its own ALERT, ACKs it as a unit would, and hears that ACK.
     link = SerialLink("loop://", link_timeout_s=GUARD_S)

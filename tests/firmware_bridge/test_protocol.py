@@ -1,4 +1,4 @@
-"""Unit tests of the wire protocol codec (firmware_bridge.codec: frames, framing, cobs, crc; host.gaps)."""
+"""Unit tests of the wire protocol codec (firmware_bridge.codec: frames, framing, cobs, crc)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 
 from firmware_bridge.codec import cobs
 from firmware_bridge.codec.crc import CRC32_CHECK, crc32, crc32_bitwise
-from firmware_bridge.host.gaps import GapTracker
 from firmware_bridge.codec import (
     MAX_ENCODED, MAX_PAYLOAD, MAX_SAMPLES, PROTOCOL_VERSION, Ack, Alert, Config, ConfigKey,
     Decoder, Error, ErrorCode, FrameError, FrameType, Heartbeat, Hello, HelloRequest, Nack,
@@ -180,19 +179,6 @@ def test_newer_hello_with_appended_fields_is_still_read():
     wire = cobs.encode(body + struct.pack("<I", zlib.crc32(body))) + b"\x00"
     (h,) = Decoder().feed(wire)
     assert h.protocol_version == 3 and h.sample_rate == 48000 and h.seq == 9
-
-
-def test_gap_tracker_exact():
-    g = GapTracker()
-    assert g.update(1000, 10) == 0          # stream start is not a gap
-    assert g.update(1010, 10) == 0
-    assert g.update(1050, 10) == 30
-    assert g.update(1040, 10) == 0          # late duplicate
-    assert g.update(1055, 10) == 0          # partial overlap
-    assert (g.gap_samples, g.gaps, g.duplicate_samples, g.received_samples) == (30, 1, 15, 35)
-    assert g.expected == 1065
-    g2 = GapTracker(start_index=0)
-    assert g2.update(5, 1) == 5
 
 
 def test_worked_examples_in_protocol_md_are_what_the_codec_sends():
