@@ -43,7 +43,9 @@ def test_alerts_reach_the_amplifier_and_the_stream_end_exits_0(tmp_path):
         for a, t in zip(got, (4.0, 14.0)):
             assert abs(a.onset / 8000 - t) < 0.5
         assert summary.pending_alerts == 0
-        assert summary.crc_errors >= 0  # counted by the link, never fatal
+        # a bit error rate of 1e-5 over the 3.5 Mbit of frames flips some 50 bits (seed 3): frames
+        # fail their CRC, the link counts and drops them, and neither the run nor an alert is lost
+        assert summary.crc_errors > 0
         assert summary.audio_s > 20.0  # a few corrupted frames are gaps, not an end
     finally:
         amp.stop()
