@@ -30,7 +30,7 @@ from convert.simulator.background import background as make_background
 from convert.simulator.subject import Subject
 from edge.quant.units import MeasureConfig, firing, template_measures
 
-__all__ = ["UnitTruth", "VoluntaryTruth", "render_voluntary_truth", "true_template"]
+__all__ = ["UnitScore", "UnitTruth", "VoluntaryTruth", "render_voluntary_truth", "score_units", "true_template"]
 
 _TRUTH_STREAM = 0x7E0717
 _PAD_S = 0.05  # zeros around a template before the band-pass (its causal tail fits)
@@ -126,3 +126,68 @@ def render_voluntary_truth(seed: int, effort: float = 0.15, duration_s: float = 
                                area_uv_ms=tm.area_uv_ms, firing_rate_hz=rate, isi_cv=cv, template_uv=tmpl))
     return VoluntaryTruth(pcm=pcm, sample_rate=int(sample_rate), uv_per_lsb=amplifier.uv_per_lsb,
                           effort=float(effort), subject=subject, units=units, clipped_samples=clipped)
+
+
+# ---------------------------------------------------------------------------------------
+# Scoring a decomposition against the truth (EMGLAB convention)
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UnitScore:
+    """One true unit against its best-matching found unit (None when not found).
+
+    ``recall``: share of the true discharges with a found discharge within ± tolerance
+    (the "≥ 90 % of discharges matched" target); ``agreement``: EMGLAB's
+    matched / (matched + missed + false) (McGill, Lateva & Marateb 2005)."""
+
+    index: int
+    n_true: int
+    found_id: int | None
+    recall: float
+    agreement: float
+    amplitude_error: float | None   # (found − true) / true
+    duration_error_ms: float | None  # found − true
+    rate_error_hz: float | None      # found − true
+
+
+def _matched(true_t: np.ndarray, found_t: np.ndarray, tol: float) -> int:
+    """Discharges matched one-to-one within ``tol`` s (greedy in time order)."""
+    if len(true_t) == 0 or len(found_t) == 0:
+        return 0
+    i = j = k = 0
+    while i < len(true_t) and j < len(found_t):
+        d = found_t[j] - true_t[i]
+        if abs(d) <= tol:
+            k, i, j = k + 1, i + 1, j + 1
+        elif d < 0:
+            j += 1
+        else:
+            i += 1
+    return k
+
+
+def score_units(truth: VoluntaryTruth, found, min_discharges: int = 20, tol_s: float = 0.0005,
+                found_share: float = 0.5) -> list[UnitScore]:
+    """Score found units (objects with ``id``, ``discharge_times_s``, ``amplitude_uv``,
+    ``duration_ms``, ``firing_rate_hz``, e.g. :class:`edge.quant.UnitMeasures`) against every
+    true unit with ≥ ``min_discharges`` discharges. A true unit is *found* by the found unit
+    matching most of its discharges if that is ≥ ``found_share`` of them."""
+    out = []
+    for u in truth.units:
+        if u.n_discharges < min_discharges:
+            continue
+        t = np.asarray(u.discharge_times_s)
+        best, best_k = None, 0
+        for f in found:
+            k = _matched(t, np.sort(np.asarray(f.discharge_times_s)), tol_s)
+            if k > best_k:
+                best, best_k = f, k
+        if best is None or best_k < found_share * len(t):
+            out.append(UnitScore(u.index, len(t), None, best_k / len(t), 0.0, None, None, None))
+            continue
+        nf = len(best.discharge_times_s)
+        out.append(UnitScore(
+            u.index, len(t), int(best.id), best_k / len(t), best_k / (len(t) + nf - best_k),
+            (best.amplitude_uv - u.amplitude_uv) / u.amplitude_uv, best.duration_ms - u.duration_ms,
+            best.firing_rate_hz - u.firing_rate_hz))
+    return out

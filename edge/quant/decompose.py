@@ -27,7 +27,8 @@
    the pair (at 15 % effort ~1 discharge in 10 overlaps another within 1 ms).
    (superimposed potentials at low to moderate effort).
 
-Discharge indices are the template's alignment sample (its detection-band peak) in the input.
+Discharge indices are the template's alignment sample (its detection-band peak) on the
+detection band's (decimated, :func:`chunks.decimation`) grid; ``fs`` here is that grid's rate.
 """
 
 from __future__ import annotations
@@ -342,15 +343,15 @@ class Peeler:
         if len(self.T) == 0:
             return
         H, K, L = self.H, self.K, 2 * self.H + 1
-        d = w.detect
-        lo, hi = max(w.lo, H + K), min(w.hi, len(d) - H - K)
+        d = w.detect  # decimated grid (chunks.decimation): indices below are on it
+        lo, hi = max(w.dlo, H + K), min(w.dhi, len(d) - H - K)
         idx = np.arange(-H - K, H + K + 1)
         for _ in range(self.cfg.rounds):
             p = candidates(d, lo, hi, self.thr, self.sep)
             if len(p) == 0:
                 break
             p = p[np.argsort(-np.abs(d[p]))]
-            allowed = self._allowed(p + w.start)
+            allowed = self._allowed(p + w.dstart)
             m, k, r, e, tau = _match(d[p[:, None] + idx[None, :]], self.T, self.TT, self.D, self.DD, self.TD, allowed)
             ok = (e > 0) & (r <= self.cfg.accept_residual * e)
             busy = np.zeros(len(d), dtype=bool)
@@ -368,9 +369,9 @@ class Peeler:
                 for mm, a, t in fits:
                     d[a:a + L] -= self.T[mm] - t * self.D[mm]
                     busy[a:a + L] = True
-                    self.units[mm].append(w.start + a + H)
+                    self.units[mm].append(w.dstart + a + H)
                 hit = True
             if not hit:
                 break
         left = candidates(d, lo, hi, self.thr, self.sep)
-        self.unassigned.extend(int(w.start + c) for c in left)
+        self.unassigned.extend(int(w.dstart + c) for c in left)

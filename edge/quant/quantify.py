@@ -30,7 +30,7 @@ import numpy as np
 from edge.calibration import check_uv_per_lsb
 
 from .bands import BandConfig
-from .chunks import windows
+from .chunks import decimation, windows
 from .decompose import DecomposeConfig, Peeler, candidates, learn_templates, noise_sigma
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, template_measures, turn_points
@@ -201,14 +201,16 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         return _empty(f"clipped: {100 * clip:.2f} % of samples at the rails (amplifier overload)", fs, dur)
 
     dc = cfg.decompose
-    H, K, sep = dc.samples(fs)
+    q = decimation(fs)
+    fd = fs / q  # rate of the detection band's grid
+    H, K, sep = dc.samples(fd)
     pre, post = int(round(cfg.pre_ms * fs / 1000)), int(round(cfg.post_ms * fs / 1000))
-    margin = max(H + K + 2, pre, post) + 2
+    margin = max(q * (H + K + 2), pre, post) + 2
     block = max(int(cfg.block_s * fs), 4 * margin)
 
     # Pass 0: noise.
-    meds = [float(np.median(np.abs(w.detect[w.lo:w.hi]))) for w in windows(x, fs, cfg.bands, block, margin, scale)
-            if w.hi > w.lo]
+    meds = [float(np.median(np.abs(w.detect[w.dlo:w.dhi]))) for w in windows(x, fs, cfg.bands, block, margin, scale)
+            if w.dhi > w.dlo]
     sigma = noise_sigma(meds)
     if not sigma > 0:
         return _empty("flat input: no signal", fs, dur)
@@ -225,7 +227,7 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         turns += len(tp)
         if len(tp) > 1:
             turn_amp += float(np.sum(np.abs(np.diff(core[tp]))))
-        lo, hi = max(w.lo, H + K), min(w.hi, len(w.detect) - H - K)
+        lo, hi = max(w.dlo, H + K), min(w.dhi, len(w.detect) - H - K)
         for c in candidates(w.detect, lo, hi, thr, sep):
             seen += 1
             s = w.detect[c - H - K:c + H + K + 1]
@@ -242,19 +244,19 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
                       interference)
 
     # Pass 2: templates and peel-off.
-    T = learn_templates(np.stack(snips), dc, fs)
+    T = learn_templates(np.stack(snips), dc, fd)
     if len(T) == 0:
         return _empty("no recurring potential shapes (noise or activity too sparse)", fs, dur, interference)
     peeler = None
     for _ in range(1 + dc.context_passes):
-        peeler = Peeler(T, thr, dc, fs, context=None if peeler is None else peeler.units)
+        peeler = Peeler(T, thr, dc, fd, context=None if peeler is None else peeler.units)
         for w in windows(x, fs, cfg.bands, block, margin, scale):
             peeler.process(w)
 
     found = []
     lo_rate, hi_rate = cfg.rate_range_hz
     for m, idx in enumerate(peeler.units):
-        idx = np.unique(np.asarray(idx, dtype=np.int64))
+        idx = q * np.unique(np.asarray(idx, dtype=np.int64))  # on the input's grid
         if len(idx) < cfg.min_discharges:
             continue
         t = idx / fs
@@ -267,8 +269,8 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
                       "(rest, noise, or activity too dense to decompose)", fs, dur, interference)
 
     # Pass 3: display templates from the most isolated discharges.
-    every = np.sort(np.concatenate([np.asarray(u, dtype=np.int64) for u in peeler.units if len(u)]
-                                   + [np.asarray(peeler.unassigned, dtype=np.int64)]))
+    every = q * np.sort(np.concatenate([np.asarray(u, dtype=np.int64) for u in peeler.units if len(u)]
+                                       + [np.asarray(peeler.unassigned, dtype=np.int64)]))
     picks = []
     for idx in found:
         pos = np.searchsorted(every, idx)
