@@ -4,11 +4,15 @@
 
 Routes (same convolutional front as the kit's CRNN, 100×64 input, 12 classes):
 keras 3 GRU/LSTM as a WHILE loop (``unroll=False``), keras 3 GRU/LSTM unrolled, the legacy
-``tf_keras`` LSTM (``TF_USE_LEGACY_KERAS=1``, fused UNIDIRECTIONAL_SEQUENCE_LSTM) and the
-kit's CNN as the peer. Each child converts to full int8 (int8 input and output, builtin int8
-ops only), runs the kit's int8 verification, and measures one-thread latency with reference
-kernels and XNNPACK and the largest probability difference to the float model. A converter
-crash is recorded with its signal. The legacy route needs ``tf_keras`` (``pip install
+``tf_keras`` LSTM (``TF_USE_LEGACY_KERAS=1``, fused UNIDIRECTIONAL_SEQUENCE_LSTM), the kit's
+per-gate LSTM/GRU (one Dense layer per gate, no fused kernel to SPLIT), a dilated causal TCN,
+and the kit's CNN as the peer. The parent simulates one set of feature windows (two clips per
+class for training, one for the comparison; :func:`convert.simulator.simulate_clip` through
+the device front-end); each child trains its model for ``--steps`` Adam steps (batch 16) on
+them, folds batch norm, converts to full int8 (int8 input and output, builtin int8 ops only),
+runs the kit's int8 verification, and measures one-thread latency with reference kernels and
+XNNPACK, the largest probability difference to the float model and the top-1 agreement
+between them on the held-out windows. A converter crash is recorded with its signal. The legacy route needs ``tf_keras`` (``pip install
 --no-deps tf_keras==2.21.0``; with dependencies it pulls the full ``tensorflow`` wheel).
 """
 
@@ -19,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +36,9 @@ ROUTES = {
     "keras3 GRU unroll=True": dict(arch="crnn", rnn="gru", unroll=True, legacy=False),
     "keras3 LSTM unroll=True": dict(arch="crnn", rnn="lstm", unroll=True, legacy=False),
     "tf_keras LSTM (fused)": dict(arch="crnn", rnn="lstm", unroll=False, legacy=True),
+    "per-gate LSTM (kit default)": dict(arch="crnn", rnn="lstm_gates", unroll=True, legacy=False),
+    "per-gate GRU": dict(arch="crnn", rnn="gru_gates", unroll=True, legacy=False),
+    "TCN (dilated causal Conv1D)": dict(arch="crnn", rnn="tcn", unroll=True, legacy=False),
 }
 SHAPE = (100, 64)
 
@@ -71,7 +79,25 @@ def _probs(content: bytes, xs: np.ndarray) -> np.ndarray:
     return np.array(res)
 
 
-def child(name: str) -> dict:
+def simulated_windows(path: Path, seed: int = 900) -> None:
+    """Feature windows (front-end integers) of simulated clips, 4 s each, to ``path`` (.npz):
+    two clips per class for training, one for the float/int8 comparison."""
+    from convert import trainset
+    from convert.simulator import simulate_clip
+    from convert.taxonomy import LABELS
+    from convert.windowing import window_recording
+
+    fe, wcfg = trainset.default_frontend_config(44100), trainset.window_config(1.0, 0.25)
+    parts: dict[str, list] = {"train": [], "train_y": [], "test": [], "test_y": []}
+    for i, label in enumerate(LABELS):
+        for k, part in enumerate(("train", "train", "test")):
+            X, y = window_recording(simulate_clip(label, 4.0, 44100, seed=seed + 3 * i + k), fe, wcfg)
+            parts[part].append(X)
+            parts[part + "_y"].append(np.asarray(y, np.int64))
+    np.savez(path, **{k: np.concatenate(v) for k, v in parts.items()})
+
+
+def child(name: str, data: str, steps: int) -> dict:
     r = ROUTES[name]
     if r["legacy"]:
         import tf_keras as K
@@ -80,28 +106,41 @@ def child(name: str) -> dict:
     from convert.models import ModelConfig, build_model, fold_batchnorm
     from convert.quantize import Int8VerificationError, calibration_set, inspect_tflite, to_tflite_float, to_tflite_int8
 
+    from convert.models import count_params
+    from convert.trainset import fit_quantizer
+    from convert.train import to_model_input
+
     cfg = ModelConfig.default(r["arch"], **({"rnn": r["rnn"], "rnn_unroll": r["unroll"]} if r["arch"] == "crnn" else {}))
     model = build_model(SHAPE, 12, cfg, K=K, batch_size=1 if r["legacy"] else None)
-    rng = np.random.default_rng(0)
-    feats = (rng.integers(-128, 128, (120,) + SHAPE) / 128).astype(np.float32)
-    # a few steps of training so batch-norm statistics and weights are not at their initial values
-    # (an untrained GRU left one float SPLIT in the graph in our runs; the verification catches it)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    n_fit = 8 if r["legacy"] else 64  # the tf_keras model has a fixed batch of 1
-    model.fit(feats[:n_fit], rng.integers(0, 12, n_fit), epochs=1, batch_size=1 if r["legacy"] else 16, verbose=0)
+    with np.load(data) as d:
+        quant = fit_quantizer(d["train"])
+        feats, y = to_model_input(quant(d["train"])), d["train_y"]
+        test, test_y = to_model_input(quant(d["test"])), d["test_y"]
+    # trained, not initial, weights: the float SPLIT of the fused LSTM appeared only after training
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    batch = 1 if r["legacy"] else 16  # the tf_keras model has a fixed batch of 1
+    n_steps = max(8, steps // 16) if r["legacy"] else steps
+    t0 = time.time()
+    epochs = max(1, int(round(n_steps / np.ceil(len(feats) / batch))))
+    hist = model.fit(feats, y, epochs=epochs, batch_size=batch, verbose=0)
+    res = {"train_steps": int(np.ceil(len(feats) / batch) * epochs), "train_s": round(time.time() - t0, 1),
+           "train_accuracy": round(float(hist.history["accuracy"][-1]), 3), "params": count_params(model)}
     model = fold_batchnorm(model, cfg, K=K)
     float_content = to_tflite_float(model)
     t0 = time.time()
     content = to_tflite_int8(model, calibration_set(feats, 100), verify=False)
-    res = {"convert_s": round(time.time() - t0, 2), "bytes": len(content),
-           "float_ops": sorted(inspect_tflite(float_content).ops)}
+    res.update({"convert_s": round(time.time() - t0, 2), "bytes": len(content),
+                "float_ops": sorted(inspect_tflite(float_content).ops)})
     rep = inspect_tflite(content)
     res.update(ok=rep.ok, ops=rep.ops, problems=rep.problems[:3], tensor_dtypes=rep.tensor_dtypes)
     try:
         res["int8_ref_ms"] = round(_latency(content, False), 4)
         res["int8_xnnpack_ms"] = round(_latency(content, True), 4)
-        res["max_abs_prob_diff"] = round(float(np.abs(_probs(content, feats[100:]) -
-                                                      _probs(float_content, feats[100:])).max()), 4)
+        p8, pf = _probs(content, test), _probs(float_content, test)
+        res["max_abs_prob_diff"] = round(float(np.abs(p8 - pf).max()), 4)
+        res["top1_agreement"] = round(float(np.mean(p8.argmax(1) == pf.argmax(1))), 4)
+        res["int8_test_accuracy"] = round(float(np.mean(p8.argmax(1) == test_y)), 3)
+        res["test_windows"] = int(len(test))
     except (RuntimeError, ValueError) as exc:
         res["run_error"] = str(exc)[:200]
     del Int8VerificationError
@@ -112,17 +151,29 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--child")
     p.add_argument("--out", default="benchmarks/results/recurrent_quantization.json")
+    p.add_argument("--data", help="(child) windows written by the parent")
+    p.add_argument("--steps", type=int, default=300, help="Adam steps of batch 16 per model")
+    p.add_argument("--routes", nargs="*", help="subset of route names (default: all)")
     args = p.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(child(args.child)), flush=True)
+        print("RESULT " + json.dumps(child(args.child, args.data, args.steps)), flush=True)
         return 0
+    unknown = sorted(set(args.routes or ()) - set(ROUTES))
+    if unknown:
+        p.error(f"unknown routes {unknown}; choose from {sorted(ROUTES)}")
     results = {}
+    tmp = tempfile.TemporaryDirectory(prefix="emg-rq-")
+    data = Path(tmp.name) / "windows.npz"
+    simulated_windows(data)
     for name, r in ROUTES.items():
+        if args.routes and name not in args.routes:
+            continue
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         if r["legacy"]:
             env["TF_USE_LEGACY_KERAS"] = "1"
         t0 = time.time()
-        proc = subprocess.run([sys.executable, __file__, "--child", name], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, __file__, "--child", name, "--data", str(data),
+                               "--steps", str(args.steps)], capture_output=True, text=True,
                               env=env, timeout=900)
         line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if proc.returncode == 0 and line:
@@ -134,13 +185,17 @@ def main() -> int:
         res["wall_s"] = round(time.time() - t0, 1)
         results[name] = res
         print(name, json.dumps({k: res.get(k) for k in ("ok", "crash", "bytes", "int8_ref_ms", "int8_xnnpack_ms",
-                                                         "max_abs_prob_diff", "problems")}), flush=True)
+                                                         "max_abs_prob_diff", "top1_agreement", "problems")}),
+              flush=True)
     peer = results.get("cnn (peer)", {})
     for res in results.values():
         if res.get("bytes") and peer.get("bytes"):
             res["size_vs_cnn"] = round(res["bytes"] / peer["bytes"], 2)
         if res.get("int8_ref_ms") and peer.get("int8_ref_ms"):
             res["latency_vs_cnn"] = round(res["int8_ref_ms"] / peer["int8_ref_ms"], 2)
+    tmp.cleanup()
+    results = {"_protocol": {"steps": args.steps, "batch": 16, "train_clips_per_class": 2,
+                             "test_clips_per_class": 1, "clip_s": 4.0}, **results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -6,10 +6,14 @@ Both take one window ``(frames, n_mels)`` of int8-grid features as float (``q / 
 normalisation is used in training and folded into the preceding convolution at export
 (:func:`fold_batchnorm`), so the exported graph has no separate scale/shift ops.
 
-The CRNN's recurrent layer runs over the pooled time axis. Which recurrence converts to
-full int8 is a converter question (edge-pipelines.md §5): Keras 3 GRU/LSTM lower to a WHILE
-loop that crashes full-int8 conversion, so the builders here unroll the recurrence
-(``unroll=True``, builtin ops only); docs/TRAINING.md compares routes.
+The CRNN's temporal layer runs over the pooled time axis. Which recurrence converts to
+full int8 is a converter question (edge-pipelines.md §5, docs/TRAINING.md compares routes):
+Keras 3 GRU/LSTM lower to a WHILE loop that crashes full-int8 conversion, and unrolled
+(``unroll=True``) they compute all gates with one fused kernel and SPLIT the result, a SPLIT
+the converter left in float once trained. The default CRNN therefore writes the LSTM out as
+a functional sub-graph with one Dense layer per gate (``rnn="lstm_gates"``; ``"gru_gates"``
+likewise), so there is nothing to split; ``rnn="tcn"`` is the convolutional alternative
+(dilated causal Conv1D over the steps).
 
 SpecAugment-style masking (:func:`spec_augment`) is applied to training batches in numpy,
 outside the graph, so nothing of it can leak into the exported model.
@@ -23,7 +27,12 @@ from typing import Any
 import numpy as np
 
 ARCHITECTURES = ("cnn", "crnn")
-RECURRENT = ("gru", "lstm")
+#: Temporal layers of the CRNN: Keras GRU/LSTM (fused gate kernel; ``rnn_unroll`` applies),
+#: the same cells with one Dense layer per gate (always unrolled), a dilated causal TCN.
+RECURRENT = ("gru", "lstm", "lstm_gates", "gru_gates", "tcn")
+#: Dilations of the TCN's causal convolutions (kernel 3): receptive field 1 + 2·(1+2+4) = 15
+#: steps, more than the 12 pooled steps of the default CRNN.
+TCN_DILATIONS = (1, 2, 4)
 #: CNN pooling heads: global average, or average and max concatenated (a single potential in a
 #: quiet window, e.g. a fasciculation, survives max pooling but is diluted by averaging).
 HEADS = ("avg", "avgmax")
@@ -35,7 +44,8 @@ class ModelConfig:
 
     ``widths``: output channels of the convolution blocks (each block: 3×3 conv, batch norm,
     ReLU, max-pool). ``pools``: (time, mel) pooling after each block. ``dropout`` in [0, 0.9).
-    ``rnn_units`` / ``rnn`` / ``rnn_unroll`` only for the CRNN (``rnn_unroll=False`` gives the
+    ``rnn_units`` / ``rnn`` / ``rnn_unroll`` only for the CRNN (``rnn`` in :data:`RECURRENT`;
+    ``rnn_units`` is the TCN's channel count for ``"tcn"``; ``rnn_unroll=False`` gives the
     WHILE-loop graph that full-int8 conversion cannot take, kept for the route comparison);
     ``head`` (global pooling) only for the CNN.
     """
@@ -85,7 +95,8 @@ class ModelConfig:
     def default(cls, arch: str, **overrides: Any) -> "ModelConfig":
         """Defaults per architecture (the CRNN keeps more time resolution for its recurrence)."""
         if arch == "crnn":
-            base = dict(arch="crnn", widths=(16, 32, 48), pools=((2, 2), (2, 2), (2, 4)))
+            # per-gate Dense LSTM: the route whose trained int8 export verifies (docs/TRAINING.md)
+            base = dict(arch="crnn", widths=(16, 32, 48), pools=((2, 2), (2, 2), (2, 4)), rnn="lstm_gates")
         else:
             base = dict(arch="cnn")
         base.update(overrides)
@@ -126,16 +137,98 @@ def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, 
     else:
         t, f, c = (int(s) for s in x.shape[1:])
         x = L.Reshape((t, f * c), name="to_sequence")(x)
-        rnn_cls = L.GRU if cfg.rnn == "gru" else L.LSTM
-        kwargs = dict(unroll=cfg.rnn_unroll, name="rnn", kernel_initializer=K.initializers.GlorotUniform(seed=seed + 100))
-        if cfg.rnn == "gru":
-            kwargs["reset_after"] = True
-        x = rnn_cls(cfg.rnn_units, **kwargs)(x)
+        if cfg.rnn == "tcn":
+            x = _tcn(K, x, cfg.rnn_units, seed)
+        elif cfg.rnn.endswith("_gates"):
+            x = _gated_cell(K, x, cfg.rnn[:-len("_gates")], cfg.rnn_units, seed)
+        else:
+            rnn_cls = L.GRU if cfg.rnn == "gru" else L.LSTM
+            kwargs = dict(unroll=cfg.rnn_unroll, name="rnn",
+                          kernel_initializer=K.initializers.GlorotUniform(seed=seed + 100))
+            if cfg.rnn == "gru":
+                kwargs["reset_after"] = True
+            x = rnn_cls(cfg.rnn_units, **kwargs)(x)
     if cfg.dropout > 0:
         x = L.Dropout(cfg.dropout, seed=seed + 200, name="dropout")(x)
     out = L.Dense(n_classes, activation="softmax", kernel_initializer=K.initializers.HeNormal(seed=seed + 300),
                   name="classifier")(x)
     return K.Model(inp, out, name=f"emg_{cfg.arch}")
+
+
+def _last_step(K, x, t: int, name: str):
+    """Step ``t`` of a ``(batch, steps, features)`` sequence as ``(batch, features)`` (a
+    STRIDED_SLICE + RESHAPE in the converted graph; the int8 scale passes through)."""
+    steps, feats = int(x.shape[1]), int(x.shape[2])
+    x = K.layers.Cropping1D((t, steps - t - 1), name=f"{name}_crop")(x)
+    return K.layers.Reshape((feats,), name=name)(x)
+
+
+def _gated_cell(K, seq, cell: str, units: int, seed: int):
+    """An LSTM or GRU unrolled over the steps of ``seq``, one Dense layer per gate.
+
+    Same equations as Keras' cells (LSTM: i, f, g, o with c = f·c + i·g, h = o·tanh(c);
+    GRU with reset after the recurrent product: h = z·h + (1 − z)·n, recurrent products
+    without bias), but every gate has its own input and recurrent Dense layers, shared over
+    the steps. Keras' fused kernel computes all gates in one product and SPLITs it; a trained
+    model's SPLIT was left in float by the converter (docs/TRAINING.md); here there is nothing
+    to split. At step 0 the state is zero,
+    so the recurrent products are omitted. Sigmoid and tanh map to LOGISTIC and TANH, which
+    have int8 kernels.
+    """
+    L = K.layers
+    gates = ("i", "f", "g", "o") if cell == "lstm" else ("z", "r", "n")
+    init = K.initializers.GlorotUniform
+    rec = K.initializers.Orthogonal
+    # forget-gate bias 1, as Keras' unit_forget_bias: remember by default early in training
+    wx = {g: L.Dense(units, kernel_initializer=init(seed=seed + 100 + k), name=f"rnn_x{g}",
+                     bias_initializer="ones" if g == "f" else "zeros")
+          for k, g in enumerate(gates)}
+    wh = {g: L.Dense(units, use_bias=False, kernel_initializer=rec(seed=seed + 110 + k), name=f"rnn_h{g}")
+          for k, g in enumerate(gates)}
+    act = {g: ("tanh" if g in ("g", "n") else "sigmoid") for g in gates}
+    h = c = None
+    for t in range(int(seq.shape[1])):
+        xt = _last_step(K, seq, t, f"rnn_x{t}")
+        pre = {g: wx[g](xt) for g in gates}
+        if h is None:
+            if cell == "lstm":
+                a = {g: L.Activation(act[g], name=f"rnn_{g}{t}")(pre[g]) for g in ("i", "g", "o")}
+                c = L.Multiply(name=f"rnn_c{t}")([a["i"], a["g"]])
+                h = L.Multiply(name=f"rnn_h{t}")([a["o"], L.Activation("tanh", name=f"rnn_tc{t}")(c)])
+            else:  # h = (1 − z)·n = n − z·n
+                z = L.Activation("sigmoid", name=f"rnn_z{t}")(pre["z"])
+                n = L.Activation("tanh", name=f"rnn_n{t}")(pre["n"])
+                h = L.Subtract(name=f"rnn_h{t}")([n, L.Multiply(name=f"rnn_zn{t}")([z, n])])
+            continue
+        if cell == "lstm":
+            a = {g: L.Activation(act[g], name=f"rnn_{g}{t}")(L.Add(name=f"rnn_p{g}{t}")([pre[g], wh[g](h)]))
+                 for g in gates}
+            c = L.Add(name=f"rnn_c{t}")([L.Multiply(name=f"rnn_fc{t}")([a["f"], c]),
+                                         L.Multiply(name=f"rnn_ig{t}")([a["i"], a["g"]])])
+            h = L.Multiply(name=f"rnn_h{t}")([a["o"], L.Activation("tanh", name=f"rnn_tc{t}")(c)])
+        else:
+            h = _gru_step(L, pre, wh, h, t)
+    return h
+
+
+def _gru_step(L, pre, wh, h, t):
+    """One GRU step (reset after the recurrent product) from the input pre-activations ``pre``."""
+    z = L.Activation("sigmoid", name=f"rnn_z{t}")(L.Add(name=f"rnn_pz{t}")([pre["z"], wh["z"](h)]))
+    r = L.Activation("sigmoid", name=f"rnn_r{t}")(L.Add(name=f"rnn_pr{t}")([pre["r"], wh["r"](h)]))
+    n = L.Activation("tanh", name=f"rnn_n{t}")(
+        L.Add(name=f"rnn_pn{t}")([pre["n"], L.Multiply(name=f"rnn_rh{t}")([r, wh["n"](h)])]))
+    # h = z·h + (1 − z)·n = n + z·(h − n)
+    return L.Add(name=f"rnn_h{t}")([n, L.Multiply(name=f"rnn_zd{t}")([z, L.Subtract(name=f"rnn_d{t}")([h, n])])])
+
+
+def _tcn(K, seq, channels: int, seed: int):
+    """Dilated causal Conv1D stack (kernel 3, :data:`TCN_DILATIONS`, ReLU) over the steps;
+    the last step, which sees the whole window, is the output."""
+    x = seq
+    for i, d in enumerate(TCN_DILATIONS):
+        x = K.layers.Conv1D(channels, 3, padding="causal", dilation_rate=d, activation="relu",
+                            kernel_initializer=K.initializers.HeNormal(seed=seed + 120 + i), name=f"tcn{i}")(x)
+    return _last_step(K, x, int(x.shape[1]) - 1, "tcn_last")
 
 
 def fold_batchnorm(model, cfg: ModelConfig, K: Any | None = None):

@@ -79,3 +79,65 @@ def test_spec_augment_masks_with_the_floor_and_keeps_input():
         # masks are bounded: at most 2 time spans of 6 frames and 2 bands of 5 channels
         full_rows = np.all(changed[i] | (x[i] == x[i].min()), axis=1).sum()
         assert full_rows <= 12 + 1
+
+
+@pytest.mark.parametrize("rnn", ["lstm_gates", "gru_gates", "tcn"])
+def test_quantization_friendly_temporal_layers_match_their_fold_and_give_probabilities(rnn):
+    cfg = ModelConfig.default("crnn", widths=(4, 8), pools=((2, 2), (2, 2)), rnn=rnn, rnn_units=8)
+    m = build_model((24, 16), 5, cfg, seed=1)
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-1, 1, (3, 24, 16)).astype(np.float32)
+    p = m.predict(x, verbose=0)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(fold_batchnorm(m, cfg).predict(x, verbose=0), p, atol=1e-5)
+    # one Dense layer per gate, no fused kernel (the SPLIT the converter left in float)
+    names = {layer.name for layer in m.layers}
+    if rnn == "lstm_gates":
+        assert {"rnn_xi", "rnn_xf", "rnn_xg", "rnn_xo", "rnn_hi", "rnn_hf", "rnn_hg", "rnn_ho"} <= names
+    elif rnn == "gru_gates":
+        assert {"rnn_xz", "rnn_xr", "rnn_xn", "rnn_hz", "rnn_hr", "rnn_hn"} <= names
+    else:
+        assert {"tcn0", "tcn1", "tcn2"} <= names
+    assert "rnn" not in names
+
+
+def test_gated_lstm_is_the_lstm_equations():
+    """The per-gate sub-graph computes the textbook LSTM (checked against numpy, 4 steps)."""
+    import keras
+
+    cfg = ModelConfig(arch="crnn", widths=(2,), pools=((1, 1),), rnn="lstm_gates", rnn_units=3,
+                      batchnorm=False, dropout=0.0)
+    m = build_model((4, 2), 2, cfg, seed=3)
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, (1, 4, 2)).astype(np.float32)
+    seq = keras.Model(m.input, m.get_layer("to_sequence").output).predict(x, verbose=0)[0]
+    h_out = keras.Model(m.input, m.get_layer("classifier").input).predict(x, verbose=0)[0]
+    W = {g: m.get_layer(f"rnn_x{g}").get_weights() for g in "ifgo"}
+    U = {g: m.get_layer(f"rnn_h{g}").get_weights()[0] for g in "ifgo"}
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h, c = np.zeros(3), np.zeros(3)
+    for t in range(4):
+        pre = {g: seq[t] @ W[g][0] + W[g][1] + h @ U[g] for g in "ifgo"}
+        c = sig(pre["f"]) * c + sig(pre["i"]) * np.tanh(pre["g"])
+        h = sig(pre["o"]) * np.tanh(c)
+    np.testing.assert_allclose(h_out, h, atol=1e-5)
+
+
+def test_default_crnn_trains_exports_and_verifies_full_int8(tmp_path):
+    """The route `emg-convert train --model crnn` takes: trained a few steps, converted in a
+    child process (as training does), verified: every operator int8/int16/int32."""
+    from edge.bundle import load_bundle
+    from edge.inference import Int8Classifier
+    from tests.edge.bundle_helpers import make_tiny_bundle, synthetic_windows
+
+    cfg = ModelConfig.default("crnn", widths=(4, 8), pools=((2, 2), (2, 2)), rnn_units=8, dropout=0.1)
+    assert cfg.rnn == "lstm_gates"
+    b = load_bundle(make_tiny_bundle(tmp_path / "crnn", epochs=2, cfg=cfg, isolate=True))
+    rep = b.manifest["int8_verification"]
+    assert rep["ok"] and not rep["problems"]
+    assert set(rep["tensor_dtypes"]) <= {"int8", "int16", "int32"}
+    assert "SPLIT" not in rep["ops"] and "DEQUANTIZE" not in rep["ops"] and "FULLY_CONNECTED" in rep["ops"]
+    assert b.model_id.startswith("emg-crnn-")
+    X, _ = synthetic_windows(1, b.n_classes, seed=3)
+    p = Int8Classifier(b).predict_many(X)
+    assert p.shape == (b.n_classes, b.n_classes) and np.all(np.abs(p.sum(axis=1) - 1) < 0.05)

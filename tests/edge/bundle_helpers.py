@@ -26,8 +26,9 @@ def synthetic_windows(n_per_class: int, n_classes: int, seed: int = 0, frames: i
     return X, np.asarray(y, np.int64)
 
 
-def make_tiny_bundle(out: Path, seed: int = 0, epochs: int = 3) -> Path:
-    """Train a tiny CNN on synthetic windows and export it (≈10 s on one core)."""
+def make_tiny_bundle(out: Path, seed: int = 0, epochs: int = 3, cfg=None, isolate: bool = False) -> Path:
+    """Train a tiny CNN (or the model ``cfg`` describes) on synthetic windows and export it
+    (≈10 s on one core; ``isolate`` converts in a child process, as training a CRNN does)."""
     import edge.frontend as fe
     from convert.export import export_bundle
     from convert.models import ModelConfig, build_model
@@ -38,7 +39,7 @@ def make_tiny_bundle(out: Path, seed: int = 0, epochs: int = 3) -> Path:
     X, y = synthetic_windows(24, len(LABELS), seed=seed)
     quant = FeatureQuantizer.from_range(int(X.min()), int(X.max()))
     q = quant(X)
-    cfg = ModelConfig(arch="cnn", widths=(8, 8), pools=((2, 2), (2, 2)), dropout=0.1)
+    cfg = cfg or ModelConfig(arch="cnn", widths=(8, 8), pools=((2, 2), (2, 2)), dropout=0.1)
     model = build_model((FRAMES, N_MELS), len(LABELS), cfg, seed=seed)
     fit(model, q, y, q[::3], y[::3], TrainConfig(epochs=epochs, batch_size=32, patience=5, verbose=0, spec_augment=False,
                                                   learning_rate=1e-2, seed=seed))
@@ -48,5 +49,5 @@ def make_tiny_bundle(out: Path, seed: int = 0, epochs: int = 3) -> Path:
                   frontend_cfg=fe_cfg, window={"window_s": 0.25, "hop_s": 0.1, "window_frames": FRAMES,
                                                 "hop_frames": 10},
                   labels=LABELS, pathological=PATHOLOGICAL, min_sample_rate=4000,
-                  training={"synthetic": True, "seed": seed})
+                  training={"synthetic": True, "seed": seed}, isolate=isolate)
     return out
