@@ -1,9 +1,10 @@
 """What a run is given (:class:`RuntimeOptions`) and how names become objects: a config file
 → :class:`~edge.runtime.config.RuntimeConfig`, a bundle name or directory → a validated
-:class:`~edge.bundle.Bundle` (refusals become :class:`~clikit.UserError`)."""
+:class:`~edge.bundle.Bundle` and its open-set guard (refusals become :class:`~clikit.UserError`)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,11 @@ from edge.bundle import Bundle, BundleError, load_bundle
 from edge.runtime.alerts import AlertRecord
 from edge.runtime.config import RuntimeConfig
 from edge.runtime.delivery import AlertListener
+from edge.runtime.openset import OpenSetGuard, load_guard
 from edge.runtime.roles import Classifier, FeatureFrontend, SampleSource
 from edge.runtime.sources import OpenedSource, SourceSpec
+
+log = logging.getLogger("emg-edge")
 
 
 @dataclass
@@ -75,3 +79,13 @@ def load_bundle_checked(bundle: Bundle | str | Path) -> Bundle:
         return load_bundle(bundle)
     except BundleError as exc:
         raise UserError(f"bundle refused: {exc}") from None
+
+
+def load_guard_checked(bundle: Bundle) -> OpenSetGuard | None:
+    """The bundle's open-set guard (None if it has none); an unreadable one is a UserError."""
+    try:
+        guard = load_guard(bundle)
+    except BundleError as exc:
+        raise UserError(f"bundle refused: {exc}") from None
+    log.info("open-set guard: %s", "on" if guard is not None else "this bundle has none")
+    return guard

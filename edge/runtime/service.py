@@ -37,10 +37,9 @@ import time
 
 from clikit import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UserError
 
-from edge.bundle import BundleError
 from edge.runtime.alerts import JsonlSink, StreamClock, alert_fields
 from edge.runtime.delivery import CallbackListener, Delivery
-from edge.runtime.options import RuntimeOptions, load_bundle_checked, load_config
+from edge.runtime.options import RuntimeOptions, load_bundle_checked, load_config, load_guard_checked
 from edge.runtime.pipeline import Pipeline
 from edge.runtime.reader import COALESCE_S, END, Reader, ScaleChange, source_scale
 from edge.runtime.roles import FeatureFrontend, SampleBlock
@@ -56,20 +55,12 @@ class Service:
     """Runs one bundle on one source until the source ends or :attr:`stop` is set."""
 
     def __init__(self, opts: RuntimeOptions) -> None:
-        from edge.runtime.openset import load_guard
-
         self.opts = opts
         self.stop = opts.stop_event or threading.Event()
         self.config = load_config(opts.config)
         self.bundle = load_bundle_checked(opts.bundle)
         self.config.check_labels(tuple(self.bundle.labels))
-        self.guard = None
-        if self.config.open_set:
-            try:
-                self.guard = load_guard(self.bundle)
-            except BundleError as exc:
-                raise UserError(f"bundle refused: {exc}") from None
-            log.info("open-set guard: %s", "on" if self.guard is not None else "this bundle has none")
+        self.guard = load_guard_checked(self.bundle) if self.config.open_set else None
         self.delivery = Delivery.open(opts.outbox, self.config.keep_delivered)
         if opts.alerts_jsonl is not None:
             self.delivery.listeners.append(JsonlSink(opts.alerts_jsonl))
