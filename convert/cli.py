@@ -10,6 +10,7 @@ from clikit import run
 COMMANDS: list[str] = [
     "convert.train",
     "convert.finetune",
+    "convert.ensemble",
     "convert.evaluate",
     "convert.check_data",
     "convert.gallery",

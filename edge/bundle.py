@@ -35,6 +35,14 @@ it at start-up.
 
 Names: a bare name (no path separator) always means a shipped bundle, never a folder in the
 working directory; a folder is given as a path (``./mybundle``, ``out/bundle``).
+
+Ensembles (``schema_version == 2``, written by ``emg-convert ensemble``): instead of
+``model.tflite`` the manifest names its member models in ``models``, a list of 2..8 objects
+``{"file", "float_file", "weight", "input": {"scale", "zero_point", "feature_to_int8"},
+"output": {"scale", "zero_point"}}`` (files listed in ``files`` like any other). Every member
+is a full-int8 model on the same front-end, window and labels; :mod:`edge.inference` runs
+each and averages their dequantised probabilities with the weights (normalised to sum 1).
+A runtime that only knows version 1 refuses such a bundle by its version, in one line.
 """
 
 from __future__ import annotations
@@ -51,6 +59,11 @@ from edge import signature as sig
 
 SCHEMA = "emg-edge-bundle"
 SCHEMA_VERSION = 1
+#: Manifest version of an ensemble bundle (``models`` instead of one ``model.tflite``).
+ENSEMBLE_SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (SCHEMA_VERSION, ENSEMBLE_SCHEMA_VERSION)
+#: Members an ensemble may name (each one is an interpreter run per window).
+MAX_MEMBERS = 8
 MANIFEST = "manifest.json"
 MODEL_INT8 = "model.tflite"
 MODEL_FLOAT = "model_float.tflite"
@@ -72,6 +85,17 @@ _REQUIRED = ("model_id", "labels", "pathological", "frontend", "window", "sample
 
 class BundleError(Exception):
     """A bundle is missing, corrupted or does not fit this runtime (message says which)."""
+
+
+@dataclass(frozen=True)
+class ModelMember:
+    """One int8 model of a bundle: its files, its weight in the posterior average (the
+    weights of a bundle's members sum to 1) and its feature → int8 rule (manifest dict)."""
+
+    path: Path
+    float_path: Path
+    weight: float
+    feature_to_int8: dict
 
 
 def sha256_file(path: str | Path) -> str:
@@ -106,14 +130,31 @@ class Bundle:
     provenance: str = "unchecked"
 
     @property
+    def members(self) -> tuple[ModelMember, ...]:
+        """The int8 models whose probabilities the device averages: one for a plain bundle
+        (``model.tflite``, weight 1), the manifest's ``models`` for an ensemble."""
+        specs = self.manifest.get("models")
+        if not specs:
+            return (ModelMember(self.path / MODEL_INT8, self.path / MODEL_FLOAT, 1.0,
+                                self.manifest["input"]["feature_to_int8"]),)
+        total = sum(float(s["weight"]) for s in specs)
+        return tuple(ModelMember(self.path / s["file"], self.path / s["float_file"], float(s["weight"]) / total,
+                                 s.get("input", {}).get("feature_to_int8", self.manifest["input"]["feature_to_int8"]))
+                     for s in specs)
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.manifest.get("models"))
+
+    @property
     def model_path(self) -> Path:
-        """The int8 model the device runs."""
-        return self.path / MODEL_INT8
+        """The int8 model the device runs (an ensemble's first member; see :attr:`members`)."""
+        return self.members[0].path
 
     @property
     def model_float_path(self) -> Path:
-        """The float32 twin (evaluation only)."""
-        return self.path / MODEL_FLOAT
+        """The float32 twin (evaluation only; an ensemble's first member's)."""
+        return self.members[0].float_path
 
     @property
     def n_classes(self) -> int:
@@ -200,10 +241,11 @@ def _check_schema(path: Path, m: dict) -> None:
     if m.get("schema") != SCHEMA:
         raise BundleError(f"bundle {path}: manifest schema is {m.get('schema')!r}, expected {SCHEMA!r}")
     version = m.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in SUPPORTED_SCHEMA_VERSIONS or isinstance(version, bool):
         raise BundleError(
             f"bundle {path}: manifest schema_version {version!r} is not supported by this runtime "
-            f"(supports {SCHEMA_VERSION}); rebuild the bundle with a matching kit or upgrade the runtime"
+            f"(supports {', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))}); rebuild the bundle with a matching kit "
+            "or upgrade the runtime"
         )
     missing = [k for k in _REQUIRED if k not in m]
     if missing:
@@ -232,8 +274,34 @@ def _check_schema(path: Path, m: dict) -> None:
         raise BundleError(
             f"bundle {path}: min_sample_rate {m['min_sample_rate']} must be in (0, sample_rate {m['sample_rate']}]"
         )
-    if MODEL_INT8 not in m["files"]:
+    if version == ENSEMBLE_SCHEMA_VERSION:
+        _check_members(path, m)
+    elif "models" in m:
+        raise BundleError(f"bundle {path}: manifest names models but has schema_version {version}; "
+                          f"an ensemble is schema_version {ENSEMBLE_SCHEMA_VERSION}")
+    elif MODEL_INT8 not in m["files"]:
         raise BundleError(f"bundle {path}: manifest files do not list {MODEL_INT8}")
+
+
+def _check_members(path: Path, m: dict) -> None:
+    """An ensemble's ``models`` list: 2..MAX_MEMBERS members, listed files, positive weights."""
+    models = m.get("models")
+    if not isinstance(models, list) or not 2 <= len(models) <= MAX_MEMBERS:
+        raise BundleError(f"bundle {path}: manifest models must be a list of 2..{MAX_MEMBERS} member models "
+                          f"(schema_version {ENSEMBLE_SCHEMA_VERSION})")
+    for i, spec in enumerate(models):
+        if not isinstance(spec, dict):
+            raise BundleError(f"bundle {path}: manifest models[{i}] must be a JSON object")
+        for key in ("file", "float_file"):
+            if not isinstance(spec.get(key), str) or spec[key] not in m["files"]:
+                raise BundleError(f"bundle {path}: manifest models[{i}].{key} {spec.get(key)!r} must name a file "
+                                  "listed in files")
+        w = spec.get("weight")
+        if not _is_number(w) or not 0 < w <= 1000:
+            raise BundleError(f"bundle {path}: manifest models[{i}].weight {w!r} must be a number in (0, 1000]")
+        rule = spec.get("input", {}).get("feature_to_int8", {}) if isinstance(spec.get("input", {}), dict) else None
+        if not isinstance(rule, dict):
+            raise BundleError(f"bundle {path}: manifest models[{i}].input.feature_to_int8 must be a JSON object")
 
 
 def _is_int(v: Any) -> bool:

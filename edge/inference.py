@@ -84,12 +84,59 @@ class FeatureQuantizer:
         return np.clip(q, -128, 127).astype(np.int8)
 
 
+class _Model:
+    """One LiteRT model of a bundle with its feature → int8 rule and output dequantisation."""
+
+    def __init__(self, path, quantizer: FeatureQuantizer, expected: tuple[int, int], which: str,
+                 xnnpack: bool, num_threads: int):
+        self.which = which
+        self.quantizer = quantizer
+        self.interpreter = make_interpreter(str(path), num_threads=num_threads, xnnpack=xnnpack)
+        self._in = self.interpreter.get_input_details()[0]
+        self._out = self.interpreter.get_output_details()[0]
+        shape = tuple(int(s) for s in self._in["shape"])
+        self.input_shape = shape
+        if int(np.prod(shape[1:])) != expected[0] * expected[1]:
+            raise ValueError(f"model input shape {shape} does not fit window {expected} of the manifest")
+        self._in_scale, self._in_zp = (float(self._in["quantization"][0]), int(self._in["quantization"][1]))
+        self._out_scale, self._out_zp = (float(self._out["quantization"][0]), int(self._out["quantization"][1]))
+        self._direct = which == "int8" and self._in["dtype"] == np.int8 and \
+            abs(self._in_scale - MODEL_INPUT_SCALE) < 1e-9 and self._in_zp == 0
+
+    def model_input(self, w: np.ndarray) -> np.ndarray:
+        q = self.quantizer(w)
+        if self.which == "float" or self._in["dtype"] == np.float32:
+            x = q.astype(np.float32) * np.float32(MODEL_INPUT_SCALE)
+        elif self._direct:
+            x = q
+        else:  # generic requantisation for a model calibrated to another input range
+            x = np.clip(np.round(q * MODEL_INPUT_SCALE / self._in_scale) + self._in_zp, -128, 127).astype(np.int8)
+        return x.reshape(self.input_shape)
+
+    def predict_raw(self, w: np.ndarray) -> np.ndarray:
+        self.interpreter.set_tensor(self._in["index"], self.model_input(w))
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._out["index"]).reshape(-1).copy()
+
+    def predict(self, w: np.ndarray) -> np.ndarray:
+        raw = self.predict_raw(w)
+        if raw.dtype == np.int8:
+            return ((raw.astype(np.float32) - self._out_zp) * self._out_scale).astype(np.float32)
+        return raw.astype(np.float32)
+
+
 class TFLiteClassifier:
     """One window of front-end features → class probabilities, with a bundle's model.
 
     ``which="int8"`` runs ``model.tflite`` (what the device runs); ``which="float"`` runs the
     float twin on the same int8 feature grid (for measuring quantisation loss).
     ``xnnpack=False`` uses the built-in kernels without delegates (bit-exact, reproducible).
+
+    An ensemble bundle (:attr:`edge.bundle.Bundle.members`) runs every member model on the
+    window (each with its own feature → int8 rule) and returns the weighted mean of their
+    dequantised probabilities (float32; weights sum to 1). ``interpreter``, ``model_input``
+    and ``predict_raw`` are the first member's (``predict_raw`` refuses an ensemble: it has no
+    single raw output); ``models`` lists all.
     """
 
     def __init__(self, bundle: Bundle, xnnpack: bool = False, num_threads: int = 1, which: str = "int8"):
@@ -97,20 +144,13 @@ class TFLiteClassifier:
             raise ValueError(f"which must be 'int8' or 'float', got {which!r}")
         self.bundle = bundle
         self.which = which
-        self.quantizer = FeatureQuantizer.from_dict(bundle.manifest["input"]["feature_to_int8"])
-        path = bundle.model_path if which == "int8" else bundle.model_float_path
-        self.interpreter = make_interpreter(str(path), num_threads=num_threads, xnnpack=xnnpack)
-        self._in = self.interpreter.get_input_details()[0]
-        self._out = self.interpreter.get_output_details()[0]
-        shape = tuple(int(s) for s in self._in["shape"])
-        self.input_shape = shape
         expected = (bundle.window_frames, bundle.frontend_config.n_mels)
-        if int(np.prod(shape[1:])) != expected[0] * expected[1]:
-            raise ValueError(f"model input shape {shape} does not fit window {expected} of the manifest")
-        self._in_scale, self._in_zp = (float(self._in["quantization"][0]), int(self._in["quantization"][1]))
-        self._out_scale, self._out_zp = (float(self._out["quantization"][0]), int(self._out["quantization"][1]))
-        self._direct = which == "int8" and self._in["dtype"] == np.int8 and \
-            abs(self._in_scale - MODEL_INPUT_SCALE) < 1e-9 and self._in_zp == 0
+        self.models = [_Model(m.path if which == "int8" else m.float_path, FeatureQuantizer.from_dict(m.feature_to_int8),
+                              expected, which, xnnpack, num_threads) for m in bundle.members]
+        self.weights = np.array([m.weight for m in bundle.members], np.float32)
+        first = self.models[0]
+        self.quantizer, self.interpreter, self.input_shape = first.quantizer, first.interpreter, first.input_shape
+        self._in, self._out = first._in, first._out
 
     def _check(self, window_feats: np.ndarray) -> np.ndarray:
         w = np.asarray(window_feats)
@@ -120,28 +160,26 @@ class TFLiteClassifier:
         return w
 
     def model_input(self, window_feats: np.ndarray) -> np.ndarray:
-        """The exact tensor fed to the model for one window (int8 or float32)."""
-        q = self.quantizer(self._check(window_feats))
-        if self.which == "float" or self._in["dtype"] == np.float32:
-            x = q.astype(np.float32) * np.float32(MODEL_INPUT_SCALE)
-        elif self._direct:
-            x = q
-        else:  # generic requantisation for a model calibrated to another input range
-            x = np.clip(np.round(q * MODEL_INPUT_SCALE / self._in_scale) + self._in_zp, -128, 127).astype(np.int8)
-        return x.reshape(self.input_shape)
+        """The exact tensor fed to the (first) model for one window (int8 or float32)."""
+        return self.models[0].model_input(self._check(window_feats))
 
     def predict_raw(self, window_feats: np.ndarray) -> np.ndarray:
         """Raw model output for one window: int8 for the int8 model, float32 for the float one."""
-        self.interpreter.set_tensor(self._in["index"], self.model_input(window_feats))
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._out["index"]).reshape(-1).copy()
+        if len(self.models) > 1:
+            raise ValueError(f"bundle {self.bundle.model_id} is an ensemble of {len(self.models)} models: "
+                             "it has no single raw output; use predict")
+        return self.models[0].predict_raw(self._check(window_feats))
 
     def predict(self, window_feats: np.ndarray) -> np.ndarray:
         """Class probabilities (float32, ``n_classes``, bundle label order) for one window."""
-        raw = self.predict_raw(window_feats)
-        if raw.dtype == np.int8:
-            return ((raw.astype(np.float32) - self._out_zp) * self._out_scale).astype(np.float32)
-        return raw.astype(np.float32)
+        w = self._check(window_feats)
+        if len(self.models) == 1:
+            return self.models[0].predict(w)
+        # weighted mean in float32: each member's probabilities are int8 steps of 1/256
+        out = np.zeros(self.bundle.n_classes, np.float32)
+        for model, weight in zip(self.models, self.weights):
+            out += weight * model.predict(w)
+        return out
 
     def predict_many(self, windows: np.ndarray) -> np.ndarray:
         """Probabilities for ``(n, frames, n_mels)`` windows → ``(n, n_classes)``."""

@@ -1,0 +1,125 @@
+"""Ensemble bundles: several trained bundles as one, their probabilities averaged on the device.
+
+``emg-convert ensemble --bundles CNN CRNN --out DIR [--weights 1 1]`` copies each member's
+verified int8 model and float twin into one bundle (``model_<k>.tflite``,
+``model_<k>_float.tflite``) whose manifest (``schema_version`` 2, :mod:`edge.bundle`) names
+them in ``models`` with their weights, input and output quantisation. The device runs every
+member on each window and averages the dequantised probabilities (:mod:`edge.inference`).
+
+Members must share labels, pathological set, front-end (spec version and config), window and
+µV per LSB; each member's feature → int8 rule is kept with it. The ensemble's lowest accepted
+rate is the highest of the members'. An open-set guard (``open_set.json``) is not carried
+over: it was fitted on one member's probabilities, not on the average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import edge
+from edge.bundle import (ENSEMBLE_SCHEMA_VERSION, MAX_MEMBERS, SCHEMA, Bundle, load_bundle, sha256_file)
+
+#: Manifest entries every member must share (the device computes one feature stream for all).
+SHARED = ("labels", "pathological", "frontend", "window", "sample_rate")
+
+
+def _check_compatible(bundles: Sequence[Bundle]) -> None:
+    from clikit import UserError
+
+    first = bundles[0]
+    for b in bundles:
+        if b.is_ensemble:
+            raise UserError(f"bundle {b.path} is itself an ensemble; give the member bundles")
+    for b in bundles[1:]:
+        for key in SHARED:
+            if b.manifest[key] != first.manifest[key]:
+                raise UserError(f"bundles {first.path} and {b.path} differ in {key}; ensemble members must share "
+                                f"{', '.join(SHARED)} and µV per LSB")
+        if b.uv_per_lsb != first.uv_per_lsb:
+            raise UserError(f"bundles {first.path} ({first.uv_per_lsb:g} µV/LSB) and {b.path} "
+                            f"({b.uv_per_lsb:g} µV/LSB) expect different input scales")
+
+
+def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
+                   weights: Sequence[float] | None = None) -> Path:
+    """Write an ensemble bundle of ``bundle_paths`` (2..MAX_MEMBERS trained bundles).
+
+    ``weights``: one positive number per member (default equal); normalised on loading.
+    Each member's int8 model is verified again (:func:`convert.quantize.verify_int8`).
+    Raises :class:`clikit.UserError` for incompatible members or bad weights.
+    """
+    from clikit import UserError
+
+    from convert.export import write_manifest
+    from convert.quantize import verify_int8
+
+    if not 2 <= len(bundle_paths) <= MAX_MEMBERS:
+        raise UserError(f"--bundles: give 2..{MAX_MEMBERS} bundles, got {len(bundle_paths)}")
+    weights = [1.0] * len(bundle_paths) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(bundle_paths) or not all(0 < w <= 1000 for w in weights):
+        raise UserError(f"--weights {weights}: need one number in (0, 1000] per bundle ({len(bundle_paths)})")
+    # build side: the members are hashed; their signatures (if any) do not carry over anyway
+    bundles = [load_bundle(p, authenticate=False) for p in bundle_paths]  # a bare name: a shipped bundle
+    _check_compatible(bundles)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    models, files = [], {}
+    for k, (b, w) in enumerate(zip(bundles, weights)):
+        report = verify_int8(b.model_path.read_bytes())
+        names = (f"model_{k}.tflite", f"model_{k}_float.tflite")
+        for src, name in zip((b.model_path, b.model_float_path), names):
+            shutil.copyfile(src, out / name)
+            files[name] = {"sha256": sha256_file(out / name), "bytes": (out / name).stat().st_size}
+        m = b.manifest
+        models.append({
+            "file": names[0], "float_file": names[1], "weight": w, "model_id": b.model_id,
+            "input": {"scale": m["input"]["scale"], "zero_point": m["input"]["zero_point"],
+                      "feature_to_int8": m["input"]["feature_to_int8"]},
+            "output": {"scale": m["output"]["scale"], "zero_point": m["output"]["zero_point"]},
+            "architecture": m.get("architecture", {}),
+            "int8_verification": {"ok": report.ok, "ops": dict(sorted(report.ops.items()))},
+            "training": {k2: m.get("training", {}).get(k2) for k2 in ("seed", "best_epoch", "val_macro_f1")},
+        })
+    first = bundles[0].manifest
+    digest = hashlib.sha256("".join(f"{s['model_id']}:{s['weight']}" for s in models).encode()).hexdigest()
+    manifest = {
+        "schema": SCHEMA,
+        "schema_version": ENSEMBLE_SCHEMA_VERSION,
+        "model_id": f"emg-ensemble-{digest[:12]}",
+        "kit_version": edge.__version__,
+        **{key: first[key] for key in SHARED},
+        "min_sample_rate": max(int(b.min_sample_rate) for b in bundles),
+        "input": {**first["input"], "note": "per-member quantisation in models[k].input"},
+        "output": {"dtype": "float32",
+                   "meaning": "weighted mean of the members' dequantised softmax probabilities"},
+        "models": models,
+        "files": files,
+        "training": {"ensemble_of": [b.model_id for b in bundles], "weights": weights},
+        "metrics": {},
+    }
+    write_manifest(out, manifest)
+    return out
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("ensemble", help="combine trained bundles into one that averages their probabilities",
+                              description="Write an ensemble bundle: the device runs every member's int8 model "
+                                          "and averages the probabilities.")
+    p.add_argument("--bundles", nargs="+", required=True, help=f"2..{MAX_MEMBERS} trained bundle directories")
+    p.add_argument("--weights", nargs="+", type=float, help="one weight per bundle (default equal)")
+    p.add_argument("--out", required=True, help="ensemble bundle directory to write")
+    p.set_defaults(func=_cmd_ensemble)
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    out = write_ensemble(args.out, args.bundles, args.weights)
+    b = load_bundle(out, authenticate=False)
+    print(json.dumps({"bundle": str(out), "model_id": b.model_id,
+                      "members": [s["model_id"] for s in b.manifest["models"]],
+                      "weights": [round(m.weight, 6) for m in b.members]}), flush=True)
+    return 0

@@ -1,0 +1,90 @@
+"""Ensemble bundles: written from two trained bundles, loaded, posteriors = weighted member mean."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from convert.cli import main as convert_main
+from convert.ensemble import write_ensemble
+from convert.models import ModelConfig
+from edge.bundle import BundleError, load_bundle
+from edge.inference import Int8Classifier, TFLiteClassifier
+from tests.edge.bundle_helpers import make_tiny_bundle, synthetic_windows
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory):
+    root = tmp_path_factory.mktemp("members")
+    cnn = make_tiny_bundle(root / "cnn", epochs=2)
+    crnn_cfg = ModelConfig.default("crnn", widths=(4, 8), pools=((2, 2), (2, 2)), rnn_units=8, dropout=0.1)
+    crnn = make_tiny_bundle(root / "crnn", seed=1, epochs=2, cfg=crnn_cfg)
+    return cnn, crnn
+
+
+@pytest.fixture(scope="module")
+def ensemble(members, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ens") / "ensemble"
+    rc = convert_main(["ensemble", "--bundles", str(members[0]), str(members[1]), "--weights", "1", "3",
+                       "--out", str(out)])
+    assert rc == 0
+    return out
+
+
+def test_ensemble_posteriors_are_the_weighted_mean_of_its_members(members, ensemble):
+    b = load_bundle(ensemble)
+    assert b.is_ensemble and b.manifest["schema_version"] == 2
+    assert [round(m.weight, 6) for m in b.members] == [0.25, 0.75]
+    X, _ = synthetic_windows(2, b.n_classes, seed=9)
+    p = Int8Classifier(b).predict_many(X)
+    p_cnn = Int8Classifier(load_bundle(members[0])).predict_many(X)
+    p_crnn = Int8Classifier(load_bundle(members[1])).predict_many(X)
+    # same int8 models, same inputs: only float32 summation order differs
+    np.testing.assert_allclose(p, 0.25 * p_cnn + 0.75 * p_crnn, atol=1e-6)
+    pf = TFLiteClassifier(b, which="float").predict_many(X)
+    assert pf.shape == p.shape and np.all(np.abs(pf.sum(axis=1) - 1) < 1e-3)
+    with pytest.raises(ValueError, match="ensemble of 2 models"):
+        Int8Classifier(b).predict_raw(X[0])
+
+
+def test_ensemble_manifest_names_verified_members(members, ensemble):
+    m = load_bundle(ensemble).manifest
+    ids = [load_bundle(p).model_id for p in members]
+    assert [s["model_id"] for s in m["models"]] == ids == m["training"]["ensemble_of"]
+    assert all(s["int8_verification"]["ok"] for s in m["models"])
+    assert set(m["files"]) == {"model_0.tflite", "model_0_float.tflite", "model_1.tflite", "model_1_float.tflite"}
+    assert m["model_id"].startswith("emg-ensemble-")
+
+
+def test_single_model_bundles_still_load_as_one_member(members):
+    b = load_bundle(members[0])
+    assert not b.is_ensemble and b.manifest["schema_version"] == 1
+    (member,) = b.members
+    assert member.path == b.model_path == members[0] / "model.tflite" and member.weight == 1.0
+
+
+def test_ensemble_refuses_a_damaged_models_list_and_mismatched_members(members, ensemble, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    shutil.copytree(ensemble, bad)
+    m = json.loads((bad / "manifest.json").read_text())
+    m["models"][1]["file"] = "elsewhere.tflite"
+    (bad / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match=r"models\[1\].file 'elsewhere.tflite'"):
+        load_bundle(bad)
+    m["schema_version"] = 1
+    (bad / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="ensemble is schema_version 2"):
+        load_bundle(bad)
+    other = tmp_path / "other"
+    shutil.copytree(members[1], other)
+    mo = json.loads((other / "manifest.json").read_text())
+    mo["window"]["hop_s"] = 0.2
+    (other / "manifest.json").write_text(json.dumps(mo))
+    rc = convert_main(["ensemble", "--bundles", str(members[0]), str(other), "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "differ in window" in err and "Traceback" not in err
+    with pytest.raises(Exception, match="give 2..8 bundles"):
+        write_ensemble(tmp_path / "y", [members[0]])
