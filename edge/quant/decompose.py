@@ -53,9 +53,9 @@ class DecomposeConfig:
     min_sep_ms: float = 0.8        # between candidates, ms
     half_ms: float = 1.5           # half-width of the matched waveform, ms
     max_shift_ms: float = 0.5      # alignment search, ms
-    join_residual: float = 0.08    # leader clustering: residual/energy to join a template
+    join_residual: float = 0.05    # leader clustering: residual/energy to join a template
     accept_residual: float = 0.45  # peel-off: residual/energy to accept a match
-    merge_residual: float = 0.03   # templates closer than this are one unit
+    merge_residual: float = 0.02   # templates closer than this are one unit
     max_learn: int = 2000          # candidates clustered
     min_members: int = 8           # members for a template to be kept
     rounds: int = 3                # peel-off passes over the residual

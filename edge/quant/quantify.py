@@ -13,8 +13,12 @@ firing measures). The passes over the input:
 
 A found unit must have ≥ ``min_discharges`` discharges, a regular train (≥ ``min_regular``
 of its intervals within 0.5–1.5 × the median interval; a voluntary unit's interval CV is
-0.1–0.35, noise crossings are Poisson-like: ~0.35) and a median rate within
-``rate_range_hz``. Bad input (too short, non-finite, clipped, no potentials, no regular unit)
+0.1–0.35, noise crossings are Poisson-like: ~0.35), an interval CV of at least ``min_isi_cv``
+(fibrillations, positive sharp waves and complex repetitive discharges fire with CV < 0.04:
+"machine-like", RE §2; they are not voluntary units) and a median rate within
+``rate_range_hz``. A unit whose discharges are time-locked to a unit with more discharges
+(≥ half of them at one lag within 10 ms, ±0.25 ms: two templates of one polyphasic potential)
+is dropped. Bad input (too short, non-finite, clipped, no potentials, no regular unit)
 gives an empty result with a ``reason``; it never invents units.
 
 Amplitudes are µV: samples × ``uv_per_lsb`` (the source's calibration, :mod:`edge.calibration`).
@@ -51,6 +55,7 @@ class QuantConfig:
     max_average: int = 100           # discharges in a unit's median template
     min_discharges: int = 10
     min_regular: float = 0.5
+    min_isi_cv: float = 0.05         # below: machine-like (fibrillation, CRD), not voluntary
     rate_range_hz: tuple[float, float] = (2.0, 50.0)
     min_duration_s: float = 1.0
     clip_share: float = 0.001        # share of samples at the rails that makes input "clipped"
@@ -59,7 +64,7 @@ class QuantConfig:
     def __post_init__(self) -> None:
         for name, lo, hi in (("block_s", 0.2, 600.0), ("pre_ms", 2.0, 100.0), ("post_ms", 2.0, 100.0),
                              ("max_average", 3, 100_000), ("min_discharges", 3, 100_000),
-                             ("min_regular", 0.0, 1.0), ("min_duration_s", 0.05, 3600.0),
+                             ("min_regular", 0.0, 1.0), ("min_isi_cv", 0.0, 1.0), ("min_duration_s", 0.05, 3600.0),
                              ("clip_share", 0.0, 1.0), ("interference_turn_uv", 1.0, 10_000.0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
@@ -136,6 +141,29 @@ def _regular_share(times: np.ndarray) -> float:
         return 0.0
     med = np.median(isi)
     return float(np.mean((isi >= 0.5 * med) & (isi <= 1.5 * med)))
+
+
+def _locked(a: np.ndarray, b: np.ndarray, fs: float) -> bool:
+    """True if ≥ half of train ``a`` follows or precedes train ``b`` at one lag (±0.25 ms)
+    within 10 ms (sample indices at ``fs``)."""
+    win, tol = int(0.010 * fs), max(1, int(0.00025 * fs))
+    pos = np.clip(np.searchsorted(b, a), 1, len(b) - 1)
+    near = np.where(np.abs(a - b[pos - 1]) < np.abs(a - b[pos]), b[pos - 1], b[pos])
+    lag = a - near
+    lag = lag[np.abs(lag) <= win]
+    if len(lag) < 0.5 * len(a):
+        return False
+    mode = np.median(lag)
+    return np.count_nonzero(np.abs(lag - mode) <= tol) >= 0.5 * len(a)
+
+
+def _drop_locked(trains: list[np.ndarray], fs: float) -> list[np.ndarray]:
+    order = sorted(range(len(trains)), key=lambda i: -len(trains[i]))
+    kept: list[int] = []
+    for i in order:
+        if not any(len(trains[j]) >= 2 and _locked(trains[i], trains[j], fs) for j in kept):
+            kept.append(i)
+    return [trains[i] for i in sorted(kept)]
 
 
 def _clipped_share(x: np.ndarray) -> float:
@@ -263,7 +291,10 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         isi = np.median(np.diff(t))
         if not (1.0 / hi_rate <= isi <= 1.0 / lo_rate) or _regular_share(t) < cfg.min_regular:
             continue
+        if firing(t)[1] < cfg.min_isi_cv:
+            continue
         found.append(idx)
+    found = _drop_locked(found, fs)
     if not found:
         return _empty(f"no motor unit with {cfg.min_discharges} or more regular discharges "
                       "(rest, noise, or activity too dense to decompose)", fs, dur, interference)

@@ -1,0 +1,134 @@
+"""QEMG measures on constructed waveforms: amplitude, duration, phases, turns, area,
+satellites, firing statistics, and the stage configs' validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.quant.bands import BandConfig, Bands
+from edge.quant.decompose import DecomposeConfig
+from edge.quant.measures import RecordingMeasures, UnitMeasures
+from edge.quant.quantify import QuantConfig
+from edge.quant.units import MeasureConfig, firing, template_measures
+
+FS = 10_000.0
+
+
+def _bumps(centres_ms, amps_uv, width_ms=0.4, length_ms=40.0, fs=FS):
+    """Sum of Gaussian bumps (µV) on a zero baseline."""
+    t = np.arange(int(length_ms * fs / 1000)) * 1000.0 / fs
+    v = np.zeros_like(t)
+    for c, a in zip(centres_ms, amps_uv):
+        v += a * np.exp(-0.5 * ((t - c) / width_ms) ** 2)
+    return v
+
+
+def test_biphasic_measures():
+    v = _bumps([19.0, 21.0], [-500.0, 300.0])
+    m = template_measures(v, FS)
+    assert m.amplitude_uv == pytest.approx(800.0, rel=0.01)
+    assert m.phases == 2
+    assert m.turns == 2
+    # |v| > level = 2 % of 800 = 16 µV: each bump is above it within ±0.4·sqrt(2 ln(a/16)) ms
+    expect = 2.0 + 0.4 * math.sqrt(2 * math.log(500 / 16)) + 0.4 * math.sqrt(2 * math.log(300 / 16))
+    assert m.duration_ms == pytest.approx(expect, abs=0.25)
+    assert m.thickness_ms == pytest.approx(m.area_uv_ms / m.amplitude_uv)
+    assert m.satellites == 0
+
+
+def test_satellite_after_isoelectric_interval():
+    v = _bumps([15.0, 17.0, 28.0], [-600.0, 400.0, -120.0])
+    m = template_measures(v, FS)
+    assert m.satellites == 1
+    assert m.duration_ms < 6.0  # the satellite is not part of the duration
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 6), amp=st.floats(100.0, 3000.0), sign=st.sampled_from([-1.0, 1.0]))
+def test_phases_of_alternating_bumps(n, amp, sign):
+    """n alternating lobes 1.5 ms apart cross the baseline n − 1 times: n phases, n turns."""
+    centres = [10.0 + 1.5 * i for i in range(n)]
+    amps = [sign * amp * (-1) ** i for i in range(n)]
+    m = template_measures(_bumps(centres, amps, width_ms=0.35), FS)
+    assert m.phases == n
+    assert m.turns == n
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 6), amp=st.floats(200.0, 3000.0))
+def test_turns_without_crossings(n, amp):
+    """Serrations on one side of the baseline: turns counted, phases not (one phase)."""
+    centres = [10.0 + 1.2 * i for i in range(n)]
+    m = template_measures(_bumps(centres, [-amp] * n, width_ms=0.3), FS)
+    assert m.phases == 1
+    assert m.turns >= 2 * n - 1  # n troughs and the n − 1 peaks between them
+
+
+@settings(max_examples=30, deadline=None)
+@given(gain=st.floats(0.05, 20.0))
+def test_measures_scale_with_gain(gain):
+    """Amplitude and area scale linearly with the µV per LSB; shape measures do not move
+    (the level is relative while above its floor)."""
+    v = _bumps([19.0, 20.5, 22.0], [-400.0, 700.0, -250.0])
+    a = template_measures(v * 2.0, FS)
+    b = template_measures(v * 2.0 * gain, FS, MeasureConfig(level_uv=0.0, turn_uv=25.0 * gain))
+    a0 = template_measures(v * 2.0, FS, MeasureConfig(level_uv=0.0))
+    assert b.amplitude_uv == pytest.approx(a.amplitude_uv * gain, rel=1e-9)
+    assert b.area_uv_ms == pytest.approx(a0.area_uv_ms * gain, rel=1e-9)
+    assert (b.phases, b.turns, b.duration_ms) == (a0.phases, a0.turns, a0.duration_ms)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rate=st.floats(5.0, 30.0), cv=st.floats(0.0, 0.25), seed=st.integers(0, 10_000))
+def test_firing_rate_and_cv(rate, cv, seed):
+    rng = np.random.default_rng(seed)
+    isi = np.clip(rng.normal(1.0 / rate, cv / rate, 400), 0.55 / rate, 1.45 / rate)
+    r, c = firing(np.cumsum(isi))
+    assert r == pytest.approx(1.0 / isi[1:].mean(), rel=1e-6)
+    assert c == pytest.approx(isi[1:].std() / isi[1:].mean(), rel=1e-6, abs=1e-9)
+
+
+def test_firing_ignores_missed_discharge():
+    t = np.arange(50) * 0.1
+    r, c = firing(np.delete(t, 20))  # one 200 ms interval from a missed discharge
+    assert r == pytest.approx(10.0)
+    assert c == pytest.approx(0.0, abs=1e-9)
+    assert firing([0.0, 0.1]) == (0.0, 0.0)
+
+
+def test_bands_chunked_equals_whole():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 50, 30_000) + 200.0
+    d1, t1 = Bands(FS).process(x)
+    b = Bands(FS)
+    parts = [b.process(x[a:a + 7_001]) for a in range(0, len(x), 7_001)]
+    np.testing.assert_allclose(np.concatenate([p[0] for p in parts]), d1, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.concatenate([p[1] for p in parts]), t1, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: MeasureConfig(level_rel=0.9), "level_rel"),
+    (lambda: MeasureConfig(gap_ms=-1), "gap_ms"),
+    (lambda: BandConfig(detect_low_hz=5.0), "detect_low_hz"),
+    (lambda: BandConfig(detect_low_hz=1000.0, detect_high_hz=1500.0), "detect_high_hz"),
+    (lambda: DecomposeConfig(threshold_k=0.5), "threshold_k"),
+    (lambda: DecomposeConfig(rounds=True), "rounds"),
+    (lambda: QuantConfig(min_regular=2.0), "min_regular"),
+    (lambda: QuantConfig(rate_range_hz=(20.0, 5.0)), "rate_range_hz"),
+    (lambda: Bands(500.0), "sample rate"),
+])
+def test_configs_name_the_bad_value(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_result_types_round_trip():
+    u = UnitMeasures(0, 3, 10.0, 0.1, 500.0, 9.0, 3, 3, 800.0, 1.6, 0, (0.1, 0.2, 0.3))
+    d = RecordingMeasures([u], 9.5, None, None, 10_000.0, 1.0).to_dict()
+    assert d["units"][0]["discharge_times_s"] == [0.1, 0.2, 0.3]
+    assert d["recruitment_hz"] == 9.5
