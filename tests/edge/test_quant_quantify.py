@@ -1,0 +1,131 @@
+"""``quantify`` end to end: bad input gives an empty result with a reason (never invented
+units), calibration scales amplitudes, the JSON document, and ``emg-edge quantify``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import wave
+
+import numpy as np
+import pytest
+
+from convert.simulator import simulate_clip
+from convert.simulator.voluntary_truth import render_voluntary_truth
+from edge.quant import QuantConfig, quantify
+
+FS = 10_000
+
+
+@pytest.fixture(scope="module")
+def voluntary():
+    return render_voluntary_truth(21, effort=0.1, duration_s=8.0, sample_rate=FS)
+
+
+@pytest.fixture(scope="module")
+def result(voluntary):
+    return quantify(voluntary.pcm, FS, uv_per_lsb=voluntary.uv_per_lsb, muscle="tibialis_anterior")
+
+
+def _empty(r, reason_part: str) -> None:
+    assert r.units == []
+    assert reason_part in r.measures.reason
+    assert r.to_json()["motor_units"] == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rest_only_is_empty(seed):
+    rec = simulate_clip("rest", 8.0, FS, seed, background="none")
+    r = quantify(rec.pcm, FS, uv_per_lsb=rec.uv_per_lsb)
+    assert r.units == [] and r.measures.reason
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_fibrillations_are_not_motor_units(seed):
+    """No voluntary activity, only regular (CV < 0.04) fibrillation potentials."""
+    rec = simulate_clip("fibrillation", 8.0, FS, seed, background="none")
+    r = quantify(rec.pcm, FS, uv_per_lsb=rec.uv_per_lsb)
+    assert r.units == [] and r.measures.reason
+
+
+@pytest.mark.parametrize("rms", [5.0, 50.0, 500.0])
+def test_pure_noise_is_empty(rms):
+    x = np.random.default_rng(int(rms)).normal(0.0, rms, 8 * FS)
+    _empty(quantify(x, FS), "no potentials")
+
+
+def test_clipped_input_is_refused(voluntary):
+    x = np.clip(voluntary.pcm.astype(np.int32) * 40, -32768, 32767).astype(np.int16)
+    _empty(quantify(x, FS, uv_per_lsb=voluntary.uv_per_lsb / 40), "clipped")
+
+
+def test_flat_nan_and_short_input():
+    _empty(quantify(np.zeros(5 * FS, dtype=np.int16), FS), "flat")
+    x = np.ones(5 * FS)
+    x[7] = np.nan
+    _empty(quantify(x, FS), "non-finite")
+    _empty(quantify(np.zeros(FS // 2), FS), "too short")
+
+
+def test_api_errors_name_the_value():
+    with pytest.raises(ValueError, match="sample_rate_hz"):
+        quantify(np.zeros(10_000), 100)
+    with pytest.raises(ValueError, match="1-D"):
+        quantify(np.zeros((2, 10_000)), FS)
+    with pytest.raises(ValueError, match="uv_per_lsb"):
+        quantify(np.zeros(10_000), FS, uv_per_lsb=-1)
+
+
+def test_units_found_and_ordered(result, voluntary):
+    units = result.units
+    assert len(units) >= 3
+    assert [u.id for u in units] == list(range(len(units)))
+    firsts = [u.discharge_times_s[0] for u in units]
+    assert firsts == sorted(firsts)  # recruitment order
+    for u in units:
+        assert u.n_discharges == len(u.discharge_times_s) >= QuantConfig().min_discharges
+        assert 5.0 <= u.firing_rate_hz <= 30.0
+        assert u.amplitude_uv > 100.0 and u.duration_ms > 0 and u.phases >= 1
+
+
+def test_amplitude_follows_calibration(voluntary, result):
+    """The same codes at twice the µV per LSB: every amplitude and area doubles."""
+    r2 = quantify(voluntary.pcm, FS, uv_per_lsb=2 * voluntary.uv_per_lsb)
+    assert len(r2.units) == len(result.units)
+    for a, b in zip(result.units, r2.units):
+        assert b.amplitude_uv == pytest.approx(2 * a.amplitude_uv, rel=0.02)
+        assert b.discharge_times_s == a.discharge_times_s
+
+
+def test_json_document(result):
+    doc = json.loads(json.dumps(result.to_json()))
+    assert set(doc) == {"motor_units", "summary", "reference", "pattern"}
+    need = {"id", "n_discharges", "firing_rate_hz", "isi_cv", "amplitude_uv", "duration_ms", "phases", "turns",
+            "area_uv_ms", "discharge_times_s"}
+    assert all(need <= set(u) for u in doc["motor_units"])
+    s = doc["summary"]
+    assert s["n_units"] == len(doc["motor_units"]) and s["reason"] is None
+    assert s["interference"]["turns_per_s"] > 0
+
+
+def test_cli_wav_json_and_plot(tmp_path, voluntary):
+    pytest.importorskip("matplotlib")
+    wav = tmp_path / "v.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(FS)
+        w.writeframes(voluntary.pcm.tobytes())
+    out, png = tmp_path / "q.json", tmp_path / "q.png"
+    cmd = [sys.executable, "-m", "edge.cli", "quantify", "--source", f"wav:{wav}?uv_per_lsb={voluntary.uv_per_lsb}",
+           "--json", str(out), "--plot", str(png)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(out.read_text())
+    assert len(doc["motor_units"]) >= 3
+    assert png.stat().st_size > 10_000
+    bad = subprocess.run([sys.executable, "-m", "edge.cli", "quantify", "--source", f"wav:{wav}", "--json", "-"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2
+    assert "µV per LSB" in bad.stderr and "Traceback" not in bad.stderr
