@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Sequence
 
 import edge
-from edge.bundle import (ENSEMBLE_SCHEMA_VERSION, MAX_MEMBERS, SCHEMA, Bundle, load_bundle, sha256_file)
+from edge.bundle import (ENSEMBLE_SCHEMA_VERSION, MAX_MEMBERS, SCHEMA, Bundle, BundleError, load_bundle,
+                         sha256_file)
 
 #: Manifest entries every member must share (the device computes one feature stream for all).
 SHARED = ("labels", "pathological", "frontend", "window", "sample_rate")
@@ -63,8 +64,10 @@ def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
     weights = [1.0] * len(bundle_paths) if weights is None else [float(w) for w in weights]
     if len(weights) != len(bundle_paths) or not all(0 < w <= 1000 for w in weights):
         raise UserError(f"--weights {weights}: need one number in (0, 1000] per bundle ({len(bundle_paths)})")
-    # build side: the members are hashed; their signatures (if any) do not carry over anyway
-    bundles = [load_bundle(p, authenticate=False) for p in bundle_paths]  # a bare name: a shipped bundle
+    try:  # build side: the members are hashed; their signatures (if any) do not carry over anyway
+        bundles = [load_bundle(p, authenticate=False) for p in bundle_paths]  # a bare name: a shipped bundle
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
     _check_compatible(bundles)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

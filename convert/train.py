@@ -3,7 +3,9 @@
 Inputs are int8 feature windows ``q`` (``(n, frames, n_mels)``, from
 :class:`edge.inference.FeatureQuantizer`); the network sees ``q / 128``, the grid the int8
 model will see. ``emg-convert train --data DIR --model cnn|crnn --out DIR`` trains on a data
-directory (WAV + same-stem label files) and writes a bundle.
+directory (WAV + same-stem label files) and writes a bundle. The CRNN is the per-gate LSTM of
+:mod:`convert.models` (``rnn="lstm_gates"``), the route whose trained int8 export verifies;
+``--rnn`` picks another temporal layer (``tcn``, ``gru_gates``) for comparisons.
 """
 
 from __future__ import annotations
@@ -184,7 +186,10 @@ def add_parser(subparsers) -> None:
                               description="Train on WAV + label files, quantise to verified int8, write a bundle.")
     p.add_argument("--data", required=True, help="data directory (WAV/EDF/WFDB + same-stem label files)")
     p.add_argument("--val-data", help="separate validation directory (default: split --data by recording)")
-    p.add_argument("--model", choices=("cnn", "crnn"), default="cnn")
+    p.add_argument("--model", choices=("cnn", "crnn"), default="cnn",
+                   help="cnn (the shipped default) or crnn (conv blocks + per-gate LSTM over 12 steps)")
+    p.add_argument("--rnn", choices=("lstm_gates", "gru_gates", "tcn"),
+                   help="CRNN temporal layer (default lstm_gates; all three export verified int8)")
     p.add_argument("--out", required=True, help="bundle directory to write")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
@@ -229,7 +234,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                            seed=args.seed)
     va = trainset.features(val_recs, fe_cfg, wcfg, cache=cache)
     quant = trainset.fit_quantizer(tr.X)
-    model_cfg = ModelConfig.default(args.model, dropout=args.dropout)
+    if args.rnn and args.model != "crnn":
+        raise UserError(f"--rnn {args.rnn} needs --model crnn")
+    model_cfg = ModelConfig.default(args.model, dropout=args.dropout, **({"rnn": args.rnn} if args.rnn else {}))
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                        patience=args.patience, seed=args.seed, class_weighting=not args.no_class_weights,
                        spec_augment=not args.no_specaugment, verbose=0 if args.quiet else 2)
