@@ -1,0 +1,48 @@
+"""QEMG on the three real PhysioNet emgdb records (concentric needle, tibialis anterior,
+4 kHz, 0.1 µV per LSB; ODC-By 1.0, see the data README): the ordering clinicians expect —
+neuropathy MUAPs larger and longer than healthy, myopathy smaller, shorter and more
+polyphasic. Medians over the units found. Orderings not reached are strict expected failures
+with the measured figures (README, QEMG section)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.quant import quantify
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "physionet-emgdb"
+
+
+@pytest.fixture(scope="module")
+def med():
+    out = {}
+    for name in ("healthy", "myopathy", "neuropathy"):
+        x = np.fromfile(DATA / f"emg_{name}.dat", dtype="<i2")
+        r = quantify(x, 4000, uv_per_lsb=0.1, muscle="tibialis_anterior")
+        assert len(r.units) >= 3, r.measures.reason
+        out[name] = {
+            "amplitude_uv": float(np.median([u.amplitude_uv for u in r.units])),
+            "duration_ms": float(np.median([u.duration_ms for u in r.units])),
+            "polyphasic": float(np.mean([u.phases > 4 for u in r.units])),
+        }
+    return out
+
+
+def test_neuropathy_larger_and_longer(med):
+    assert med["neuropathy"]["amplitude_uv"] > 2 * med["healthy"]["amplitude_uv"]
+    assert med["neuropathy"]["duration_ms"] > med["healthy"]["duration_ms"]
+
+
+def test_myopathy_more_polyphasic(med):
+    assert med["myopathy"]["polyphasic"] > med["healthy"]["polyphasic"] + 0.3
+
+
+@pytest.mark.xfail(strict=True, reason="measured medians: myopathy 399 µV, 14.0 ms vs healthy 235 µV, 11.2 ms "
+                                        "(the healthy record's gentle contraction yields small distant units; "
+                                        "late polyphasic components lengthen the myopathic durations)")
+def test_myopathy_smaller_and_shorter(med):
+    assert med["myopathy"]["amplitude_uv"] < med["healthy"]["amplitude_uv"]
+    assert med["myopathy"]["duration_ms"] < med["healthy"]["duration_ms"]
