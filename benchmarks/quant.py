@@ -1,0 +1,146 @@
+"""QEMG benchmark (issue 13): speed, memory and accuracy of ``edge.quant.quantify``.
+
+    .venv/bin/python benchmarks/quant.py [--seconds 60] [--repeats 2] [--quick] [--out benchmarks/results/quant.json]
+
+Speed: one core (BLAS threads pinned to 1), CPU seconds of this process (best of
+``--repeats``) to quantify ``--seconds`` of simulated 10 kHz voluntary EMG (15 % effort,
+concentric needle), and the ratio to a peer over the same samples in the same run: the
+detection front-end (``edge.frontend``, 32 log-Mel bands to 4.5 kHz, 25 ms / 10 ms) computing its
+features. Target: 60 s at 10 kHz in ≤ 2 s. Memory: peak of Python allocations (tracemalloc)
+beyond the input array for 1× and 4× the duration; flat means the 4× peak is not ~4× the 1×.
+
+Accuracy: simulated steady contractions (``convert.simulator.voluntary_truth``), concentric,
+5–30 % effort, 10–44.1 kHz, scored per true unit with ≥ 20 discharges (EMGLAB matching
+within ±0.5 ms): share of units found; per found unit the share of discharges matched, the
+amplitude (relative), duration (ms) and firing-rate (Hz) errors, against the issue's targets.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from convert.simulator import GENERATOR_VERSION  # noqa: E402
+from convert.simulator.voluntary_truth import render_voluntary_truth, score_units  # noqa: E402
+from edge.frontend import Frontend, FrontendConfig  # noqa: E402
+from edge.quant import quantify  # noqa: E402
+
+#: (seed, sample rate Hz, effort fraction of MVC)
+CASES = [(101, 10_000, 0.05), (102, 10_000, 0.15), (103, 10_000, 0.3), (104, 20_000, 0.05), (105, 20_000, 0.2),
+         (106, 44_100, 0.1), (107, 44_100, 0.3), (108, 10_000, 0.1), (109, 20_000, 0.3), (110, 44_100, 0.05)]
+TARGETS = {"found": 0.9, "discharges_matched": 0.9, "amplitude_rel": 0.10, "duration_ms": 1.5, "rate_hz": 0.5}
+
+
+def best_cpu(fn, repeats: int) -> tuple[float, float, object]:
+    cpu, wall, out = float("inf"), float("inf"), None
+    for _ in range(repeats):
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = fn()
+        cpu, wall = min(cpu, time.process_time() - c0), min(wall, time.perf_counter() - w0)
+    return cpu, wall, out
+
+
+def speed(seconds: float, repeats: int) -> dict:
+    tr = render_voluntary_truth(900, effort=0.15, duration_s=seconds, sample_rate=10_000)
+    pcm, uv = tr.pcm, tr.uv_per_lsb
+    t_q, w_q, r = best_cpu(lambda: quantify(pcm, 10_000, uv_per_lsb=uv), repeats)
+    fe = Frontend(FrontendConfig(sample_rate=10_000, window_ms=25.0, hop_ms=10.0, n_mels=32, fmin_hz=20.0,
+                                 fmax_hz=4500.0))
+    t_f, w_f, _ = best_cpu(lambda: fe.process(pcm), repeats)
+    return {"seconds": seconds, "sample_rate_hz": 10_000, "units_found": len(r.units), "true_units": len(tr.units),
+            "quantify_cpu_s": round(t_q, 3), "quantify_wall_s": round(w_q, 3),
+            "frontend_cpu_s": round(t_f, 4), "ratio_quantify_over_frontend": round(t_q / t_f, 1),
+            "target_s": 2.0, "target_met": bool(t_q <= 2.0 * seconds / 60.0)}
+
+
+def memory(seconds: float) -> dict:
+    out = {}
+    for k in (1, 4):
+        tr = render_voluntary_truth(901, effort=0.15, duration_s=seconds * k, sample_rate=10_000)
+        tracemalloc.start()
+        quantify(tr.pcm, 10_000, uv_per_lsb=tr.uv_per_lsb)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out[f"peak_mb_{k}x"] = round(peak / 2**20, 1)
+        out[f"input_mb_{k}x"] = round(tr.pcm.nbytes / 2**20, 1)
+    out["seconds_1x"] = seconds
+    out["ratio_4x_over_1x"] = round(out["peak_mb_4x"] / max(out["peak_mb_1x"], 1e-9), 2)
+    return out
+
+
+def accuracy(cases, seconds: float) -> dict:
+    rows, scores = [], []
+    for seed, fs, effort in cases:
+        tr = render_voluntary_truth(seed, effort=effort, duration_s=seconds, sample_rate=fs)
+        r = quantify(tr.pcm, fs, uv_per_lsb=tr.uv_per_lsb)
+        sc = score_units(tr, r.units, min_discharges=20)
+        scores += sc
+        found = [s for s in sc if s.found_id is not None]
+        rows.append({"seed": seed, "sample_rate_hz": fs, "effort": effort, "true_units": len(sc),
+                     "found": len(found), "units_reported": len(r.units),
+                     "mean_matched": round(float(np.mean([s.recall for s in found])), 3) if found else None})
+    f = [s for s in scores if s.found_id is not None]
+    recall = np.array([s.recall for s in f])
+    agree = np.array([s.agreement for s in f])
+    amp = np.abs([s.amplitude_error for s in f])
+    dur = np.abs([s.duration_error_ms for s in f])
+    rate = np.abs([s.rate_error_hz for s in f])
+    summary = {
+        "true_units": len(scores), "found_share": round(len(f) / max(len(scores), 1), 3),
+        "discharges_matched_mean": round(float(recall.mean()), 3),
+        "units_with_90pct_matched": round(float(np.mean(recall >= 0.9)), 3),
+        "emglab_agreement_mean": round(float(agree.mean()), 3),
+        "amplitude_within_10pct": round(float(np.mean(amp <= 0.10)), 3),
+        "amplitude_error_median_pct": round(float(100 * np.median(amp)), 2),
+        "duration_within_1_5ms": round(float(np.mean(dur <= 1.5)), 3),
+        "duration_error_median_ms": round(float(np.median(dur)), 2),
+        "rate_within_0_5hz": round(float(np.mean(rate <= 0.5)), 3),
+        "rate_error_median_hz": round(float(np.median(rate)), 3),
+    }
+    return {"cases": rows, "summary": summary, "targets": TARGETS, "seconds_per_recording": seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=60.0, help="signal length for the speed figure (s)")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="3 accuracy cases of 8 s (a smoke run)")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "quant.json"))
+    args = ap.parse_args(argv)
+    sp = speed(args.seconds, args.repeats)
+    print(f"speed: {sp['seconds']:g} s at 10 kHz quantified in {sp['quantify_cpu_s']} s CPU "
+          f"({sp['ratio_quantify_over_frontend']}x the front-end's {sp['frontend_cpu_s']} s); target ≤ 2 s per 60 s: "
+          f"{'met' if sp['target_met'] else 'NOT met'}")
+    mem = memory(15.0 if args.quick else 60.0)
+    print(f"memory: peak {mem['peak_mb_1x']} MB for {mem['seconds_1x']:g} s, {mem['peak_mb_4x']} MB for 4x "
+          f"(ratio {mem['ratio_4x_over_1x']})")
+    acc = accuracy(CASES[:3] if args.quick else CASES, 8.0 if args.quick else 20.0)
+    for row in acc["cases"]:
+        print(f"  seed {row['seed']} {row['sample_rate_hz']} Hz effort {row['effort']:.2f}: "
+              f"{row['found']}/{row['true_units']} units found, mean matched {row['mean_matched']}")
+    for k, v in acc["summary"].items():
+        print(f"  {k}: {v}")
+    result = {"generator_version": GENERATOR_VERSION, "machine": platform.machine(), "python": platform.python_version(),
+              "timing": "best of repeats, process CPU seconds; the machine may be shared", "speed": sp, "memory": mem,
+              "accuracy": acc}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
