@@ -300,40 +300,51 @@ class Peeler:
             out[:, m] = dist >= gap
         return out
 
-    def _pair(self, d: np.ndarray, c: int, allowed: np.ndarray | None = None):
-        """Best pair of (template, window start, τ) explaining the potential at ``c``, or None."""
+    def _pairs(self, d: np.ndarray, cs: np.ndarray, allowed: np.ndarray | None) -> list:
+        """For each candidate index in ``cs``: ``(residual share, [(template, window start, τ)
+        × 2])`` of the best pair explaining it, or None (all candidates at once)."""
         H, K, L = self.H, self.K, 2 * self.H + 1
-        R = H + K  # second template anywhere within ± R of the candidate
-        a0, a1 = c - H - R, c + H + R + 1
-        if a0 < 0 or a1 > len(d):
-            return None
-        span = d[a0:a1]
-        e0 = float(span @ span)
-        W = _slide(d[c - H - K:c + H + K + 1], L)       # first: shifts ±K
-        res1 = np.einsum("sl,sl->s", W, W)[:, None] - 2.0 * (W @ self.T.T) + self.TT[None, :]
-        if allowed is not None:
-            res1[:, ~allowed] = np.inf
-        best1 = np.argmin(res1, axis=0)
-        firsts = np.argsort(res1[best1, np.arange(len(self.T))])[:3]
-        best = None
-        for m1 in firsts:
-            k1 = int(best1[m1])
-            loc = span.copy()
-            s1 = (c - K + k1 - H) - a0
-            loc[s1:s1 + L] -= self.T[m1]
-            if not np.isfinite(res1[k1, m1]):
+        R = H + K  # the second template anywhere within ± R of the candidate
+        M = len(self.T)
+        out: list = [None] * len(cs)
+        ok = (cs - H - R >= 0) & (cs + H + R + 1 <= len(d))
+        if not ok.any():
+            return out
+        rows = np.nonzero(ok)[0]
+        c = cs[rows]
+        spans = d[c[:, None] + np.arange(-H - R, H + R + 1)[None, :]]                  # n × (2H+2R+1)
+        e0 = np.einsum("ij,ij->i", spans, spans)
+        W = spans[:, (R - K) + np.arange(2 * K + 1)[:, None] + np.arange(L)[None, :]]  # n × S × L (first: ±K)
+        res1 = np.einsum("nsl,nsl->ns", W, W)[:, :, None] - 2.0 * (W @ self.T.T) + self.TT
+        alw = None if allowed is None else allowed[rows]
+        if alw is not None:
+            res1 = np.where(alw[:, None, :], res1, np.inf)
+        k1 = np.argmin(res1, axis=1)                                                  # n × M
+        r1 = np.take_along_axis(res1, k1[:, None, :], axis=1)[:, 0, :]
+        nf = min(3, M)
+        m1 = np.argsort(r1, axis=1)[:, :nf]                                           # n × nf
+        k1 = np.take_along_axis(k1, m1, axis=1)
+        fin = np.isfinite(np.take_along_axis(r1, m1, axis=1))
+        s1 = k1 + (R - K)                                                             # start in the span
+        loc = np.repeat(spans[:, None, :], nf, axis=1).copy()                         # n × nf × span
+        pos = s1[:, :, None] + np.arange(L)[None, None, :]
+        np.put_along_axis(loc, pos, np.take_along_axis(loc, pos, axis=2) - self.T[m1], axis=2)
+        flat = loc.reshape(-1, loc.shape[2])
+        al2 = None if alw is None else np.repeat(alw, nf, axis=0)
+        m2, k2, r2, ww, t2 = _match(flat, self.T, self.TT, self.D, self.DD, self.TD, al2)
+        e2 = (np.einsum("ij,ij->i", flat, flat) - ww + r2).reshape(-1, nf)
+        m2, k2, t2 = m2.reshape(-1, nf), k2.reshape(-1, nf), t2.reshape(-1, nf)
+        same = (m2 == m1) & (np.abs(k2 - s1) < 2)
+        e2 = np.where(fin & ~same, e2, np.inf)
+        j = np.argmin(e2, axis=1)
+        for n, i in enumerate(rows):
+            b = j[n]
+            if not np.isfinite(e2[n, b]) or e2[n, b] > self.cfg.pair_residual * e0[n]:
                 continue
-            m2, k2, _, _, t2 = _best(loc, self.T, self.TT, self.D, self.DD, self.TD, allowed)
-            loc2 = loc.copy()
-            loc2[k2:k2 + L] -= self.T[m2] - t2 * self.D[m2]
-            e2 = float(loc2 @ loc2)
-            if abs(k2 - s1) < 2 and m2 == m1:
-                continue
-            if best is None or e2 < best[0]:
-                best = (e2, (int(m1), a0 + s1, 0.0), (int(m2), a0 + k2, t2))
-        if best is None or best[0] > self.cfg.pair_residual * e0:
-            return None
-        return best[0] / max(e0, 1e-12), [best[1], best[2]]
+            a0 = int(cs[i]) - H - R
+            out[i] = (float(e2[n, b] / max(e0[n], 1e-12)),
+                      [(int(m1[n, b]), a0 + int(s1[n, b]), 0.0), (int(m2[n, b]), a0 + int(k2[n, b]), float(t2[n, b]))])
+        return out
 
     def process(self, w: Window) -> None:
         """Peel the core of ``w`` (edits ``w.detect`` in place). Each round matches every
@@ -356,13 +367,18 @@ class Peeler:
             ok = (e > 0) & (r <= self.cfg.accept_residual * e)
             busy = np.zeros(len(d), dtype=bool)
             hit = False
+            pairs: list = [None] * len(p)
+            if self.cfg.pair_residual > 0:
+                tp = np.nonzero(r > self.cfg.pair_try * e)[0]
+                for i, pr in zip(tp, self._pairs(d, p[tp], None if allowed is None else allowed[tp])):
+                    pairs[i] = pr
             for i in range(len(p)):
                 fits = [(int(m[i]), int(p[i] - K + k[i] - H), float(tau[i]))] if ok[i] else []  # (template, start, τ)
-                if (r[i] > self.cfg.pair_try * e[i] and self.cfg.pair_residual > 0
-                        and not busy[max(p[i] - 2 * H - K, 0):p[i] + 2 * H + K + 1].any()):
-                    pair = self._pair(d, int(p[i]), None if allowed is None else allowed[i])
+                pair = pairs[i]
+                # a pair is computed on this round's residual: only where nothing was subtracted since
+                if pair is not None and not busy[max(p[i] - 2 * H - K, 0):p[i] + 2 * H + K + 1].any():
                     # a pair must do clearly better than one template (two templates always fit a little better)
-                    if pair is not None and (not ok[i] or pair[0] < 0.5 * r[i] / e[i]):
+                    if not ok[i] or pair[0] < 0.5 * r[i] / e[i]:
                         fits = pair[1]
                 if not fits or any(busy[a:a + L].any() for _, a, _ in fits):
                     continue
