@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from clikit import UserError
+
 from .config import FrontendConfig
 from .pipeline import Frontend
 
@@ -94,9 +96,12 @@ def add_parser(subparsers) -> None:
 
 def config_from_args(args: argparse.Namespace) -> FrontendConfig:
     if args.bundle:
-        from edge.bundle import load_bundle
+        from edge.bundle import BundleError, load_bundle
 
-        return load_bundle(args.bundle).frontend_config
+        try:
+            return load_bundle(args.bundle).frontend_config
+        except BundleError as exc:  # a user error: one line and exit 2, as in emg-edge run
+            raise UserError(f"bundle refused: {exc}") from None
     given = {k: getattr(args, k) for k in ("sample_rate", "window_ms", "hop_ms", "n_mels", "fmin_hz", "fmax_hz")
              if getattr(args, k) is not None}
     return FrontendConfig(**given)
