@@ -1,0 +1,89 @@
+"""QEMG accuracy against the simulator's ground truth (issue 13 targets).
+
+Simulated steady contractions (``convert.simulator.voluntary_truth``), concentric needle,
+≤ 10 active units at 5–30 % effort, 10–44.1 kHz. Targets: ≥ 90 % of the units with ≥ 20
+discharges found; per found unit ≥ 90 % of its discharges matched within ±0.5 ms (EMGLAB
+convention); amplitude within 10 %, duration within 1.5 ms, firing rate within 0.5 Hz of
+the truth. A target not met is a strict expected failure carrying the measured figure, and
+what is met is held as a regression bound (``benchmarks/quant.py`` measures more seeds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convert.simulator.voluntary_truth import render_voluntary_truth, score_units
+from edge.quant import quantify
+
+#: (seed, sample rate Hz, effort)
+CASES = [(31, 10_000, 0.05), (32, 10_000, 0.2), (33, 20_000, 0.3), (34, 44_100, 0.1)]
+
+
+@pytest.fixture(scope="module")
+def scores():
+    out = []
+    for seed, fs, effort in CASES:
+        tr = render_voluntary_truth(seed, effort=effort, duration_s=12.0, sample_rate=fs)
+        assert len(tr.units) <= 10
+        r = quantify(tr.pcm, fs, uv_per_lsb=tr.uv_per_lsb)
+        out.extend(score_units(tr, r.units, min_discharges=20))
+    return out
+
+
+def _found(scores):
+    return [s for s in scores if s.found_id is not None]
+
+
+def test_units_found_regression_bound(scores):
+    assert len(scores) >= 20
+    assert len(_found(scores)) / len(scores) >= 0.85
+
+
+@pytest.mark.xfail(strict=True, reason="measured: 28 of 32 units (0.875) found; a miss is merged into a unit of "
+                                        "the same pool with a near-identical spike (2 units of seed 12 differ by "
+                                        "2 % of their detection-band energy)")
+def test_units_found_target(scores):
+    assert len(_found(scores)) / len(scores) >= 0.9
+
+
+def test_amplitude_regression_bound(scores):
+    errs = np.array([abs(s.amplitude_error) for s in _found(scores)])
+    assert np.mean(errs <= 0.10) >= 0.95
+    assert np.median(errs) <= 0.03
+
+
+@pytest.mark.xfail(strict=True, reason="measured: 27 of 28 found units (0.96) within 10 %, median error 1.0 %")
+def test_amplitude_target(scores):
+    assert all(abs(s.amplitude_error) <= 0.10 for s in _found(scores))
+
+
+def test_discharges_regression_bound(scores):
+    recall = np.array([s.recall for s in _found(scores)])
+    assert np.mean(recall) >= 0.72
+    assert np.mean(recall >= 0.9) >= 0.1
+
+
+@pytest.mark.xfail(strict=True, reason="measured: mean 0.76 of discharges matched per found unit; 14 % of found "
+                                        "units reach 0.9 (similar units of one pool merge, close superpositions)")
+def test_discharges_matched_target(scores):
+    assert all(s.recall >= 0.9 for s in _found(scores))
+
+
+def test_duration_and_rate_regression_bound(scores):
+    f = _found(scores)
+    assert np.median([abs(s.duration_error_ms) for s in f]) <= 5.0
+    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.45
+
+
+@pytest.mark.xfail(strict=True, reason="measured: 32 % of found units within 1.5 ms, median error 3.5 ms (the "
+                                        "simulator's MUAPs have long low tails near the 2 % level, so the end point "
+                                        "moves with noise and neighbouring potentials)")
+def test_duration_target(scores):
+    assert all(abs(s.duration_error_ms) <= 1.5 for s in _found(scores))
+
+
+@pytest.mark.xfail(strict=True, reason="measured: 54 % of found units within 0.5 Hz (merged units fire faster, "
+                                        "missed discharges are left out of the rate but false ones shorten it)")
+def test_rate_target(scores):
+    assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))
