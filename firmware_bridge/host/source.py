@@ -10,18 +10,25 @@ care where its samples come from.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from firmware_bridge.host.wavinfo import read_uv_per_lsb
+from firmware_bridge.host.wavinfo import WAVE_PCM, WavFormatError, parse_uv_per_lsb, read_wav_layout
 
-__all__ = ["SampleBlock", "SampleSource", "WavSource", "parse_speed"]
+__all__ = ["SampleBlock", "SampleSource", "WavSource", "parse_speed", "MIN_RATE_HZ", "MAX_RATE_HZ"]
+
+log = logging.getLogger(__name__)
+
+#: Sample rates (Hz, per channel) a source may announce: a WAV file's fmt chunk, a unit's HELLO
+#: (``SerialLink`` ignores and counts a HELLO outside), the ALSA capture rate. Bounds what a
+#: file or a device can make the host allocate (queues in seconds, resampling filters).
+MIN_RATE_HZ, MAX_RATE_HZ = 1_000, 384_000
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,13 @@ class WavSource:
     ``uv_per_lsb=`` comment ``convert.recordings.write_wav`` stores in the file's
     ``LIST/INFO/ICMT`` chunk; ``None`` (unknown). ``uv_per_lsb_source`` says which
     (``"parameter"``, ``"wav-comment"``, ``"unknown"``).
+
+    A damaged file is refused at construction with a one-line ValueError naming it: a data (or
+    fmt) chunk that claims more bytes than the file holds (a truncated copy: the same hard error
+    as ``convert.recordings.read_wav``, rather than a stream that ends early or never ends), a
+    sample rate outside :data:`MIN_RATE_HZ`..:data:`MAX_RATE_HZ`, an encoding other than 16-bit
+    PCM. If the file shrinks while it is read, the stream ends at the last whole frame with a
+    warning naming the shortfall.
     """
 
     def __init__(
@@ -157,56 +171,68 @@ class WavSource:
         if not self.path.is_file():
             raise FileNotFoundError(f"no such WAV file: {self.path}")
         try:
-            self._wav = wave.open(str(self.path), "rb")
-        except (wave.Error, EOFError) as exc:
-            raise ValueError(f"{self.path}: not a PCM WAV file ({exc})") from None
-        width = self._wav.getsampwidth()
-        channels = self._wav.getnchannels()
-        if width != 2:
-            self._wav.close()
-            raise ValueError(f"{self.path}: sample width must be 16 bit, got {8 * width} bit")
-        if not 0 <= channel < channels:
-            self._wav.close()
-            raise ValueError(f"channel must be in 0..{channels - 1}, got {channel}")
-        self.sample_rate: int = self._wav.getframerate()
+            lay = read_wav_layout(self.path)
+        except WavFormatError as exc:
+            raise ValueError(str(exc)) from None
+        if lay.format_tag != WAVE_PCM:
+            raise ValueError(f"{self.path}: not a PCM WAV file (format tag {lay.format_tag}); 16-bit PCM only")
+        if lay.bits != 16:
+            raise ValueError(f"{self.path}: sample width must be 16 bit, got {lay.bits} bit")
+        if lay.channels < 1 or lay.block_align != 2 * lay.channels:
+            raise ValueError(f"{self.path}: fmt chunk says {lay.channels} channel(s) of 16 bit but block align "
+                             f"{lay.block_align} bytes")
+        if not MIN_RATE_HZ <= lay.sample_rate <= MAX_RATE_HZ:
+            raise ValueError(f"{self.path}: sample rate {lay.sample_rate} Hz is outside {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz")
+        if not 0 <= channel < lay.channels:
+            raise ValueError(f"channel must be in 0..{lay.channels - 1}, got {channel}")
+        self.sample_rate: int = lay.sample_rate
         if uv_per_lsb is None:
             try:
-                uv_per_lsb = read_uv_per_lsb(self.path)
-            except ValueError as exc:  # WavFormatError too
-                self._wav.close()
-                raise ValueError(str(exc)) from None
+                uv_per_lsb = parse_uv_per_lsb(lay.comment)
+            except ValueError:
+                raise ValueError(f"{self.path}: the WAV comment's uv_per_lsb is not a number "
+                                 f"({lay.comment.strip()!r})") from None
             if uv_per_lsb is not None and not (math.isfinite(uv_per_lsb) and uv_per_lsb > 0):
-                self._wav.close()
                 raise ValueError(f"{self.path}: the WAV comment's uv_per_lsb={uv_per_lsb!r} must be > 0 µV/LSB")
             self.uv_per_lsb_source = "wav-comment" if uv_per_lsb is not None else "unknown"
         else:
             self.uv_per_lsb_source = "parameter"
         self.uv_per_lsb: float | None = None if uv_per_lsb is None else float(uv_per_lsb)
-        self.n_samples: int = self._wav.getnframes()
-        self._channels = channels
+        self.n_samples: int = lay.n_frames
+        self._layout = lay
         self._channel = channel
         self._block = int(block)
         self._next = 0
         self._pacer = Pacer(self.sample_rate, speed)
+        self._fh = open(self.path, "rb")
 
     def read_block(self, timeout: float | None = None) -> SampleBlock | None:
-        if self._wav is None:
+        if self._fh is None:
             raise EOFError("source closed")
         if self._next >= self.n_samples:
             raise EOFError(f"end of {self.path.name}")
         n = min(self._block, self.n_samples - self._next)
         if not self._pacer.wait_until(self._next + n, timeout):
             return None
-        raw = self._wav.readframes(n)
-        data = np.frombuffer(raw, dtype="<i2").reshape(-1, self._channels)[:, self._channel]
+        lay = self._layout
+        self._fh.seek(lay.data_offset + self._next * lay.block_align)
+        raw = self._fh.read(n * lay.block_align)
+        got = len(raw) // lay.block_align
+        if got < n:  # the file shrank under us: end the stream here, never spin on empty reads
+            log.warning("%s: the data chunk ends %d frames early (%d of %d read; the file shrank?); ending the "
+                        "stream", self.path, self.n_samples - self._next - got, self._next + got, self.n_samples)
+            self.n_samples = self._next + got
+            if got == 0:
+                raise EOFError(f"end of {self.path.name} (truncated)")
+        data = np.frombuffer(raw, dtype="<i2", count=got * lay.channels).reshape(got, lay.channels)[:, self._channel]
         block = SampleBlock(self._next, data.astype(np.int16, copy=True), 0)
-        self._next += int(data.size)
+        self._next += got
         return block
 
     def close(self) -> None:
-        if self._wav is not None:
-            self._wav.close()
-            self._wav = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
     def __enter__(self) -> "WavSource":
         return self

@@ -49,7 +49,7 @@ def test_wav_source_rejects_bad_input(tmp_path):
     with pytest.raises(FileNotFoundError):
         WavSource(tmp_path / "missing.wav")
     (tmp_path / "junk.wav").write_bytes(b"not a wav file at all")
-    with pytest.raises(ValueError, match="not a PCM WAV"):
+    with pytest.raises(ValueError, match="not a WAV file"):
         WavSource(tmp_path / "junk.wav")
     with wave.open(str(tmp_path / "w8.wav"), "wb") as w:
         w.setnchannels(1), w.setsampwidth(1), w.setframerate(8000), w.writeframes(b"\x80" * 10)
