@@ -30,12 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from edge.quant.pattern_model import PATTERN_LABELS, TASK
+from edge.quant.pattern_model import PATTERN_LABELS, TASK, aggregate
 
 #: Rule-based labels → model labels (for the comparison table).
 RULE_TO_MODEL = {"within limits": "normal", "neurogenic-looking": "neurogenic", "myopathic-looking": "myopathic"}
@@ -50,7 +50,7 @@ class PatternDataConfig:
     ``needle`` concentric or monopolar; ``chain_copies`` recording-chain copies per training
     recording with gain error within ±``gain_error_db`` dB; ``uv_per_lsb`` the features' scale."""
 
-    per_class: int = 30
+    per_class: int = 40
     clip_s: float = 8.0
     sample_rate: int = 44100
     seed0: int = 20000
@@ -146,7 +146,7 @@ def train_pattern(out: str | Path, cfg: PatternDataConfig = PatternDataConfig(),
     from convert.train import TrainConfig, fit, to_model_input, wcfg_dict
 
     model_cfg = model_cfg or default_model_config()
-    tcfg = tcfg or TrainConfig(epochs=12, batch_size=32, patience=4, verbose=0)
+    tcfg = tcfg or TrainConfig(epochs=15, batch_size=32, patience=4, verbose=0)
     out = Path(out)
     fe_cfg = trainset.default_frontend_config(cfg.sample_rate)
     wcfg = trainset.window_config(cfg.window_s, cfg.hop_s)
@@ -192,39 +192,62 @@ def _confusion_report(y_true: list[str], y_pred: list[str], pred_labels: tuple[s
     return {"n": n, "accuracy": round(correct / n, 4) if n else None, "recall": recall, "confusion": rows}
 
 
+#: Evaluation conditions of the held-out subjects: (name, what it changes).
+CONDITIONS = (
+    ("clean", "as simulated (concentric, the amplifier's 0.5 µV/LSB, 44.1 kHz)"),
+    ("chain", "one drawn recording chain each (filters, rate, hum, noise, scale), calibrated within ±gain_error_db"),
+    ("chain_uncalibrated", "one drawn recording chain each with the default ±6 dB gain error (an uncalibrated source)"),
+    ("monopolar", "the same subjects recorded with a monopolar needle (~2.05× amplitude, ~1.86× duration)"),
+)
+
+
+def condition_recording(seed: int, state: str, cfg: PatternDataConfig, condition: str):
+    """A held-out subject's clip under one of :data:`CONDITIONS`."""
+    from convert.chain import ChainConfig, apply_chain
+
+    if condition == "monopolar":
+        return simulate(seed, state, replace(cfg, needle="monopolar"))
+    rec = simulate(seed, state, cfg)
+    if condition == "clean":
+        return rec
+    chains = chain_config(cfg) if condition == "chain" else ChainConfig()
+    return apply_chain(rec, chains.draw(seed * 16 + 15))
+
+
 def evaluate_pattern(bundle_dir: str | Path, cfg: PatternDataConfig) -> dict:
-    """Held-out subjects through the device runner (clean and through one recording chain each),
-    windows and recordings, and the rule-based summary on the clean recordings where
-    :func:`edge.quant.quantify` is available."""
-    from convert.chain import apply_chain
-    from edge.quant.pattern_model import PatternModel, aggregate
+    """Held-out subjects through the device runner under each of :data:`CONDITIONS` (windows
+    and recordings); the rule-based summary on the clean recordings where
+    :func:`edge.quant.quantify` is available, and on the same subjects' true templates
+    (:func:`rule_on_true_templates`)."""
+    from edge.quant.pattern_model import PatternModel
 
     pm = PatternModel(bundle_dir)
-    chains = chain_config(cfg)
-    truth, calls, chain_calls, win_true, win_pred, rule_calls = [], [], [], [], [], []
+    rec_labels = PATTERN_LABELS + ("indeterminate",)
+    test = [(seed, state) for seed, state, split in cfg.subjects() if split == "test"]
+    truth = [state for _, state in test]
+    out: dict = {"test_subjects": len(test), "conditions": dict(CONDITIONS)}
+    for condition, _ in CONDITIONS:
+        calls, win_true, win_pred = [], [], []
+        for seed, state in test:
+            rec = condition_recording(seed, state, cfg, condition)
+            probs = pm.window_probabilities(rec.pcm, rec.sample_rate, rec.uv_per_lsb)
+            calls.append(aggregate(probs).label)
+            win_true += [state] * len(probs)
+            win_pred += [PATTERN_LABELS[int(i)] for i in probs.argmax(axis=1)]
+        out[f"int8_windows_{condition}"] = _confusion_report(win_true, win_pred, PATTERN_LABELS)
+        out[f"int8_recordings_{condition}"] = _confusion_report(truth, calls, rec_labels)
     rule = _rule_based()
-    for seed, state, split in cfg.subjects():
-        if split != "test":
-            continue
-        rec = simulate(seed, state, cfg)
-        probs = pm.window_probabilities(rec.pcm, rec.sample_rate, rec.uv_per_lsb)
-        truth.append(state)
-        calls.append(aggregate(probs).label)
-        win_true += [state] * len(probs)
-        win_pred += [PATTERN_LABELS[int(i)] for i in probs.argmax(axis=1)]
-        ch = apply_chain(rec, chains.draw(seed * 16 + 15))
-        chain_calls.append(pm.classify(ch.pcm, ch.sample_rate, ch.uv_per_lsb).label)
-        if rule is not None:
-            rule_calls.append(rule(rec))
-    out = {"test_subjects": len(truth), "int8_windows": _confusion_report(win_true, win_pred, PATTERN_LABELS),
-           "int8_recordings": _confusion_report(truth, calls, PATTERN_LABELS + ("indeterminate",)),
-           "int8_recordings_through_chain": _confusion_report(truth, chain_calls, PATTERN_LABELS + ("indeterminate",))}
     if rule is not None:
+        rule_calls = [rule(simulate(seed, state, cfg)) for seed, state in test]
         for muscle in RULE_MUSCLES:
-            out[f"rule_based_recordings_{muscle}"] = _confusion_report(
-                truth, [c[muscle] for c in rule_calls], PATTERN_LABELS + ("indeterminate",))
+            out[f"rule_based_recordings_{muscle}"] = _confusion_report(truth, [c[muscle] for c in rule_calls],
+                                                                      rec_labels)
     else:
         out["rule_based_recordings"] = "not run: edge.quant.quantify is not available"
+    truth_calls = [rule_on_true_templates(seed, state, cfg) for seed, state in test]
+    for muscle in RULE_MUSCLES:
+        out[f"rule_based_true_templates_{muscle}"] = _confusion_report(truth, [c[muscle] for c in truth_calls],
+                                                                      rec_labels)
     return out
 
 
@@ -247,6 +270,30 @@ def _rule_based():
     return call
 
 
+def rule_on_true_templates(seed: int, state: str, cfg: PatternDataConfig) -> dict:
+    """``{muscle: model label}`` of the rule-based summary on the simulator's TRUE pool: every
+    unit's noise-free template measured by :func:`edge.quant.units.template_measures`
+    (:func:`convert.simulator.voluntary_truth.true_template`), no firing information. It
+    separates what the rules and reference values make of the simulated pools from what
+    decomposition and measurement add."""
+    from convert.simulator.subject import Subject
+    from convert.simulator.voluntary_truth import true_template
+    from edge.quant.measures import RecordingMeasures, UnitMeasures
+    from edge.quant.pattern import pattern
+    from edge.quant.units import template_measures
+
+    subject = Subject.draw(seed, needle=cfg.needle, muscle=state)
+    units = []
+    for i in range(len(subject.mu_amplitude_uv)):
+        tm = template_measures(true_template(subject, i, cfg.sample_rate)[0], cfg.sample_rate)
+        units.append(UnitMeasures(id=i, n_discharges=0, firing_rate_hz=float("nan"), isi_cv=float("nan"),
+                                  amplitude_uv=tm.amplitude_uv, duration_ms=tm.duration_ms, phases=tm.phases,
+                                  turns=tm.turns, area_uv_ms=tm.area_uv_ms,
+                                  thickness_ms=tm.area_uv_ms / max(tm.amplitude_uv, 1e-9), satellites=0))
+    m = RecordingMeasures(units=units, sample_rate_hz=float(cfg.sample_rate))
+    return {muscle: RULE_TO_MODEL.get(pattern(m, muscle=muscle).label, "indeterminate") for muscle in RULE_MUSCLES}
+
+
 # ---------------------------------------------------------------- CLI
 
 def add_parser(subparsers) -> None:
@@ -261,7 +308,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed0", type=int, default=d.seed0, help="first subject seed")
     p.add_argument("--needle", choices=("concentric", "monopolar"), default=d.needle)
     p.add_argument("--chain-copies", type=int, default=d.chain_copies)
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     p.set_defaults(func=_cmd_train_pattern)

@@ -99,3 +99,14 @@ def test_a_detector_bundle_is_not_a_pattern_bundle(tiny_bundle, tmp_path):
         load_pattern_bundle(str(other))
     with pytest.raises(ValueError, match="int16"):
         list(PatternModel(str(tiny_bundle)).windows(np.zeros(100, np.float32), 44100, 0.5))
+
+
+def test_shipped_bundle_calls_held_out_simulated_subjects():
+    """One held-out subject of each class (test split of the shipped recipe), 4 s each."""
+    cfg = PatternDataConfig(per_class=40, clip_s=4.0)
+    pm = PatternModel()
+    held_out = [(seed, state) for seed, state, split in cfg.subjects() if split == "test"][:3]
+    assert sorted(s for _, s in held_out) == sorted(PATTERN_LABELS)
+    for seed, state in held_out:
+        rec = simulate(seed, state, cfg)
+        assert pm.classify(rec.pcm, rec.sample_rate, rec.uv_per_lsb).label == state

@@ -135,28 +135,24 @@ def scaled(m, amp=1.0, dur=1.0):
                                                              duration_ms=u.duration_ms * dur) for u in m.units])
 
 
+#: direction → (scale range, the call it must never produce from a normal or its own call)
+_DIRECTIONS = {"larger": ((1.0, 5.0), NEUROGENIC, MYOPATHIC), "smaller": ((0.2, 1.0), MYOPATHIC, NEUROGENIC)}
+
+
+@pytest.mark.parametrize("direction", list(_DIRECTIONS))
 @settings(max_examples=200, deadline=None)
-@given(unit_sets, recruitments, st.floats(1.0, 5.0), st.sampled_from(["TA", None]))
-def test_larger_or_longer_units_never_turn_a_call_myopathic(spec, recruitment_hz, k, muscle):
+@given(data=st.data(), spec=unit_sets, recruitment_hz=recruitments, muscle=st.sampled_from(["TA", None]))
+def test_scaling_units_never_turns_a_call_the_other_way(direction, data, spec, recruitment_hz, muscle):
+    """Larger or longer units never make a call myopathic; smaller or shorter never neurogenic."""
+    (lo, hi), keeps, never = _DIRECTIONS[direction]
+    k = data.draw(st.floats(lo, hi))
     m = build(spec, recruitment_hz)
     before = pattern(m, muscle).label
     for after in (pattern(scaled(m, amp=k), muscle).label, pattern(scaled(m, dur=k), muscle).label):
-        if before in (NEUROGENIC, WITHIN_LIMITS):
-            assert after != MYOPATHIC
-        if before == NEUROGENIC:
-            assert after == NEUROGENIC
-
-
-@settings(max_examples=200, deadline=None)
-@given(unit_sets, recruitments, st.floats(0.2, 1.0), st.sampled_from(["TA", None]))
-def test_smaller_or_shorter_units_never_turn_a_call_neurogenic(spec, recruitment_hz, k, muscle):
-    m = build(spec, recruitment_hz)
-    before = pattern(m, muscle).label
-    for after in (pattern(scaled(m, amp=k), muscle).label, pattern(scaled(m, dur=k), muscle).label):
-        if before in (MYOPATHIC, WITHIN_LIMITS):
-            assert after != NEUROGENIC
-        if before == MYOPATHIC:
-            assert after == MYOPATHIC
+        if before in (keeps, WITHIN_LIMITS):
+            assert after != never
+        if before == keeps:
+            assert after == keeps
 
 
 @settings(max_examples=100, deadline=None)
