@@ -72,18 +72,18 @@ def test_discharges_matched_target(scores):
 
 def test_duration_and_rate_regression_bound(scores):
     f = _found(scores)
-    assert np.median([abs(s.duration_error_ms) for s in f]) <= 5.0
-    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.45
+    assert np.median([abs(s.duration_error_ms) for s in f]) <= 2.5
+    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 32 % of found units within 1.5 ms, median error 3.5 ms (the "
+@pytest.mark.xfail(strict=True, reason="measured: 50 % of found units within 1.5 ms, median error 1.85 ms (the "
                                         "simulator's MUAPs have long low tails near the 2 % level, so the end point "
                                         "moves with noise and neighbouring potentials)")
 def test_duration_target(scores):
     assert all(abs(s.duration_error_ms) <= 1.5 for s in _found(scores))
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 54 % of found units within 0.5 Hz (merged units fire faster, "
-                                        "missed discharges are left out of the rate but false ones shorten it)")
+@pytest.mark.xfail(strict=True, reason="measured: 61 % of found units within 0.5 Hz (a unit merged with a "
+                                        "similar one fires faster)")
 def test_rate_target(scores):
     assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))

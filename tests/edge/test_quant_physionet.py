@@ -40,7 +40,7 @@ def test_myopathy_more_polyphasic(med):
     assert med["myopathy"]["polyphasic"] > med["healthy"]["polyphasic"] + 0.3
 
 
-@pytest.mark.xfail(strict=True, reason="measured medians: myopathy 399 µV, 14.0 ms vs healthy 235 µV, 11.2 ms "
+@pytest.mark.xfail(strict=True, reason="measured medians: myopathy 429 µV, 13.0 ms vs healthy 209 µV, 5.8 ms "
                                         "(the healthy record's gentle contraction yields small distant units; "
                                         "late polyphasic components lengthen the myopathic durations)")
 def test_myopathy_smaller_and_shorter(med):
