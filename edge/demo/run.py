@@ -27,8 +27,8 @@ from pathlib import Path
 from clikit import EXIT_FAILURE, EXIT_OK, UserError
 from firmware_bridge.sim.virtual_amp import VirtualAmplifier, format_alert
 
-from edge.demo.recording import load_demo_recording
-from edge.scorecard import Episode, Scorecard, score
+from edge.demo.recording import DemoRecording, demo_wav, load_demo_recording
+from edge.scorecard import Episode, Scorecard, merge_episodes, score
 
 #: Pathological classes, in display order (the bundle's manifest says which labels are).
 PATHOLOGICAL_ORDER = (
@@ -39,6 +39,8 @@ PATHOLOGICAL_ORDER = (
 #: Pass marks (issue 7): event recall over pathological episodes, false alarms per 10 min.
 MIN_RECALL = 0.9
 MAX_FALSE_ALARMS_PER_10_MIN = 1.0
+#: Same-class labelled spans closer than this (s) are one episode, in the header and the scorecard.
+MERGE_GAP_S = 1.0
 
 
 @dataclass
@@ -65,6 +67,14 @@ def _read_jsonl(path: Path) -> dict[int, dict]:
     return out
 
 
+def header(rec: DemoRecording, realtime: bool) -> str:
+    """The demo's first line; episodes are counted as the scorecard counts them (merged)."""
+    episodes = merge_episodes([e for e in rec.segments if e.label in PATHOLOGICAL_ORDER], MERGE_GAP_S)
+    return (f"demo: {rec.duration_s:.0f} s of simulated needle EMG at {rec.sample_rate} Hz, "
+            f"{len(episodes)} pathological episodes; amplifier "
+            f"{'in real time' if realtime else 'as fast as the host reads'}")
+
+
 def run_demo(
     out_dir: str | Path,
     realtime: bool = False,
@@ -76,15 +86,14 @@ def run_demo(
     """Run the demo; writes ``alerts.jsonl``, ``scorecard.json``, ``timeline.png`` to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rec = load_demo_recording(wav)
+    rec = load_demo_recording(wav, echo=echo)
     jsonl = out / "alerts.jsonl"
     outbox = out / "outbox.sqlite"
     for stale in (jsonl, outbox, Path(f"{outbox}-wal"), Path(f"{outbox}-shm")):
         stale.unlink(missing_ok=True)  # a fresh run: the outbox would otherwise resend old alerts
 
     episodes = [e for e in rec.segments if e.label in PATHOLOGICAL_ORDER]
-    echo(f"demo: {rec.duration_s:.0f} s of simulated needle EMG at {rec.sample_rate} Hz, "
-         f"{len(episodes)} pathological episodes; amplifier {'in real time' if realtime else 'as fast as the host reads'}")
+    echo(header(rec, realtime))
     amp = VirtualAmplifier(
         rec.pcm, rec.sample_rate, rec.uv_per_lsb, speed=1.0 if realtime else None,
         on_alert=lambda a: echo(f"  amplifier shows: {format_alert(a, rec.sample_rate)}"),
@@ -116,7 +125,7 @@ def run_demo(
             "onset_s": a.onset / rec.sample_rate, "offset_s": a.offset / rec.sample_rate,
             "detected_s": d.get("detected_s", a.offset / rec.sample_rate),
         })
-    card = score(episodes, alerts, rec.duration_s, PATHOLOGICAL_ORDER)
+    card = score(episodes, alerts, rec.duration_s, PATHOLOGICAL_ORDER, merge_gap_s=MERGE_GAP_S)
     (out / "scorecard.json").write_text(json.dumps({
         **card.to_dict(), "runtime_exit": proc.returncode, "wall_s": round(wall, 2),
         "alerts_at_amplifier": len(alerts), "alerts_logged": len(details),
@@ -139,7 +148,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", default="default", help="model bundle (default: the shipped one)")
     parser.add_argument("--wav", default=None, help="another recording with same-stem .labels.csv and .json")
     parser.add_argument("--no-timeline", action="store_true", help="skip the timeline PNG")
+    parser.add_argument("--recording-path", action="store_true",
+                        help="print the demo WAV's path (making it on first use) and exit")
     args = parser.parse_args(argv)
+    if args.recording_path:
+        try:
+            print(demo_wav(echo=lambda line: print(line, file=sys.stderr)))
+        except UserError as exc:
+            print(f"demo: error: {exc}", file=sys.stderr)
+            return 2
+        return EXIT_OK
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="emg-demo-"))
     try:
         result = run_demo(out, realtime=args.realtime, bundle=args.bundle, wav=args.wav,
