@@ -8,7 +8,10 @@ background I/O thread that owns the port. That thread
   :meth:`SerialLink.start` was called) START until the unit ACKs it or samples arrive;
 * turns SAMPLES frames into :class:`~firmware_bridge.host.source.SampleBlock` with exact gaps
   computed from the unit's sample index by a :class:`~firmware_bridge.host.gaps.GapTracker`
-  (duplicated or overlapping samples are trimmed);
+  (duplicated or overlapping samples are trimmed); a unit with C > 1 channels interleaves them
+  (PROTOCOL.md §4), and the link de-interleaves by the HELLO's channel count and delivers one,
+  ``channel`` (the constructor's argument or ``?channel=N`` in the URL, default 0; indices count
+  time steps);
 * sends queued alerts and retransmits each until the unit ACKs its alert id (timeout
   ``ack_timeout_s``, doubling up to ``max_backoff_s``, PROTOCOL.md §8; at-least-once on the wire, the unit
   deduplicates by id);
@@ -16,6 +19,20 @@ background I/O thread that owns the port. That thread
   arrived for ``link_timeout_s`` or the port reports an error (a USB lead pulled out);
 * reopens a lost or missing port with exponential backoff (logged, never raised) and carries
   on: undelivered alerts are resent and the samples missed meanwhile show up as a gap.
+
+What the unit sends is bounded and counted, never trusted to size anything (issue 14): a HELLO
+whose rate is outside :data:`~firmware_bridge.host.source.MIN_RATE_HZ`..
+:data:`~firmware_bridge.host.source.MAX_RATE_HZ` or that has fewer channels than ``channel``
+is ignored (``stats.hellos_refused``) and the link keeps asking; samples are only taken under an
+accepted HELLO (``stats.samples_unusable`` otherwise: their rate and layout are unknown);
+SAMPLES frames that are not whole time steps are dropped (``stats.bad_frames``); ALERT frames
+from the unit are ACKed, but at most :data:`MAX_UNIT_ALERTS` wait for
+:meth:`SerialLink.received_alerts` (``stats.unit_alerts_dropped``); repeated warnings are
+logged at most every :data:`WARN_EVERY_S` seconds with a count. When the reader falls
+``queue_s`` behind, the link stops reading the port (back-pressure: a unit replaying as fast
+as the host reads waits instead of losing samples), but only while the reader keeps reading:
+after ``stall_s`` without a :meth:`SerialLink.read_block` call it reads on and drops SAMPLES
+(``stats.overflow_samples``), so HELLO, ACKs and heartbeats are always heard.
 
 End of stream: a unit whose source is finite (the virtual amplifier playing a WAV file) sends
 HEARTBEAT frames with ``state = StreamState.ENDED`` (2) and ``next_index`` = total samples after its
@@ -33,25 +50,51 @@ where the stream began).
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
 import time
 from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl
 
 import numpy as np
 import serial
 
 from firmware_bridge import codec as P
 from firmware_bridge.host.gaps import GapTracker
-from firmware_bridge.host.source import SampleBlock
+from firmware_bridge.host.source import MAX_RATE_HZ, MIN_RATE_HZ, SampleBlock
 
-__all__ = ["SerialLink", "LinkStats"]
+__all__ = ["SerialLink", "LinkStats", "split_channel", "MAX_UNIT_ALERTS", "WARN_EVERY_S"]
 
 log = logging.getLogger(__name__)
 
 _EOF = object()
 _CLOSED = object()
+
+#: ALERT frames from the unit kept for :meth:`SerialLink.received_alerts` (oldest dropped beyond).
+MAX_UNIT_ALERTS = 256
+#: Distinct unit alert ids remembered to drop retransmissions (PROTOCOL.md §8's 64, with margin).
+UNIT_ALERT_IDS = 1024
+#: Seconds between two log lines about the same kind of bad input from the unit.
+WARN_EVERY_S = 10.0
+
+
+def split_channel(url: str) -> tuple[str, int | None]:
+    """``(url without ?channel=N, N or None)``: the channel is the link's, not pyserial's."""
+    base, sep, query = url.rpartition("?")
+    if not sep:
+        return url, None
+    pairs = parse_qsl(query, keep_blank_values=True)
+    chans = [v for k, v in pairs if k == "channel"]
+    if not chans:
+        return url, None
+    rest = "&".join(f"{k}={v}" for k, v in pairs if k != "channel")
+    try:
+        channel = int(chans[-1])
+    except ValueError:
+        raise ValueError(f"{url!r}: channel={chans[-1]!r} must be a whole number (0 = first channel)") from None
+    return base + ("?" + rest if rest else ""), channel
 
 
 @dataclass
@@ -73,6 +116,12 @@ class LinkStats:
     alerts_acked: int = 0          #: distinct alerts ACKed by the unit
     heartbeats: int = 0            #: HEARTBEAT frames received
     hellos: int = 0                #: HELLO frames received
+    hellos_refused: int = 0        #: HELLOs ignored: rate out of range, or fewer channels than asked
+    samples_unusable: int = 0      #: samples received with no accepted HELLO in force (all channels)
+    bad_frames: int = 0            #: SAMPLES frames not a whole number of time steps (dropped)
+    overflow_samples: int = 0      #: samples dropped while the reader stalled with the queue full
+    unit_alerts: int = 0           #: ALERT frames the unit sent (ACKed; duplicates included)
+    unit_alerts_dropped: int = 0   #: unit alerts never handed out (beyond MAX_UNIT_ALERTS waiting)
     link_up: bool = False          #: port open and the unit heard from within link_timeout_s
 
 
@@ -88,7 +137,9 @@ class SerialLink:
 
     Times are in seconds. ``queue_s`` bounds how many seconds of samples (at the unit's rate)
     wait for :meth:`read_block`; when full the link stops reading the port, so the unit sees
-    back-pressure instead of the host dropping samples.
+    back-pressure instead of the host dropping samples, unless the reader made no call for
+    ``stall_s`` (then samples are dropped and counted, and the port is read on). ``channel``
+    (0-based; or ``?channel=N`` in ``url``) is the one delivered from a multi-channel unit.
     """
 
     def __init__(
@@ -103,18 +154,31 @@ class SerialLink:
         reconnect_max_s: float = 0.5,
         queue_s: float = 5.0,
         read_timeout_s: float = 0.02,
+        stall_s: float = 5.0,
+        channel: int | None = None,
     ) -> None:
         for name, value, lo in (("heartbeat_s", heartbeat_s, 0.01), ("link_timeout_s", link_timeout_s, 0.05),
                                 ("ack_timeout_s", ack_timeout_s, 0.001), ("max_backoff_s", max_backoff_s, 0.001),
                                 ("reconnect_max_s", reconnect_max_s, 0.01),
-                                ("queue_s", queue_s, 0.1), ("read_timeout_s", read_timeout_s, 0.001)):
+                                ("queue_s", queue_s, 0.1), ("read_timeout_s", read_timeout_s, 0.001),
+                                ("stall_s", stall_s, 0.1)):
             if not value >= lo:
                 raise ValueError(f"{name} must be >= {lo} s, got {value}")
+        port_url, url_channel = split_channel(url)
+        if channel is not None and url_channel is not None and channel != url_channel:
+            raise ValueError(f"channel={channel} contradicts {url!r}")
+        channel = url_channel if url_channel is not None else (channel or 0)
+        if not 0 <= channel <= 254:
+            raise ValueError(f"channel must be in 0..254 (HELLO allows 1..255 channels), got {channel}")
         if link_timeout_s <= heartbeat_s:
             raise ValueError(f"link_timeout_s ({link_timeout_s}) must exceed heartbeat_s ({heartbeat_s})")
         if not 300 <= baudrate <= 50_000_000:
             raise ValueError(f"baudrate must be in 300..50000000, got {baudrate}")
         self.url = url
+        self.port_url = port_url
+        #: The channel delivered (0-based) from a unit that interleaves several.
+        self.channel = channel
+        self.stall_s = stall_s
         self.baudrate = int(baudrate)
         self.heartbeat_s = heartbeat_s
         self.link_timeout_s = link_timeout_s
@@ -139,8 +203,15 @@ class SerialLink:
         self._eof_raised = False    # reader: EOF reached
         self._pending: dict[int, _Pending] = {}
         self._acked: list[int] = []
-        self._peer_alerts: list[P.Alert] = []
+        self._peer_alerts: collections.deque[P.Alert] = collections.deque()
         self._peer_alert_ids: set[int] = set()
+        self._peer_alert_order: collections.deque[int] = collections.deque()
+        self._channels = 1           # interleaved channels per the accepted HELLO in force
+        self._accepting = False      # an accepted HELLO is in force (samples can be read)
+        self._channel_refusal: str | None = None  # why the first HELLO was refused (ours to fix)
+        self._last_take = time.monotonic()        # last read_block call (the reader is alive)
+        self._dropping = False
+        self._warned: dict[str, list] = {}        # kind -> [next log time, suppressed count]
         self._start_requested = False
         self._closing = threading.Event()
         self._port = None
@@ -167,9 +238,17 @@ class SerialLink:
                            gaps=t.gaps, duplicate_samples=t.duplicate_samples, unit_restarts=t.restarts)
 
     def wait_hello(self, timeout: float | None = None) -> P.Hello:
-        """Block until the unit's HELLO arrived; raises TimeoutError after ``timeout`` s."""
-        if not self._hello_event.wait(timeout):
-            raise TimeoutError(f"no HELLO from {self.url} within {timeout} s")
+        """Block until the unit's HELLO arrived; raises TimeoutError after ``timeout`` s.
+
+        Raises ValueError (one line) if, before any HELLO was accepted, the unit announced fewer
+        channels than ``channel`` asks for: a setting to fix, not a condition to wait out.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self._hello_event.wait(0.05 if end is None else max(0.0, min(0.05, end - time.monotonic()))):
+            if self._channel_refusal is not None:
+                raise ValueError(self._channel_refusal)
+            if end is not None and time.monotonic() >= end:
+                raise TimeoutError(f"no HELLO from {self.url} within {timeout} s")
         assert self.hello is not None
         return self.hello
 
@@ -190,6 +269,7 @@ class SerialLink:
 
     def read_block(self, timeout: float | None = None) -> SampleBlock | None:
         """Next block of samples (see :class:`~firmware_bridge.host.source.SampleSource`)."""
+        self._last_take = time.monotonic()
         if self._eof_raised:
             raise EOFError("end of stream")
         if self._closing.is_set() and self._blocks.empty():
@@ -234,7 +314,8 @@ class SerialLink:
     def received_alerts(self) -> list[P.Alert]:
         """ALERT frames the *unit* sent us (ACKed, deduplicated by id) since the last call."""
         with self._lock:
-            out, self._peer_alerts = self._peer_alerts, []
+            out = list(self._peer_alerts)
+            self._peer_alerts.clear()
         return out
 
     @property
@@ -268,7 +349,7 @@ class SerialLink:
 
     def _open_once(self, first: bool = False) -> bool:
         try:
-            port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=self.read_timeout_s,
+            port = serial.serial_for_url(self.port_url, baudrate=self.baudrate, timeout=self.read_timeout_s,
                                          write_timeout=1.0)
         except ValueError as exc:
             if first:  # a malformed URL or setting is the user's to fix, not a transient
@@ -367,8 +448,13 @@ class SerialLink:
         now = time.monotonic()
         rate = self.hello.sample_rate if self.hello else 48000
         with self._lock:
-            backlog = self._queued_samples > self.queue_s * rate
-        if backlog:
+            full = self._queued_samples > self.queue_s * rate
+        stalled = full and now - self._last_take > self.stall_s
+        if stalled and not self._dropping:
+            log.warning("the reader of %s took nothing for %.1f s with %.1f s of samples queued: dropping samples "
+                        "(counted) so that the unit stays heard", self.url, now - self._last_take, self.queue_s)
+        self._dropping = stalled
+        if full and not stalled:  # back-pressure: the unit's buffer fills, or a replay waits
             time.sleep(self.read_timeout_s)
             self._last_rx = time.monotonic()  # we are not listening; silence is ours
         else:
@@ -453,25 +539,79 @@ class SerialLink:
             self._on_hello(frame)
         elif isinstance(frame, P.Alert):
             self._send(P.Ack(P.FrameType.ALERT, frame.alert_id))
-            with self._lock:
-                if frame.alert_id not in self._peer_alert_ids:
-                    self._peer_alert_ids.add(frame.alert_id)
-                    self._peer_alerts.append(frame)
+            self._on_unit_alert(frame)
         elif isinstance(frame, P.Nack):
-            log.warning("unit NACKed %s %d: %s", getattr(frame.ref_type, "name", frame.ref_type),
-                        frame.ref_id, getattr(frame.reason, "name", frame.reason))
+            self._warn("nack", "unit NACKed %s %d: %s", getattr(frame.ref_type, "name", frame.ref_type),
+                       frame.ref_id, getattr(frame.reason, "name", frame.reason))
         elif isinstance(frame, P.Error):
-            log.warning("unit reports error %s: %s", getattr(frame.code, "name", frame.code), frame.message)
+            self._warn("error", "unit reports error %s: %s", getattr(frame.code, "name", frame.code), frame.message)
         elif isinstance(frame, P.HelloRequest):
             pass  # we are the host; a looped-back port (loop://) shows us our own requests
 
+    def _warn(self, kind: str, msg: str, *args) -> None:
+        """Log a warning about the unit's input at most every WARN_EVERY_S per ``kind`` (a flood
+        of bad frames must not flood the journal); the next line says how many were not logged."""
+        now = time.monotonic()
+        slot = self._warned.setdefault(kind, [0.0, 0])
+        if now < slot[0]:
+            slot[1] += 1
+            return
+        if slot[1]:
+            msg += f" ({slot[1]} more like it in the last {WARN_EVERY_S:.0f} s)"
+        log.warning(msg, *args)
+        self._warned[kind] = [now + WARN_EVERY_S, 0]
+
+    def _on_unit_alert(self, alert: P.Alert) -> None:
+        """Keep a bounded number of the unit's own alerts (dedup by a bounded id memory)."""
+        with self._lock:
+            self._stats.unit_alerts += 1
+            if alert.alert_id in self._peer_alert_ids:
+                return
+            self._peer_alert_ids.add(alert.alert_id)
+            self._peer_alert_order.append(alert.alert_id)
+            if len(self._peer_alert_order) > UNIT_ALERT_IDS:
+                self._peer_alert_ids.discard(self._peer_alert_order.popleft())
+            self._peer_alerts.append(alert)
+            if len(self._peer_alerts) > MAX_UNIT_ALERTS:
+                self._peer_alerts.popleft()
+                self._stats.unit_alerts_dropped += 1
+                dropped = True
+            else:
+                dropped = False
+        if dropped:
+            self._warn("unit-alerts", "more than %d unit alerts waiting for the application: dropping the oldest "
+                       "(%d so far)", MAX_UNIT_ALERTS, self._stats.unit_alerts_dropped)
+
+    def _refusal(self, hello: P.Hello) -> str | None:
+        """Why ``hello`` cannot be used, or None."""
+        if not MIN_RATE_HZ <= hello.sample_rate <= MAX_RATE_HZ:
+            return (f"HELLO from {hello.device_id!r} announces {hello.sample_rate} Hz, outside the "
+                    f"{MIN_RATE_HZ}..{MAX_RATE_HZ} Hz the host accepts")
+        if self.channel >= hello.channels:
+            return (f"{self.url}: channel {self.channel} asked but the unit {hello.device_id!r} has "
+                    f"{hello.channels} channel(s) (use channel=0..{hello.channels - 1})")
+        return None
+
     def _on_hello(self, hello: P.Hello) -> None:
-        old = self.hello
-        if old is not None and (old.sample_rate, old.device_id) != (hello.sample_rate, hello.device_id):
-            log.warning("unit changed from %s at %d Hz to %s at %d Hz", old.device_id, old.sample_rate,
-                        hello.device_id, hello.sample_rate)
         with self._lock:
             self._stats.hellos += 1
+        why = self._refusal(hello)
+        if why is not None:
+            with self._lock:
+                self._stats.hellos_refused += 1
+            self._accepting = False  # its samples' rate and layout are unknown until a good HELLO
+            self._got_hello_this_session = False  # keep asking (HELLO_REQ) until one is usable
+            if self.channel >= hello.channels and self.hello is None:
+                self._channel_refusal = why
+            self._warn("hello", "%s; ignoring it and its samples (still asking)", why)
+            return
+        old = self.hello
+        if old is not None and (old.sample_rate, old.device_id, old.channels) != (
+                hello.sample_rate, hello.device_id, hello.channels):
+            self._warn("hello-change", "unit changed from %s at %d Hz × %d channel(s) to %s at %d Hz × %d",
+                       old.device_id, old.sample_rate, old.channels, hello.device_id, hello.sample_rate, hello.channels)
+        self._accepting = True
+        self._channels = hello.channels
         self.hello = hello
         self.sample_rate, self.uv_per_lsb = hello.sample_rate, hello.uv_per_lsb
         # An unsolicited HELLO may mean the unit restarted (PROTOCOL.md §7): let the next
@@ -488,15 +628,33 @@ class SerialLink:
             self._start_acked = self._start_acked or self._start_requested
         if self._eof_seen:
             return
+        n, c = int(frame.samples.size), self._channels
+        if not self._accepting:
+            with self._lock:
+                self._stats.samples_unusable += n
+            self._warn("unusable", "samples from %s before an acceptable HELLO: dropped (rate and channels unknown)",
+                       self.url)
+            return
+        if n % c:
+            with self._lock:
+                self._stats.bad_frames += 1
+            self._warn("bad-frame", "SAMPLES frame of %d samples is not whole steps of %d channels: dropped", n, c)
+            return
+        if self._dropping:
+            with self._lock:
+                self._stats.overflow_samples += n // c
+            return
+        # Interleaved t0c0 t0c1 ... (PROTOCOL.md §4): first_index counts time steps.
+        steps = frame.samples if c == 1 else frame.samples.reshape(-1, c)[:, self.channel]
         fresh, self._fresh_session = self._fresh_session, False
         delivered_end = None if self._index.expected is None else self._index.expected + self._offset
         with self._lock:
-            step = self._index.update(frame.first_index, frame.samples.size, fresh=fresh)
+            step = self._index.update(frame.first_index, steps.size, fresh=fresh)
         if step.restart:
             # A unit that restarted counts from (near) zero again: keep delivered indices increasing.
             self._offset = delivered_end - step.first_index
-            log.warning("unit sample index restarted at %d; rebasing (gap unknown)", frame.first_index)
-        samples = frame.samples[step.skip:]
+            self._warn("restart", "unit sample index restarted at %d; rebasing (gap unknown)", frame.first_index)
+        samples = steps[step.skip:]
         if samples.size == 0:
             return
         block = SampleBlock(step.first_index + self._offset, np.ascontiguousarray(samples, dtype=np.int16), step.gap)

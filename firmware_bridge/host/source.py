@@ -199,6 +199,8 @@ class WavSource:
             self.uv_per_lsb_source = "parameter"
         self.uv_per_lsb: float | None = None if uv_per_lsb is None else float(uv_per_lsb)
         self.n_samples: int = lay.n_frames
+        #: Channels in the file (``channel`` is the one read).
+        self.channels: int = lay.channels
         self._layout = lay
         self._channel = channel
         self._block = int(block)
@@ -241,8 +243,14 @@ class WavSource:
         self.close()
 
 
-def read_wav_int16(path: str | Path, channel: int = 0) -> tuple[np.ndarray, int]:
-    """Whole 16-bit PCM WAV file as ``(samples int16, sample_rate Hz)``."""
+def read_wav_int16(path: str | Path, channel: int | None = 0) -> tuple[np.ndarray, int]:
+    """Whole 16-bit PCM WAV file as ``(samples int16, sample_rate Hz)``: one ``channel``, or
+    with ``channel=None`` every channel as a steps × channels array."""
+    if channel is None:
+        with WavSource(path, speed=None) as probe:
+            n = probe.channels
+        parts = [read_wav_int16(path, c) for c in range(n)]
+        return np.stack([p for p, _ in parts], axis=1), parts[0][1]
     src = WavSource(path, speed=None, block=1 << 20, channel=channel)
     try:
         parts = []

@@ -3,7 +3,9 @@
 It is how the tests and the demo talk to the edge runtime without hardware:
 
 * HELLO: sent as soon as the port opens (power-up, replug) and in answer to every HELLO_REQ.
-  The protocol and timing follow ``firmware_bridge/PROTOCOL.md``.
+  The protocol and timing follow ``firmware_bridge/PROTOCOL.md``. A 2-D ``pcm`` (time steps ×
+  channels) makes a multi-channel unit: HELLO says C channels and SAMPLES frames interleave them
+  (``t0c0 t0c1 … t1c0 …``, ``first_index`` counting time steps, at most 508 // C steps a frame).
 * START (ACKed with ``Ack(START, seq of the START frame)``): streams SAMPLES frames of
   ``samples_per_frame`` samples. The sample clock starts at the first START of the session and
   then runs on its own: at ``speed=1`` in real time, at ``speed=N`` N times faster; samples the
@@ -57,8 +59,8 @@ IDLE, STREAMING, ENDED = int(P.StreamState.IDLE), int(P.StreamState.STREAMING), 
 class AmpStats:
     """What the virtual amplifier did (counts since :meth:`VirtualAmplifier.start`)."""
 
-    samples_sent: int = 0        #: samples handed to the wire in SAMPLES frames
-    samples_lost: int = 0        #: samples acquired but never sent (unplugged, stopped, tx full)
+    samples_sent: int = 0        #: time steps handed to the wire in SAMPLES frames (C samples each)
+    samples_lost: int = 0        #: time steps acquired but never sent (unplugged, stopped, tx full)
     frames_sent: int = 0         #: frames of any type handed to the wire
     bytes_sent: int = 0          #: bytes written to the pty (after fault injection)
     unplugs: int = 0             #: times the pty was closed and reopened
@@ -79,7 +81,8 @@ def format_alert(alert: P.Alert, sample_rate: int) -> str:
 
 
 class VirtualAmplifier:
-    """Plays ``pcm`` (1-D int16, ``sample_rate`` Hz, ``uv_per_lsb`` µV/LSB) as a unit on a pty.
+    """Plays ``pcm`` (int16, 1-D or steps × channels; ``sample_rate`` Hz per channel,
+    ``uv_per_lsb`` µV/LSB) as a unit on a pty.
 
     ``speed``: 1.0 real time, N for N× faster, None for as fast as the host reads. Use
     :meth:`start` (returns the path to open), :attr:`alerts`, :meth:`wait_streamed`,
@@ -107,8 +110,13 @@ class VirtualAmplifier:
         on_event: Callable[[str, str], None] | None = None,
     ) -> None:
         pcm = np.asarray(pcm)
-        if pcm.ndim != 1 or pcm.dtype != np.int16:
-            raise ValueError(f"pcm must be a 1-D int16 array, got {pcm.dtype} with shape {pcm.shape}")
+        if pcm.ndim not in (1, 2) or pcm.dtype != np.int16:
+            raise ValueError(f"pcm must be an int16 array of samples or steps x channels, got {pcm.dtype} "
+                             f"with shape {pcm.shape}")
+        channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+        if not 1 <= channels <= 255:
+            raise ValueError(f"pcm must have 1..255 channels (HELLO's u8), got {channels}")
+        max_steps = P.MAX_SAMPLES // channels
         if not 1 <= sample_rate <= 1_000_000:
             raise ValueError(f"sample_rate must be in 1..1000000 Hz, got {sample_rate}")
         if not uv_per_lsb > 0:
@@ -116,14 +124,17 @@ class VirtualAmplifier:
         if speed is not None and not (speed > 0 and math.isfinite(speed)):
             raise ValueError(f"speed must be > 0 (or None for max), got {speed}")
         if samples_per_frame is None:
-            samples_per_frame = min(P.MAX_SAMPLES, max(32, sample_rate // 100))  # ~10 ms frames
-        if not 1 <= samples_per_frame <= P.MAX_SAMPLES:
-            raise ValueError(f"samples_per_frame must be in 1..{P.MAX_SAMPLES}, got {samples_per_frame}")
+            samples_per_frame = min(max_steps, max(32, sample_rate // 100))  # ~10 ms frames
+        if not 1 <= samples_per_frame <= max_steps:
+            raise ValueError(f"samples_per_frame (time steps) must be in 1..{max_steps} for {channels} channel(s), "
+                             f"got {samples_per_frame}")
         for name, value in (("heartbeat_s", heartbeat_s), ("host_timeout_s", host_timeout_s),
                             ("tx_buffer_s", tx_buffer_s)):
             if not 0.01 <= value <= 60:
                 raise ValueError(f"{name} must be in 0.01..60 s, got {value}")
         self.pcm = pcm
+        self.channels = channels
+        self._steps = pcm.reshape(len(pcm), channels)  # a view: one row per time step
         self.sample_rate = int(sample_rate)
         self.uv_per_lsb = float(uv_per_lsb)
         self.speed = speed
@@ -133,12 +144,12 @@ class VirtualAmplifier:
         self.host_timeout_s = host_timeout_s
         self.on_alert = on_alert
         self.on_event = on_event
-        self.hello = P.Hello(device_id, firmware_version, self.sample_rate, 16, self.uv_per_lsb, 1)
+        self.hello = P.Hello(device_id, firmware_version, self.sample_rate, 16, self.uv_per_lsb, channels)
         self.stats = AmpStats()
         self._port = PtyPort(link_path)
         self._tx_faults = ByteFaults(self.faults, 1)
         self._rx_faults = ByteFaults(self.faults, 2) if self.faults.both_directions else None
-        rate_bps = sample_rate * 2 * (speed if speed is not None else 1.0)
+        rate_bps = sample_rate * 2 * channels * (speed if speed is not None else 1.0)
         self._tx_limit = max(65536, int(tx_buffer_s * rate_bps * 1.1))
         self._lock = threading.Lock()
         self._alerts: list[P.Alert] = []
@@ -160,7 +171,8 @@ class VirtualAmplifier:
 
     @property
     def n_samples(self) -> int:
-        return int(self.pcm.size)
+        """Time steps in the recording (samples of one channel)."""
+        return int(len(self.pcm))
 
     @property
     def alerts(self) -> list[P.Alert]:
@@ -328,7 +340,7 @@ class VirtualAmplifier:
             self._streamed.set()
 
     def _emit_samples(self, n: int) -> None:
-        frame = P.Samples(self._pos, self.pcm[self._pos:self._pos + n])
+        frame = P.Samples(self._pos, self._steps[self._pos:self._pos + n].ravel())
         wire = self._send(frame)
         if wire:  # fault injection may have eaten the whole frame
             self._tx_sample_frames.append((wire, n))
@@ -401,7 +413,8 @@ class VirtualAmplifier:
             if frame.protocol_version != P.PROTOCOL_VERSION:
                 self._send(P.Nack(P.FrameType.START, frame.seq, P.ErrorCode.UNSUPPORTED_VERSION))
                 return
-            if frame.sample_rate not in (0, self.sample_rate):  # a WAV file has one rate
+            if (frame.sample_rate not in (0, self.sample_rate)  # a WAV file has one rate
+                    or frame.samples_per_frame * self.channels > P.MAX_SAMPLES):  # steps of C samples
                 self._send(P.Nack(P.FrameType.START, frame.seq, P.ErrorCode.UNSUPPORTED_CONFIG))
                 return
             self._send(P.Ack(P.FrameType.START, frame.seq))
@@ -434,7 +447,7 @@ class VirtualAmplifier:
             if new and self.on_alert is not None:
                 self.on_alert(frame)
         elif isinstance(frame, P.Config):
-            if frame.key == P.ConfigKey.SAMPLES_PER_FRAME and 1 <= frame.value <= P.MAX_SAMPLES:
+            if frame.key == P.ConfigKey.SAMPLES_PER_FRAME and 1 <= frame.value <= P.MAX_SAMPLES // self.channels:
                 self.samples_per_frame = frame.value
             elif frame.key == P.ConfigKey.HEARTBEAT_MS and 50 <= frame.value <= 1000:
                 self.heartbeat_s = frame.value / 1000

@@ -43,7 +43,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--wav", required=True, help="16-bit PCM WAV file to stream")
     p.add_argument("--speed", default="1", help="1 = real time, N = N times faster, max = as fast as read")
     p.add_argument("--uv-per-lsb", type=float, default=0.5, help="µV per LSB announced in HELLO (default 0.5)")
-    p.add_argument("--channel", type=int, default=0, help="WAV channel to stream (default 0)")
+    p.add_argument("--channel", default="0", metavar="N|all",
+                   help="WAV channel to stream (default 0), or all: a multi-channel unit interleaving every one")
     p.add_argument("--link", metavar="PATH", help="stable symlink to the pty, re-pointed on every replug")
     p.add_argument("--samples-per-frame", type=int, default=None, help="default: 10 ms of samples")
     p.add_argument("--device-id", default="virtual-amp")
@@ -71,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
                          unplug_at_s=args.unplug_at, unplug_for_s=args.unplug_for, seed=args.seed)
     if args.linger is not None and args.linger < 0:
         raise UserError(f"--linger must be >= 0 s, got {args.linger}")
-    pcm, rate = read_wav_int16(args.wav, channel=args.channel)
+    if args.channel != "all" and not args.channel.isdigit():
+        raise UserError(f"--channel must be a channel number or all, got {args.channel!r}")
+    pcm, rate = read_wav_int16(args.wav, channel=None if args.channel == "all" else int(args.channel))
     if pcm.size == 0:
         raise UserError(f"{args.wav}: no samples")
     logging.basicConfig(level=logging.WARNING, format="virtual-amp: %(message)s", stream=sys.stderr)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from firmware_bridge import codec as P
-from firmware_bridge.host.link import SerialLink
+from firmware_bridge.host.link import SerialLink, split_channel
 from firmware_bridge.host.source import SampleSource
 
 from .link_helpers import GUARD_S, wait_for
@@ -276,3 +276,98 @@ def test_close_wakes_a_blocked_reader():
     link.close()
     t.join(GUARD_S)
     assert not t.is_alive() and len(errors) == 1
+
+
+# ---------------------------------------------------------------- issue 14 / 15: what the unit controls
+
+
+def test_two_channel_frames_are_de_interleaved_by_the_hellos_channel_count():
+    # Issue 15: three SAMPLES frames of 200 steps x 2 channels came out as blocks of 400, 200
+    # and 200 samples with 400 dropped as duplicates. Now each is 200 steps of the chosen channel.
+    steps = np.arange(600 * 2, dtype=np.int16).reshape(600, 2) * np.array([1, -1], np.int16)
+    for channel in (0, 1):
+        link = SerialLink(f"loop://?channel={channel}", heartbeat_s=0.5, link_timeout_s=GUARD_S)
+        try:
+            assert link.channel == channel and link.port_url == "loop://"
+            inject(link, P.Hello("unit-2", "fw", 8000, 16, 0.25, 2))
+            link.start(timeout=GUARD_S)
+            inject(link, *(P.Samples(k, steps[k:k + 200].ravel()) for k in (0, 200, 400)),
+                   P.Heartbeat(1, P.StreamState.ENDED, 600, 0))
+            blocks = read_all(link)
+            s = link.stats
+        finally:
+            link.close()
+        assert [(b.first_index, b.samples.size, b.gap_before) for b in blocks] == [(0, 200, 0), (200, 200, 0),
+                                                                                   (400, 200, 0)]
+        np.testing.assert_array_equal(np.concatenate([b.samples for b in blocks]), steps[:, channel])
+        assert s.samples == 600 and s.duplicate_samples == 0 and s.bad_frames == 0
+
+
+def test_a_frame_that_is_not_whole_steps_is_dropped_and_counted():
+    link = SerialLink("loop://", heartbeat_s=0.5, link_timeout_s=GUARD_S)
+    try:
+        inject(link, P.Hello("unit-2", "fw", 8000, 16, 0.25, 2))
+        link.start(timeout=GUARD_S)
+        inject(link, P.Samples(0, np.zeros(7, np.int16)), P.Samples(0, np.ones(8, np.int16)),
+               P.Heartbeat(1, P.StreamState.ENDED, 4, 0))
+        blocks = read_all(link)
+        assert link.stats.bad_frames == 1
+    finally:
+        link.close()
+    assert [(b.first_index, b.samples.tolist()) for b in blocks] == [(0, [1, 1, 1, 1])]
+
+
+def test_channel_beyond_the_units_count_is_a_one_line_value_error():
+    link = SerialLink("loop://", channel=2, link_timeout_s=GUARD_S)
+    try:
+        inject(link, P.Hello("unit-2", "fw", 8000, 16, 0.25, 2))
+        with pytest.raises(ValueError, match=r"channel 2 asked but the unit 'unit-2' has 2 channel\(s\)"):
+            link.start(timeout=GUARD_S)
+    finally:
+        link.close()
+    with pytest.raises(ValueError, match="channel='x'"):
+        SerialLink("loop://?channel=x")
+    with pytest.raises(ValueError, match="contradicts"):
+        SerialLink("loop://?channel=1", channel=0)
+    assert split_channel("socket://h:7?logging=debug&channel=3") == ("socket://h:7?logging=debug", 3)
+    assert split_channel("/dev/ttyACM0") == ("/dev/ttyACM0", None)
+
+
+def test_absurd_rate_hello_is_ignored_counted_and_the_link_waits_for_a_good_one(caplog):
+    # Issue 14: a HELLO announcing 4.28 GHz was taken, and the runtime built a 288 MB filter.
+    link = SerialLink("loop://", heartbeat_s=0.5, link_timeout_s=GUARD_S)
+    try:
+        inject(link, P.Hello("unit-x", "fw", 4_280_000_000, 16, 0.25, 1), samples(0, 100))
+        assert wait_for(lambda: link.stats.hellos_refused == 1 and link.stats.samples_unusable == 100)
+        with pytest.raises(TimeoutError):
+            link.wait_hello(0.2)
+        assert link.sample_rate == 0 and link.hello is None
+        inject(link, HELLO)
+        assert link.start(timeout=GUARD_S).sample_rate == 8000
+        inject(link, samples(100, 50), P.Heartbeat(1, P.StreamState.ENDED, 150, 0))
+        blocks = read_all(link)
+    finally:
+        link.close()
+    assert [(b.first_index, b.samples.size) for b in blocks] == [(100, 50)]
+    assert "4280000000 Hz, outside the 1000..384000 Hz" in caplog.text
+
+
+def test_a_stalled_reader_does_not_stop_the_link_hearing_the_unit():
+    # Issue 14: with the backlog full the link stopped reading the port, so the unit's HELLO
+    # was never read. Now, once the reader made no call for stall_s, samples are dropped
+    # (counted) and HELLO and the rest are still read; the gap is exact when reading resumes.
+    link = SerialLink("loop://", heartbeat_s=0.5, link_timeout_s=GUARD_S, queue_s=0.1, stall_s=0.2)
+    try:
+        inject(link, HELLO)
+        link.start(timeout=GUARD_S)
+        inject(link, *(samples(100 * k, 100) for k in range(40)))
+        inject(link, P.Hello("unit-1", "fw-2.0", 8000, 16, 0.5, 1))  # a new scale, behind 4000 samples
+        assert wait_for(lambda: link.uv_per_lsb == 0.5)
+        assert link.stats.overflow_samples > 0
+        inject(link, samples(4000, 100), P.Heartbeat(1, P.StreamState.ENDED, 4100, 0))
+        blocks = read_all(link)
+        s = link.stats
+    finally:
+        link.close()
+    assert blocks[0].first_index == 0 and blocks[-1].end_index == 4100
+    assert s.samples + s.gap_samples == 4100 and s.gap_samples >= s.overflow_samples > 0
