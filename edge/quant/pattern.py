@@ -182,7 +182,8 @@ def _finding(measure: str, value: float | None, ref: Reference) -> Finding:
             bound = f" (limits {'' if lln is None else f'{lln:g}'}..{'' if uln is None else f'{uln:g}'} {unit})"
         else:
             bound = ""
-        text = " ".join(f"{_NAMES[measure]} {value:.3g} {unit}{bound}".split())
+        shown = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"  # 1890, not 1.89e+03
+        text = " ".join(f"{_NAMES[measure]} {shown} {unit}{bound}".split())
     return Finding(measure, value, lln, uln, status, side, weight, text)
 
 
