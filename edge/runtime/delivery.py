@@ -15,7 +15,7 @@ outbox marks it *sunk*, and after a crash the next start writes the unsunk ones 
 :class:`~edge.runtime.roles.AlertChannel` (the serial link retransmits until ACKed) and
 :meth:`Delivery.poll` marks ACKed ids *delivered*. With no channel, the local listeners are the
 delivery. New outputs (MQTT, EDF+ annotations) are listeners, given to
-:attr:`edge.runtime.service.RuntimeOptions.listeners`.
+:attr:`edge.runtime.options.RuntimeOptions.listeners`.
 """
 
 from __future__ import annotations
