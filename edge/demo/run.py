@@ -16,6 +16,7 @@ recording's own rate.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -50,6 +51,7 @@ class DemoResult:
     runtime_exit: int
     wall_s: float
     out_dir: Path
+    timeline: bool = False  # timeline.png was drawn
 
     @property
     def passed(self) -> bool:
@@ -133,12 +135,16 @@ def run_demo(
                       "samples_sent": amp.stats.samples_sent, "samples_lost": amp.stats.samples_lost},
         "recording": rec.info,
     }, indent=2))
+    if timeline and importlib.util.find_spec("matplotlib") is None:
+        # a device install (no demo extra): the scorecard is the result, the picture is optional
+        echo("demo: no timeline PNG: matplotlib is not installed (pip install 'emg-edge-kit[demo]')")
+        timeline = False
     if timeline:
         from edge.demo.timeline import render_timeline
 
         render_timeline(out / "timeline.png", rec.pcm, rec.sample_rate, rec.uv_per_lsb,
                         episodes, alerts, PATHOLOGICAL_ORDER)
-    return DemoResult(card, alerts, proc.returncode, wall, out)
+    return DemoResult(card, alerts, proc.returncode, wall, out, timeline)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ndemo: {len(result.alerts)} alerts reached the amplifier in {result.wall_s:.1f} s; "
           f"scorecard {'PASS' if result.passed else 'FAIL'} (recall >= {MIN_RECALL}, "
           f"<= {MAX_FALSE_ALARMS_PER_10_MIN:g} false alarm per 10 min)")
-    print(f"demo: wrote {out / 'scorecard.json'}" + ("" if args.no_timeline else f" and {out / 'timeline.png'}"))
+    print(f"demo: wrote {out / 'scorecard.json'}" + (f" and {out / 'timeline.png'}" if result.timeline else ""))
     return EXIT_OK if result.passed else EXIT_FAILURE
 
 

@@ -103,3 +103,27 @@ def test_header_counts_episodes_as_the_scorecard_does():
     # 15 labelled pathological spans: one neuromyotonic discharge is two spans 0.6 s apart
     rec = load_demo_recording(echo=lambda line: None)
     assert "14 pathological episodes" in header(rec, realtime=False)
+
+
+def test_no_matplotlib_means_no_timeline_not_a_traceback(tmp_path, monkeypatch):
+    """The device install has no matplotlib: the demo still scores, and says why there is no PNG."""
+    import wave
+
+    from edge.demo import run as demo_run
+
+    rec = load_demo_recording(echo=lambda line: None)
+    wav = tmp_path / "short.wav"
+    with wave.open(str(wav), "wb") as fh:  # the first 10 s: rest, insertional, rest, fibrillation
+        fh.setnchannels(1), fh.setsampwidth(2), fh.setframerate(rec.sample_rate)
+        fh.writeframes(rec.pcm[: rec.sample_rate * 10].tobytes())
+    (tmp_path / "short.labels.csv").write_text("start_s,end_s,label\n8.0,10.0,fibrillation\n")
+    (tmp_path / "short.json").write_text(json.dumps({"uv_per_lsb": rec.uv_per_lsb}))
+    real_find_spec = demo_run.importlib.util.find_spec
+    monkeypatch.setattr(demo_run.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a))
+    said: list[str] = []
+    result = demo_run.run_demo(tmp_path / "out", wav=wav, echo=said.append)
+    assert result.runtime_exit == 0 and result.scorecard.episodes == 1
+    assert not result.timeline and not (tmp_path / "out" / "timeline.png").exists()
+    assert any("matplotlib is not installed" in line for line in said)
+    assert (tmp_path / "out" / "scorecard.json").is_file()
