@@ -55,3 +55,46 @@ def drain(link, pcm: np.ndarray | None = None, on_block=None, timeout: float = G
         blocks.append(b)
         if on_block is not None:
             on_block(b, blocks)
+
+
+class PtyUnit:
+    """A scripted unit on a real pseudo-terminal: the test writes frames, a thread reads (and
+    decodes, counting) what the host sends, so neither side ever blocks the other."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from firmware_bridge import codec as P
+        from firmware_bridge.sim.ptyport import PtyPort
+
+        self._P = P
+        self.port = PtyPort()
+        self.path = self.port.open()
+        self.host_frames: dict[str, int] = {}
+        self._dec = P.Decoder()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            readable, _ = self.port.wait(False, 0.02)
+            if readable:
+                for f in self._dec.feed(self.port.read()):
+                    self.host_frames[type(f).__name__] = self.host_frames.get(type(f).__name__, 0) + 1
+
+    def send(self, *frames, wire: bytes | None = None) -> None:
+        """Write ``frames`` (or raw ``wire`` bytes) completely, waiting while the pty is full."""
+        data = memoryview(wire if wire is not None else b"".join(self._P.encode(f) for f in frames))
+        end = time.monotonic() + GUARD_S
+        while data:
+            assert time.monotonic() < end, "the host stopped reading"
+            n = self.port.write_some(data)
+            data = data[n:]
+            if not n:
+                self.port.wait(True, 0.02)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.port.close()

@@ -13,7 +13,7 @@ from firmware_bridge import codec as P
 from firmware_bridge.host.link import SerialLink, split_channel
 from firmware_bridge.host.source import SampleSource
 
-from .link_helpers import GUARD_S, wait_for
+from .link_helpers import GUARD_S, PtyUnit, wait_for
 
 HELLO = P.Hello("unit-1", "fw-2.0", 8000, 16, 0.25, 1)
 
@@ -284,23 +284,26 @@ def test_close_wakes_a_blocked_reader():
 def test_two_channel_frames_are_de_interleaved_by_the_hellos_channel_count():
     # Issue 15: three SAMPLES frames of 200 steps x 2 channels came out as blocks of 400, 200
     # and 200 samples with 400 dropped as duplicates. Now each is 200 steps of the chosen channel.
+    # (A pty, not loop://: loop:// interleaves the link's own writes with the test's bytes.)
     steps = np.arange(600 * 2, dtype=np.int16).reshape(600, 2) * np.array([1, -1], np.int16)
     for channel in (0, 1):
-        link = SerialLink(f"loop://?channel={channel}", heartbeat_s=0.5, link_timeout_s=GUARD_S)
+        unit = PtyUnit()
+        link = SerialLink(f"{unit.path}?channel={channel}", heartbeat_s=0.5, link_timeout_s=GUARD_S)
         try:
-            assert link.channel == channel and link.port_url == "loop://"
-            inject(link, P.Hello("unit-2", "fw", 8000, 16, 0.25, 2))
+            assert link.channel == channel and link.port_url == unit.path
+            unit.send(P.Hello("unit-2", "fw", 8000, 16, 0.25, 2))
             link.start(timeout=GUARD_S)
-            inject(link, *(P.Samples(k, steps[k:k + 200].ravel()) for k in (0, 200, 400)),
-                   P.Heartbeat(1, P.StreamState.ENDED, 600, 0))
+            unit.send(*(P.Samples(k, steps[k:k + 200].ravel()) for k in (0, 200, 400)),
+                      P.Heartbeat(1, P.StreamState.ENDED, 600, 0))
             blocks = read_all(link)
             s = link.stats
         finally:
             link.close()
+            unit.close()
         assert [(b.first_index, b.samples.size, b.gap_before) for b in blocks] == [(0, 200, 0), (200, 200, 0),
                                                                                    (400, 200, 0)]
         np.testing.assert_array_equal(np.concatenate([b.samples for b in blocks]), steps[:, channel])
-        assert s.samples == 600 and s.duplicate_samples == 0 and s.bad_frames == 0
+        assert s.samples == 600 and s.duplicate_samples == 0 and s.bad_frames == 0 and s.crc_errors == 0
 
 
 def test_a_frame_that_is_not_whole_steps_is_dropped_and_counted():
@@ -356,18 +359,24 @@ def test_a_stalled_reader_does_not_stop_the_link_hearing_the_unit():
     # Issue 14: with the backlog full the link stopped reading the port, so the unit's HELLO
     # was never read. Now, once the reader made no call for stall_s, samples are dropped
     # (counted) and HELLO and the rest are still read; the gap is exact when reading resumes.
-    link = SerialLink("loop://", heartbeat_s=0.5, link_timeout_s=GUARD_S, queue_s=0.1, stall_s=0.2)
+    unit = PtyUnit()
+    link = SerialLink(unit.path, heartbeat_s=0.5, link_timeout_s=GUARD_S, queue_s=0.1, stall_s=0.2)
     try:
-        inject(link, HELLO)
+        unit.send(HELLO)
         link.start(timeout=GUARD_S)
-        inject(link, *(samples(100 * k, 100) for k in range(40)))
-        inject(link, P.Hello("unit-1", "fw-2.0", 8000, 16, 0.5, 1))  # a new scale, behind 4000 samples
+        unit.send(*(samples(100 * k, 100) for k in range(40)))
+        unit.send(P.Hello("unit-1", "fw-2.0", 8000, 16, 0.5, 1))  # a new scale, behind 4000 samples
         assert wait_for(lambda: link.uv_per_lsb == 0.5)
         assert link.stats.overflow_samples > 0
-        inject(link, samples(4000, 100), P.Heartbeat(1, P.StreamState.ENDED, 4100, 0))
-        blocks = read_all(link)
+        blocks = []
+        while (b := link.read_block(timeout=0.2)) is not None:  # the reader is back: drain what was kept
+            blocks.append(b)
+        unit.send(samples(4000, 100), P.Heartbeat(1, P.StreamState.ENDED, 4100, 0))
+        blocks += read_all(link)
         s = link.stats
     finally:
         link.close()
+        unit.close()
     assert blocks[0].first_index == 0 and blocks[-1].end_index == 4100
+    assert all(b.first_index == a.end_index + b.gap_before for a, b in zip(blocks, blocks[1:]))
     assert s.samples + s.gap_samples == 4100 and s.gap_samples >= s.overflow_samples > 0
