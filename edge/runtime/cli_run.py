@@ -41,18 +41,27 @@ def add_parser(subparsers) -> None:
     p.add_argument("--strict", action="store_true",
                    help="refuse a source that does not say its µV per LSB (instead of warning and using "
                         "its samples at the bundle's scale)")
+    p.add_argument("--trusted-keys", default=None, metavar="DIR",
+                   help="directory of *.pub bundle-signing keys: refuse bundles not signed by one "
+                        "(default: $EMG_EDGE_TRUSTED_KEYS, else /etc/emg-edge/trusted-keys if present)")
     p.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     p.set_defaults(func=main)
 
 
+#: Loggers whose records reach stderr (the journal under systemd): the runtime's own and the
+#: bridge's (the link logs "HELLO from …", refused HELLOs, line faults).
+LOGGERS = ("emg-edge", "firmware_bridge")
+
+
 def _setup_logging(quiet: bool) -> None:
-    log = logging.getLogger("emg-edge")
-    if not log.handlers:
-        h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(logging.Formatter("emg-edge: %(levelname)s %(message)s"))
-        log.addHandler(h)
-        log.propagate = False
-    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    for name in LOGGERS:
+        log = logging.getLogger(name)
+        if not log.handlers:
+            h = logging.StreamHandler(sys.stderr)
+            h.setFormatter(logging.Formatter("emg-edge: %(levelname)s %(message)s"))
+            log.addHandler(h)
+            log.propagate = False
+        log.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -73,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
     opts = RuntimeOptions(
         bundle=args.bundle, source=spec, config=args.config, speed=parse_speed(args.speed),
         alerts_jsonl=args.alerts_jsonl, outbox=args.outbox, xnnpack=args.xnnpack, num_threads=args.threads,
-        stats_every_s=args.stats_every, strict=args.strict,
+        stats_every_s=args.stats_every, strict=args.strict, trusted_keys=args.trusted_keys,
     )
     try:
         summary = run(opts)

@@ -58,6 +58,9 @@ class RuntimeOptions:
     give_up_s: float | None = None
     link_kwargs: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
+    #: Trust store of bundle-signing public keys (edge.signature); None = EMG_EDGE_TRUSTED_KEYS
+    #: or /etc/emg-edge/trusted-keys when present, else no signature check.
+    trusted_keys: str | Path | None = None
 
 
 def load_config(config: RuntimeConfig | str | Path | None) -> RuntimeConfig:
@@ -71,14 +74,17 @@ def load_config(config: RuntimeConfig | str | Path | None) -> RuntimeConfig:
     return RuntimeConfig.from_toml(path)
 
 
-def load_bundle_checked(bundle: Bundle | str | Path) -> Bundle:
-    """A bundle name/path → validated :class:`edge.bundle.Bundle`; refusals become UserError."""
+def load_bundle_checked(bundle: Bundle | str | Path, trusted_keys: str | Path | None = None) -> Bundle:
+    """A bundle name/path → validated, authenticated :class:`edge.bundle.Bundle` (its provenance
+    logged: pinned, signed by which key, or unsigned); refusals become UserError."""
     if isinstance(bundle, Bundle):
         return bundle
     try:
-        return load_bundle(bundle)
+        b = load_bundle(bundle, trusted_keys=trusted_keys)
     except BundleError as exc:
         raise UserError(f"bundle refused: {exc}") from None
+    log.info("bundle %s: %s", b.model_id, b.provenance)
+    return b
 
 
 def load_guard_checked(bundle: Bundle) -> OpenSetGuard | None:

@@ -58,7 +58,7 @@ class Service:
         self.opts = opts
         self.stop = opts.stop_event or threading.Event()
         self.config = load_config(opts.config)
-        self.bundle = load_bundle_checked(opts.bundle)
+        self.bundle = load_bundle_checked(opts.bundle, opts.trusted_keys)
         self.config.check_labels(tuple(self.bundle.labels))
         self.guard = load_guard_checked(self.bundle) if self.config.open_set else None
         self.delivery = Delivery.open(opts.outbox, self.config.keep_delivered)

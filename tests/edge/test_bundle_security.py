@@ -177,3 +177,26 @@ def test_cli_keygen_and_sign(tmp_path, bundle_dir, capsys):
     (bundle_dir / "open_set.json").write_text("{}")
     assert convert_main(["sign", str(bundle_dir), "--key", str(stem.with_suffix(".pem"))]) == 2
     assert "not signing" in capsys.readouterr().err
+
+
+def test_emg_edge_run_refuses_an_unsigned_bundle_under_a_trust_store_and_logs_provenance(
+        bundle_dir, keys, tmp_path, capsys):
+    from edge.cli import main as edge_main
+    from edge.demo.recording import DEMO_WAV
+
+    if not DEMO_WAV.is_file():
+        pytest.skip("demo recording not generated")
+    wav = f"wav:{DEMO_WAV}"
+    assert edge_main(["run", "--bundle", str(bundle_dir), "--source", wav, "--speed", "max",
+                      "--trusted-keys", str(keys["store"])]) == 2
+    err = capsys.readouterr().err
+    assert "bundle refused" in err and "not signed" in err and "Traceback" not in err
+    sign_cmd.sign(bundle_dir, keys["pem"])
+    short = tmp_path / "short.wav"
+    from convert.recordings import read_wav, write_wav
+    import numpy as np
+    x, rate, _ = read_wav(DEMO_WAV)
+    write_wav(short, np.round(x[: rate * 3] * 32767).astype(np.int16), rate, uv_per_lsb=0.5)
+    assert edge_main(["run", "--bundle", str(bundle_dir), "--source", f"wav:{short}", "--speed", "max",
+                      "--trusted-keys", str(keys["store"])]) == 0
+    assert f"signed by key {keys['kid']}" in capsys.readouterr().err
