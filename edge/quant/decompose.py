@@ -8,7 +8,7 @@
    over the recording) are clustered by a leader algorithm on their detection-band waveform
    (± ``half_ms``): a candidate joins the template it matches best at any shift within
    ± ``max_shift_ms`` if the match leaves ≤ ``join_residual`` of its energy, else it starts a
-   template. Each cluster's template is the sample-wise *median* of its aligned members;
+   template (plus ``join_noise`` × L·σ² for the noise). Each cluster's template is the sample-wise *median* of its aligned members;
    clusters with fewer than ``min_members`` members are dropped and templates that match
    each other are merged. Then the members are re-assigned to the medians once more.
 3. *Peel-off* (:func:`peel`): over the whole signal, largest candidate first, the best
@@ -54,6 +54,7 @@ class DecomposeConfig:
     half_ms: float = 1.5           # half-width of the matched waveform, ms
     max_shift_ms: float = 0.5      # alignment search, ms
     join_residual: float = 0.05    # leader clustering: residual/energy to join a template
+    join_noise: float = 1.5        # + this × (window length × noise σ²) of residual allowed
     accept_residual: float = 0.45  # peel-off: residual/energy to accept a match
     merge_residual: float = 0.02   # templates closer than this are one unit
     max_learn: int = 2000          # candidates clustered
@@ -66,7 +67,7 @@ class DecomposeConfig:
 
     def __post_init__(self) -> None:
         for name, lo, hi in (("threshold_k", 2.0, 50.0), ("min_sep_ms", 0.1, 10.0), ("half_ms", 0.3, 10.0),
-                             ("max_shift_ms", 0.0, 3.0), ("join_residual", 0.01, 1.0),
+                             ("max_shift_ms", 0.0, 3.0), ("join_residual", 0.01, 1.0), ("join_noise", 0.0, 20.0),
                              ("accept_residual", 0.01, 1.0), ("merge_residual", 0.0, 1.0), ("pair_residual", 0.0, 1.0), ("pair_try", 0.0, 1.0),
                              ("max_learn", 50, 1_000_000), ("min_members", 2, 10_000), ("rounds", 1, 10),
                              ("context_passes", 0, 5)):
@@ -176,13 +177,17 @@ def _center(t: np.ndarray, K: int) -> np.ndarray:
     return t
 
 
-def learn_templates(snips: np.ndarray, cfg: DecomposeConfig, fs: float) -> np.ndarray:
+def learn_templates(snips: np.ndarray, cfg: DecomposeConfig, fs: float, sigma: float = 0.0) -> np.ndarray:
     """Templates (M × (2H+1), detection band, µV) from candidate snippets (N × (2H+2K+1))
     centred on their peaks."""
     H, K, _ = cfg.samples(fs)
     L = 2 * H + 1
     if len(snips) == 0:
         return np.zeros((0, L))
+    # Noise allowance: a noisy snippet of a unit differs from its template by ~L·σ² even
+    # when the shapes are equal; without it a small unit (energy ≲ L·σ²/join_residual)
+    # would split into one template per discharge.
+    allow = cfg.join_noise * L * float(sigma) ** 2
     order = np.random.default_rng(cfg.seed).permutation(len(snips))
     sums: list[np.ndarray] = []
     members: list[list[tuple[int, int]]] = []
@@ -192,7 +197,7 @@ def learn_templates(snips: np.ndarray, cfg: DecomposeConfig, fs: float) -> np.nd
         s = snips[i]
         if len(T):
             m, k, r, e, _ = _best(s, T, TT)
-            if e > 0 and r <= cfg.join_residual * e:
+            if e > 0 and r <= cfg.join_residual * e + allow:
                 members[m].append((i, k))
                 sums[m] += s[k:k + L]
                 T[m] = sums[m] / len(members[m])
@@ -214,7 +219,7 @@ def learn_templates(snips: np.ndarray, cfg: DecomposeConfig, fs: float) -> np.nd
         TT = np.einsum("ij,ij->i", T, T)
         members = [[] for _ in range(len(T))]
         mm, kk, rr, ee, _ = _match(snips, T, TT, *_deriv(T))
-        for i in np.nonzero((ee > 0) & (rr <= cfg.join_residual * ee))[0]:
+        for i in np.nonzero((ee > 0) & (rr <= cfg.join_residual * ee + allow))[0]:
             members[mm[i]].append((int(i), int(kk[i])))
     keep = [j for j, mm in enumerate(members) if len(mm) >= cfg.min_members]
     return T[keep]

@@ -56,7 +56,7 @@ class QuantConfig:
     min_discharges: int = 10
     min_regular: float = 0.5
     min_isi_cv: float = 0.05         # below: machine-like (fibrillation, CRD), not voluntary
-    rate_range_hz: tuple[float, float] = (2.0, 50.0)
+    rate_range_hz: tuple[float, float] = (4.0, 50.0)  # onset 132 ± 32 ms (~7.6 Hz, CW §2): < 4 Hz is no steady unit
     min_duration_s: float = 1.0
     clip_share: float = 0.001        # share of samples at the rails that makes input "clipped"
     interference_turn_uv: float = 100.0  # turn criterion of the interference pattern (Willison)
@@ -298,7 +298,7 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
                       interference)
 
     # Pass 2: templates and peel-off.
-    T = learn_templates(np.stack(snips), dc, fd)
+    T = learn_templates(np.stack(snips), dc, fd, sigma)
     if len(T) == 0:
         return _empty("no recurring potential shapes (noise or activity too sparse)", fs, dur, interference)
     peeler = None
