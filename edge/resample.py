@@ -25,6 +25,14 @@ Filter (designed once per ratio, cached): a linear-phase FIR from
 * taps ≈ 50 · max(up, down), made odd so the group delay is a whole number of up-sampled
   samples; DC gain ``up`` (so a stuffed signal keeps its amplitude).
 
+Memory is bounded before anything is built (a unit's HELLO or a file header chooses the input
+rate, issue 14): :func:`ratio` computes the tap count (:func:`filter_taps`, Kaiser's formula)
+and refuses more than :data:`MAX_FILTER_TAPS` = 2 500 000 taps, i.e. a reduced ratio term above
+about 49 800 (every pair of whole rates up to 48 kHz passes). Measured with tracemalloc: the
+design peaks at 48 bytes per tap (≤ 120 MB at the bound; 106 MB for 44 100 → 7 919 Hz), a
+stream keeps 16 bytes per tap (taps and the phase bank; ≤ 40 MB). Streaming computes outputs
+in chunks of at most :data:`RUN_BYTES` of gathered input (32 MB).
+
 Timing: the filter is applied zero-phase, i.e. output sample ``k`` is the band-limited input
 evaluated at input time ``k * from_rate / to_rate`` samples (``k / to_rate`` seconds), so
 sample indices map exactly between rates. A stream therefore holds back its newest outputs
@@ -50,15 +58,19 @@ import numpy as np
 STOPBAND_DB = 80.0
 #: Transition width as a fraction of the lower Nyquist frequency (pass band 0.9, stop band 1.1).
 TRANSITION = 0.2
-#: Largest reduced ratio term accepted; filter length grows ~50 taps per unit of max(up, down),
-#: so any pair of whole rates up to 100 kHz works. Terms above :data:`CACHED_RATIO_TERM` (rates
-#: with a small common divisor, e.g. 44 100 → 7 919 Hz) cost ~1 s to design and are not cached.
-MAX_RATIO_TERM = 100_000
+#: Longest filter designed (taps); ~50 taps per unit of max(up, down), so a reduced ratio term up
+#: to ~49 800. Terms above :data:`CACHED_RATIO_TERM` (rates with a small common divisor, e.g.
+#: 44 100 → 7 919 Hz) cost ~1 s to design and are not cached.
+MAX_FILTER_TAPS = 2_500_000
+#: Bytes per tap at design time (peak, measured) and kept by a stream; for the messages.
+DESIGN_BYTES_PER_TAP, KEPT_BYTES_PER_TAP = 48, 16
 CACHED_RATIO_TERM = 4000
 #: Bumped whenever the filter design or the numerics change (feature caches key on it).
 RESAMPLER_VERSION = 1
 
-_CHUNK_OUT = 4096  # outputs computed per vectorised step (bounds memory to ~chunk * taps)
+_CHUNK_OUT = 4096  # most outputs computed per vectorised step
+#: Bound on the input gathered per vectorised step (outputs × taps per phase × 8 bytes).
+RUN_BYTES = 32 << 20
 
 
 def ratio(from_rate: int, to_rate: int) -> tuple[int, int]:
@@ -69,12 +81,23 @@ def ratio(from_rate: int, to_rate: int) -> tuple[int, int]:
     from_rate, to_rate = int(from_rate), int(to_rate)
     g = math.gcd(from_rate, to_rate)
     up, down = to_rate // g, from_rate // g
-    if max(up, down) > MAX_RATIO_TERM:
+    taps = filter_taps(up, down)
+    if taps > MAX_FILTER_TAPS:
         raise ValueError(
-            f"cannot resample {from_rate} Hz to {to_rate} Hz: reduced ratio {up}/{down} has a term "
-            f"above {MAX_RATIO_TERM} (the filter would be too long); pick rates with a larger common divisor"
+            f"cannot resample {from_rate} Hz to {to_rate} Hz: reduced ratio {up}/{down} needs a {taps}-tap filter "
+            f"(~{taps * DESIGN_BYTES_PER_TAP / 1e6:.0f} MB to design), above the bound of {MAX_FILTER_TAPS} taps; "
+            "pick rates with a larger common divisor"
         )
     return up, down
+
+
+def filter_taps(up: int, down: int) -> int:
+    """Taps of the filter for ``up/down`` (odd; 1 for equal rates), by Kaiser's formula as
+    ``scipy.signal.kaiserord`` computes it, without designing anything."""
+    if up == down == 1:
+        return 1
+    width = TRANSITION / float(max(up, down))  # transition width relative to the up-sampled Nyquist
+    return math.ceil((STOPBAND_DB - 7.95) / 2.285 / (np.pi * width) + 1) | 1
 
 
 def design_filter(up: int, down: int) -> np.ndarray:
@@ -96,15 +119,13 @@ def _design_cached(up: int, down: int) -> np.ndarray:
 
 
 def _design(up: int, down: int) -> np.ndarray:
-    from scipy.signal import firwin, kaiserord  # design only; applying the filter is numpy
+    from scipy.signal import firwin, kaiser_beta  # design only; applying the filter is numpy
 
     if up == down == 1:
         return np.ones(1)
     nyq_up = float(max(up, down))  # up-sampled Nyquist in units of the lower Nyquist
-    width = TRANSITION / nyq_up  # transition width relative to the up-sampled Nyquist
-    numtaps, beta = kaiserord(STOPBAND_DB, width)
-    numtaps |= 1  # odd: integer group delay
-    taps = firwin(numtaps, 1.0 / nyq_up, window=("kaiser", beta), scale=True)
+    numtaps = filter_taps(up, down)  # odd: integer group delay
+    taps = firwin(numtaps, 1.0 / nyq_up, window=("kaiser", kaiser_beta(STOPBAND_DB)), scale=True)
     return taps * up
 
 
@@ -188,8 +209,9 @@ class StreamResampler:
         base = self.n_in - (self._k - 1)  # input index of buf[0]
         out = np.empty(max(0, k_end - self.n_out))
         windows = np.lib.stride_tricks.sliding_window_view(buf, self._k) if len(out) else None
-        for c0 in range(0, len(out), _CHUNK_OUT):
-            k = np.arange(self.n_out + c0, min(k_end, self.n_out + c0 + _CHUNK_OUT), dtype=np.int64)
+        chunk = max(1, min(_CHUNK_OUT, RUN_BYTES // (8 * self._k)))  # rows are independent: any chunk, same output
+        for c0 in range(0, len(out), chunk):
+            k = np.arange(self.n_out + c0, min(k_end, self.n_out + c0 + chunk), dtype=np.int64)
             t = k * self.down + self._delay  # up-sampled time of each output's newest tap
             n_k, phase = np.divmod(t, self.up)  # newest input sample used, and the phase
             rows = windows[n_k - self._k + 1 - base]
