@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clikit.progress import Progress, progress
 from convert.metrics import called_pathological, confusion, macro_f1, pathological_detection, per_class
 from edge.bundle import Bundle, load_bundle
 from edge.inference import Int8Classifier, TFLiteClassifier
@@ -60,11 +61,27 @@ def _summary(y: np.ndarray, pred: np.ndarray, bundle: Bundle) -> dict:
     }
 
 
+#: Windows per inference call between progress updates (predict_many runs them one by one).
+_PROGRESS_CHUNK = 256
+
+
+def _predict(clf: TFLiteClassifier, X: np.ndarray, bar: Progress) -> np.ndarray:
+    """``clf.predict_many(X)`` in chunks, counting them on ``bar``."""
+    if not len(X):
+        return clf.predict_many(X)
+    parts = []
+    for i in range(0, len(X), _PROGRESS_CHUNK):
+        parts.append(clf.predict_many(X[i:i + _PROGRESS_CHUNK]))
+        bar.update(len(parts[-1]))
+    return np.concatenate(parts)
+
+
 def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool = True) -> dict:
     """Metrics of the bundle's int8 and float models on windows ``X`` (front-end integers)."""
     y = np.asarray(y, np.int64)
-    p8 = Int8Classifier(bundle).predict_many(X)
-    pf = TFLiteClassifier(bundle, which="float").predict_many(X)
+    with Progress("inference", 2 * len(X), "windows (int8 + float)") as bar:
+        p8 = _predict(Int8Classifier(bundle), X, bar)
+        pf = _predict(TFLiteClassifier(bundle, which="float"), X, bar)
     pred8, predf = p8.argmax(axis=1), pf.argmax(axis=1)
     s8, sf = _summary(y, pred8, bundle), _summary(y, predf, bundle)
     out = {
@@ -217,7 +234,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         chains = [{"recording": r.name, **r.meta["chain"]} for r in recs]
     wcfg = window_config_for(bundle)
     Xs, ys = [], []
-    for rec in recs:  # window_recording resamples each to the bundle's rate
+    # window_recording resamples each to the bundle's rate
+    for rec in progress(recs, "features", "recordings"):
         X, y = window_recording(rec, bundle.frontend_config, wcfg, uv_per_lsb=bundle.uv_per_lsb)
         Xs.append(X)
         ys.append(y)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clikit.progress import progress
 from convert.augment import mix_episode
 from convert.chain import ChainConfig, apply_chain
 from convert.recording import Recording
@@ -132,7 +133,7 @@ def features(recs: list[Recording], frontend_cfg, wcfg, cache=None, augment_copi
     rng = np.random.default_rng(seed)
     donors = [r for r in recs if _has_pathology(r)]
     Xs, ys, gs, names, seconds = [], [], [], [], 0.0
-    for i, rec in enumerate(recs):
+    for i, rec in enumerate(progress(recs, "features", "recordings")):
         versions = [(rec, cache, rec.name)] if keep_clean else []
         for _ in range(augment_copies):
             aug = rec
