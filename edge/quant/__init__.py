@@ -7,7 +7,7 @@
 Stages (one per module): :mod:`.bands` (display and detection filters), :mod:`.chunks`
 (blocks with overlap), :mod:`.decompose` (threshold, templates, peel-off), :mod:`.units`
 (template and firing measures), :mod:`.measures` (result types), :mod:`.quantify` (the
-passes and the result).
+passes and the result), :mod:`.cli` (``emg-edge quantify``), :mod:`.plot` (the PNG).
 """
 
 from .measures import RecordingMeasures, UnitMeasures
