@@ -147,8 +147,8 @@ def run_demo(
     return DemoResult(card, alerts, proc.returncode, wall, out, timeline)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.demo", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options, for ``python -m edge.demo`` and ``emg-edge demo``."""
     parser.add_argument("--realtime", action="store_true", help="stream at the recording's own rate (about 3 min)")
     parser.add_argument("--out", default=None, help="output folder (default: a new temporary folder)")
     parser.add_argument("--bundle", default="default", help="model bundle (default: the shipped one)")
@@ -156,7 +156,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-timeline", action="store_true", help="skip the timeline PNG")
     parser.add_argument("--recording-path", action="store_true",
                         help="print the demo WAV's path (making it on first use) and exit")
-    args = parser.parse_args(argv)
+
+
+def add_parser(subparsers) -> None:
+    """``emg-edge demo`` (edge/cli.py lists this module among its subcommands)."""
+    p = subparsers.add_parser("demo", help="run the demo: virtual amplifier, emg-edge run, scorecard",
+                              description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    p.set_defaults(func=run_from_args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edge.demo", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+def run_from_args(args: argparse.Namespace) -> int:
     if args.recording_path:
         try:
             print(demo_wav(echo=lambda line: print(line, file=sys.stderr)))

@@ -127,3 +127,11 @@ def test_no_matplotlib_means_no_timeline_not_a_traceback(tmp_path, monkeypatch):
     assert not result.timeline and not (tmp_path / "out" / "timeline.png").exists()
     assert any("matplotlib is not installed" in line for line in said)
     assert (tmp_path / "out" / "scorecard.json").is_file()
+
+
+def test_demo_is_a_subcommand_module(wheel_install, capsys):
+    """``emg-edge demo`` once edge/cli.py lists ``edge.demo.run`` in COMMANDS."""
+    from clikit import run
+
+    assert run("emg-edge", "", ["edge.demo.run"], ["demo", "--recording-path"]) == 0
+    assert Path(capsys.readouterr().out.strip()).read_bytes() == FAKE_WAV
