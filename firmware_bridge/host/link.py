@@ -602,8 +602,9 @@ class SerialLink:
             self._accepting = False  # its samples' rate and layout are unknown until a good HELLO
             self._got_hello_this_session = False  # keep asking (HELLO_REQ) until one is usable
             if self.channel >= hello.channels and self.hello is None:
-                self._channel_refusal = why
-            self._warn("hello", "%s; ignoring it and its samples (still asking)", why)
+                self._channel_refusal = why  # wait_hello raises it: a setting to fix, said once
+            else:
+                self._warn("hello", "%s; ignoring it and its samples (still asking)", why)
             return
         old = self.hello
         if old is not None and (old.sample_rate, old.device_id, old.channels) != (

@@ -83,10 +83,10 @@ class PtyUnit:
                 for f in self._dec.feed(self.port.read()):
                     self.host_frames[type(f).__name__] = self.host_frames.get(type(f).__name__, 0) + 1
 
-    def send(self, *frames, wire: bytes | None = None) -> None:
+    def send(self, *frames, wire: bytes | None = None, guard_s: float = GUARD_S) -> None:
         """Write ``frames`` (or raw ``wire`` bytes) completely, waiting while the pty is full."""
         data = memoryview(wire if wire is not None else b"".join(self._P.encode(f) for f in frames))
-        end = time.monotonic() + GUARD_S
+        end = time.monotonic() + guard_s
         while data:
             assert time.monotonic() < end, "the host stopped reading"
             n = self.port.write_some(data)
