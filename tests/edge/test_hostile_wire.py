@@ -63,6 +63,15 @@ class HostileUnit(VirtualAmplifier):
         return super()._send(frame)
 
 
+def run_standin(tmp_path, source: str):
+    """The runtime with the stand-in model (8 kHz, bursts above the threshold alert) on ``source``."""
+    b = standin_bundle(8000)
+    return run(RuntimeOptions(
+        bundle=b, source=source, classifier=ThresholdClassifier(), frontend=EnergyFrontend(b.frontend_config),
+        outbox=str(tmp_path / "o.sqlite"), install_signal_handlers=False, stats_every_s=0,
+    ))
+
+
 def test_unit_streaming_while_its_hellos_are_lost_for_7_s_is_heard_when_they_return():
     rate = 48_000
     pcm = (np.arange(24 * rate) % 30011 - 15000).astype(np.int16)  # 6 s of wall time at speed 4
@@ -110,12 +119,7 @@ def test_hello_at_4_28_ghz_is_refused_before_anything_is_built_and_the_run_survi
     amp = HostileUnit(pcm, 8000, 0.5, speed=None, bad_hellos=3, bad_rate=4_280_000_000)
     amp.start()
     try:
-        b = standin_bundle(8000)
-        summary = run(RuntimeOptions(
-            bundle=b, source=f"serial:{amp.path}", classifier=ThresholdClassifier(),
-            frontend=EnergyFrontend(b.frontend_config), outbox=str(tmp_path / "o.sqlite"),
-            install_signal_handlers=False, stats_every_s=0,
-        ))
+        summary = run_standin(tmp_path, f"serial:{amp.path}")
     finally:
         amp.stop()
     assert summary.exit_code == 0 and summary.reason == "end of stream" and summary.source_rate == 8000
@@ -166,12 +170,7 @@ def test_emg_edge_run_analyses_the_channel_asked_for(tmp_path):
     amp = VirtualAmplifier(steps, 8000, 0.5, speed=None)
     amp.start()
     try:
-        b = standin_bundle(8000)
-        summary = run(RuntimeOptions(
-            bundle=b, source=f"serial:{amp.path}?channel=2", classifier=ThresholdClassifier(),
-            frontend=EnergyFrontend(b.frontend_config), outbox=str(tmp_path / "o.sqlite"),
-            install_signal_handlers=False, stats_every_s=0,
-        ))
+        summary = run_standin(tmp_path, f"serial:{amp.path}?channel=2")
         assert amp.wait_alerts(1, timeout=GUARD_S)
         got = amp.alerts
     finally:

@@ -134,3 +134,11 @@ def test_wavinfo_reads_what_convert_writes(tmp_path):
     (tmp_path / "x.wav").write_bytes(b"RIFX" + bytes(4) + b"WAVE" + bytes(32))
     with pytest.raises(ValueError, match="RIFX"):
         read_uv_per_lsb(tmp_path / "x.wav")
+
+
+def test_read_wav_int16_all_channels_as_steps_by_channels(tmp_path):
+    stereo = np.stack([np.arange(50), -np.arange(50)], axis=1).astype(np.int16)
+    write_wav(tmp_path / "s.wav", stereo.ravel(), channels=2)
+    pcm, rate = read_wav_int16(tmp_path / "s.wav", channel=None)
+    assert rate == 8000 and pcm.shape == (50, 2)
+    np.testing.assert_array_equal(pcm, stereo)

@@ -266,3 +266,13 @@ def test_cli_unplug_flag_jsonl_alerts_survive_replug(tmp_path):
     alerts = [json.loads(ln) for ln in lines if ln.startswith("{")]
     assert sorted(a["alert"]["alert_id"] for a in alerts) == [2, 20, 40]
     assert s.reconnects == 1 and blocks[0].first_index + sum(b.samples.size for b in blocks) + s.gap_samples == 16000
+
+
+def test_multichannel_amp_bounds_its_frames_to_whole_steps():
+    steps = np.zeros((100, 4), np.int16)
+    amp = VirtualAmplifier(steps, 8000, 0.5, speed=None)
+    assert amp.hello.channels == 4 and amp.n_samples == 100 and amp.samples_per_frame == 80
+    with pytest.raises(ValueError, match=r"1\.\.127 for 4 channel"):
+        VirtualAmplifier(steps, 8000, 0.5, samples_per_frame=128)
+    with pytest.raises(ValueError, match="1..255 channels"):
+        VirtualAmplifier(np.zeros((10, 256), np.int16), 8000, 0.5)
