@@ -8,7 +8,7 @@ firing measures). The passes over the input:
 0. robust noise σ of the detection band (median over blocks), the detection threshold;
 1. candidates, a uniform reservoir of their waveforms, and the interference-pattern counts;
 2. template learning on the reservoir, then peel-off over the whole input;
-3. the display-band template of each unit: the sample-wise median of its ``max_average``
+3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
    most isolated discharges (farthest from any other detected potential), then its measures.
 
 A found unit must have ≥ ``min_discharges`` discharges, a regular train (≥ ``min_regular``
@@ -52,7 +52,7 @@ class QuantConfig:
     block_s: float = 4.0             # block length of the chunked passes, s
     pre_ms: float = 15.0             # display template before the alignment point, ms
     post_ms: float = 25.0            # and after it, ms
-    max_average: int = 100           # discharges in a unit's median template
+    max_average: int = 400           # discharges in a unit's median template (fewer: noisier ends)
     min_discharges: int = 10
     min_regular: float = 0.5
     min_isi_cv: float = 0.05         # below: machine-like (fibrillation, CRD), not voluntary
