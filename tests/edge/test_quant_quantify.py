@@ -129,3 +129,12 @@ def test_cli_wav_json_and_plot(tmp_path, voluntary):
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
     assert "µV per LSB" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_interference_grows_with_effort():
+    """Turns per second of the whole signal: denser at 30 % than at 5 % MVC."""
+    tps = []
+    for effort in (0.05, 0.3):
+        tr = render_voluntary_truth(22, effort=effort, duration_s=4.0, sample_rate=FS)
+        tps.append(quantify(tr.pcm, FS, uv_per_lsb=tr.uv_per_lsb).measures.interference["turns_per_s"])
+    assert tps[1] > 1.3 * tps[0]

@@ -133,3 +133,11 @@ def test_result_types_round_trip():
     d = RecordingMeasures([u], 9.5, None, None, 10_000.0, 1.0).to_dict()
     assert d["units"][0]["discharge_times_s"] == [0.1, 0.2, 0.3]
     assert d["recruitment_hz"] == 9.5
+
+
+def test_recruitment_rate_of_the_first_unit():
+    from edge.quant.quantify import recruitment_rate
+
+    first = np.arange(0.0, 5.0, 0.125)  # 8 Hz
+    assert recruitment_rate(first, 2.0) == pytest.approx(8.0)
+    assert recruitment_rate(first[:3], 2.0) is None  # too few intervals before the second unit
