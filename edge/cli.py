@@ -9,6 +9,7 @@ from clikit import run
 #: Subcommand modules; each defines ``add_parser(subparsers)``.
 COMMANDS: list[str] = [
     "edge.runtime.cli_run",
+    "edge.runtime.outbox_cli",
     "edge.frontend.export_c",
     "edge.quant.cli",
 ]

@@ -10,6 +10,8 @@ source rate (Hz). Wall clock is UTC, ISO 8601 with milliseconds.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import threading
 import time
@@ -112,8 +114,10 @@ class JsonlSink:
     """Alert listener (:mod:`edge.runtime.delivery`): JSON lines to a file (appending), to
     stdout (``"-"``) or to an open text stream.
 
-    Each line is flushed (and fsync'ed for files) before :meth:`on_alert` returns, so an alert
-    the outbox marks as written to local sinks is on disk.
+    Each line is flushed (and fsync'ed for regular files) before :meth:`on_alert` returns, so an
+    alert the outbox marks as written to local sinks is on disk. A path that is not a regular
+    file (``/dev/stdout``, a pipe, a FIFO, a terminal) is written and flushed, never fsync'ed:
+    fsync on those fails with EINVAL.
     """
 
     def __init__(self, target: str | Path | IO[str] = "-", fsync: bool = True) -> None:
@@ -133,6 +137,7 @@ class JsonlSink:
             self._fh = open(path, "a", encoding="utf-8")
             self._own = True
             self.name = str(path)
+            self._fsync = fsync and stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode)
 
     def on_alert(self, record: AlertRecord) -> None:
         line = record.to_json() + "\n"
@@ -140,8 +145,6 @@ class JsonlSink:
             self._fh.write(line)
             self._fh.flush()
             if self._own and self._fsync:
-                import os
-
                 os.fsync(self._fh.fileno())
 
     def close(self) -> None:

@@ -6,8 +6,11 @@
 
 Alerts go to stdout as JSON lines unless ``--alerts-jsonl FILE`` is given; logs and the stats
 line go to stderr. Exit status: 0 when a WAV source ends or on SIGTERM, 130 on SIGINT, 2 for
-what the user must fix (bundle refused, bad source, rate too low, config, a source of unknown
-µV per LSB with ``--strict``), 1 for a runtime failure.
+what the operator must fix (bundle refused, bad source string, a file's rate too low, config,
+a source of unknown µV per LSB with ``--strict``, an outbox in use by another process or
+damaged: ``emg-edge outbox salvage FILE``), 1 for a runtime failure and for anything the unit
+or the line caused (its HELLO's rate or scale refused, a failure once the stream runs, an
+outbox that cannot be written now): systemd restarts on 1, not on 2.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--trusted-keys", default=None, metavar="DIR",
                    help="directory of *.pub bundle-signing keys: refuse bundles not signed by one "
                         "(default: $EMG_EDGE_TRUSTED_KEYS, else /etc/emg-edge/trusted-keys if present)")
+    p.add_argument("--mqtt", default=None, metavar="URL",
+                   help="also publish alerts and stats to this MQTT broker at QoS 1: mqtt://HOST[:PORT] or "
+                        "mqtts://HOST[:PORT] (TLS, credentials: the config's [fleet] section); overrides fleet.url")
+    p.add_argument("--unit-id", default=None, metavar="ID",
+                   help="this unit's id in the MQTT topics (default: fleet.unit_id, else the host name)")
     p.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     p.set_defaults(func=main)
 
@@ -64,6 +72,23 @@ def _setup_logging(quiet: bool) -> None:
         log.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
+def _with_fleet(config_path: str | None, url: str | None, unit_id: str | None):
+    """The config file's path, or, with ``--mqtt``/``--unit-id``, the loaded config with them as
+    its ``[fleet]`` url and unit id (validated there)."""
+    if url is None and unit_id is None:
+        return config_path
+    import dataclasses
+
+    from edge.runtime.options import load_config
+
+    cfg = load_config(config_path)
+    changes = {k: v for k, v in (("url", url), ("unit_id", unit_id)) if v is not None}
+    try:
+        return dataclasses.replace(cfg, fleet=dataclasses.replace(cfg.fleet, **changes))
+    except ValueError as exc:
+        raise UserError(f"--mqtt/--unit-id: {exc}") from None
+
+
 def main(args: argparse.Namespace) -> int:
     from firmware_bridge.host.source import parse_speed
 
@@ -79,14 +104,18 @@ def main(args: argparse.Namespace) -> int:
     if spec.live and args.outbox is None:
         logging.getLogger("emg-edge").warning(
             "no --outbox: alerts are kept in memory only and lost if the service dies before the ACK")
+    config = _with_fleet(args.config, args.mqtt, args.unit_id)
     opts = RuntimeOptions(
-        bundle=args.bundle, source=spec, config=args.config, speed=parse_speed(args.speed),
+        bundle=args.bundle, source=spec, config=config, speed=parse_speed(args.speed),
         alerts_jsonl=args.alerts_jsonl, outbox=args.outbox, xnnpack=args.xnnpack, num_threads=args.threads,
         stats_every_s=args.stats_every, strict=args.strict, trusted_keys=args.trusted_keys,
     )
+    from edge.runtime.outbox import OutboxWriteError
+    from edge.runtime.sources import SourceFault
+
     try:
         summary = run(opts)
-    except OSError as exc:
+    except (OSError, SourceFault, OutboxWriteError) as exc:
         if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
         print(f"emg-edge: error: {' '.join(str(exc).split())}", file=sys.stderr)

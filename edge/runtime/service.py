@@ -19,8 +19,14 @@ turns samples into detections; :mod:`~edge.runtime.delivery` stores and hands ou
   ``strict``, a refusal. A new scale from the unit's HELLO applies from the next block read
   after that HELLO.
 * SIGTERM ends cleanly with exit 0 (systemd's stop), SIGINT with 130
-  (:mod:`~edge.runtime.signals`); a WAV source ends with exit 0 after the last window is
-  processed and every alert is written.
+  (:mod:`~edge.runtime.signals`), within a second in every state: waiting for the port or the
+  HELLO, reading, draining (a stop waits at most :data:`STOP_DRAIN_S` s for ACKs; what is not
+  ACKed stays in the outbox for the next start). A WAV source ends with exit 0 after the last
+  window is processed and every alert is written.
+* Exit statuses: :class:`~clikit.UserError` (2) only for what the operator must fix, found
+  before the stream runs. What the unit states (its rate, its µV per LSB, a stream too short)
+  and anything that fails once the stream runs is a :class:`~edge.runtime.sources.SourceFault`
+  or another runtime failure (1): systemd restarts those.
 
 Programmatic use (the demo)::
 
@@ -39,16 +45,20 @@ from clikit import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UserError
 
 from edge.runtime.alerts import JsonlSink, StreamClock, alert_fields
 from edge.runtime.delivery import CallbackListener, Delivery
+from edge.runtime.mqtt_sink import fleet_outputs
 from edge.runtime.options import RuntimeOptions, load_bundle_checked, load_config, load_guard_checked
 from edge.runtime.pipeline import Pipeline
 from edge.runtime.reader import COALESCE_S, END, Reader, ScaleChange, source_scale
 from edge.runtime.roles import FeatureFrontend, SampleBlock
 from edge.runtime.signals import StopOnSignals
-from edge.runtime.sources import OpenedSource, SourceSpec, check_rate, open_source, parse_source
+from edge.runtime.sources import OpenedSource, SourceFault, SourceSpec, check_rate, open_source, parse_source
 from edge.runtime.stats import StatsMeter, StatsSnapshot
 from edge.runtime.summary import RunSummary
 
 log = logging.getLogger("emg-edge")
+
+#: Seconds a stop (SIGTERM/SIGINT) still waits for outstanding ACKs.
+STOP_DRAIN_S = 0.3
 
 
 class Service:
@@ -67,6 +77,7 @@ class Service:
         self.delivery.listeners += opts.listeners
         if opts.on_alert is not None:
             self.delivery.listeners.append(CallbackListener(opts.on_alert))
+        self.delivery.outputs += opts.outputs + fleet_outputs(self.config.fleet)  # MQTT: [fleet] / --mqtt
         self.classifier = opts.classifier
         if self.classifier is None:
             from edge.inference import Int8Classifier
@@ -89,7 +100,7 @@ class Service:
                     return self.summary
                 return self._run(opened, t_start, cpu_start)
             finally:
-                if self._reader is not None:
+                if self._reader is not None and self._reader.ident is not None:  # started
                     self.stop.set()
                     self._reader.join(timeout=2.0)
                 if opened is not None:
@@ -117,12 +128,17 @@ class Service:
     def _run(self, opened: OpenedSource, t_start: float, cpu_start: float) -> RunSummary:
         rate = int(opened.source.sample_rate)
         self.summary.source_rate = rate
-        check_rate(rate, int(self.bundle.sample_rate), int(self.bundle.min_sample_rate), what=opened.name)
+        try:
+            check_rate(rate, int(self.bundle.sample_rate), int(self.bundle.min_sample_rate), what=opened.name)
+        except UserError as exc:
+            if opened.from_unit:
+                raise SourceFault(f"{exc} (the unit's HELLO states this rate)") from None
+            raise
         pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend,
                         invert=opened.invert, guard=self.guard)
         scale = self._calibrate(pipe, opened)
         log.info("front-end: %s; bridge COBS decoder: %s", _frontend_kind(pipe.frontend), _cobs_kind())
-        if opened.n_samples is not None and opened.n_samples < pipe.window_samples:
+        if opened.n_samples is not None and opened.n_samples < pipe.window_samples:  # a file: the user's
             raise UserError(f"{opened.file} is {opened.n_samples / rate:.3f} s long, shorter than one analysis "
                             f"window ({pipe.window_samples / rate:.3f} s): nothing to classify")
         self.delivery.connect(opened.channel)
@@ -131,14 +147,26 @@ class Service:
         meter = StatsMeter(every)
         self.delivery.resend_pending()
         self._reader.start()
-        reason = self._loop(pipe, meter, StreamClock(rate), opened)
+        try:
+            reason = self._loop(pipe, meter, StreamClock(rate), opened)
+        except (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            # clikit maps these to exit 2, which systemd does not restart: once the stream runs
+            # nothing is the operator's to fix (the unit or the line caused it).
+            if isinstance(exc, SourceFault):
+                raise
+            raise SourceFault(f"stopped while running: {' '.join(str(exc).split())}") from exc
         if reason == "end of stream" and pipe.counters.windows == 0:
-            raise UserError(f"the stream ended after {pipe.counters.samples / rate:.3f} s, shorter than one analysis "
-                            f"window ({pipe.window_samples / rate:.3f} s): nothing to classify")
-        self.delivery.drain(self.opts.drain_s)
+            short = (f"the stream ended after {pipe.counters.samples / rate:.3f} s, shorter than one analysis "
+                     f"window ({pipe.window_samples / rate:.3f} s): nothing to classify")
+            raise SourceFault(short) if opened.from_unit else UserError(short)
+        if self.stop.is_set():  # a stop: brief; the outbox keeps what is not ACKed for the next start
+            self.delivery.drain(min(self.opts.drain_s, STOP_DRAIN_S))
+        else:
+            self.delivery.drain(self.opts.drain_s, stop=self.stop)
         snap = self._snapshot(meter, pipe, opened)
         if every:
             log.info(snap.line())
+            self.delivery.stats(snap.to_dict())
         self.summary.reason = reason
         self.summary.audio_s = snap.audio_s
         self.summary.wall_s = time.monotonic() - t_start
@@ -156,12 +184,14 @@ class Service:
             if item is END:
                 return "end of stream"
             if isinstance(item, ScaleChange):
-                self._set_scale(pipe, item.uv_per_lsb, "the unit's HELLO changed it")
+                self._set_scale(pipe, item.uv_per_lsb, "the unit's HELLO changed it", from_unit=True)
             elif item is not None:
                 self._feed(pipe, item, meter, clock)
             self.delivery.poll()
             if meter.due():
-                log.info(self._snapshot(meter, pipe, opened).line())
+                snap = self._snapshot(meter, pipe, opened)
+                log.info(snap.line())
+                self.delivery.stats(snap.to_dict())
         return "stopped by signal" if self.signals.received is not None else "stopped"
 
     def _feed(self, pipe: Pipeline, block: SampleBlock, meter: StatsMeter, clock: StreamClock) -> None:
@@ -175,7 +205,9 @@ class Service:
         meter.add_audio(n / clock.sample_rate)
         meter.windows = pipe.counters.windows
         for det in detections:
-            self.summary.recent.append(self.delivery.publish(alert_fields(det, clock, self.bundle.model_id)))
+            rec = self.delivery.publish(alert_fields(det, clock, self.bundle.model_id))
+            if rec is not None:  # None: held until the outbox can be written (delivery.py)
+                self.summary.recent.append(rec)
             meter.alerts += 1
 
     def _calibrate(self, pipe: Pipeline, opened: OpenedSource) -> float | None:
@@ -189,13 +221,15 @@ class Service:
                         "bundle's %g µV/LSB (%s, or --strict to refuse)%s", opened.name, pipe.bundle_uv_per_lsb,
                         opened.scale_hint, "; polarity inverted" if pipe.calibrator.config.invert else "")
             return None
-        self._set_scale(pipe, uv, opened.scale_origin)
+        self._set_scale(pipe, uv, opened.scale_origin, from_unit=opened.from_unit)
         return uv
 
-    def _set_scale(self, pipe: Pipeline, uv: float, how: str) -> None:
+    def _set_scale(self, pipe: Pipeline, uv: float, how: str, from_unit: bool = False) -> None:
         try:
             pipe.set_source_scale(uv)
         except ValueError as exc:
+            if from_unit:
+                raise SourceFault(f"calibration refused: {exc} ({how})") from None
             raise UserError(f"calibration refused: {exc}") from None
         cfg = pipe.calibrator.config
         assumed = " (assumed: its manifest predates input.uv_per_lsb)" if self.bundle.uv_per_lsb_assumed else ""

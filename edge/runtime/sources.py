@@ -20,7 +20,12 @@ Otherwise it is unknown: the runtime warns and uses the samples as they are, or 
 A serial port that is missing, busy or lost is reopened by
 :class:`firmware_bridge.host.link.SerialLink` (backoff up to 0.5 s); until the unit's HELLO arrives
 the wait is logged with a doubling interval (1 s … 30 s) until it appears or the service is
-stopped.
+stopped (looked at every :data:`STOP_POLL_S` s, so a stop is honoured at once).
+
+What the unit states is not the operator's to fix: a stream the runtime cannot use because of
+it (a rate below the bundle's, a µV per LSB outside the calibration range) is a
+:class:`SourceFault` (exit 1: systemd restarts the service and the unit may have changed),
+never a :class:`~clikit.UserError` (exit 2, which the unit file does not restart).
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ if TYPE_CHECKING:
 
 DEFAULT_BAUD = 3_000_000
 KINDS = ("serial", "alsa", "wav")
+#: Seconds between looks at the stop request while waiting for the unit's HELLO.
+STOP_POLL_S = 0.1
+
+
+class SourceFault(RuntimeError):
+    """The source (the unit or the line) makes the run impossible for now: one line, exit 1."""
 
 log = logging.getLogger("emg-edge")
 
@@ -156,6 +167,12 @@ class OpenedSource:
     file: str = "the WAV file"
     crc_errors: Callable[[], int] = _no_errors
 
+    @property
+    def from_unit(self) -> bool:
+        """True when the rate and scale are the unit's own statement (its HELLO): refusing them is
+        a :class:`SourceFault`, not the operator's error."""
+        return self.channel is not None
+
     @classmethod
     def of_link(cls, link: LinkSource, **kw: Any) -> "OpenedSource":
         """A source that is also the alert channel (its type says so): one object, both roles."""
@@ -218,22 +235,29 @@ def _open_link(spec: SourceSpec, stop: threading.Event | None, give_up_s: float 
 
     t0 = time.monotonic()
     attempt = 0
+    report_at = t0 + 1.0
     while True:
         if stop is not None and stop.is_set():
             link.close()
             return None
-        wait = min(30.0, 1.0 * (2 ** min(attempt, 5)))
         try:
-            link.start(timeout=wait)
+            link.start(timeout=STOP_POLL_S)
             return link
         except TimeoutError:
-            attempt += 1
-            elapsed = time.monotonic() - t0
+            now = time.monotonic()
+            elapsed = now - t0
             if give_up_s is not None and elapsed >= give_up_s:
                 link.close()
                 raise TimeoutError(f"no amplifier answered on {spec.target} within {elapsed:.0f} s") from None
-            log.warning("no amplifier on %s after %.0f s (port missing or unit silent); still trying, "
-                        "next report in %.0f s", spec.target, elapsed, min(30.0, 2 ** min(attempt, 5)))
+            if now >= report_at:
+                attempt += 1
+                wait = min(30.0, 2.0 ** min(attempt, 5))
+                report_at = now + wait
+                log.warning("no amplifier on %s after %.0f s (port missing or unit silent); still trying, "
+                            "next report in %.0f s", spec.target, elapsed, wait)
+        except BaseException:
+            link.close()
+            raise
 
 
 def check_rate(source_rate: int, bundle_rate: int, min_rate: int, what: str = "source") -> bool:

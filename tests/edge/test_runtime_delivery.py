@@ -9,7 +9,7 @@ from edge.runtime.alerts import AlertRecord
 from edge.runtime.delivery import CallbackListener, Delivery
 from edge.runtime.outbox import Outbox
 
-from tests.edge.test_runtime_outbox import fields
+from tests.edge.test_runtime_outbox import crash, fields
 
 
 class Recorder:
@@ -69,7 +69,7 @@ def test_a_restart_resends_undelivered_with_their_ids_and_rewrites_unsunk(tmp_pa
     first.connect(Channel())
     kept = first.publish(fields(onset=1))
     lost = first.outbox.store(fields(onset=2))  # stored, then the process died before the listeners
-    first.outbox._db.close()  # as after kill -9
+    crash(first.outbox)
     rec, ch = Recorder(), Channel()
     again = Delivery(Outbox(path), [rec])
     again.connect(ch)

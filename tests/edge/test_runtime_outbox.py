@@ -14,6 +14,12 @@ def fields(label="fibrillation", onset=1000):
                 emitted_wall="2026-01-01T00:00:00.600Z", severity=2, model_id="m1", sample_rate=1000)
 
 
+def crash(ob: Outbox) -> None:
+    """End ``ob`` as kill -9 would: no clean close; the OS drops the process's flock."""
+    ob._db.close()
+    ob._unlock()
+
+
 def test_store_assigns_increasing_ids_and_tracks_delivery(tmp_path):
     ob = Outbox(tmp_path / "o.sqlite")
     a = ob.store(fields(onset=1))
@@ -38,7 +44,7 @@ def test_undelivered_survive_reopen_and_ids_are_never_reused(tmp_path):
     ob.mark_sunk(1)
     ob.mark_sunk(3)
     ob.mark_delivered([1, 3])  # keep_delivered=0 prunes them
-    ob._db.close()  # no clean close: as after kill -9
+    crash(ob)
     ob2 = Outbox(path)
     assert [r.id for r in ob2.undelivered()] == [2]
     assert [r.onset_sample for r in ob2.undelivered()] == [1]
