@@ -138,3 +138,21 @@ def test_interference_grows_with_effort():
         tr = render_voluntary_truth(22, effort=effort, duration_s=4.0, sample_rate=FS)
         tps.append(quantify(tr.pcm, FS, uv_per_lsb=tr.uv_per_lsb).measures.interference["turns_per_s"])
     assert tps[1] > 1.3 * tps[0]
+
+
+@pytest.mark.pty
+@pytest.mark.skipif(__import__("os").name != "posix", reason="needs a POSIX pty")
+def test_live_serial_source_is_quantified_for_fixed_seconds(voluntary):
+    """``serial:`` through the runtime's source code: the unit's HELLO gives the scale."""
+    from edge.quant.cli import read_source
+    from firmware_bridge.sim.virtual_amp import VirtualAmplifier
+
+    amp = VirtualAmplifier(voluntary.pcm, FS, voluntary.uv_per_lsb, speed=None)
+    path = amp.start()
+    try:
+        x, fs, uv = read_source(f"serial:{path}", seconds=3.0)
+    finally:
+        amp.stop()
+    assert (fs, uv, len(x)) == (FS, voluntary.uv_per_lsb, 3 * FS)
+    r = quantify(x, fs, uv_per_lsb=uv)
+    assert len(r.units) >= 2
