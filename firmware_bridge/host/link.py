@@ -619,8 +619,9 @@ class SerialLink:
         # SAMPLES frame rebase if its index went backwards.
         self._fresh_session = True
         if not self._got_hello_this_session:
-            log.info("HELLO from %s: firmware %s, %d Hz, %d bit, %.4g µV/LSB, %d channel(s)", hello.device_id,
-                     hello.firmware_version, hello.sample_rate, hello.sample_width, hello.uv_per_lsb, hello.channels)
+            log.info("HELLO from %s: firmware %s, %d Hz, %d bit, %.4g µV/LSB, %d channel(s)%s", hello.device_id,
+                     hello.firmware_version, hello.sample_rate, hello.sample_width, hello.uv_per_lsb, hello.channels,
+                     f"; taking channel {self.channel} (?channel=N picks another)" if hello.channels > 1 else "")
         self._got_hello_this_session = True
         self._hello_event.set()
 

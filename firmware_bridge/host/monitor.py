@@ -29,10 +29,15 @@ def format_hello(hello) -> str:
             f"protocol=v{hello.protocol_version}")
 
 
+#: Counters of bad unit input (PROTOCOL.md §7.1), shown only when not zero.
+_UNIT_FAULTS = ("hellos_refused", "samples_unusable", "bad_frames", "overflow_samples", "unit_alerts_dropped")
+
+
 def format_stats(s: LinkStats, rate_hz: float) -> str:
+    faults = "".join(f" {name}={getattr(s, name)}" for name in _UNIT_FAULTS if getattr(s, name))
     return (f"STATS rate={rate_hz:.0f} Hz samples={s.samples} gaps={s.gaps} gap_samples={s.gap_samples} "
             f"crc_errors={s.crc_errors} dropped_bytes={s.dropped_bytes} duplicates={s.duplicate_samples} "
-            f"reconnects={s.reconnects} link={'up' if s.link_up else 'DOWN'}")
+            f"reconnects={s.reconnects} link={'up' if s.link_up else 'DOWN'}{faults}")
 
 
 @dataclass

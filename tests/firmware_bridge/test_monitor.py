@@ -9,8 +9,8 @@ import pytest
 
 from firmware_bridge import codec as P
 from firmware_bridge.cli import main
-from firmware_bridge.host.link import SerialLink
-from firmware_bridge.host.monitor import Monitor
+from firmware_bridge.host.link import LinkStats, SerialLink
+from firmware_bridge.host.monitor import Monitor, format_stats
 from firmware_bridge.sim.virtual_amp import VirtualAmplifier
 
 from .link_helpers import GUARD_S, ramp_pcm, wait_for
@@ -67,3 +67,9 @@ def test_monitor_cli_gives_up_without_hello(tmp_path, capsys):
     rc = main(["monitor", "--port", str(tmp_path / "ttyUSB7"), "--hello-timeout", "0.2"])
     assert rc == 1
     assert "no HELLO" in capsys.readouterr().err
+
+
+def test_stats_line_names_bad_unit_input_only_when_there_was_some():
+    assert "hellos_refused" not in format_stats(LinkStats(samples=5), 8000.0)
+    line = format_stats(LinkStats(hellos_refused=2, samples_unusable=480, unit_alerts_dropped=7), 8000.0)
+    assert line.endswith("hellos_refused=2 samples_unusable=480 unit_alerts_dropped=7")
