@@ -6,6 +6,6 @@ one tracker of stream indices they all account gaps and duplicates with.
 * :mod:`~firmware_bridge.host.link`: :class:`SerialLink` (samples in, alerts out);
 * :mod:`~firmware_bridge.host.adc`: :class:`AdcSource` (ALSA/PortAudio);
 * :mod:`~firmware_bridge.host.gaps`: :class:`GapTracker`;
-* :mod:`~firmware_bridge.host.wavinfo`: the RIFF reader for the ``uv_per_lsb`` comment;
+* :mod:`~firmware_bridge.host.wavinfo`: the RIFF layout (fmt, data, truncation) and the ``uv_per_lsb`` comment;
 * :mod:`~firmware_bridge.host.monitor`: ``emg-bridge monitor``.
 """
