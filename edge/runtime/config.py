@@ -27,6 +27,15 @@ the bad value and the allowed range. It loads from TOML::
     max_gap_fill_s = 0.5
     stats_every_s = 10.0
 
+    [fleet]                  # optional: alerts and stats to an MQTT broker (edge.runtime.mqtt_sink)
+    url = "mqtts://broker.clinic.lan:8883"   # mqtt:// (plain, port 1883) or mqtts:// (TLS, 8883)
+    unit_id = "emg-unit-07"  # in the topics emg-edge/<unit_id>/alerts|stats|status; default hostname
+    ca_file = "/etc/emg-edge/fleet-ca.pem"   # TLS: CA to check the broker with (default: system CAs)
+    cert_file = "/etc/emg-edge/unit.pem"     # TLS client certificate and key (optional)
+    key_file = "/etc/emg-edge/unit.key"
+    username = "emg-unit-07"
+    password_file = "/etc/emg-edge/fleet-password"   # first line is the password
+
 Thresholds are posterior probabilities (0..1); times in seconds of stream time.
 
 The defaults were chosen on window posteriors of the provisional default bundle
@@ -56,6 +65,7 @@ defaults give, on the same held-out seeds, 104 of 124 episodes and 10 false alar
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -151,6 +161,89 @@ def _default_classes() -> dict[str, dict[str, Any]]:
     }
 
 
+FLEET_SCHEMES = {"mqtt": 1883, "mqtts": 8883}
+_UNIT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """The ``[fleet]`` section: where :class:`~edge.runtime.mqtt_sink.MqttSink` publishes.
+
+    ``url``: ``mqtt://host[:port]`` or ``mqtts://host[:port]`` (TLS); empty = no fleet output
+    (and no network use). ``unit_id``: 1–64 of ``A-Z a-z 0-9 . _ -``; empty = the host name.
+    ``topic_prefix``: MQTT topic levels before the unit id (no ``+``/``#``). ``ca_file``,
+    ``cert_file``, ``key_file``: PEM files, TLS only. ``username`` with ``password`` or
+    ``password_file`` (its first line; keeps the secret out of this file). ``keepalive_s``
+    (5–3600 s) and ``reconnect_max_s`` (1–3600 s, the longest wait between reconnect attempts).
+    """
+
+    url: str = ""
+    unit_id: str = ""
+    topic_prefix: str = "emg-edge"
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    username: str = ""
+    password: str = ""
+    password_file: str = ""
+    keepalive_s: int = 30
+    reconnect_max_s: int = 30
+
+    def __post_init__(self) -> None:
+        _check_types(self, {f.name: f"fleet.{f.name}" for f in dataclasses.fields(self)})
+        if self.url:
+            self.endpoint()  # validates
+        if self.unit_id and not _UNIT_ID.fullmatch(self.unit_id):
+            raise ValueError(f"fleet.unit_id={self.unit_id!r}: allowed 1-64 characters of A-Z a-z 0-9 . _ -")
+        levels = self.topic_prefix.split("/")
+        if not self.topic_prefix or any(not lv or "+" in lv or "#" in lv for lv in levels):
+            raise ValueError(f"fleet.topic_prefix={self.topic_prefix!r}: allowed non-empty topic levels "
+                             "separated by '/', without '+' or '#'")
+        tls = self.url.startswith("mqtts://")
+        for name in ("ca_file", "cert_file", "key_file"):
+            if getattr(self, name) and not tls:
+                raise ValueError(f"fleet.{name}={getattr(self, name)!r} needs a TLS url (mqtts://), "
+                                 f"got url={self.url!r}")
+        if self.key_file and not self.cert_file:
+            raise ValueError(f"fleet.key_file={self.key_file!r} needs fleet.cert_file")
+        if self.password and self.password_file:
+            raise ValueError("fleet.password and fleet.password_file: give one of them")
+        if (self.password or self.password_file) and not self.username:
+            raise ValueError("fleet.password/password_file needs fleet.username")
+        if not 5 <= self.keepalive_s <= 3600:
+            raise ValueError(f"fleet.keepalive_s={self.keepalive_s!r} is out of range: allowed integers [5, 3600]")
+        if not 1 <= self.reconnect_max_s <= 3600:
+            raise ValueError(f"fleet.reconnect_max_s={self.reconnect_max_s!r} is out of range: "
+                             "allowed integers [1, 3600]")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+    def endpoint(self) -> tuple[str, int, bool]:
+        """``url`` → (host, port, tls)."""
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(self.url)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"fleet.url={self.url!r}: {exc}") from None
+        if parts.scheme not in FLEET_SCHEMES or not parts.hostname or parts.path not in ("", "/") \
+                or parts.query or parts.username is not None:
+            raise ValueError(f"fleet.url={self.url!r}: allowed mqtt://HOST[:PORT] or mqtts://HOST[:PORT] "
+                             "(credentials go in fleet.username / password_file)")
+        return parts.hostname, port or FLEET_SCHEMES[parts.scheme], parts.scheme == "mqtts"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FleetConfig":
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        extra = sorted(set(data) - set(allowed))
+        if extra:
+            raise ValueError(f"unknown key(s) {', '.join(extra)} in [fleet]: allowed {', '.join(allowed)}")
+        return cls(**dict(data))
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Everything the service needs besides the bundle and the source."""
@@ -169,9 +262,13 @@ class RuntimeConfig:
     max_gap_fill_s: float = 0.5
     stats_every_s: float = 10.0
     keep_delivered: int = 10000
+    #: The optional MQTT fleet output ([fleet]); off unless its url is set.
+    fleet: FleetConfig = field(default_factory=FleetConfig)
 
     def __post_init__(self) -> None:
         _check_types(self, _TOML_NAMES)
+        if not isinstance(self.fleet, FleetConfig):
+            raise ValueError(f"fleet must be a table of fleet keys ([fleet]), got {self.fleet!r}")
         if not isinstance(self.default_rule, ClassRule):
             raise ValueError(f"detector.default must be a table of rule keys, got {self.default_rule!r}")
         if not isinstance(self.class_overrides, Mapping) or \
@@ -218,7 +315,7 @@ class RuntimeConfig:
         """Build from the TOML structure shown in the module docstring."""
         data = dict(data)
         kwargs: dict[str, Any] = {}
-        known = {"smoothing", "detector", "service"}
+        known = {"smoothing", "detector", "service", "fleet"}
         extra = sorted(set(data) - known)
         if extra:
             raise ValueError(f"unknown config section(s) {', '.join(extra)}: allowed {', '.join(sorted(known))}")
@@ -249,6 +346,8 @@ class RuntimeConfig:
             "queue_blocks": "queue_blocks", "max_gap_fill_s": "max_gap_fill_s",
             "stats_every_s": "stats_every_s", "keep_delivered": "keep_delivered",
         })
+        if "fleet" in data:
+            kwargs["fleet"] = FleetConfig.from_dict(_table(data, "fleet", ""))
         return cls(**kwargs)
 
     @classmethod

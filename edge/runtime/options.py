@@ -15,7 +15,7 @@ from clikit import UserError
 from edge.bundle import Bundle, BundleError, load_bundle
 from edge.runtime.alerts import AlertRecord
 from edge.runtime.config import RuntimeConfig
-from edge.runtime.delivery import AlertListener
+from edge.runtime.delivery import AcknowledgingOutput, AlertListener
 from edge.runtime.openset import OpenSetGuard, load_guard
 from edge.runtime.roles import Classifier, FeatureFrontend, SampleSource
 from edge.runtime.sources import OpenedSource, SourceSpec
@@ -31,7 +31,8 @@ class RuntimeOptions:
     source and, if it has one, its alert channel) or an open :class:`SampleSource` (no channel).
     ``speed``: WAV pacing (1.0 real time, N× faster, ``None`` as fast as possible).
     ``alerts_jsonl``: file path, ``"-"`` for stdout, ``None`` for no JSON-lines output.
-    ``listeners``/``on_alert``: more alert outputs (:mod:`edge.runtime.delivery`).
+    ``listeners``/``on_alert``: more alert outputs (:mod:`edge.runtime.delivery`); ``outputs``:
+    more acknowledging ones (delivered on their acknowledgement; the config's ``[fleet]`` adds MQTT).
     ``outbox``: SQLite file; ``None`` keeps it in memory (not durable: use a file in service).
     ``classifier``/``frontend``: default the bundle's int8 model and ``edge.frontend.Frontend``.
     ``stop_event``: set it to stop the service from another thread. ``drain_s``: how long to
@@ -50,6 +51,7 @@ class RuntimeOptions:
     stats_every_s: float | None = None
     on_alert: Callable[[AlertRecord], None] | None = None
     listeners: list[AlertListener] = field(default_factory=list)
+    outputs: list[AcknowledgingOutput] = field(default_factory=list)
     stop_event: threading.Event | None = None
     classifier: Classifier | None = None
     frontend: FeatureFrontend | None = None
