@@ -86,7 +86,8 @@ def test_unit_streaming_while_its_hellos_are_lost_for_7_s_is_heard_when_they_ret
         link.close()
         amp.stop()
     assert amp.hellos_lost > 1 and s.hellos == s.hellos - s.hellos_refused >= 1
-    assert s.samples_unusable >= 7 * rate  # taken before HELLO: unknown rate and layout, dropped, counted
+    # More than the 5 s backlog that used to fill and stop the reads came before HELLO: dropped, counted.
+    assert s.samples_unusable > 5 * rate
     assert blocks and blocks[-1].end_index == len(pcm) and s.samples > 3 * rate
 
 
