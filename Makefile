@@ -20,9 +20,9 @@ $(VENV)/.device-stamp: $(PY) setup.cfg pyproject.toml $(EXT_SRC)
 	$(PIP) install -e ".[demo]"
 	touch $@
 
-# Everything: device + training (TensorFlow) + tests.
+# Everything: device + training (TensorFlow) + tests + the MQTT fleet output.
 $(VENV)/.dev-stamp: $(PY) setup.cfg pyproject.toml $(EXT_SRC)
-	$(PIP) install -e ".[train,test,demo]"
+	$(PIP) install -e ".[train,test,demo,fleet]"
 	touch $@
 
 device-env: $(VENV)/.device-stamp
