@@ -7,13 +7,15 @@ firing measures). The passes over the input:
 
 0. robust noise σ of the detection band (median over blocks), the detection threshold;
 1. candidates, a uniform reservoir of their waveforms, and the interference-pattern counts;
-2. template learning on the reservoir, then peel-off over the whole input;
+2. template learning on the reservoir, then peel-off over the whole input, repeated
+   ``context_passes`` times with the previous pass's firing context; trains that are
+   fragments of one unit are joined;
 3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
    most isolated discharges (farthest from any other detected potential), then its measures.
 
 A found unit must have ≥ ``min_discharges`` discharges, a regular train (≥ ``min_regular``
 of its intervals within 0.5–1.5 × the median interval; a voluntary unit's interval CV is
-0.1–0.35, noise crossings are Poisson-like: ~0.35), an interval CV of at least ``min_isi_cv``
+0.1–0.35; for Poisson-like noise crossings this share is ~0.35), an interval CV of at least ``min_isi_cv``
 (fibrillations, positive sharp waves and complex repetitive discharges fire with CV < 0.04:
 "machine-like", RE §2; they are not voluntary units) and a median rate within
 ``rate_range_hz``. A unit whose discharges are time-locked to a unit with more discharges
