@@ -20,7 +20,9 @@ of its intervals within 0.5–1.5 × the median interval; a voluntary unit's int
 "machine-like", RE §2; they are not voluntary units) and a median rate within
 ``rate_range_hz``. A unit whose discharges are time-locked to a unit with more discharges
 (≥ half of them at one lag within 10 ms, ±0.25 ms: two templates of one polyphasic potential)
-is dropped. Bad input (too short, non-finite, clipped, no potentials, no regular unit)
+is dropped, and so is a unit whose template is smaller than ``min_amplitude_uv`` peak to
+peak (100 µV: the potentials of distant units, 15–120 µV through a concentric needle in the
+simulator, make the never-quiet baseline of a contraction, RE §1.1). Bad input (too short, non-finite, clipped, no potentials, no regular unit)
 gives an empty result with a ``reason``; it never invents units.
 
 Amplitudes are µV: samples × ``uv_per_lsb`` (the source's calibration, :mod:`edge.calibration`).
@@ -58,6 +60,7 @@ class QuantConfig:
     min_discharges: int = 10
     min_regular: float = 0.5
     min_isi_cv: float = 0.05         # below: machine-like (fibrillation, CRD), not voluntary
+    min_amplitude_uv: float = 100.0  # smaller templates are distant units (blunt, RE §1.1), not measured
     rate_range_hz: tuple[float, float] = (4.0, 50.0)  # onset 132 ± 32 ms (~7.6 Hz, CW §2): < 4 Hz is no steady unit
     min_duration_s: float = 1.0
     clip_share: float = 0.001        # share of samples at the rails that makes input "clipped"
@@ -66,7 +69,7 @@ class QuantConfig:
     def __post_init__(self) -> None:
         for name, lo, hi in (("block_s", 0.2, 600.0), ("pre_ms", 2.0, 100.0), ("post_ms", 2.0, 100.0),
                              ("max_average", 3, 100_000), ("min_discharges", 3, 100_000),
-                             ("min_regular", 0.0, 1.0), ("min_isi_cv", 0.0, 1.0), ("min_duration_s", 0.05, 3600.0),
+                             ("min_regular", 0.0, 1.0), ("min_isi_cv", 0.0, 1.0), ("min_amplitude_uv", 0.0, 10_000.0), ("min_duration_s", 0.05, 3600.0),
                              ("clip_share", 0.0, 1.0), ("interference_turn_uv", 1.0, 10_000.0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
@@ -355,6 +358,8 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         stack = np.stack(snaps[u])
         tmpl = np.median(stack, axis=0).astype(np.float64)
         tm = template_measures(tmpl, fs, cfg.measure)
+        if tm.amplitude_uv < cfg.min_amplitude_uv:
+            continue
         off = tm.peak - pre
         times = (idx + off) / fs
         rate, cv = firing(times)
@@ -375,6 +380,6 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         t2 = units[1].discharge_times_s[0]
         if t2 - units[0].discharge_times_s[0] >= 0.5:
             recruit = recruitment_rate(units[0].discharge_times_s, t2)
-    reason = None if units else "no unit template could be averaged"
+    reason = None if units else f"no unit template of {cfg.min_amplitude_uv:g} µV or more (distant units only)"
     meas = RecordingMeasures(units, recruit, interference, reason, fs, dur)
     return QuantResult(meas, templates, discharges, template_t0_ms=-cfg.pre_ms)
