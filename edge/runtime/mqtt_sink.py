@@ -108,6 +108,7 @@ class MqttSink:
         self.acked_count = 0
         self.connects = 0
         self.connected = False
+        self._closing = False
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"emg-edge-{self.unit_id}",
                         protocol=mqtt.MQTTv311, clean_session=True)
         c.max_inflight_messages_set(MAX_INFLIGHT)
@@ -156,7 +157,7 @@ class MqttSink:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was, self.connected = self.connected, False
-        if was:
+        if was and not self._closing:
             log.warning("fleet: lost the broker %s:%d (%s); %d alert(s) wait and are re-sent on reconnect",
                         self.host, self.port, reason_code, self.waiting)
 
@@ -215,6 +216,7 @@ class MqttSink:
 
     def close(self) -> None:
         """Clean stop: "offline" (retained), disconnect. Un-PUBACKed alerts stay in the outbox."""
+        self._closing = True
         if self.connected:
             info = self._client.publish(self.topics.status, "offline", qos=1, retain=True)
             try:

@@ -38,7 +38,7 @@ def free_port() -> int:
 class Broker:
     """``mosquitto`` on 127.0.0.1:<free port>; :meth:`kill` (SIGKILL) and :meth:`start` again."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, listener_conf: str = "allow_anonymous true\n", tls: bool = False) -> None:
         if MOSQUITTO is None:
             raise RuntimeError(SKIP_REASON)
         self.dir = Path(workdir)
@@ -48,16 +48,17 @@ class Broker:
         # user root: run as whoever started it (as root mosquitto would switch to 'mosquitto',
         # which cannot write pytest's private tmp folders).
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"listener {self.port} 127.0.0.1\n{listener_conf}"
             f"persistence true\npersistence_location {self.dir}/\nautosave_interval 1\n"
             "autosave_on_changes true\nmax_queued_messages 0\nuser root\n"
             f"log_dest file {self.dir}/mosquitto.log\n")
         self.proc: subprocess.Popen | None = None
         self.kills = 0
+        self.tls = tls
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 10.0) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
@@ -96,6 +97,50 @@ class Broker:
 
     def stop(self) -> None:
         self.kill()
+
+
+def make_tls_files(folder: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (PEM files), made with
+    ``cryptography``: keys ``ca``, ``server_cert``, ``server_key``, ``client_cert``, ``client_key``."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def cert(subject: str, key, issuer: str, issuer_key, ca: bool, san=None):
+        b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san is not None:
+            b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    def write(stem: str, obj) -> Path:
+        path = folder / f"{stem}.pem"
+        if isinstance(obj, x509.Certificate):
+            path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+        else:
+            path.write_bytes(obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return path
+
+    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = cert("emg-edge test CA", ca_key, "emg-edge test CA", ca_key, ca=True)
+    server = cert("127.0.0.1", server_key, "emg-edge test CA", ca_key, ca=False,
+                  san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    client = cert("unit-tls", client_key, "emg-edge test CA", ca_key, ca=False)
+    return dict(ca=write("ca", ca), server_cert=write("server", server), server_key=write("server.key", server_key),
+                client_cert=write("client", client), client_key=write("client.key", client_key))
 
 
 @dataclass

@@ -9,8 +9,11 @@ reason when the ``mosquitto`` binary is missing (``.ci/run`` installs it as root
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +24,8 @@ from edge.runtime.delivery import Delivery
 from edge.runtime.mqtt_sink import MqttSink, Topics, default_unit_id, fleet_outputs
 from edge.runtime.outbox import Outbox
 
-from tests.edge.mosquitto import MOSQUITTO, SKIP_REASON, Broker, Subscriber, alert_fields, kill_twice, wait_delivered
+from tests.edge.mosquitto import (MOSQUITTO, SKIP_REASON, Broker, Subscriber, alert_fields, kill_twice,
+                                  make_tls_files, wait_delivered)
 
 needs_broker = pytest.mark.skipif(MOSQUITTO is None, reason=SKIP_REASON)
 
@@ -81,6 +85,81 @@ def test_run_with_a_bad_mqtt_url_is_one_line_exit_2(tmp_path, capsys):
     code = main(["run", "--source", f"wav:{tmp_path / 'x.wav'}", "--mqtt", "http://broker"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "fleet.url='http://broker'" in err
+
+
+class FakeAcking:
+    """An acknowledging output: remembers what it was given; ``ack`` decides what it acknowledges."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.ack: list[int] = []
+
+    def on_alert(self, record) -> None:
+        self.sent.append(record.id)
+
+    def acked(self) -> list[int]:
+        out, self.ack = self.ack, []
+        return out
+
+    def on_stats(self, snapshot) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_row_is_delivered_when_the_wire_and_every_acknowledging_output_have_it():
+    from tests.edge.test_runtime_delivery import Channel
+
+    ch, out = Channel(), FakeAcking()
+    d = Delivery(Outbox(), [])
+    d.outputs.append(out)
+    d.connect(ch)
+    a, b = d.publish(alert_fields(1)), d.publish(alert_fields(2))
+    assert out.sent == [a.id, b.id] and [f.alert_id for f in ch.sent] == [a.id, b.id]
+    ch.ack, out.ack = [a.id, b.id], [b.id]
+    d.poll()
+    assert [r.id for r in d.outbox.undelivered()] == [a.id]  # the output has not acknowledged a yet
+    out.ack = [a.id]
+    d.poll()
+    assert d.pending == 0
+
+
+def test_without_a_wire_an_acknowledging_output_alone_delivers():
+    out = FakeAcking()
+    d = Delivery(Outbox(), [])
+    d.outputs.append(out)
+    d.connect(None)
+    a = d.publish(alert_fields(1))
+    d.poll()
+    assert d.pending == 1  # not delivered by being handed over, only by the acknowledgement
+    out.ack = [a.id]
+    d.poll()
+    assert d.pending == 0
+
+
+def _unit_keys(text: str) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {}
+    joined = text.replace("\\\n", " ")
+    for line in joined.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            k, v = line.split("=", 1)
+            keys.setdefault(k.strip(), []).append(" ".join(v.split()))
+    return keys
+
+
+def test_the_systemd_drop_in_allows_exactly_the_broker():
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    unit = _unit_keys((deploy / "emg-edge.service").read_text())
+    drop = _unit_keys((deploy / "emg-edge.service.d" / "fleet.conf").read_text())
+    assert unit["PrivateNetwork"] == ["yes"] and unit["RestrictAddressFamilies"] == ["AF_UNIX"]
+    assert drop["PrivateNetwork"] == ["no"] and drop["IPAddressDeny"] == ["any"]
+    assert len(drop["IPAddressAllow"]) == 1 and " " not in drop["IPAddressAllow"][0]
+    assert set(drop["RestrictAddressFamilies"][0].split()) == {"AF_UNIX", "AF_INET", "AF_INET6"}
+    # ExecStart reset, then the unit's own command plus the config holding [fleet]
+    assert drop["ExecStart"] == ["", unit["ExecStart"][0] + " --config /etc/emg-edge/runtime.toml"]
 
 
 # -- a real broker ------------------------------------------------------------------------------
@@ -173,3 +252,37 @@ def test_alerts_through_a_broker_killed_twice_none_lost(broker, tmp_path):
     result = kill_twice(broker, tmp_path / "o.sqlite", 300, down_s=1.0)
     assert result["broker_kills"] == 2 and result["connects"] == 3
     assert result["lost"] == 0 and result["pending_after"] == 0
+
+
+def test_unreadable_tls_files_are_one_line_errors(tmp_path):
+    pytest.importorskip("paho.mqtt", reason="paho-mqtt missing: pip install -e '.[fleet]'")
+    with pytest.raises(UserError, match="fleet TLS files refused"):
+        MqttSink(FleetConfig(url="mqtts://127.0.0.1:1", ca_file=str(tmp_path / "nope.pem")))
+    with pytest.raises(UserError, match="fleet.password_file"):
+        MqttSink(FleetConfig(url="mqtt://127.0.0.1:1", username="u", password_file=str(tmp_path / "nope")))
+
+
+@needs_broker
+@pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="mosquitto_passwd missing (package mosquitto)")
+def test_tls_with_a_client_certificate_and_a_password(tmp_path):
+    pytest.importorskip("paho.mqtt", reason="paho-mqtt missing: pip install -e '.[fleet]'")
+    tls = make_tls_files(tmp_path / "tls")
+    users = tmp_path / "users"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(users), "unit-tls", "s3cret"], check=True,
+                   capture_output=True)
+    b = Broker(tmp_path / "broker", tls=True, listener_conf=(
+        f"cafile {tls['ca']}\ncertfile {tls['server_cert']}\nkeyfile {tls['server_key']}\n"
+        f"require_certificate true\nallow_anonymous false\npassword_file {users}\n"))
+    b.start()
+    (tmp_path / "pw").write_text("s3cret\n")
+    try:
+        d = Delivery(Outbox(), [])
+        d.outputs.append(MqttSink(FleetConfig(
+            url=b.url, unit_id="unit-tls", ca_file=str(tls["ca"]), cert_file=str(tls["client_cert"]),
+            key_file=str(tls["client_key"]), username="unit-tls", password_file=str(tmp_path / "pw"))))
+        d.connect(None)
+        d.publish(alert_fields(1))
+        assert wait_delivered(d) == 0  # PUBACKed over TLS by a broker that demands cert and password
+        d.close()
+    finally:
+        b.stop()
