@@ -5,7 +5,9 @@
     detection ──▶ Outbox.store (SQLite, committed) ──▶ local listeners (JSON lines, callbacks,
                                                         later sinks) ──▶ outbox: sunk
                                                    └──▶ Wire (ALERT frames on the channel)
-                                                        ◀── ACK ids ──▶ outbox: delivered
+                                                        ◀── ACK ids ──┐
+                                                   └──▶ acknowledging outputs (MQTT)
+                                                        ◀── PUBACK ───┴▶ outbox: delivered
 
 Outputs follow python-can's ``Listener``: anything with ``on_alert(record)`` and ``close()``
 (:class:`AlertListener`) is handed every alert once it is committed, in order. A local
@@ -13,9 +15,12 @@ listener's ``on_alert`` returning means the alert is written: after all of them 
 outbox marks it *sunk*, and after a crash the next start writes the unsunk ones again. The
 :class:`Wire` is the output with an acknowledgement: it sends the ALERT frame on the
 :class:`~edge.runtime.roles.AlertChannel` (the serial link retransmits until ACKed) and
-:meth:`Delivery.poll` marks ACKed ids *delivered*. With no channel, the local listeners are the
-delivery. New outputs (MQTT, EDF+ annotations) are listeners, given to
-:attr:`edge.runtime.options.RuntimeOptions.listeners`.
+:meth:`Delivery.poll` marks ACKed ids *delivered*. Other outputs with an acknowledgement (the
+MQTT fleet output, :mod:`edge.runtime.mqtt_sink`) are :class:`AcknowledgingOutput` s in
+:attr:`Delivery.outputs`: a row is delivered once the wire (if any) and every one of them
+acknowledged it. With neither, the local listeners are the delivery. New local outputs (EDF+
+annotations) are listeners, given to :attr:`edge.runtime.options.RuntimeOptions.listeners`;
+acknowledging ones to ``RuntimeOptions.outputs``.
 
 A run without a link delivers (marks delivered) only the alerts stored without one: those a
 link run stored wait for the amplifier's ACK (``needs_ack``), whatever runs in between.
