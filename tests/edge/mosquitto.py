@@ -188,6 +188,17 @@ class Subscriber:
             time.sleep(0.05)
         return ids - set(self.alert_ids(topic))
 
+    def json_on(self, topic: str, timeout_s: float = 10.0) -> list[dict]:
+        """The JSON messages on ``topic``, waiting up to ``timeout_s`` for a first one."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                got = [json.loads(p) for t, p in self.messages if t == topic]
+            if got:
+                return got
+            time.sleep(0.05)
+        return []
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()

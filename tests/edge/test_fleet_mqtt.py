@@ -39,6 +39,15 @@ def broker(tmp_path):
     b.stop()
 
 
+@pytest.fixture
+def sub(broker):
+    """A subscriber to unit-7's alerts whose session outlives a kill of the broker."""
+    s = Subscriber(broker.url, "emg-edge/unit-7/alerts")
+    broker.save()
+    yield s
+    s.close()
+
+
 def delivery_to(broker: Broker, outbox, unit_id: str = "unit-7") -> Delivery:
     d = Delivery(Outbox(outbox), [])
     d.outputs.append(MqttSink(FleetConfig(url=broker.url, unit_id=unit_id)))
@@ -173,10 +182,7 @@ def test_alerts_and_stats_reach_a_subscriber_under_the_unit_id(broker, tmp_path)
     got = {json.loads(p)["id"]: json.loads(p) for t, p in sub.messages if t == "emg-edge/unit-7/alerts"}
     assert [got[r.id] for r in recs] == [r.to_dict() for r in recs]  # the AlertRecord fields, as in alerts.jsonl
     d.stats({"audio_s": 12.5, "alerts": 5})
-    deadline = time.monotonic() + 10
-    while not any(t.endswith("/stats") for t, _ in sub.messages) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stats = [json.loads(p) for t, p in sub.messages if t == "emg-edge/unit-7/stats"]
+    stats = sub.json_on("emg-edge/unit-7/stats")
     assert stats and stats[0]["unit_id"] == "unit-7" and stats[0]["audio_s"] == 12.5
     assert stats[0]["fleet"]["acked"] == 5
     assert ("emg-edge/unit-7/status", b"online") in sub.messages
@@ -185,9 +191,7 @@ def test_alerts_and_stats_reach_a_subscriber_under_the_unit_id(broker, tmp_path)
 
 
 @needs_broker
-def test_broker_killed_mid_stream_loses_nothing_and_marks_only_pubacked(broker, tmp_path):
-    sub = Subscriber(broker.url, "emg-edge/unit-7/alerts")
-    broker.save()  # its session outlives the kill
+def test_broker_killed_mid_stream_loses_nothing_and_marks_only_pubacked(broker, sub, tmp_path):
     d = delivery_to(broker, tmp_path / "o.sqlite")
     first = [d.publish(alert_fields(i)).id for i in range(10)]
     assert wait_delivered(d) == 0
@@ -202,13 +206,10 @@ def test_broker_killed_mid_stream_loses_nothing_and_marks_only_pubacked(broker, 
     assert wait_delivered(d) == 0
     assert sub.wait_for("emg-edge/unit-7/alerts", set(first + during + after)) == set()
     d.close()
-    sub.close()
 
 
 @needs_broker
-def test_a_restart_of_the_service_publishes_what_was_pending(broker, tmp_path):
-    sub = Subscriber(broker.url, "emg-edge/unit-7/alerts")
-    broker.save()  # its session outlives the kill
+def test_a_restart_of_the_service_publishes_what_was_pending(broker, sub, tmp_path):
     broker.kill()
     first = delivery_to(broker, tmp_path / "o.sqlite")
     ids = [first.publish(alert_fields(i)).id for i in range(5)]
@@ -220,7 +221,6 @@ def test_a_restart_of_the_service_publishes_what_was_pending(broker, tmp_path):
     assert wait_delivered(again) == 0 and again.resent == 5
     assert sub.wait_for("emg-edge/unit-7/alerts", set(ids)) == set()  # the same ids, published again
     again.close()
-    sub.close()
 
 
 @needs_broker
@@ -237,10 +237,7 @@ def test_the_service_publishes_with_the_fleet_config(broker, tmp_path):
     summary = run(opts(tmp_path, wav, config=config, outbox=str(tmp_path / "o.sqlite"), stats_every_s=3600))
     assert summary.exit_code == 0 and summary.pending_alerts == 0  # the end of the stream waited for PUBACKs
     assert sub.wait_for("emg-edge/svc-unit/alerts", {1, 2}) == set()
-    deadline = time.monotonic() + 10
-    while not any(t.endswith("/stats") for t, _ in sub.messages) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stats = [json.loads(p) for t, p in sub.messages if t == "emg-edge/svc-unit/stats"]
+    stats = sub.json_on("emg-edge/svc-unit/stats")
     assert stats and stats[-1]["alerts"] == 2 and stats[-1]["unit_id"] == "svc-unit"
     sub.close()
 
