@@ -22,8 +22,9 @@ acknowledged it. With neither, the local listeners are the delivery. New local o
 annotations) are listeners, given to :attr:`edge.runtime.options.RuntimeOptions.listeners`;
 acknowledging ones to ``RuntimeOptions.outputs``.
 
-A run without a link delivers (marks delivered) only the alerts stored without one: those a
-link run stored wait for the amplifier's ACK (``needs_ack``), whatever runs in between.
+A run without a link or acknowledging output delivers (marks delivered) only the alerts stored
+likewise: those stored by a run with one wait for an acknowledgement (``needs_ack``), whatever
+runs in between.
 When the outbox cannot be written (disk full, I/O error) an alert is *held* in memory, in
 order, and stored at a later :meth:`Delivery.poll` (retried every :data:`RETRY_S` s, warned
 every :data:`WARN_EVERY_S` s): it reaches the outputs once committed, never before, so its id
@@ -171,7 +172,7 @@ class Delivery:
         out: list[AlertRecord] = []
         while self._held:
             try:
-                rec = self.outbox.store(self._held[0], needs_ack=self.wire is not None)
+                rec = self.outbox.store(self._held[0], needs_ack=self._acknowledged)
             except OutboxWriteError as exc:
                 self._write_failed(exc, f"{len(self._held)} alert(s) held in memory, retrying")
                 self._retry_at = time.monotonic() + RETRY_S
@@ -187,6 +188,11 @@ class Delivery:
             log.warning("outbox: writable again; held alerts stored (last id %d)", out[-1].id)
         return out
 
+    @property
+    def _acknowledged(self) -> bool:
+        """Delivery is an acknowledgement (the wire's ACK, a broker's PUBACK), not the local write."""
+        return self.wire is not None or bool(self.outputs)
+
     def _write_failed(self, exc: OutboxWriteError, what: str) -> None:
         self.write_failures += 1
         now = time.monotonic()
@@ -201,8 +207,8 @@ class Delivery:
         waiting for the amplifier."""
         for rec in self.outbox.unsunk():
             self._write(rec)
-        pending = self.outbox.undelivered(needs_ack=None if self.wire is not None else False)
-        if self.wire is None:
+        pending = self.outbox.undelivered(needs_ack=None if self._acknowledged else False)
+        if not self._acknowledged:
             waiting = self.outbox.pending_count() - len(pending)
             if waiting:
                 log.warning("outbox: %d alert(s) wait for the amplifier's ACK; kept for a run with a link",
