@@ -79,6 +79,19 @@ def parse_body(body: str) -> AlertRecord:
     return AlertRecord.from_dict(d)
 
 
+def lock_file(path: str | Path) -> int:
+    """An exclusive flock on the outbox file ``path`` (created if missing); returns the descriptor
+    that holds it (closing it, or the process's death, releases it). OutboxError if taken."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise OutboxError(f"outbox {path} is in use by another process (one outbox file per service: "
+                          "stop the other one or give this one its own --outbox)") from None
+    return fd
+
+
 class Outbox:
     """Store-then-deliver queue of :class:`AlertRecord`.
 
@@ -127,15 +140,7 @@ class Outbox:
             raise OutboxError(f"outbox {self.path} is damaged: {problems[0]}{more}; {salvage_hint(self.path)}")
 
     def _take_lock(self) -> None:
-        """Exclusive flock on the database file (released by close or by the process's death)."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise OutboxError(f"outbox {self.path} is in use by another process (one outbox file per "
-                              "service: stop the other one or give this one its own --outbox)") from None
-        self._lockfd = fd
+        self._lockfd = lock_file(self.path)
 
     def _unlock(self) -> None:
         if self._lockfd is not None:

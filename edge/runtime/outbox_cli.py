@@ -17,7 +17,6 @@ highest id read (the unit drops an alert whose id it has seen).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import sqlite3
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from clikit import EXIT_FAILURE, EXIT_OK, UserError
 
-from edge.runtime.outbox import ROW_COLUMNS, Outbox, OutboxError, parse_body
+from edge.runtime.outbox import ROW_COLUMNS, Outbox, OutboxError, lock_file, parse_body
 
 #: Ids skipped when the old counter cannot be read (more than the unit and link remember).
 ID_SKIP = 65536
@@ -117,20 +116,10 @@ def _row_by_row(db: sqlite3.Connection, cols: str, out: Recovered) -> list[tuple
     return rows
 
 
-def _lock_or_refuse(path: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise UserError(f"outbox {path} is in use by a running emg-edge: stop it first") from None
-    return fd
-
-
 def salvage(path: Path) -> tuple[Recovered, Path]:
     """Recover ``path`` in place (see the module docstring); returns what was read and where
     the damaged file went."""
-    fd = _lock_or_refuse(path)
+    fd = lock_file(path)  # OutboxError while a service uses it
     try:
         found = read_outbox(path, readonly=False)
         aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
