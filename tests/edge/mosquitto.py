@@ -161,7 +161,9 @@ class Subscriber:
         host, port = self.url.removeprefix("mqtt://").rsplit(":", 1)
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False)
         c.reconnect_delay_set(1, 2)
-        c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(self.topic, qos=1)
+        self.connected = False
+        c.on_connect = self._on_connect
+        c.on_disconnect = lambda *a: setattr(self, "connected", False)
         c.on_subscribe = lambda *a: self._subscribed.set()
         c.on_message = self._on_message
         c.connect(host, int(port))
@@ -169,6 +171,10 @@ class Subscriber:
         self.client = c
         if not self._subscribed.wait(10):
             raise RuntimeError("the subscriber's SUBACK did not come")
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        client.subscribe(self.topic, qos=1)
+        self.connected = not reason_code.is_failure
 
     def _on_message(self, client, userdata, msg) -> None:
         with self._lock:
@@ -244,9 +250,9 @@ def kill_twice(broker: Broker, outbox: Path, n: int, unit_id: str = "bench-unit"
     for i in range(n):
         if i in kill_at:  # killed mid-stream; publishing goes on; started again down_s later
             for t in restarts:
-                t.join()  # the previous outage is over first, and the sink connected again
+                t.join()  # the previous outage is over first, sink and subscriber connected again
             deadline = time.monotonic() + 30
-            while not sink.connected and time.monotonic() < deadline:
+            while not (sink.connected and sub.connected) and time.monotonic() < deadline:
                 time.sleep(0.05)
                 d.poll()
             broker.kill()
