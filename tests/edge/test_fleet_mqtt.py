@@ -223,6 +223,43 @@ def test_a_restart_of_the_service_publishes_what_was_pending(broker, sub, tmp_pa
     again.close()
 
 
+_CHILD = """
+import sys, time
+from edge.runtime.config import FleetConfig
+from edge.runtime.delivery import Delivery
+from edge.runtime.mqtt_sink import MqttSink
+from edge.runtime.outbox import Outbox
+from tests.edge.mosquitto import alert_fields
+d = Delivery(Outbox(sys.argv[1]), [])
+d.outputs.append(MqttSink(FleetConfig(url=sys.argv[2], unit_id="unit-7")))
+d.connect(None)
+for i in range(5):
+    d.publish(alert_fields(i))
+print("stored", flush=True)
+time.sleep(600)
+"""
+
+
+@needs_broker
+def test_kill_9_while_the_broker_is_away_then_the_next_start_publishes(broker, sub, tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    broker.kill()
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path / "o.sqlite"), broker.url], cwd=root,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert child.stdout.readline().strip() == "stored"
+    finally:
+        child.kill()  # SIGKILL: no close, no "offline"
+        child.wait()
+    broker.start()
+    again = delivery_to(broker, tmp_path / "o.sqlite")
+    assert again.pending == 5
+    again.resend_pending()
+    assert wait_delivered(again) == 0
+    assert sub.wait_for("emg-edge/unit-7/alerts", {1, 2, 3, 4, 5}) == set()
+    again.close()
+
+
 @needs_broker
 def test_the_service_publishes_with_the_fleet_config(broker, tmp_path):
     from edge.runtime.service import run
