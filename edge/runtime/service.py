@@ -18,15 +18,10 @@ turns samples into detections; :mod:`~edge.runtime.delivery` stores and hands ou
   (-14.0 dB)``). An unknown source scale is a warning (samples used as they are) or, with
   ``strict``, a refusal. A new scale from the unit's HELLO applies from the next block read
   after that HELLO.
-* SIGTERM ends cleanly with exit 0 (systemd's stop), SIGINT with 130
-  (:mod:`~edge.runtime.signals`), within a second in every state: waiting for the port or the
-  HELLO, reading, draining (a stop waits at most :data:`STOP_DRAIN_S` s for ACKs; what is not
-  ACKed stays in the outbox for the next start). A WAV source ends with exit 0 after the last
-  window is processed and every alert is written.
-* Exit statuses: :class:`~clikit.UserError` (2) only for what the operator must fix, found
-  before the stream runs. What the unit states (its rate, its µV per LSB, a stream too short)
-  and anything that fails once the stream runs is a :class:`~edge.runtime.sources.SourceFault`
-  or another runtime failure (1): systemd restarts those.
+* SIGTERM ends cleanly with exit 0 (systemd's stop), SIGINT with 130, within a second in every
+  state (a stop waits at most :data:`STOP_DRAIN_S` s for ACKs); a WAV source ends with exit 0
+  after the last window. UserError (exit 2) only for what the operator must fix; what the unit
+  states and any failure once streaming is a SourceFault (exit 1): ``docs/RELIABILITY.md``.
 
 Programmatic use (the demo)::
 
@@ -72,6 +67,18 @@ class Service:
         self.config.check_labels(tuple(self.bundle.labels))
         self.guard = load_guard_checked(self.bundle) if self.config.open_set else None
         self.delivery = Delivery.open(opts.outbox, self.config.keep_delivered)
+        try:
+            self._connect_outputs(opts)
+        except BaseException:
+            self.delivery.close()  # frees the outbox's lock for the next try in this process
+            raise
+        self.summary = RunSummary(exit_code=EXIT_OK, reason="", model_id=str(self.bundle.model_id),
+                                  model_rate=int(self.bundle.sample_rate))
+        self.signals = StopOnSignals(self.stop, opts.install_signal_handlers)
+        self._reader: Reader | None = None
+
+    def _connect_outputs(self, opts: RuntimeOptions) -> None:
+        """The outputs (JSON lines, listeners, callback, MQTT) and the classifier."""
         if opts.alerts_jsonl is not None:
             self.delivery.listeners.append(JsonlSink(opts.alerts_jsonl))
         self.delivery.listeners += opts.listeners
@@ -83,10 +90,6 @@ class Service:
             from edge.inference import Int8Classifier
 
             self.classifier = Int8Classifier(self.bundle, xnnpack=opts.xnnpack, num_threads=opts.num_threads)
-        self.summary = RunSummary(exit_code=EXIT_OK, reason="", model_id=str(self.bundle.model_id),
-                                  model_rate=int(self.bundle.sample_rate))
-        self.signals = StopOnSignals(self.stop, opts.install_signal_handlers)
-        self._reader: Reader | None = None
 
     def run(self) -> RunSummary:
         t_start, cpu_start = time.monotonic(), time.process_time()
@@ -128,12 +131,8 @@ class Service:
     def _run(self, opened: OpenedSource, t_start: float, cpu_start: float) -> RunSummary:
         rate = int(opened.source.sample_rate)
         self.summary.source_rate = rate
-        try:
-            check_rate(rate, int(self.bundle.sample_rate), int(self.bundle.min_sample_rate), what=opened.name)
-        except UserError as exc:
-            if opened.from_unit:
-                raise SourceFault(f"{exc} (the unit's HELLO states this rate)") from None
-            raise
+        check_rate(rate, int(self.bundle.sample_rate), int(self.bundle.min_sample_rate), what=opened.name,
+                   from_unit=opened.from_unit)
         pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend,
                         invert=opened.invert, guard=self.guard)
         scale = self._calibrate(pipe, opened)
@@ -150,10 +149,7 @@ class Service:
         try:
             reason = self._loop(pipe, meter, StreamClock(rate), opened)
         except (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-            # clikit maps these to exit 2, which systemd does not restart: once the stream runs
-            # nothing is the operator's to fix (the unit or the line caused it).
-            if isinstance(exc, SourceFault):
-                raise
+            # exit 2 (clikit's for these) is not restarted; once streaming nothing is the operator's
             raise SourceFault(f"stopped while running: {' '.join(str(exc).split())}") from exc
         if reason == "end of stream" and pipe.counters.windows == 0:
             short = (f"the stream ended after {pipe.counters.samples / rate:.3f} s, shorter than one analysis "

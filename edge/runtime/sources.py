@@ -260,14 +260,16 @@ def _open_link(spec: SourceSpec, stop: threading.Event | None, give_up_s: float 
             raise
 
 
-def check_rate(source_rate: int, bundle_rate: int, min_rate: int, what: str = "source") -> bool:
+def check_rate(source_rate: int, bundle_rate: int, min_rate: int, what: str = "source",
+               from_unit: bool = False) -> bool:
     """Apply the rate policy; True when the stream must be resampled to ``bundle_rate``.
 
     A rate below the bundle's ``min_rate`` is refused (the model's top Mel bands would be
-    empty); any other mismatch is resampled (:mod:`edge.resample`) with a warning.
+    empty): a :class:`SourceFault` when the unit stated it (``from_unit``), else a UserError;
+    any other mismatch is resampled (:mod:`edge.resample`) with a warning.
     """
     if source_rate < min_rate:
-        raise UserError(
+        raise (SourceFault if from_unit else UserError)(
             f"{what} delivers {source_rate} Hz but this bundle needs at least {min_rate} Hz "
             f"(it was trained at {bundle_rate} Hz): record or stream at {bundle_rate} Hz"
         )

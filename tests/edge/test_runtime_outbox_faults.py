@@ -187,3 +187,15 @@ def test_salvage_refuses_an_outbox_in_use(tmp_path, capsys):
     assert edge_main(["outbox", "salvage", str(path)]) == 2
     assert "in use" in capsys.readouterr().err
     ob.close()
+
+
+def test_a_service_that_fails_to_start_frees_the_outbox(tmp_path):
+    from edge.runtime.service import RuntimeOptions, Service
+
+    from tests.edge.runtime_standins import ThresholdClassifier, standin_bundle
+
+    path = tmp_path / "o.sqlite"
+    with pytest.raises(FileNotFoundError):
+        Service(RuntimeOptions(bundle=standin_bundle(8000), classifier=ThresholdClassifier(), outbox=str(path),
+                               alerts_jsonl=str(tmp_path / "missing" / "a.jsonl")))
+    Outbox(path).close()  # not left locked by the failed start
