@@ -74,7 +74,9 @@ class AcknowledgingOutput(Protocol):
     acknowledged since the last call; ``on_stats`` takes each stats snapshot; ``name`` tells the
     outputs apart. A row is marked delivered once every acknowledging output, and the wire when
     there is one, acknowledged it (partial acknowledgements are kept in memory: after a restart
-    the row is re-sent to all of them, same id, and each receiver drops the duplicate)."""
+    the row is re-sent to all of them, same id, and each receiver drops the duplicate). "Every"
+    means the current run's: a row left pending by a run with the wire and MQTT is delivered by
+    a later run with only one of them once that one acknowledges it."""
 
     name: str
 
