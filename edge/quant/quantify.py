@@ -1,6 +1,6 @@
 """``quantify``: voluntary needle EMG → motor units with their measures (QEMG).
 
-Stages, each its own module: :mod:`.bands` (display 2 Hz–10 kHz and detection 500 Hz–3 kHz
+Stages, each its own module: :mod:`.bands` (display 2 Hz–10 kHz and detection 300 Hz–3 kHz
 bands), :mod:`.chunks` (blocks with overlap: memory stays flat on long input),
 :mod:`.decompose` (threshold, template learning, peel-off), :mod:`.units` (template and
 firing measures). The passes over the input:

@@ -50,7 +50,7 @@ def test_amplitude_regression_bound(scores):
     assert np.median(errs) <= 0.03
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 30 of 31 found units (0.97) within 10 %, median error 2.0 %")
+@pytest.mark.xfail(strict=True, reason="measured: 27 of 29 found units (0.93) within 10 %, median error 1.5 %")
 def test_amplitude_target(scores):
     assert all(abs(s.amplitude_error) <= 0.10 for s in _found(scores))
 
@@ -61,7 +61,7 @@ def test_discharges_regression_bound(scores):
     assert np.mean(recall >= 0.9) >= 0.15
 
 
-@pytest.mark.xfail(strict=True, reason="measured: mean 0.78 of discharges matched per found unit; 23 % of found "
+@pytest.mark.xfail(strict=True, reason="measured: mean 0.74 of discharges matched per found unit; 21 % of found "
                                         "units reach 0.9 (similar units of one pool merge, close superpositions)")
 def test_discharges_matched_target(scores):
     assert all(s.recall >= 0.9 for s in _found(scores))
@@ -70,17 +70,17 @@ def test_discharges_matched_target(scores):
 def test_duration_and_rate_regression_bound(scores):
     f = _found(scores)
     assert np.median([abs(s.duration_error_ms) for s in f]) <= 2.0
-    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.4
+    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.45
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 55 % of found units within 1.5 ms, median error 1.25 ms (the "
+@pytest.mark.xfail(strict=True, reason="measured: 55 % of found units within 1.5 ms, median error 1.1 ms (the "
                                         "simulator's MUAPs have long low tails near the 2 % level, so the end point "
                                         "moves with noise and neighbouring potentials)")
 def test_duration_target(scores):
     assert all(abs(s.duration_error_ms) <= 1.5 for s in _found(scores))
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 45 % of found units within 0.5 Hz (a unit merged with a "
+@pytest.mark.xfail(strict=True, reason="measured: 52 % of found units within 0.5 Hz (a unit merged with a "
                                         "similar one fires faster)")
 def test_rate_target(scores):
     assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))
