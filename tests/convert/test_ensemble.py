@@ -7,6 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from convert.cli import main as convert_main
 from convert.ensemble import write_ensemble
@@ -64,6 +66,8 @@ def test_single_model_bundles_still_load_as_one_member(members):
     assert not b.is_ensemble and b.manifest["schema_version"] == 1
     (member,) = b.members
     assert member.path == b.model_path == members[0] / "model.tflite" and member.weight == 1.0
+    shipped = load_bundle("default")  # pinned manifest written before ensembles existed
+    assert [m.path.name for m in shipped.members] == ["model.tflite"] and shipped.provenance.startswith("shipped")
 
 
 def test_ensemble_refuses_a_damaged_models_list_and_mismatched_members(members, ensemble, tmp_path, capsys):
@@ -88,3 +92,22 @@ def test_ensemble_refuses_a_damaged_models_list_and_mismatched_members(members, 
     assert rc != 0 and "differ in window" in err and "Traceback" not in err
     with pytest.raises(Exception, match="give 2..8 bundles"):
         write_ensemble(tmp_path / "y", [members[0]])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(w=st.lists(st.floats(0.01, 1000), min_size=2, max_size=2))
+def test_any_weights_give_the_normalised_weighted_mean(members, ensemble, tmp_path, w):
+    """Manifest weights are normalised; the posterior is a convex mix of the members' (sums to ~1)."""
+    d = tmp_path / f"w{abs(hash(tuple(w)))}"
+    shutil.copytree(ensemble, d)
+    m = json.loads((d / "manifest.json").read_text())
+    for spec, wk in zip(m["models"], w):
+        spec["weight"] = wk
+    (d / "manifest.json").write_text(json.dumps(m))
+    X, _ = synthetic_windows(1, 3, seed=2)
+    p = Int8Classifier(load_bundle(d)).predict_many(X)
+    parts = [Int8Classifier(load_bundle(b)).predict_many(X) for b in members]
+    expected = (w[0] * parts[0] + w[1] * parts[1]) / (w[0] + w[1])
+    np.testing.assert_allclose(p, expected, atol=1e-5)
+    # each member's int8 output rounds each of 12 classes by at most half a step of 1/256
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=12 / 512 + 1e-6)
