@@ -43,9 +43,10 @@ from edge.runtime.delivery import CallbackListener, Delivery
 from edge.runtime.mqtt_sink import fleet_outputs
 from edge.runtime.options import RuntimeOptions, load_bundle_checked, load_config, load_guard_checked
 from edge.runtime.pipeline import Pipeline
-from edge.runtime.reader import COALESCE_S, END, Reader, ScaleChange, source_scale
-from edge.runtime.roles import FeatureFrontend, SampleBlock
+from edge.runtime.reader import COALESCE_S, END, Reader, ScaleChange
+from edge.runtime.roles import SampleBlock
 from edge.runtime.signals import StopOnSignals
+from edge.runtime.startup import calibrate, cobs_kind, frontend_kind, set_scale
 from edge.runtime.sources import OpenedSource, SourceFault, SourceSpec, check_rate, open_source, parse_source
 from edge.runtime.stats import StatsMeter, StatsSnapshot
 from edge.runtime.summary import RunSummary
@@ -135,8 +136,8 @@ class Service:
                    from_unit=opened.from_unit)
         pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend,
                         invert=opened.invert, guard=self.guard)
-        scale = self._calibrate(pipe, opened)
-        log.info("front-end: %s; bridge COBS decoder: %s", _frontend_kind(pipe.frontend), _cobs_kind())
+        scale = calibrate(pipe, opened, self.bundle, self.summary, self.opts.strict)
+        log.info("front-end: %s; bridge COBS decoder: %s", frontend_kind(pipe.frontend), cobs_kind())
         if opened.n_samples is not None and opened.n_samples < pipe.window_samples:  # a file: the user's
             raise UserError(f"{opened.file} is {opened.n_samples / rate:.3f} s long, shorter than one analysis "
                             f"window ({pipe.window_samples / rate:.3f} s): nothing to classify")
@@ -180,7 +181,8 @@ class Service:
             if item is END:
                 return "end of stream"
             if isinstance(item, ScaleChange):
-                self._set_scale(pipe, item.uv_per_lsb, "the unit's HELLO changed it", from_unit=True)
+                set_scale(pipe, item.uv_per_lsb, "the unit's HELLO changed it", self.bundle, self.summary,
+                          from_unit=True)
             elif item is not None:
                 self._feed(pipe, item, meter, clock)
             self.delivery.poll()
@@ -205,34 +207,6 @@ class Service:
             if rec is not None:  # None: held until the outbox can be written (delivery.py)
                 self.summary.recent.append(rec)
             meter.alerts += 1
-
-    def _calibrate(self, pipe: Pipeline, opened: OpenedSource) -> float | None:
-        """Set the pipeline's calibration from the source's scale at start-up; log it."""
-        uv = source_scale(opened.source)
-        self.summary.bundle_uv_per_lsb = pipe.bundle_uv_per_lsb
-        if uv is None:
-            if self.opts.strict:
-                raise UserError(f"{opened.name} does not say its µV per LSB and --strict is set: {opened.scale_hint}")
-            log.warning("calibration: %s does not say its µV per LSB: using its samples as if they were at the "
-                        "bundle's %g µV/LSB (%s, or --strict to refuse)%s", opened.name, pipe.bundle_uv_per_lsb,
-                        opened.scale_hint, "; polarity inverted" if pipe.calibrator.config.invert else "")
-            return None
-        self._set_scale(pipe, uv, opened.scale_origin, from_unit=opened.from_unit)
-        return uv
-
-    def _set_scale(self, pipe: Pipeline, uv: float, how: str, from_unit: bool = False) -> None:
-        try:
-            pipe.set_source_scale(uv)
-        except ValueError as exc:
-            if from_unit:
-                raise SourceFault(f"calibration refused: {exc} ({how})") from None
-            raise UserError(f"calibration refused: {exc}") from None
-        cfg = pipe.calibrator.config
-        assumed = " (assumed: its manifest predates input.uv_per_lsb)" if self.bundle.uv_per_lsb_assumed else ""
-        log.info("calibration: source %g µV/LSB (%s) → bundle %g µV/LSB%s (%+.1f dB, Q16 gain %d)%s", uv, how,
-                 cfg.target_uv_per_lsb, assumed, cfg.gain_db, cfg.gain_q16,
-                 "; polarity inverted" if cfg.invert else "")
-        self.summary.source_uv_per_lsb = uv
 
     def _snapshot(self, meter: StatsMeter, pipe: Pipeline, opened: OpenedSource) -> StatsSnapshot:
         c = pipe.counters
@@ -260,14 +234,3 @@ def run(opts: RuntimeOptions) -> RunSummary:
 
 __all__ = ["RuntimeOptions", "RunSummary", "Service", "run", "COALESCE_S", "EXIT_OK", "EXIT_FAILURE"]
 
-
-def _frontend_kind(frontend: FeatureFrontend) -> str:
-    """Which evaluation of the front-end spec runs (the compiled kernel or the numpy code)."""
-    return {"c": "compiled C kernel", "numpy": "numpy (the compiled kernel is not in use)"}.get(
-        frontend.kernel, frontend.kernel)
-
-
-def _cobs_kind() -> str:
-    from firmware_bridge.codec import cobs
-
-    return "compiled (firmware C codec)" if cobs.ACCELERATED else "Python (firmware_bridge.codec._ccodec not built)"
