@@ -28,23 +28,33 @@ from edge.runtime.openset import load_guard
 
 def measure_latency(bundle: Bundle, which: str = "int8", xnnpack: bool = False, n: int = 300,
                     window: np.ndarray | None = None) -> dict:
-    """Median and 95th-percentile wall time (ms) of one ``invoke`` on one thread."""
+    """Median and 95th-percentile wall time (ms) of one ``invoke`` on one thread; for an
+    ensemble bundle, of one ``predict`` (every member's invoke and the averaging)."""
     clf = TFLiteClassifier(bundle, xnnpack=xnnpack, num_threads=1, which=which)
     if window is None:
         window = np.zeros((bundle.window_frames, bundle.frontend_config.n_mels), np.int16)
-    x = clf.model_input(window)
-    interp, idx = clf.interpreter, clf._in["index"]
+    if len(clf.models) > 1:
+        def call() -> None:
+            clf.predict(window)
+    else:
+        x = clf.model_input(window)
+        interp, idx = clf.interpreter, clf._in["index"]
+
+        def call() -> None:
+            interp.set_tensor(idx, x)
+            interp.invoke()
     for _ in range(20):  # warm-up
-        interp.set_tensor(idx, x)
-        interp.invoke()
+        call()
     times = np.empty(n)
     for i in range(n):
         t0 = time.perf_counter()
-        interp.set_tensor(idx, x)
-        interp.invoke()
+        call()
         times[i] = time.perf_counter() - t0
-    return {"median_ms": round(float(np.median(times)) * 1e3, 4),
-            "p95_ms": round(float(np.percentile(times, 95)) * 1e3, 4), "runs": n}
+    out = {"median_ms": round(float(np.median(times)) * 1e3, 4),
+           "p95_ms": round(float(np.percentile(times, 95)) * 1e3, 4), "runs": n}
+    if len(clf.models) > 1:
+        out["members"] = len(clf.models)
+    return out
 
 
 def _summary(y: np.ndarray, pred: np.ndarray, bundle: Bundle) -> dict:

@@ -111,3 +111,12 @@ def test_any_weights_give_the_normalised_weighted_mean(members, ensemble, tmp_pa
     np.testing.assert_allclose(p, expected, atol=1e-5)
     # each member's int8 output rounds each of 12 classes by at most half a step of 1/256
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=12 / 512 + 1e-6)
+
+
+def test_latency_of_an_ensemble_times_every_member(members, ensemble):
+    from convert.evaluate import measure_latency
+    from edge.bundle import load_bundle
+
+    lat = measure_latency(load_bundle(ensemble), n=5)
+    assert lat["members"] == 2 and lat["median_ms"] > 0
+    assert "members" not in measure_latency(load_bundle(members[0]), n=5)
