@@ -33,33 +33,32 @@ FORMATS = ("audacity", "csv", "edf")
 
 # -- in ----------------------------------------------------------------------------------
 
-def edf_annotation_count(path: str | os.PathLike) -> int:
-    """How many EDF+ annotations ``path`` holds (0 for plain EDF or an unreadable file)."""
+def _edf_annotations(path: Path) -> tuple:
+    """(onsets s, durations s, texts) of an EDF+ file; OSError when pyedflib cannot read it."""
     import pyedflib
 
+    f = pyedflib.EdfReader(str(path))
     try:
-        f = pyedflib.EdfReader(str(path))
-    except OSError:
-        return 0
-    try:
-        return len(f.readAnnotations()[0])
+        return f.readAnnotations()
     finally:
         f.close()
+
+
+def edf_annotation_count(path: str | os.PathLike) -> int:
+    """How many EDF+ annotations ``path`` holds (0 for plain EDF or an unreadable file)."""
+    try:
+        return len(_edf_annotations(Path(path))[0])
+    except OSError:
+        return 0
 
 
 def read_edf_annotations(path: str | os.PathLike, extra_aliases: dict[str, str] | None = None) -> Labels:
     """EDF+ annotations of ``path`` as Labels (spans and point events, s)."""
-    import pyedflib
-
     path = Path(path)
     try:
-        f = pyedflib.EdfReader(str(path))
+        onsets, durations, texts = _edf_annotations(path)
     except OSError as exc:
         raise LabelError(f"{path}: cannot read EDF+ annotations ({exc})") from None
-    try:
-        onsets, durations, texts = f.readAnnotations()
-    finally:
-        f.close()
     rows = []
     for i, (t, d, text) in enumerate(zip(onsets, durations, texts), 1):
         where = f"{path}: annotation {i}"
