@@ -80,10 +80,15 @@ class AlertRecord:
 
 class StreamClock:
     """Source sample index → UTC wall time (s): anchored, at the start of each stream segment,
-    on the arrival of the block that starts it (the block's samples taken as just acquired)."""
+    on the arrival of the block that starts it (the block's samples taken as just acquired).
 
-    def __init__(self, sample_rate: int) -> None:
+    ``replay=True`` (a file read faster or slower than real time): re-anchored on every block,
+    so a sample's wall time is when the runtime had it in hand, and an alert's onset and offset
+    never come after the moment it was emitted (extrapolating at the nominal rate did that)."""
+
+    def __init__(self, sample_rate: int, replay: bool = False) -> None:
         self.sample_rate = int(sample_rate)
+        self.replay = bool(replay)
         self._index = 0
         self._t = time.time()
 

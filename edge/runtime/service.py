@@ -148,7 +148,7 @@ class Service:
         self.delivery.resend_pending()
         self._reader.start()
         try:
-            reason = self._loop(pipe, meter, StreamClock(rate), opened)
+            reason = self._loop(pipe, meter, StreamClock(rate, replay=opened.n_samples is not None), opened)
         except (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
             # exit 2 (clikit's for these) is not restarted; once streaming nothing is the operator's
             raise SourceFault(f"stopped while running: {' '.join(str(exc).split())}") from exc
@@ -195,7 +195,7 @@ class Service:
     def _feed(self, pipe: Pipeline, block: SampleBlock, meter: StatsMeter, clock: StreamClock) -> None:
         n = int(block.samples.size)
         segments = pipe.counters.segments
-        if segments == 0:
+        if segments == 0 or clock.replay:
             clock.anchor(block.first_index, n)
         detections = pipe.feed(block)
         if segments and pipe.counters.segments != segments:  # a new segment: wall clock re-anchored

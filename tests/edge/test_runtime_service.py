@@ -148,3 +148,27 @@ def test_stats_line_reports_rate_cpu_queue_gaps_crc_pending():
     for part in ("rtf 10.00x", "cpu 0.002 s/s", "queue 3/512", "gaps 441 samples", "crc errors 7",
                  "pending alerts 1", "alerts 2"):
         assert part in line
+
+
+def test_replayed_file_alert_wall_clocks_never_follow_their_emission(tmp_path):
+    """At --speed max a file is read far faster than real time: an alert's onset/offset wall
+    clock is when the runtime had those samples, never after the alert was emitted."""
+    import json as _json
+
+    import numpy as np
+
+    from convert.recordings import read_wav as _read_wav
+    from convert.recordings import write_wav as _write_wav
+    from edge.demo.recording import DEMO_WAV
+    from edge.runtime.service import RuntimeOptions, run as _run
+
+    x, rate, _ = _read_wav(DEMO_WAV)
+    short = tmp_path / "short.wav"
+    _write_wav(short, np.round(x[: rate * 30] * 32767).astype(np.int16), rate, uv_per_lsb=0.5)
+    out = tmp_path / "alerts.jsonl"
+    summary = _run(RuntimeOptions(bundle="default", source=f"wav:{short}", speed=None, alerts_jsonl=out,
+                                  install_signal_handlers=False))
+    alerts = [_json.loads(line) for line in out.read_text().splitlines()]
+    assert summary.exit_code == 0 and alerts
+    for a in alerts:
+        assert a["onset_wall"] <= a["offset_wall"] <= a["emitted_wall"], a
