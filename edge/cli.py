@@ -12,6 +12,7 @@ COMMANDS: list[str] = [
     "edge.runtime.outbox_cli",
     "edge.frontend.export_c",
     "edge.quant.cli",
+    "edge.demo.run",
 ]
 
 

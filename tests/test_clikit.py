@@ -30,3 +30,9 @@ def test_user_error_is_one_line_and_exit_2(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "_fake_cmd", mod)
     assert run("prog", "d", ["_fake_cmd"], ["boom"]) == 2
     assert capsys.readouterr().err == "prog: error: bad input X\n"
+
+
+def test_emg_edge_lists_the_demo():
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "demo", "--help"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and "--realtime" in out.stdout
