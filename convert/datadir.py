@@ -31,7 +31,8 @@ from convert.recordings import RECORDING_EXTENSIONS, RecordingError, read_record
 
 LABEL_SUFFIXES = (".csv", ".labels.csv", ".txt", ".labels.txt")
 #: Annotation files that label a recording when no label file above exists.
-ANNOTATION_SUFFIXES = (".atr", ".annotations.edf")
+ANNOTATION_EDF = ".annotations.edf"  # an annotation-only EDF+ beside a recording: not a recording
+ANNOTATION_SUFFIXES = (".atr", ANNOTATION_EDF)
 ALIAS_FILE = "aliases.csv"
 #: Labels may end this far (s) past the end of the recording (rounding in editors); clipped.
 END_TOLERANCE_S = 0.5
@@ -47,7 +48,7 @@ def find_recordings(root: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such data directory")
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in RECORDING_EXTENSIONS
-                  and not p.name.lower().endswith(".annotations.edf"))
+                  and not p.name.lower().endswith(ANNOTATION_EDF))
 
 
 def label_file_for(recording: Path) -> Path | None:
@@ -57,15 +58,12 @@ def label_file_for(recording: Path) -> Path | None:
         candidate = recording.with_name(recording.stem + suffix)
         if candidate.is_file():
             return candidate
-    if recording.suffix.lower() == ".edf" and _has_edf_annotations(recording):
-        return recording
+    if recording.suffix.lower() == ".edf":
+        from convert.annotations import edf_annotation_count
+
+        if edf_annotation_count(recording) > 0:
+            return recording
     return None
-
-
-def _has_edf_annotations(path: Path) -> bool:
-    from convert.annotations import edf_annotation_count
-
-    return edf_annotation_count(path) > 0
 
 
 def read_label_file(path: Path, extra_aliases: dict[str, str] | None = None):

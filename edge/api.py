@@ -27,6 +27,7 @@ from edge.bundle import Bundle, load_bundle
 from edge.runtime.config import RuntimeConfig
 from edge.runtime.detector import Detection
 from edge.runtime.pipeline import Pipeline, PipelineCounters
+from edge.runtime.roles import SampleBlock
 
 
 class Detector:
@@ -79,8 +80,6 @@ class Detector:
 
     def feed(self, samples: Sequence[int] | np.ndarray) -> list[Detection]:
         """Process the next contiguous int16 samples; the detections they confirm."""
-        from firmware_bridge.host.source import SampleBlock
-
         x = np.asarray(samples)
         if x.ndim != 1:
             raise ValueError(f"samples must be 1-D, got shape {x.shape}")

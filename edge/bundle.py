@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from edge import signature as sig
+from firmware_bridge.codec.frames import MAX_LABEL_BYTES  # the ALERT frame's limit (PROTOCOL.md)
 
 SCHEMA = "emg-edge-bundle"
 SCHEMA_VERSION = 1
@@ -74,8 +75,6 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "bundles"
 LEGACY_UV_PER_LSB = 0.5
 #: Manifest digests of the shipped bundles (name → sha256 of manifest.json).
 PINS_FILE = SHIPPED_DIR / "pins.json"
-#: Longest label the wire's ALERT frame carries (PROTOCOL.md: label ≤ 64 UTF-8 bytes).
-MAX_LABEL_BYTES = 64
 
 log = logging.getLogger("emg-edge")
 
@@ -403,8 +402,10 @@ def read_pins() -> dict[str, str]:
     return {k: v for k, v in pins.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(pins, dict) else {}
 
 
-def _authenticate(path: Path, data: bytes, trusted_keys: str | Path | None) -> str:
-    """Provenance of an authentic bundle; BundleError otherwise (see module docstring)."""
+def _authenticate(path: Path, data: bytes, trusted_keys: str | Path | None) -> tuple[str, bool]:
+    """``(provenance, vouched)`` of an authentic bundle, ``vouched`` when a pin or a trusted
+    signature covers its manifest (whose hashes then must hold); BundleError otherwise (see
+    the module docstring)."""
     if path.resolve().parent == SHIPPED_DIR.resolve():
         pin = read_pins().get(path.name)
         digest = hashlib.sha256(data).hexdigest()
@@ -414,13 +415,13 @@ def _authenticate(path: Path, data: bytes, trusted_keys: str | Path | None) -> s
         if digest != pin:
             raise BundleError(f"shipped bundle {path.name!r} was modified: manifest sha256 {digest[:16]}… "
                               f"is not the pinned {pin[:16]}…; reinstall the package")
-        return "shipped (pinned manifest digest)"
+        return "shipped (pinned manifest digest)", True
     store = sig.trust_dir(trusted_keys)
     try:
         signed = sig.read_signature(path)
         if store is None:
-            return "unsigned (no trust store configured)" if signed is None else \
-                f"signature by key {signed.key_id} not checked (no trust store configured)"
+            return ("unsigned (no trust store configured)" if signed is None else
+                    f"signature by key {signed.key_id} not checked (no trust store configured)"), False
         keys = sig.load_trust_store(store)
         if signed is None:
             raise sig.SignatureError(f"it is not signed ({sig.SIGNATURE_FILE} missing) and trust store {store} "
@@ -428,7 +429,7 @@ def _authenticate(path: Path, data: bytes, trusted_keys: str | Path | None) -> s
         key = sig.verify_manifest(data, signed, keys)
     except sig.SignatureError as exc:
         raise BundleError(f"bundle {path} refused: {exc}") from None
-    return f"signed by key {key.key_id} ({Path(key.source).name})"
+    return f"signed by key {key.key_id} ({Path(key.source).name})", True
 
 
 def load_bundle(name_or_path: str | Path = "default", verify_hash: bool = True,
@@ -449,8 +450,9 @@ def load_bundle(name_or_path: str | Path = "default", verify_hash: bool = True,
     data = read_manifest_bytes(path)
     m = read_manifest(path, data)
     _check_schema(path, m)
-    provenance = _authenticate(path, data, trusted_keys) if authenticate else "not authenticated (build side)"
-    if verify_hash or provenance.startswith(("signed", "shipped")):
+    provenance, vouched = (_authenticate(path, data, trusted_keys) if authenticate
+                           else ("not authenticated (build side)", False))
+    if verify_hash or vouched:
         _check_files(path, m)
     cfg = _frontend_config(path, m)
     if int(m["sample_rate"]) != int(cfg.sample_rate):

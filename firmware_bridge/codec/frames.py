@@ -43,6 +43,8 @@ MAX_FRAME = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE
 MAX_ENCODED = cobs.max_encoded_size(MAX_FRAME)
 #: Most int16 samples in one SAMPLES frame (8 bytes go to ``first_index``).
 MAX_SAMPLES = (MAX_PAYLOAD - 8) // 2
+#: Longest alert label an ALERT frame carries, UTF-8 bytes.
+MAX_LABEL_BYTES = 64
 
 _U8 = (0, 0xFF)
 _U16 = (0, 0xFFFF)
@@ -387,7 +389,7 @@ class Alert(Frame):
     LAYOUT = "IQQHB"
     WIRE = ("alert_id", "onset", "offset", "confidence", "severity")
     SCALE = {"confidence": 10000}
-    TEXTS = (Text("label", 64),)
+    TEXTS = (Text("label", MAX_LABEL_BYTES),)
     RANGES = {"alert_id": _U32, "onset": _U64, "offset": _U64, "severity": _U8}
 
     def _normalise(self) -> None:
