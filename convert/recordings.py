@@ -5,13 +5,16 @@ optionally resampled to a target rate with :mod:`edge.resample` (the device's re
 
 Scale (µV per LSB of the int16 result)
 --------------------------------------
-* **WAV** carries no physical unit. Samples are read as a fraction of full scale (16-bit
-  ``x/32768``, 24-bit ``x/8388608``, 32-bit ``x/2147483648``, float as is) and full scale
+* **WAV** carries no physical unit. It is decoded by the kit's one WAV decoder,
+  :class:`firmware_bridge.host.wavfile.WavFile` (the runtime's ``wav:`` source uses the same):
+  8/16/24/32-bit integer and 32/64-bit float, as a fraction of full scale, and full scale
   maps to ±32768 LSB, so a 24-bit and a 16-bit file of the same signal give the same int16.
-  µV per LSB is, in order: the ``uv_per_lsb`` argument; the value :func:`write_wav` stores in
+  µV per LSB (per int16 step, whatever the file's bit depth; a float file's 1.0 is 32768 of
+  them) is, in order: the ``uv_per_lsb`` argument; the value :func:`write_wav` stores in
   the file's ``LIST/INFO/ICMT`` comment (``uv_per_lsb=0.5``); :data:`DEFAULT_WAV_UV_PER_LSB`
   (0.5 µV, the simulator's default amplifier, full scale ±16.4 mV).
-  ``meta["uv_per_lsb_source"]`` says which.
+  ``meta["uv_per_lsb_source"]`` says which. Sample rates outside
+  :data:`firmware_bridge.host.wavfile.MIN_RATE_HZ`..``MAX_RATE_HZ`` are refused (the runtime's range).
 * **WFDB** (``wfdb`` package): physical value = (digital − baseline) / adc_gain in the
   channel's units (µV, mV or V). µV per LSB = the µV of one ADC step, times 2^(bits − 16)
   when the ADC has more than 16 bits (so the int16 spans the ADC range).
@@ -32,7 +35,8 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from firmware_bridge.host.wavinfo import WavFormatError, info_text, parse_uv_per_lsb, riff_chunks
+from firmware_bridge.host.wavfile import WavFile, WavFormatError, fraction
+from firmware_bridge.host.wavinfo import WAVE_PCM
 
 from convert.recording import Recording
 
@@ -51,19 +55,12 @@ class RecordingError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------
-# WAV (RIFF) — our own chunk parser: 8/16/24/32-bit integer, 32/64-bit float, EXTENSIBLE.
+# WAV: the kit's one decoder (firmware_bridge.host.wavfile), shared with the runtime's WavSource.
 # ---------------------------------------------------------------------------------------
 
-_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
-#: Sample rates a recording may declare (Hz): needle EMG is recorded at 4 kHz (PhysioNet) to
-#: 64 kHz; anything outside this is a damaged header, not a recording.
-MIN_RATE_HZ, MAX_RATE_HZ = 100, 1_000_000
-
-
-def _wav_chunks(data: bytes, path: Path):
-    # The RIFF walk is shared with the runtime's WavSource (firmware_bridge.host.wavinfo).
+def _open_wav(path: Path) -> WavFile:
     try:
-        yield from riff_chunks(data, path)
+        return WavFile(path)
     except WavFormatError as exc:
         raise RecordingError(str(exc)) from None
 
@@ -73,73 +70,38 @@ def read_wav(path: str | os.PathLike, channel: int = 0) -> tuple[np.ndarray, int
 
     Returns ``(x, sample_rate_hz, info)``; ``info`` has ``format``, ``bits``, ``channels`` and
     ``uv_per_lsb`` when the file's comment records one. Raises :class:`RecordingError` for
-    truncated or unsupported files.
+    truncated or unsupported files (decoding: :class:`firmware_bridge.host.wavfile.WavFile`).
     """
     path = Path(path)
-    data = path.read_bytes()
-    fmt = None
-    audio = None
-    comment = ""
-    for cid, size, body, pos in _wav_chunks(data, path):
-        if cid == b"fmt ":
-            if len(body) < 16:
-                raise RecordingError(f"{path}: truncated fmt chunk ({len(body)} of 16 bytes)")
-            tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", body)
-            if tag == _EXTENSIBLE and len(body) >= 26:
-                tag = struct.unpack_from("<H", body, 24)[0]  # first two bytes of the SubFormat GUID
-            fmt = (tag, channels, rate, block_align, bits)
-        elif cid == b"data":
-            if len(body) < size:
-                raise RecordingError(
-                    f"{path}: truncated: the data chunk declares {size} bytes of audio but only "
-                    f"{len(body)} are in the file"
-                )
-            audio = body
-        elif cid == b"LIST" and body[:4] == b"INFO":
-            comment += info_text(body)
-    if fmt is None:
-        raise RecordingError(f"{path}: no fmt chunk (truncated or not a WAV file)")
-    if audio is None:
-        raise RecordingError(f"{path}: no data chunk (truncated WAV file?)")
-    tag, channels, rate, block_align, bits = fmt
-    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
-        raise RecordingError(f"{path}: sample rate {rate} Hz is outside {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz")
-    if channels < 1 or not (0 <= channel < channels):
-        raise RecordingError(f"{path}: channel {channel} requested; the file has {channels} channel(s)")
-    width = bits // 8
-    if tag == _PCM and bits in (8, 16, 24, 32):
-        pass
-    elif tag == _FLOAT and bits in (32, 64):
-        pass
-    else:
-        raise RecordingError(
-            f"{path}: unsupported WAV encoding (format tag {tag}, {bits} bits); "
-            "use 16/24/32-bit integer PCM or 32/64-bit float"
-        )
-    if block_align != channels * width:
-        raise RecordingError(f"{path}: block align {block_align} does not match {channels} x {bits}-bit samples")
-    n = len(audio) // block_align
-    frames = np.frombuffer(audio[:n * block_align], dtype=np.uint8).reshape(n, block_align)
-    raw = np.ascontiguousarray(frames[:, channel * width:(channel + 1) * width])
-    if tag == _FLOAT:
-        x = raw.view("<f4" if bits == 32 else "<f8").reshape(n).astype(np.float64)
+    with _open_wav(path) as wav:
+        try:
+            x = wav.read(0, wav.n_frames)[:, wav.check_channel(channel)]
+        except WavFormatError as exc:
+            raise RecordingError(str(exc)) from None
+        info = _wav_info(wav)
+    if wav.is_float:
         bad = np.flatnonzero(~np.isfinite(x))
         if bad.size:  # NaN would become 0 and inf full scale: refuse rather than invent samples
             raise RecordingError(f"{path}: {bad.size} samples are NaN or infinite (first at sample {int(bad[0])}, "
-                                 f"{bad[0] / rate:.3f} s); the file is damaged")
-    elif bits == 8:
-        x = (raw.reshape(n).astype(np.float64) - 128.0) / 128.0  # 8-bit WAV is unsigned
-    elif bits == 24:
-        b = raw.astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        x = (np.where(v >= 1 << 23, v - (1 << 24), v)).astype(np.float64) / float(1 << 23)
-    else:
-        x = raw.view("<i2" if bits == 16 else "<i4").reshape(n).astype(np.float64) / float(1 << (bits - 1))
-    info = {"format": "float" if tag == _FLOAT else "pcm", "bits": bits, "channels": channels}
-    uv = parse_uv_per_lsb(comment)
-    if uv is not None:
-        info["uv_per_lsb"] = uv
-    return x, int(rate), info
+                                 f"{bad[0] / wav.sample_rate:.3f} s); the file is damaged")
+    return fraction(x), wav.sample_rate, info
+
+
+def _wav_info(wav: WavFile) -> dict:
+    info = {"format": wav.encoding, "bits": wav.bits, "channels": wav.channels}
+    if wav.uv_per_lsb is not None:
+        info["uv_per_lsb"] = wav.uv_per_lsb
+    return info
+
+
+def _read_wav_int16(path: Path, channel: int) -> tuple[np.ndarray, int, dict, int]:
+    """``(int16 at 32768 steps per full scale, rate Hz, info, saturated count)`` of one channel."""
+    with _open_wav(path) as wav:
+        try:
+            pcm, clipped = wav.read_int16(0, wav.n_frames, channel)
+        except WavFormatError as exc:
+            raise RecordingError(str(exc)) from None
+        return pcm, wav.sample_rate, _wav_info(wav), clipped
 
 
 def write_wav(path: str | os.PathLike, pcm: np.ndarray, sample_rate: int, uv_per_lsb: float | None = None,
@@ -161,7 +123,7 @@ def write_wav(path: str | os.PathLike, pcm: np.ndarray, sample_rate: int, uv_per
     else:
         raise ValueError(f"bits = {bits}: allowed 16 or 24")
     width = bits // 8
-    fmt = struct.pack("<HHIIHH", _PCM, 1, int(sample_rate), int(sample_rate) * width, width, bits)
+    fmt = struct.pack("<HHIIHH", WAVE_PCM, 1, int(sample_rate), int(sample_rate) * width, width, bits)
     chunks = [b"fmt " + struct.pack("<I", len(fmt)) + fmt]
     if uv_per_lsb is not None:
         text = f"emg-edge-kit uv_per_lsb={float(uv_per_lsb)!r}".encode("ascii") + b"\0"
@@ -302,14 +264,13 @@ def read_recording(path: str | os.PathLike, target_rate: int | None = None, min_
     if ext == ".wav":
         if not isinstance(channel, int):
             raise RecordingError(f"{path}: WAV channels have no names; pass a channel index")
-        x, rate, info = read_wav(path, channel)
+        pcm, rate, info, clipped = _read_wav_int16(path, channel)  # full scale = 32768 LSB, any bit depth
         if uv_per_lsb is not None:
             source = "caller"
         elif "uv_per_lsb" in info:
             uv_per_lsb, source = info["uv_per_lsb"], "wav-comment"
         else:
             uv_per_lsb, source = DEFAULT_WAV_UV_PER_LSB, "default"
-        pcm, clipped = _to_int16(x * 32768.0)  # full scale = 32768 LSB, whatever the bit depth
     elif ext in (".hea", ".dat"):
         x_uv, rate, step, info = read_wfdb(path, channel)
         source = "caller" if uv_per_lsb is not None else "wfdb-header"

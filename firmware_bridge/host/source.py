@@ -11,7 +11,6 @@ care where its samples come from.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,15 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from firmware_bridge.host.wavinfo import WAVE_PCM, WavFormatError, parse_uv_per_lsb, read_wav_layout
+from firmware_bridge.host.wavfile import MAX_RATE_HZ, MIN_RATE_HZ, WavFile
 
 __all__ = ["SampleBlock", "SampleSource", "WavSource", "parse_speed", "MIN_RATE_HZ", "MAX_RATE_HZ"]
 
 log = logging.getLogger(__name__)
 
-#: Sample rates (Hz, per channel) a source may announce: a WAV file's fmt chunk, a unit's HELLO
-#: (``SerialLink`` ignores and counts a HELLO outside), the ALSA capture rate. Bounds what a
-#: file or a device can make the host allocate (queues in seconds, resampling filters).
-MIN_RATE_HZ, MAX_RATE_HZ = 1_000, 384_000
+# MIN_RATE_HZ..MAX_RATE_HZ (Hz, per channel, defined with the WAV decoder and re-exported here):
+# what a source may announce, a WAV file's fmt chunk, a unit's HELLO (``SerialLink`` ignores
+# and counts a HELLO outside), the ALSA capture rate, and what ``convert`` reads.
 
 
 @dataclass(frozen=True)
@@ -136,22 +134,26 @@ class Pacer:
 
 
 class WavSource:
-    """A 16-bit PCM WAV file as a sample source, paced like a live amplifier.
+    """A WAV file as a sample source, paced like a live amplifier.
 
+    Every encoding of :class:`firmware_bridge.host.wavfile.WavFile` (8/16/24/32-bit integer,
+    32/64-bit float), decoded there block by block and converted to int16 at 32768 steps per
+    full scale (exact for 8/16 bit; 24/32-bit and float round half to even and saturate).
     ``speed=1.0`` releases samples in real time, ``speed=N`` N times faster and ``speed=None``
     as fast as they are read. Multi-channel files are read from ``channel``.
 
-    ``uv_per_lsb`` (µV per LSB of the file's samples) is, in order: the argument; the
-    ``uv_per_lsb=`` comment ``convert.recordings.write_wav`` stores in the file's
-    ``LIST/INFO/ICMT`` chunk; ``None`` (unknown). ``uv_per_lsb_source`` says which
-    (``"parameter"``, ``"wav-comment"``, ``"unknown"``).
+    ``uv_per_lsb`` (µV per int16 step, i.e. per 1/32768 of full scale, whatever the bit depth)
+    is, in order: the argument; the ``uv_per_lsb=`` comment ``convert.recordings.write_wav``
+    stores in the file's ``LIST/INFO/ICMT`` chunk; ``None`` (unknown). ``uv_per_lsb_source``
+    says which (``"parameter"``, ``"wav-comment"``, ``"unknown"``).
 
-    A damaged file is refused at construction with a one-line ValueError naming it: a data (or
-    fmt) chunk that claims more bytes than the file holds (a truncated copy: the same hard error
-    as ``convert.recordings.read_wav``, rather than a stream that ends early or never ends), a
-    sample rate outside :data:`MIN_RATE_HZ`..:data:`MAX_RATE_HZ`, an encoding other than 16-bit
-    PCM. If the file shrinks while it is read, the stream ends at the last whole frame with a
-    warning naming the shortfall.
+    A damaged file is refused at construction with a one-line ValueError naming it (see
+    :class:`~firmware_bridge.host.wavfile.WavFile`): a data (or fmt) chunk that claims more
+    bytes than the file holds (a truncated copy: the same hard error as
+    ``convert.recordings.read_recording``, rather than a stream that ends early or never ends),
+    a sample rate outside :data:`MIN_RATE_HZ`..:data:`MAX_RATE_HZ`, an unsupported encoding. If
+    the file shrinks while it is read, the stream ends at the last whole frame with a warning
+    naming the shortfall; a NaN or infinite float sample raises ValueError where it is met.
     """
 
     def __init__(
@@ -170,71 +172,53 @@ class WavSource:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no such WAV file: {self.path}")
+        self._wav = WavFile(self.path)  # WavFormatError is a one-line ValueError naming the file
         try:
-            lay = read_wav_layout(self.path)
-        except WavFormatError as exc:
-            raise ValueError(str(exc)) from None
-        if lay.format_tag != WAVE_PCM:
-            raise ValueError(f"{self.path}: not a PCM WAV file (format tag {lay.format_tag}); 16-bit PCM only")
-        if lay.bits != 16:
-            raise ValueError(f"{self.path}: sample width must be 16 bit, got {lay.bits} bit")
-        if lay.channels < 1 or lay.block_align != 2 * lay.channels:
-            raise ValueError(f"{self.path}: fmt chunk says {lay.channels} channel(s) of 16 bit but block align "
-                             f"{lay.block_align} bytes")
-        if not MIN_RATE_HZ <= lay.sample_rate <= MAX_RATE_HZ:
-            raise ValueError(f"{self.path}: sample rate {lay.sample_rate} Hz is outside {MIN_RATE_HZ}..{MAX_RATE_HZ} Hz")
-        if not 0 <= channel < lay.channels:
-            raise ValueError(f"channel must be in 0..{lay.channels - 1}, got {channel}")
-        self.sample_rate: int = lay.sample_rate
+            self._channel = self._wav.check_channel(channel)
+        except ValueError:
+            self._wav.close()
+            raise
+        self.sample_rate: int = self._wav.sample_rate
         if uv_per_lsb is None:
-            try:
-                uv_per_lsb = parse_uv_per_lsb(lay.comment)
-            except ValueError:
-                raise ValueError(f"{self.path}: the WAV comment's uv_per_lsb is not a number "
-                                 f"({lay.comment.strip()!r})") from None
-            if uv_per_lsb is not None and not (math.isfinite(uv_per_lsb) and uv_per_lsb > 0):
-                raise ValueError(f"{self.path}: the WAV comment's uv_per_lsb={uv_per_lsb!r} must be > 0 µV/LSB")
+            uv_per_lsb = self._wav.uv_per_lsb
             self.uv_per_lsb_source = "wav-comment" if uv_per_lsb is not None else "unknown"
         else:
             self.uv_per_lsb_source = "parameter"
         self.uv_per_lsb: float | None = None if uv_per_lsb is None else float(uv_per_lsb)
-        self.n_samples: int = lay.n_frames
+        self.n_samples: int = self._wav.n_frames
         #: Channels in the file (``channel`` is the one read).
-        self.channels: int = lay.channels
-        self._layout = lay
-        self._channel = channel
+        self.channels: int = self._wav.channels
+        #: Bits per sample and ``"pcm"``/``"float"`` of the file (for the start-up log).
+        self.bits: int = self._wav.bits
+        self.encoding: str = self._wav.encoding
         self._block = int(block)
         self._next = 0
+        self._closed = False
         self._pacer = Pacer(self.sample_rate, speed)
-        self._fh = open(self.path, "rb")
 
     def read_block(self, timeout: float | None = None) -> SampleBlock | None:
-        if self._fh is None:
+        if self._closed:
             raise EOFError("source closed")
         if self._next >= self.n_samples:
             raise EOFError(f"end of {self.path.name}")
         n = min(self._block, self.n_samples - self._next)
         if not self._pacer.wait_until(self._next + n, timeout):
             return None
-        lay = self._layout
-        self._fh.seek(lay.data_offset + self._next * lay.block_align)
-        raw = self._fh.read(n * lay.block_align)
-        got = len(raw) // lay.block_align
+        data, _ = self._wav.read_int16(self._next, n, self._channel)
+        got = int(data.size)
         if got < n:  # the file shrank under us: end the stream here, never spin on empty reads
             log.warning("%s: the data chunk ends %d frames early (%d of %d read; the file shrank?); ending the "
                         "stream", self.path, self.n_samples - self._next - got, self._next + got, self.n_samples)
             self.n_samples = self._next + got
             if got == 0:
                 raise EOFError(f"end of {self.path.name} (truncated)")
-        data = np.frombuffer(raw, dtype="<i2", count=got * lay.channels).reshape(got, lay.channels)[:, self._channel]
-        block = SampleBlock(self._next, data.astype(np.int16, copy=True), 0)
+        block = SampleBlock(self._next, data, 0)
         self._next += got
         return block
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._closed = True
+        self._wav.close()
 
     def __enter__(self) -> "WavSource":
         return self

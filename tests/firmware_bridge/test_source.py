@@ -51,10 +51,13 @@ def test_wav_source_rejects_bad_input(tmp_path):
     (tmp_path / "junk.wav").write_bytes(b"not a wav file at all")
     with pytest.raises(ValueError, match="not a WAV file"):
         WavSource(tmp_path / "junk.wav")
-    with wave.open(str(tmp_path / "w8.wav"), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(1), w.setframerate(8000), w.writeframes(b"\x80" * 10)
-    with pytest.raises(ValueError, match="16 bit"):
-        WavSource(tmp_path / "w8.wav")
+    (tmp_path / "alaw.wav").write_bytes(b"RIFF\x2e\0\0\0WAVEfmt \x10\0\0\0\x06\0\x01\0\x40\x1f\0\0\x40\x1f\0\0"
+                                        b"\x01\0\x08\0data\x02\0\0\0\0\0")
+    with pytest.raises(ValueError, match=r"unsupported WAV encoding \(format tag 6, 8 bits\)"):
+        WavSource(tmp_path / "alaw.wav")
+    write_wav(tmp_path / "mono.wav", np.zeros(10))
+    with pytest.raises(ValueError, match="channel 1 requested; the file has 1 channel"):
+        WavSource(tmp_path / "mono.wav", channel=1)
 
 
 class FakeClock:
