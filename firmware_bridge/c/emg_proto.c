@@ -169,6 +169,10 @@ static int valid_alert(const emg_alert_t *a) {
            a->confidence <= 10000u && a->offset >= a->onset;
 }
 
+static int valid_qemg(const emg_qemg_summary_t *q) {
+    return q->end >= q->start && q->polyphasic_hundredth_pct <= 10000u && q->model_confidence <= 10000u;
+}
+
 static int valid_error(const emg_error_t *e) {
     return e->message_len <= EMG_MAX_MESSAGE_BYTES && utf8_valid((const uint8_t *)e->message, e->message_len);
 }
@@ -353,6 +357,25 @@ size_t emg_encode_config(uint32_t seq, const emg_config_t *c, uint8_t *out, size
     return end(&e);
 }
 
+size_t emg_encode_qemg_summary(uint32_t seq, const emg_qemg_summary_t *q, uint8_t *out, size_t out_cap) {
+    cobs_enc_t e;
+    if (!valid_qemg(q)) return 0;
+    begin(&e, out, out_cap, EMG_QEMG_SUMMARY, seq, EMG_QEMG_SUMMARY_SIZE);
+    put_u32(&e, q->stretch_id);
+    put_u64(&e, q->start);
+    put_u64(&e, q->end);
+    put_u8(&e, q->n_units);
+    put_u8(&e, q->rule_pattern);
+    put_u8(&e, q->model_pattern);
+    put_zeros(&e, 1);
+    put_u16(&e, q->amplitude_uv);
+    put_u16(&e, q->duration_tenth_ms);
+    put_u16(&e, q->polyphasic_hundredth_pct);
+    put_u16(&e, q->rate_hundredth_hz);
+    put_u16(&e, q->model_confidence);
+    return end(&e);
+}
+
 size_t emg_encode_frame(const emg_frame_t *f, uint8_t *out, size_t out_cap) {
     switch (f->type) {
     case EMG_HELLO: return emg_encode_hello(f->seq, &f->u.hello, out, out_cap);
@@ -367,6 +390,7 @@ size_t emg_encode_frame(const emg_frame_t *f, uint8_t *out, size_t out_cap) {
     case EMG_HEARTBEAT: return emg_encode_heartbeat(f->seq, &f->u.heartbeat, out, out_cap);
     case EMG_ERROR: return emg_encode_error(f->seq, &f->u.error, out, out_cap);
     case EMG_CONFIG: return emg_encode_config(f->seq, &f->u.config, out, out_cap);
+    case EMG_QEMG_SUMMARY: return emg_encode_qemg_summary(f->seq, &f->u.qemg, out, out_cap);
     default: return 0;
     }
 }
@@ -463,6 +487,22 @@ static int parse_payload(emg_frame_t *f) {
         f->u.config.key = rd16(p);
         f->u.config.value = (int32_t)rd32(p + 4); /* two's complement on every C99 target we know */
         return 1;
+    case EMG_QEMG_SUMMARY: {
+        emg_qemg_summary_t *q = &f->u.qemg;
+        if (n != EMG_QEMG_SUMMARY_SIZE) return 0;
+        q->stretch_id = rd32(p);
+        q->start = rd64(p + 4);
+        q->end = rd64(p + 12);
+        q->n_units = p[20];
+        q->rule_pattern = p[21];
+        q->model_pattern = p[22];
+        q->amplitude_uv = rd16(p + 24);
+        q->duration_tenth_ms = rd16(p + 26);
+        q->polyphasic_hundredth_pct = rd16(p + 28);
+        q->rate_hundredth_hz = rd16(p + 30);
+        q->model_confidence = rd16(p + 32);
+        return valid_qemg(q);
+    }
     default:
         return 0;
     }
@@ -493,7 +533,7 @@ static int finish_frame(emg_decoder_t *d, emg_frame_t *f) {
         d->stats.crc_errors++;
     } else if (rd16(b + 8) != (size_t)n - EMG_HEADER_SIZE - EMG_CRC_SIZE || rd16(b + 8) > EMG_MAX_PAYLOAD) {
         d->stats.length_errors++;
-    } else if (b[1] < EMG_HELLO || b[1] > EMG_CONFIG) {
+    } else if (b[1] < EMG_HELLO || b[1] > EMG_QEMG_SUMMARY) {
         d->stats.unknown_type++;
     } else if (b[0] != EMG_PROTOCOL_VERSION && b[1] != EMG_HELLO) {
         d->stats.version_errors++; /* HELLO's layout is frozen: readable from any version */

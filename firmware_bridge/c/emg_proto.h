@@ -51,7 +51,8 @@ typedef enum {
     EMG_NACK = 0x08,
     EMG_HEARTBEAT = 0x09,
     EMG_ERROR = 0x0A,
-    EMG_CONFIG = 0x0B
+    EMG_CONFIG = 0x0B,
+    EMG_QEMG_SUMMARY = 0x0C /* host -> unit, fire-and-forget: never ACKed (PROTOCOL.md §4) */
 } emg_type_t;
 
 typedef enum {
@@ -76,6 +77,18 @@ typedef enum {
     EMG_CFG_LOWPASS_HZ = 0x0005,
     EMG_CFG_NOTCH_HZ = 0x0006
 } emg_config_key_t;
+
+/* QEMG_SUMMARY pattern codes (u8); 5..255 reserved, show them as unknown. */
+typedef enum {
+    EMG_QEMG_NONE = 0,
+    EMG_QEMG_INDETERMINATE = 1,
+    EMG_QEMG_WITHIN_LIMITS = 2,
+    EMG_QEMG_NEUROGENIC = 3,
+    EMG_QEMG_MYOPATHIC = 4
+} emg_qemg_pattern_t;
+
+/* Payload size of QEMG_SUMMARY (fixed). */
+#define EMG_QEMG_SUMMARY_SIZE 34u
 
 /* Strings are UTF-8, not NUL-terminated: pointer + length. */
 typedef struct {
@@ -137,6 +150,20 @@ typedef struct {
     int32_t value;
 } emg_config_t;
 
+/* Measures of one voluntary stretch; fixed point, saturated by the sender. */
+typedef struct {
+    uint32_t stretch_id;             /* the host's summary counter */
+    uint64_t start, end;             /* sample indices, end (exclusive) >= start */
+    uint8_t n_units;                 /* motor units found, saturating at 255 */
+    uint8_t rule_pattern;            /* emg_qemg_pattern_t of the rule-based summary */
+    uint8_t model_pattern;           /* emg_qemg_pattern_t of the learned model, NONE = no model */
+    uint16_t amplitude_uv;           /* median peak-to-peak amplitude, µV */
+    uint16_t duration_tenth_ms;      /* median duration, 0.1 ms */
+    uint16_t polyphasic_hundredth_pct; /* polyphasic units, 0..10000 = 0.00..100.00 % */
+    uint16_t rate_hundredth_hz;      /* mean firing rate, 0.01 Hz */
+    uint16_t model_confidence;       /* 0..10000, units of 1e-4 */
+} emg_qemg_summary_t;
+
 typedef struct {
     uint8_t version, type, flags;
     uint32_t seq;
@@ -152,6 +179,7 @@ typedef struct {
         emg_heartbeat_t heartbeat;
         emg_error_t error;
         emg_config_t config;
+        emg_qemg_summary_t qemg;
     } u;
 } emg_frame_t;
 
@@ -198,6 +226,7 @@ size_t emg_encode_nack(uint32_t seq, uint8_t ref_type, uint32_t ref_id, uint16_t
 size_t emg_encode_heartbeat(uint32_t seq, const emg_heartbeat_t *hb, uint8_t *out, size_t out_cap);
 size_t emg_encode_error(uint32_t seq, const emg_error_t *e, uint8_t *out, size_t out_cap);
 size_t emg_encode_config(uint32_t seq, const emg_config_t *c, uint8_t *out, size_t out_cap);
+size_t emg_encode_qemg_summary(uint32_t seq, const emg_qemg_summary_t *q, uint8_t *out, size_t out_cap);
 /* Any decoded (or filled-in) frame; f->type selects the payload, f->seq the sequence. */
 size_t emg_encode_frame(const emg_frame_t *f, uint8_t *out, size_t out_cap);
 

@@ -14,6 +14,7 @@
  *   ALERT seq= id= onset= offset= conf=<0..10000> sev= label=
  *   ACK seq= ref_type= ref_id=  NACK seq= ref_type= ref_id= reason=
  *   HEARTBEAT seq= up= state= next= rx=   ERROR seq= code= msg=   CONFIG seq= key= value=
+ *   QEMG_SUMMARY seq= id= start= end= units= rule= model= amp= dur= poly= rate= conf=
  *   STATS frames= crc= cobs= length= version= unknown= malformed= oversize= dropped=
  * Uses stdio; the codec itself (emg_proto.c) does not.
  */
@@ -77,6 +78,15 @@ static void print_frame(const emg_frame_t *f) {
     case EMG_CONFIG:
         printf("CONFIG seq=%" PRIu32 " key=%u value=%" PRId32, f->seq, f->u.config.key, f->u.config.value);
         break;
+    case EMG_QEMG_SUMMARY: {
+        const emg_qemg_summary_t *q = &f->u.qemg;
+        printf("QEMG_SUMMARY seq=%" PRIu32 " id=%" PRIu32 " start=%" PRIu64 " end=%" PRIu64
+               " units=%u rule=%u model=%u amp=%u dur=%u poly=%u rate=%u conf=%u",
+               f->seq, q->stretch_id, q->start, q->end, q->n_units, q->rule_pattern, q->model_pattern,
+               q->amplitude_uv, q->duration_tenth_ms, q->polyphasic_hundredth_pct, q->rate_hundredth_hz,
+               q->model_confidence);
+        break;
+    }
     default: printf("UNKNOWN type=%u", f->type);
     }
     printf("\n");
@@ -99,7 +109,7 @@ static int do_decode(void) {
 
 /* ---- line parsing for `encode` ---- */
 
-#define MAX_FIELDS 12
+#define MAX_FIELDS 16
 static char *keys[MAX_FIELDS], *vals[MAX_FIELDS];
 static int nfields;
 
@@ -202,6 +212,19 @@ static int do_encode(void) {
             f.type = EMG_CONFIG;
             f.u.config.key = (uint16_t)num("key");
             f.u.config.value = (int32_t)strtol(field("value"), NULL, 10);
+        } else if (!strcmp(name, "QEMG_SUMMARY")) {
+            f.type = EMG_QEMG_SUMMARY;
+            f.u.qemg.stretch_id = (uint32_t)num("id");
+            f.u.qemg.start = num("start");
+            f.u.qemg.end = num("end");
+            f.u.qemg.n_units = (uint8_t)num("units");
+            f.u.qemg.rule_pattern = (uint8_t)num("rule");
+            f.u.qemg.model_pattern = (uint8_t)num("model");
+            f.u.qemg.amplitude_uv = (uint16_t)num("amp");
+            f.u.qemg.duration_tenth_ms = (uint16_t)num("dur");
+            f.u.qemg.polyphasic_hundredth_pct = (uint16_t)num("poly");
+            f.u.qemg.rate_hundredth_hz = (uint16_t)num("rate");
+            f.u.qemg.model_confidence = (uint16_t)num("conf");
         } else {
             fprintf(stderr, "line %d: unknown frame %s\n", lineno, name);
             return 2;

@@ -144,6 +144,19 @@ static int handle(unit_t *u, const emg_frame_t *f) {
         /* ACK every copy: the previous ACK may have been lost. */
         return unit_send(u, emg_encode_ack(u->seq, EMG_ALERT, a->alert_id, u->tx, sizeof u->tx));
     }
+    case EMG_QEMG_SUMMARY: { /* fire-and-forget: shown, never ACKed */
+        static const char *const pattern[] = {"-", "indeterminate", "within limits", "neurogenic-looking",
+                                              "myopathic-looking"};
+        const emg_qemg_summary_t *q = &f->u.qemg;
+        fprintf(stderr, "QEMG #%" PRIu32 " samples %" PRIu64 "-%" PRIu64 ": %u units, %u uV, %u.%u ms, "
+                "%u.%02u%% polyphasic, %u.%02u Hz; rules %s, model %s\n",
+                q->stretch_id, q->start, q->end, q->n_units, q->amplitude_uv, q->duration_tenth_ms / 10u,
+                q->duration_tenth_ms % 10u, q->polyphasic_hundredth_pct / 100u, q->polyphasic_hundredth_pct % 100u,
+                q->rate_hundredth_hz / 100u, q->rate_hundredth_hz % 100u,
+                q->rule_pattern <= 4u ? pattern[q->rule_pattern] : "?",
+                q->model_pattern <= 4u ? pattern[q->model_pattern] : "?");
+        return 0;
+    }
     default: return 0; /* HEARTBEAT, ACK, ...: only proof that the host is alive */
     }
 }

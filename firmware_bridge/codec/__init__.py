@@ -13,14 +13,14 @@ Pure functions and data (no I/O, no threads); imports nothing from
 from firmware_bridge.codec.frames import (
     CRC_SIZE, FRAME_CLASSES, HEADER_SIZE, MAX_ENCODED, MAX_FRAME, MAX_PAYLOAD, MAX_SAMPLES, PROTOCOL_VERSION,
     Ack, Alert, Config, ConfigKey, Error, ErrorCode, Frame, FrameError, FrameType, Heartbeat, Hello,
-    HelloRequest, Nack, Samples, Start, Stop, StreamState,
+    HelloRequest, Nack, QemgPattern, QemgSummary, Samples, Start, Stop, StreamState,
 )
 from firmware_bridge.codec.framing import Decoder, DecoderStats, decode_frame, encode
 
 __all__ = [
     "PROTOCOL_VERSION", "MAX_PAYLOAD", "HEADER_SIZE", "CRC_SIZE", "MAX_FRAME", "MAX_ENCODED",
-    "MAX_SAMPLES", "FrameType", "ErrorCode", "ConfigKey", "StreamState",
+    "MAX_SAMPLES", "FrameType", "ErrorCode", "ConfigKey", "StreamState", "QemgPattern",
     "Frame", "Hello", "HelloRequest", "Start", "Stop", "Samples", "Alert", "Ack", "Nack",
-    "Heartbeat", "Error", "Config", "FRAME_CLASSES",
+    "Heartbeat", "Error", "Config", "QemgSummary", "FRAME_CLASSES",
     "encode", "decode_frame", "FrameError", "Decoder", "DecoderStats",
 ]

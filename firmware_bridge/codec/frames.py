@@ -26,9 +26,9 @@ from firmware_bridge.codec import cobs
 
 __all__ = [
     "PROTOCOL_VERSION", "MAX_PAYLOAD", "HEADER_SIZE", "CRC_SIZE", "MAX_FRAME", "MAX_ENCODED",
-    "MAX_SAMPLES", "FrameType", "ErrorCode", "ConfigKey", "StreamState",
+    "MAX_SAMPLES", "FrameType", "ErrorCode", "ConfigKey", "StreamState", "QemgPattern",
     "Frame", "Hello", "HelloRequest", "Start", "Stop", "Samples", "Alert", "Ack", "Nack",
-    "Heartbeat", "Error", "Config", "FRAME_CLASSES", "FrameError",
+    "Heartbeat", "Error", "Config", "QemgSummary", "FRAME_CLASSES", "FrameError",
 ]
 
 #: Protocol version spoken by this codec (header byte 0).
@@ -68,6 +68,7 @@ class FrameType(enum.IntEnum):
     HEARTBEAT = 0x09   # either direction, keeps link-loss detection alive
     ERROR = 0x0A       # either direction, asynchronous error report
     CONFIG = 0x0B      # host -> unit: set one parameter (ACKed or NACKed)
+    QEMG_SUMMARY = 0x0C  # host -> unit: measures of one voluntary stretch (fire-and-forget, not ACKed)
 
 
 class ErrorCode(enum.IntEnum):
@@ -105,6 +106,20 @@ class StreamState(enum.IntEnum):
     #: a unit with a finite source (a recording, the virtual amplifier) has sent its last
     #: sample; ``next_index`` is then the total number of samples (PROTOCOL.md §6).
     ENDED = 2
+
+
+class QemgPattern(enum.IntEnum):
+    """Pattern codes of QEMG_SUMMARY (u8; 5..255 reserved: a receiver shows them as unknown).
+
+    The rule-based summary (:mod:`edge.quant.pattern`) says within limits / neurogenic-looking /
+    myopathic-looking / indeterminate; the learned model says normal / neurogenic / myopathic
+    (normal is sent as WITHIN_LIMITS). A pattern, never a diagnosis."""
+
+    NONE = 0           # no call (no pattern model, or it did not run)
+    INDETERMINATE = 1
+    WITHIN_LIMITS = 2
+    NEUROGENIC = 3
+    MYOPATHIC = 4
 
 
 class FrameError(ValueError):
@@ -481,7 +496,59 @@ class Config(Frame):
     ENUMS = {"key": ConfigKey}
 
 
+@dataclass
+class QemgSummary(Frame):
+    """The motor unit measures of one voluntary stretch, for the unit to display (PROTOCOL.md §4).
+
+    Fire-and-forget: the unit does not ACK it and the host never retransmits it (a unit that
+    does not know type 0x0C drops it; the next stretch supersedes it; the JSON lines keep it).
+    ``stretch_id``: the host's counter of summaries in this run. ``start``/``end``: sample
+    indices of the stretch (same counter as ``Samples.first_index``), ``end`` exclusive.
+    Fixed point, each saturating at its field's maximum (the sender rounds half to even, then
+    clamps): ``amplitude_uv`` median peak-to-peak amplitude in µV (u16); ``duration_tenth_ms``
+    median duration in 0.1 ms (u16, up to 6553.5 ms); ``polyphasic_hundredth_pct`` share of
+    polyphasic units in 0.01 % (0..10000); ``rate_hundredth_hz`` mean firing rate in 0.01 Hz
+    (u16). With ``n_units`` 0 (saturating at 255) the measures are 0 and mean nothing.
+    ``rule_pattern``/``model_pattern``: :class:`QemgPattern`; ``model_confidence`` (0..1, in
+    units of 1e-4 like ALERT's confidence) is the model's mean probability of its call.
+    """
+
+    stretch_id: int
+    start: int
+    end: int
+    n_units: int = 0
+    rule_pattern: int = QemgPattern.INDETERMINATE
+    model_pattern: int = QemgPattern.NONE
+    amplitude_uv: int = 0
+    duration_tenth_ms: int = 0
+    polyphasic_hundredth_pct: int = 0
+    rate_hundredth_hz: int = 0
+    model_confidence: float = 0.0
+    seq: int = 0
+    TYPE = FrameType.QEMG_SUMMARY
+    LAYOUT = "IQQBBBxHHHHH"
+    WIRE = ("stretch_id", "start", "end", "n_units", "rule_pattern", "model_pattern", "amplitude_uv",
+            "duration_tenth_ms", "polyphasic_hundredth_pct", "rate_hundredth_hz", "model_confidence")
+    SCALE = {"model_confidence": 10000}
+    RANGES = {"stretch_id": _U32, "start": _U64, "end": _U64, "n_units": _U8, "rule_pattern": _U8,
+              "model_pattern": _U8, "amplitude_uv": _U16, "duration_tenth_ms": _U16,
+              "polyphasic_hundredth_pct": (0, 10000), "rate_hundredth_hz": _U16}
+    ENUMS = {"rule_pattern": QemgPattern, "model_pattern": QemgPattern}
+
+    def _normalise(self) -> None:
+        c = float(self.model_confidence)
+        if not (math.isfinite(c) and 0.0 <= c <= 1.0):
+            raise FrameError(f"model_confidence must be in [0, 1], got {self.model_confidence!r}")
+        self.model_confidence = round(c * 10000) / 10000
+
+    def validate(self) -> None:
+        super().validate()
+        if self.end < self.start:
+            raise FrameError(f"end must be an integer in [{self.start}, {_U64[1]}], got {self.end!r}")
+
+
 #: Frame class of each type byte.
 FRAME_CLASSES: dict[int, type[Frame]] = {
-    cls.TYPE: cls for cls in (Hello, HelloRequest, Start, Stop, Samples, Alert, Ack, Nack, Heartbeat, Error, Config)
+    cls.TYPE: cls for cls in (Hello, HelloRequest, Start, Stop, Samples, Alert, Ack, Nack, Heartbeat, Error, Config,
+                              QemgSummary)
 }

@@ -16,7 +16,7 @@ import numpy as np
 
 from firmware_bridge.codec import (
     Ack, Alert, Config, DecoderStats, Error, Frame, FrameError, Heartbeat, Hello, HelloRequest,
-    Nack, Samples, Start, Stop,
+    Nack, QemgSummary, Samples, Start, Stop,
 )
 
 __all__ = ["to_line", "from_line", "stats_line"]
@@ -62,6 +62,11 @@ def to_line(f: Frame) -> str:
         return f"ERROR seq={f.seq} code={int(f.code)} msg={f.message.encode().hex()}"
     if isinstance(f, Config):
         return f"CONFIG seq={f.seq} key={int(f.key)} value={f.value}"
+    if isinstance(f, QemgSummary):
+        return (f"QEMG_SUMMARY seq={f.seq} id={f.stretch_id} start={f.start} end={f.end} units={f.n_units} "
+                f"rule={int(f.rule_pattern)} model={int(f.model_pattern)} amp={f.amplitude_uv} "
+                f"dur={f.duration_tenth_ms} poly={f.polyphasic_hundredth_pct} rate={f.rate_hundredth_hz} "
+                f"conf={round(f.model_confidence * 10000)}")
     raise FrameError(f"not a protocol frame: {f!r}")
 
 
@@ -96,6 +101,9 @@ def from_line(line: str) -> Frame:
         return Error(i["code"], bytes.fromhex(v["msg"]).decode(), seq)
     if name == "CONFIG":
         return Config(i["key"], i["value"], seq)
+    if name == "QEMG_SUMMARY":
+        return QemgSummary(i["id"], i["start"], i["end"], i["units"], i["rule"], i["model"], i["amp"], i["dur"],
+                           i["poly"], i["rate"], i["conf"] / 10000, seq)
     raise FrameError(f"unknown frame name {name!r}")
 
 

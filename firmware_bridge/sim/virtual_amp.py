@@ -69,6 +69,7 @@ class AmpStats:
     alert_duplicates: int = 0    #: ALERT frames whose id was already shown
     acks_sent: int = 0           #: ACK frames sent
     rx_crc_errors: int = 0       #: corrupted frames received from the host
+    qemg_summaries: int = 0      #: QEMG_SUMMARY frames received (fire-and-forget: never ACKed)
     ended: bool = False          #: the whole recording went out (or was lost)
 
 
@@ -155,6 +156,8 @@ class VirtualAmplifier:
         self._alerts: list[P.Alert] = []
         self._alert_ids: set[int] = set()
         self._alert_event = threading.Condition(self._lock)
+        #: The newest QEMG_SUMMARY frames received (what a unit's display would show), at most 256.
+        self._summaries: collections.deque[P.QemgSummary] = collections.deque(maxlen=256)
         self._streamed = threading.Event()
         self._stop = threading.Event()
         self._unplug_requests: collections.deque = collections.deque()
@@ -179,6 +182,12 @@ class VirtualAmplifier:
         """Unique alerts received so far, in arrival order."""
         with self._lock:
             return list(self._alerts)
+
+    @property
+    def qemg_summaries(self) -> list[P.QemgSummary]:
+        """The newest QEMG_SUMMARY frames received (at most 256), in arrival order."""
+        with self._lock:
+            return list(self._summaries)
 
     def start(self) -> str:
         """Open the pty and start the firmware thread; returns the path to open."""
@@ -456,4 +465,8 @@ class VirtualAmplifier:
                 return
             self._send(P.Ack(P.FrameType.CONFIG, frame.seq))
             self.stats.acks_sent += 1
+        elif isinstance(frame, P.QemgSummary):  # shown, not ACKed (PROTOCOL.md §4)
+            with self._lock:
+                self.stats.qemg_summaries += 1
+                self._summaries.append(frame)
         # HEARTBEAT, ACK, NACK, ERROR from the host need no answer.

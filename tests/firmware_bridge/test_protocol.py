@@ -10,7 +10,7 @@ from firmware_bridge.codec.crc import CRC32_CHECK, crc32, crc32_bitwise
 from firmware_bridge.codec import (
     MAX_ENCODED, MAX_PAYLOAD, MAX_SAMPLES, PROTOCOL_VERSION, Ack, Alert, Config, ConfigKey,
     Decoder, Error, ErrorCode, FrameError, FrameType, Heartbeat, Hello, HelloRequest, Nack,
-    Samples, Start, Stop, decode_frame, encode,
+    QemgSummary, Samples, Start, Stop, decode_frame, encode,
 )
 
 
@@ -28,6 +28,7 @@ def example_frames() -> list:
         Heartbeat(123456, 1, 9999, 3, seq=9),
         Error(ErrorCode.OVERRUN, "sample buffer overrun", seq=10),
         Config(ConfigKey.SAMPLES_PER_FRAME, 240, seq=11),
+        QemgSummary(1, 48000, 348000, 5, 2, 2, 640, 95, 2000, 1150, 0.9, seq=12),
     ]
 
 
