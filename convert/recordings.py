@@ -15,11 +15,12 @@ Scale (µV per LSB of the int16 result)
   (0.5 µV, the simulator's default amplifier, full scale ±16.4 mV).
   ``meta["uv_per_lsb_source"]`` says which. Sample rates outside
   :data:`firmware_bridge.host.wavfile.MIN_RATE_HZ`..``MAX_RATE_HZ`` are refused (the runtime's range).
-* **WFDB** (``wfdb`` package): physical value = (digital − baseline) / adc_gain in the
-  channel's units (µV, mV or V). µV per LSB = the µV of one ADC step, times 2^(bits − 16)
-  when the ADC has more than 16 bits (so the int16 spans the ADC range).
-* **EDF/BDF** (``pyedflib``): µV per digital step = (physical max − min) / (digital max −
-  min) in the channel's dimension (µV, mV, V); widened by 2^(bits − 16) for 24-bit BDF.
+* **WFDB** (``wfdb`` package) and **EDF/EDF+/BDF** (``pyedflib``), both in the ``io`` extra,
+  read by :mod:`firmware_bridge.host.physio` (the runtime's ``wfdb:``/``edf:`` sources use the
+  same readers and scale rule): WFDB physical value = (digital − baseline) / adc_gain, EDF
+  µV per digital step = (physical max − min) / (digital max − min), in the channel's units
+  (µV, mV or V). µV per LSB = the µV of one ADC step, times 2^(bits − 16) when the ADC has
+  more than 16 bits (so the int16 spans the ADC range, e.g. 24-bit BDF).
 * A caller's ``uv_per_lsb`` overrides all of these (the physical signal is re-expressed in it).
 
 Conversion to int16 rounds half to even and saturates at ±32767/−32768; the number of
@@ -29,12 +30,12 @@ on int16, exactly as on the device.
 
 from __future__ import annotations
 
-import math
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
+from firmware_bridge.host.physio import RecordError, open_channel, uv_to_int16
 from firmware_bridge.host.wavfile import WavFile, WavFormatError, fraction
 from firmware_bridge.host.wavinfo import WAVE_PCM
 
@@ -44,10 +45,6 @@ from convert.recording import Recording
 DEFAULT_WAV_UV_PER_LSB = 0.5
 #: File extensions read as recordings (lower case).
 RECORDING_EXTENSIONS = (".wav", ".hea", ".edf", ".bdf")
-
-_UNIT_UV = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "microvolt": 1.0, "microvolts": 1.0,
-            "mv": 1e3, "millivolt": 1e3, "millivolts": 1e3, "v": 1e6, "volt": 1e6, "volts": 1e6,
-            "nv": 1e-3}
 
 
 class RecordingError(ValueError):
@@ -137,111 +134,29 @@ def write_wav(path: str | os.PathLike, pcm: np.ndarray, sample_rate: int, uv_per
 
 
 # ---------------------------------------------------------------------------------------
-# WFDB and EDF: physical units known.
+# WFDB and EDF: physical units known (firmware_bridge.host.physio, shared with the runtime).
 # ---------------------------------------------------------------------------------------
 
-def _unit_to_uv(unit: str, path: Path, what: str) -> float:
-    key = (unit or "").strip().lower()
-    if key not in _UNIT_UV:
-        raise RecordingError(f"{path}: {what} has unit {unit!r}; expected uV, mV or V")
-    return _UNIT_UV[key]
-
-
-def _whole_rate(rate: float, path: Path) -> int:
-    r = int(round(rate))
-    if r <= 0 or abs(rate - r) > 1e-6 * max(1.0, rate):
-        raise RecordingError(f"{path}: sample rate {rate} Hz is not a whole number of Hz")
-    return r
-
-
-def _pick(names: list[str], channel: int | str, path: Path) -> int:
-    if isinstance(channel, str):
-        if channel not in names:
-            raise RecordingError(f"{path}: no channel named {channel!r}; channels: {', '.join(names)}")
-        return names.index(channel)
-    if not (0 <= channel < len(names)):
-        raise RecordingError(f"{path}: channel {channel} requested; the file has {len(names)} channel(s)")
-    return channel
-
-
-_WFDB_BITS = {"8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12,
-              "310": 10, "311": 10, "508": 8, "516": 16, "524": 24}
-
-
-def read_wfdb(path: str | os.PathLike, channel: int | str = 0) -> tuple[np.ndarray, int, float, dict]:
-    """One channel of a WFDB record (``.hea`` path or record name) in µV.
-
-    Returns ``(x_uv float64, rate_hz, uv_per_adc_step, info)``.
-    """
-    import wfdb
-
-    path = Path(path)
-    record_name = str(path.with_suffix("")) if path.suffix.lower() in (".hea", ".dat") else str(path)
+def _read_physio(path: Path, channel: int | str, uv_per_lsb: float | None) -> tuple[np.ndarray, int, dict, float, int]:
+    """One channel of an EDF/BDF file or WFDB record: ``(int16, rate Hz, info, uv_per_lsb, saturated)``;
+    ``info["uv_per_lsb_source"]`` is the header's (``edf-header``, ``wfdb-header``) or ``caller``."""
     try:
-        header = wfdb.rdheader(record_name)
-        i = _pick(list(header.sig_name or []), channel, path)
-        rec = wfdb.rdrecord(record_name, channels=[i], physical=False)
-    except RecordingError:
-        raise
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # wfdb raises assorted errors for truncated or malformed files
-        raise RecordingError(f"{path}: cannot read WFDB record, truncated or malformed ({exc})") from None
-    d = rec.d_signal[:, 0].astype(np.float64)
-    expected = header.sig_len
-    if expected and len(d) < expected:
-        raise RecordingError(f"{path}: truncated: header says {expected} samples, signal file has {len(d)}")
-    gain = float(rec.adc_gain[0]) or 200.0  # WFDB: gain 0 means the default 200 per unit
-    to_uv = _unit_to_uv(rec.units[0], path, f"channel {rec.sig_name[0]!r}")
-    x_uv = (d - float(rec.baseline[0])) / gain * to_uv
-    bits = int(rec.adc_res[0] or 0) or _WFDB_BITS.get(str(rec.fmt[0]), 16)
-    step = to_uv / gain
-    return x_uv, _whole_rate(float(rec.fs), path), step * 2.0 ** max(0, bits - 16), {
-        "format": f"wfdb-{rec.fmt[0]}", "bits": bits, "channel": rec.sig_name[0], "units": rec.units[0]}
-
-
-def read_edf(path: str | os.PathLike, channel: int | str = 0) -> tuple[np.ndarray, int, float, dict]:
-    """One channel of an EDF/EDF+/BDF file in µV: ``(x_uv, rate_hz, uv_per_lsb, info)``."""
-    import pyedflib
-
-    path = Path(path)
-    try:
-        f = pyedflib.EdfReader(str(path))
-    except OSError as exc:
-        raise RecordingError(f"{path}: cannot read EDF ({exc}); the file may be truncated") from None
-    try:
-        i = _pick(list(f.getSignalLabels()), channel, path)
-        h = f.getSignalHeader(i)
-        x = f.readSignal(i, digital=True).astype(np.float64)
-        rate = f.getSampleFrequency(i)
-        n_expected = f.getNSamples()[i]
-    finally:
-        f.close()
-    to_uv = _unit_to_uv(h["dimension"], path, f"signal {h['label']!r}")
-    dmin, dmax, pmin, pmax = h["digital_min"], h["digital_max"], h["physical_min"], h["physical_max"]
-    if not all(math.isfinite(float(v)) and abs(float(v)) < 1e30 for v in (dmin, dmax, pmin, pmax)):
-        raise RecordingError(f"{path}: signal {h['label']!r} has a physical or digital range that is not a "
-                             f"finite number (physical {pmin}..{pmax}, digital {dmin}..{dmax})")
-    if dmax <= dmin or pmax == pmin:
-        raise RecordingError(f"{path}: signal {h['label']!r} has an empty physical or digital range")
-    step = (pmax - pmin) / (dmax - dmin) * to_uv  # µV per digital step
-    x_uv = (x - dmin) * step + pmin * to_uv
-    if len(x) < n_expected:
-        raise RecordingError(f"{path}: truncated: header says {n_expected} samples, file has {len(x)}")
-    bits = int(np.ceil(np.log2(dmax - dmin + 1)))
-    return x_uv, _whole_rate(rate, path), abs(step) * 2.0 ** max(0, bits - 16), {
-        "format": "bdf" if bits > 16 else "edf", "bits": bits, "channel": h["label"], "units": h["dimension"]}
+        with open_channel(path, channel) as ch:
+            d = ch.read(0, ch.n_samples)
+            if d.size < ch.n_samples:
+                raise RecordingError(f"{path}: truncated: header says {ch.n_samples} samples, file has {d.size}")
+            uv = uv_per_lsb or ch.scale.uv_per_lsb
+            pcm, clipped = uv_to_int16(ch.scale.to_uv(d), uv)
+            info = {"format": ch.format, "bits": ch.scale.bits, "channel": ch.name, "units": ch.units,
+                    "channels": ch.channels, "uv_per_lsb_source": "caller" if uv_per_lsb else ch.origin}
+            return pcm, ch.sample_rate, info, uv, clipped
+    except RecordError as exc:
+        raise RecordingError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------
 # Public entry point.
 # ---------------------------------------------------------------------------------------
-
-def _to_int16(x: np.ndarray) -> tuple[np.ndarray, int]:
-    r = np.rint(x)
-    clipped = int(np.count_nonzero((r > 32767) | (r < -32768)))
-    return np.clip(r, -32768, 32767).astype(np.int16), clipped
-
 
 def read_recording(path: str | os.PathLike, target_rate: int | None = None, min_rate: int | None = None,
                    uv_per_lsb: float | None = None, channel: int | str = 0) -> Recording:
@@ -271,16 +186,9 @@ def read_recording(path: str | os.PathLike, target_rate: int | None = None, min_
             uv_per_lsb, source = info["uv_per_lsb"], "wav-comment"
         else:
             uv_per_lsb, source = DEFAULT_WAV_UV_PER_LSB, "default"
-    elif ext in (".hea", ".dat"):
-        x_uv, rate, step, info = read_wfdb(path, channel)
-        source = "caller" if uv_per_lsb is not None else "wfdb-header"
-        uv_per_lsb = uv_per_lsb or step
-        pcm, clipped = _to_int16(x_uv / uv_per_lsb)
-    elif ext in (".edf", ".bdf"):
-        x_uv, rate, step, info = read_edf(path, channel)
-        source = "caller" if uv_per_lsb is not None else "edf-header"
-        uv_per_lsb = uv_per_lsb or step
-        pcm, clipped = _to_int16(x_uv / uv_per_lsb)
+    elif ext in (".hea", ".dat", ".edf", ".bdf"):
+        pcm, rate, info, uv_per_lsb, clipped = _read_physio(path, channel, uv_per_lsb)
+        source = info.pop("uv_per_lsb_source")
     else:
         raise RecordingError(f"{path}: unknown recording type {ext!r}; use .wav, .hea (WFDB), .edf or .bdf")
     if min_rate is not None and rate < min_rate:
