@@ -49,6 +49,12 @@ from convert.simulator.subject import MUSCLE_STATES, NEEDLES, Subject
 PICKUP_UM = {"concentric": 90.0, "monopolar": 175.0}
 #: Monopolar / concentric amplitude of the same unit (RE §2: 2.05×, tibialis anterior).
 MONOPOLAR_GAIN = 2.05
+#: Share of units seen with their main spike inverted. A concentric needle records core minus
+#: cannula: fibres lying nearer the cannula than the core (behind the bevel) give a potential of
+#: the opposite sign, so one contraction mixes upward and downward main spikes, as the PhysioNet
+#: healthy record does (RE §1.1 figure). The share is a chosen value, not a published one; a
+#: monopolar needle's reference is on the skin, so its units keep one polarity.
+INVERTED_SHARE = {"concentric": 0.3, "monopolar": 0.0}
 
 #: Per muscle state: fibres within the modelled 1.5 mm of the needle (relative), latency
 #: field across the territory (relative), fibre-to-fibre latency scatter (ms: end-plate scatter
@@ -56,7 +62,7 @@ MONOPOLAR_GAIN = 2.05
 _STATE = {
     # TA controls: 9.35 ms, 3.47 phases, 5–40 % polyphasic (RE §2). Fibres within ~300 µm
     # fire within tenths of a ms of each other (SFEMG jitter 20–50 µs, small end-plate scatter).
-    "normal": dict(fibres=1.0, scatter=1.0, near_ms=0.05, width=1.0),
+    "normal": dict(fibres=1.0, scatter=1.0, near_ms=0.12, width=1.0),
     # Myopathy: fibre loss and fibre-size (conduction) variation: short, small, polyphasic.
     "myopathic": dict(fibres=0.35, scatter=1.0, near_ms=0.25, width=0.85),
     # Reinnervation: more fibres per unit, slow immature sprouts: long, large, polyphasic.
@@ -70,7 +76,7 @@ _BLUR_UM = 250.0        # distance over which the potential doubles in width (ne
 #: (tendon) components of propagation, so their width grows with the square of the distance
 #: (width × ``(r / _FAR_UM)²`` more at the unit's nominal duration). These blunt potentials set
 #: the measured duration; the near fibres only make the sharp main spike.
-_FAR_UM = 320.0
+_FAR_UM = 350.0
 #: Latency field across the territory (ms per unit of (r / territory)², × the unit's
 #: ``scatter_ms``): the end-plate band crosses the territory obliquely, so fibres near each
 #: other fire together, fibres 1 mm away on either side up to ~2 ms early or late, those
@@ -142,18 +148,33 @@ def _template(unit: Unit, needle: str, sample_rate: float) -> np.ndarray:
     if pp <= 0.0:
         raise ValueError("degenerate MUAP")
     out = v / pp
+    if np.random.default_rng([int(unit.shape_seed), 0x4D55, 4]).random() < INVERTED_SHARE[needle]:
+        out = -out
     out.setflags(write=False)
     return out
+
+
+#: A single-fibre potential's three lobes: (offset, width, amplitude, skew gain) in units of its
+#: duration, and the ratio of each lobe's falling to rising width. The main negative lobe rises
+#: fast (depolarisation) and returns more slowly (repolarisation), and the terminal positivity is
+#: broad: with symmetric lobes (simulator 1.4.0) the normal TA units had an area/amplitude
+#: ("thickness") of 0.77 ms against the controls' 851.5 µV·ms / 661.5 µV = 1.29 ms (RE §2) and
+#: their energy sat too high in frequency (RE §1.1); these widths give ~1.0 ms at a rise time of
+#: ~0.45 ms (the QEMG acceptance limit is 0.5 ms).
+_LOBES = ((-0.26, 0.085, 0.32, 0.1, 1.0), (0.0, 0.075, -1.0, 0.0, 1.5), (0.3, 0.11, 0.45, -0.1, 1.3))
 
 
 def _weighted(t, lat, d, skew, a) -> np.ndarray:
     """Sum of triphasic single-fibre potentials (waveforms.fibrillation's three lobes, main
     phase negative at the fibre's latency), each of duration ``d`` ms and weight ``a``."""
     out = np.zeros_like(t)
-    for off, w, a0, da in ((-0.26, 0.085, 0.32, 0.1), (0.0, 0.075, -1.0, 0.0), (0.26, 0.11, 0.42, -0.1)):
+    for off, w, a0, da, fall in _LOBES:
         c = lat + off * d
         amp = a * (a0 + da * skew)
-        out += amp @ np.exp(-0.5 * ((t[None, :] - c[:, None]) / (w * d[:, None])) ** 2)
+        u = t[None, :] - c[:, None]
+        wd = w * d[:, None]
+        u = np.where(u > 0.0, u / fall, u)
+        out += amp @ np.exp(-0.5 * (u / wd) ** 2)
     return out
 
 

@@ -25,7 +25,7 @@ from convert.simulator.subject import MU_POOL_SIZE, Subject
 from convert.taxonomy import LABELS, PATHOLOGICAL, canonical_label
 
 #: Bump when the generated signals change for a given seed (recorded in corpus manifests).
-GENERATOR_VERSION = "1.4.0"
+GENERATOR_VERSION = "1.5.0"
 
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 48000
@@ -310,8 +310,9 @@ VOLUNTARY_VARIANTS = {"ramp": 0.65, "threshold": 0.15, "tremor": 0.10, "movement
 
 _STEP_S = 1e-3
 #: Distant units in the pick-up of a needle (background of small, blunt MUAPs; RE §1.1:
-#: the real baseline during contraction is never quiet).
-_N_DISTANT = 30
+#: the real baseline during contraction is never quiet). 1.5.0: 60 (was 30) and 20–150 µV (was
+#: 15–120 µV): at 30 the 20 ms RMS during contraction stayed below 15 µV, under the record's 25 µV.
+_N_DISTANT = 60
 
 
 def _effort_path(rng, duration_s: float, level: tuple[float, float]) -> np.ndarray:
@@ -342,7 +343,7 @@ def _pool_thresholds(subject: Subject) -> tuple[np.ndarray, float]:
 
 def _distant_background(c: _Canvas, rng, subject: Subject, effort: np.ndarray, scale: float = 1.0) -> None:
     """Small, blunt potentials of distant units, recruited with effort like the near pool.
-    Amplitudes 15–120 µV concentric (a chosen range: a unit 0.3–1.5 mm away is a few % of a
+    Amplitudes 20–150 µV concentric (a chosen range: a unit 0.3–1.5 mm away is a few % of a
     near one's size), × the needle's gain; no events (too many, and not scored)."""
     thr = mu.thresholds(_N_DISTANT, "myopathic" if subject.muscle_state == "myopathic" else "normal")
     normal = mu.thresholds(_N_DISTANT, "normal")
@@ -351,7 +352,7 @@ def _distant_background(c: _Canvas, rng, subject: Subject, effort: np.ndarray, s
     gain = scale * mu.needle_gain(subject.needle)
     for times in trains:
         unit = mu.distant_unit(rng, subject.muscle_state)
-        amp = gain * _loguniform(rng, 15.0, 120.0)
+        amp = gain * _loguniform(rng, 20.0, 150.0)
         if len(times):
             c.place(times, mu.muap(unit, subject.needle, c.fs), amp * np.exp(rng.normal(0.0, 0.05, len(times))), None)
 

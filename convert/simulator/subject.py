@@ -132,8 +132,10 @@ class Subject:
         # Concentric-needle pool amplitudes: a subject-level median (TA controls 661.5 ± 92 µV,
         # RE §2) times a log-spread so that the pool spans 300 µV–3 mV (Aminoff, CW §2);
         # sorted small → large (Henneman's size principle orders recruitment). The needle's
-        # gain is applied when rendering (monopolar 2.05×, RE §2).
-        median = rng.uniform(450.0, 1100.0)
+        # gain is applied when rendering (monopolar 2.05×, RE §2). The median spans the
+        # controls' mean ± ~1.3 SD, so the units recruited first average ~690 µV (1.4.0 drew
+        # 450–1100 µV and its first units averaged ~890 µV, above the ULN of 845.5 µV).
+        median = rng.uniform(420.0, 780.0)
         amps = np.sort(np.clip(median * np.exp(rng.normal(0.0, 0.4, n)), 300.0, 2800.0))
         # Durations (amplitude criterion) TA mean 9.35 ± 0.93 ms, 2–15 ms (CW §2, RE §2);
         # larger units a little longer.

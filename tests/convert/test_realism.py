@@ -29,8 +29,14 @@ def test_amplitude_percentiles_same_order(result):
         assert 0.5 <= s[k] / r[k] <= 2.0, (k, r[k], s[k])
 
 
-@pytest.mark.xfail(strict=False, reason="generator 1.4.0 (coherent near fibres) still overshoots: 0.4-1.6 kHz ~7-9 dB "
-                   "above the real record re band 0, median turns/s 210 (real 103-190) with larger swings "
-                   "(436 uV, real 196-328) (benchmarks/results/realism.json); not met yet")
-def test_full_tolerances(result):
-    assert R.check(result) == []
+def test_spectrum_within_6_db(result):
+    # 1.3.0 was 6-14 dB short between 0.6 and 2 kHz (RE §1.1), 1.4.0 7-9 dB over; 1.5.0's
+    # thicker MUAPs (TA area/amplitude) and denser distant background bring it inside ±6 dB.
+    assert [b for b in R.check(result) if b.startswith("octave")] == []
+
+
+@pytest.mark.xfail(strict=True, reason="generator 1.5.0: median turns/s ~210 (real 103-190) and swings ~360 uV "
+                   "(real 196-328): its efforts span 1-40 % MVC and its pools the TA control amplitudes, the "
+                   "record is one gentle contraction with smaller units (benchmarks/results/realism.json)")
+def test_turns_amplitude_cloud(result):
+    assert [b for b in R.check(result) if b.startswith("sim median")] == []
