@@ -9,13 +9,21 @@ Source strings (``--source``)::
     alsa:hw:1,0?rate=48000&uv_per_lsb=0.6  ALSA/PortAudio input (needs the ``adc`` extra);
     alsa:default                           ``rate`` defaults to the bundle's rate, also
                                            ``channel``, ``channels``
-    wav:recording.wav?uv_per_lsb=0.5       a 16-bit PCM WAV file replayed at ``--speed``
+    wav:recording.wav?uv_per_lsb=0.5       a WAV file (8/16/24/32-bit integer, 32/64-bit
+                                           float) replayed at ``--speed``; also ``channel``
+    edf:recording.edf?channel=2            one signal of an EDF/EDF+/BDF file (index or
+                                           label), streamed in blocks (needs the ``io`` extra)
+    wfdb:records/emg01?channel=0           one signal of a WFDB record (name or ``.hea``
+                                           path), streamed in blocks (``io`` extra)
 
 Scale (µV per LSB, the runtime calibrates it to the bundle's, :mod:`edge.calibration`): a
 serial unit states it in its HELLO; ALSA only through ``?uv_per_lsb=``; a WAV file through
-``?uv_per_lsb=``, else its ``LIST/INFO`` comment ``uv_per_lsb=`` (``convert`` writes it).
-Otherwise it is unknown: the runtime warns and uses the samples as they are, or refuses with
-``--strict``. ``invert=1`` (wav, alsa, serial) negates the samples (reversed electrodes).
+``?uv_per_lsb=``, else its ``LIST/INFO`` comment ``uv_per_lsb=`` (``convert`` writes it), in
+µV per int16 step, i.e. per 1/32768 of full scale whatever the bit depth (a float file's 1.0
+is 32768 steps: :mod:`firmware_bridge.host.wavfile`); EDF and WFDB through their header's
+physical units (:mod:`firmware_bridge.host.physio`, the same rule as ``convert``), or
+``?uv_per_lsb=``, which re-expresses the physical signal in that scale. Otherwise it is unknown: the runtime warns and uses the samples as they are, or refuses with
+``--strict``. ``invert=1`` (every kind) negates the samples (reversed electrodes).
 
 A serial port that is missing, busy or lost is reopened by
 :class:`firmware_bridge.host.link.SerialLink` (backoff up to 0.5 s); until the unit's HELLO arrives
@@ -44,7 +52,9 @@ if TYPE_CHECKING:
     from firmware_bridge.host.link import SerialLink
 
 DEFAULT_BAUD = 3_000_000
-KINDS = ("serial", "alsa", "wav")
+KINDS = ("serial", "alsa", "wav", "edf", "wfdb")
+#: Kinds that replay a file (finite, paced by ``--speed``) rather than stream a unit.
+FILE_KINDS = ("wav", "edf", "wfdb")
 #: Seconds between looks at the stop request while waiting for the unit's HELLO.
 STOP_POLL_S = 0.1
 
@@ -57,7 +67,7 @@ log = logging.getLogger("emg-edge")
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A parsed ``--source``: ``kind`` (serial, alsa, wav), ``target`` and its parameters."""
+    """A parsed ``--source``: ``kind`` (serial, alsa, wav, edf, wfdb), ``target`` and its parameters."""
 
     kind: str
     target: str
@@ -66,7 +76,7 @@ class SourceSpec:
     @property
     def live(self) -> bool:
         """True for amplifier/ADC streams (run until stopped), False for files."""
-        return self.kind != "wav"
+        return self.kind not in FILE_KINDS
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.target}"
@@ -87,18 +97,21 @@ _ALLOWED = {
     "serial": {"baud", "invert"},
     "alsa": {"rate", "uv_per_lsb", "channel", "channels", "block", "invert"},
     "wav": {"uv_per_lsb", "channel", "invert"},
+    "edf": {"uv_per_lsb", "channel", "invert"},
+    "wfdb": {"uv_per_lsb", "channel", "invert"},
 }
 _BOOL = {"1": "1", "true": "1", "yes": "1", "0": "0", "false": "0", "no": "0"}
 
 
 def parse_source(text: str) -> SourceSpec:
-    """Parse ``serial:URL?baud=N``, ``alsa:DEVICE[?...]`` or ``wav:FILE[?...]``."""
+    """Parse ``serial:URL?baud=N``, ``alsa:DEVICE[?...]``, ``wav:FILE[?...]``, ``edf:FILE[?...]`` or
+    ``wfdb:RECORD[?...]``."""
     kind, sep, rest = str(text).partition(":")
     kind = kind.strip().lower()
     if not sep or kind not in KINDS or not rest:
         raise UserError(
             f"source {text!r} not understood: use serial:URL?baud=N (e.g. serial:/dev/ttyACM0?baud=3000000), "
-            "alsa:DEVICE or wav:FILE"
+            "alsa:DEVICE, wav:FILE, edf:FILE or wfdb:RECORD"
         )
     target, params = rest, {}
     if "?" in rest:
@@ -117,6 +130,8 @@ def parse_source(text: str) -> SourceSpec:
     if not target:
         raise UserError(f"source {text!r} names no {kind} target")
     for key in ("baud", "rate", "channel", "channels", "block"):
+        if key == "channel" and kind in ("edf", "wfdb") and not params.get(key, "0").lstrip("-").isdigit():
+            continue  # an EDF/WFDB channel may be named by its label
         if key in params:
             try:
                 value = int(params[key])
@@ -204,6 +219,8 @@ def open_source(
         origin = "WAV comment" if wav.uv_per_lsb_source == "wav-comment" else "?uv_per_lsb="
         return OpenedSource(wav, name=name, invert=spec.invert, scale_origin=origin, n_samples=wav.n_samples,
                             file=str(wav.path))
+    if spec.kind in ("edf", "wfdb"):
+        return _open_record(spec, speed, name)
     if spec.kind == "alsa":
         from firmware_bridge.host.adc import AdcConfig, AdcSource
 
@@ -221,6 +238,26 @@ def open_source(
         return None
     return OpenedSource.of_link(link, name=name, invert=spec.invert, scale_origin="HELLO",
                                 scale_hint="the unit's HELLO gave none", crc_errors=lambda: link.stats.crc_errors)
+
+
+def _open_record(spec: SourceSpec, speed: float | None, name: str) -> OpenedSource:
+    """An EDF/BDF file or WFDB record, streamed by :class:`firmware_bridge.host.physio.RecordSource`."""
+    from firmware_bridge.host.physio import EdfChannel, RecordSource, WfdbChannel
+
+    channel: int | str = spec.params.get("channel", "0")
+    channel = int(channel) if str(channel).isdigit() else channel
+    if spec.kind == "edf":
+        from pathlib import Path
+
+        if not Path(spec.target).is_file():
+            raise FileNotFoundError(f"no such EDF file: {spec.target}")
+        reader = EdfChannel(spec.target, channel)
+    else:
+        reader = WfdbChannel(spec.target, channel)
+    src = RecordSource(reader, speed=speed, block=441 if speed is not None else 4410, uv_per_lsb=spec.uv_per_lsb)
+    origin = f"{spec.kind.upper()} header" if spec.uv_per_lsb is None else "?uv_per_lsb="
+    return OpenedSource(src, name=name, invert=spec.invert, scale_origin=origin, n_samples=src.n_samples,
+                        file=str(src.path))
 
 
 def _open_link(spec: SourceSpec, stop: threading.Event | None, give_up_s: float | None,
