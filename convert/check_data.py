@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from convert.windowing import WindowConfig
 
     wcfg = WindowConfig(window_s=args.window_s, hop_s=args.hop_s)
-    recs = load_datadir(args.dir, min_rate=args.min_rate, uv_per_lsb=args.uv_per_lsb)
+    recs = load_datadir(args.dir, min_rate=args.min_rate, uv_per_lsb=args.uv_per_lsb, channel=args.channel)
     total_s: Counter = Counter()
     total_w: Counter = Counter()
     total_amb = 0
@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         total_amb += amb
         peak_uv = float(np.abs(rec.pcm.astype(np.int32)).max(initial=0)) * rec.uv_per_lsb
         labels = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(secs.items())) or "no segments"
-        print(f"{rec.name}: {rec.sample_rate} Hz, {rec.duration_s:.1f} s, {rec.uv_per_lsb:g} µV/LSB "
+        n_ch = int(rec.meta.get("channels", 1))
+        which = f"channel {args.channel} of {n_ch}, " if n_ch > 1 else ""
+        print(f"{rec.name}: {which}{rec.sample_rate} Hz, {rec.duration_s:.1f} s, {rec.uv_per_lsb:g} µV/LSB "
               f"({rec.meta.get('uv_per_lsb_source')}), peak {peak_uv:.0f} µV, "
               f"{len(rec.meta.get('events', []))} point labels; {labels}")
     print(f"\n{len(recs)} recordings, {sum(r.duration_s for r in recs):.1f} s")
@@ -71,4 +73,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--sample-rate", type=int, default=44100, help="model rate for window counts (Hz)")
     p.add_argument("--window-s", type=float, default=1.0, help="window length (s)")
     p.add_argument("--hop-s", type=float, default=0.25, help="hop between windows (s)")
+    from convert.datadir import add_channel_option
+
+    add_channel_option(p)
     p.set_defaults(func=run)

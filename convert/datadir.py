@@ -18,11 +18,17 @@ become ``rec.meta["events"]``.
 Without such a file, annotations that travel with the recording are used
 (:mod:`convert.annotations`): a WFDB record's ``STEM.atr``, an annotation-only EDF+
 ``STEM.annotations.edf`` beside it, or an EDF+ recording's own annotations.
+
+One channel of each recording is read: ``channel`` (``--channel N`` of ``check-data``,
+``train`` and ``evaluate``), default 0, the same index in every file; a file without it is
+refused in one line naming the file and its channel count (never a silent fallback).
+``rec.meta["channels"]`` is how many the file has.
 """
 
 from __future__ import annotations
 
 import os
+import argparse
 from pathlib import Path
 
 from convert.labels import LabelError, read_aliases, read_labels
@@ -40,6 +46,22 @@ END_TOLERANCE_S = 0.5
 
 class DataDirError(ValueError):
     """A data directory that cannot be used as given; the message names the file."""
+
+
+def _channel_index(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a channel index (0, 1, ...)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: a channel index is >= 0")
+    return value
+
+
+def add_channel_option(parser: argparse.ArgumentParser) -> None:
+    """``--channel N`` (default 0): the channel read from every multi-channel recording."""
+    parser.add_argument("--channel", type=_channel_index, default=0, metavar="N",
+                        help="channel of multi-channel WAV/EDF/WFDB recordings to read (default 0)")
 
 
 def find_recordings(root: str | os.PathLike) -> list[Path]:
@@ -103,10 +125,11 @@ def _fit(segments: list[Segment], duration_s: float, label_path: Path) -> list[S
 def load_recording_with_labels(path: str | os.PathLike, target_rate: int | None = None,
                                min_rate: int | None = None, uv_per_lsb: float | None = None,
                                extra_aliases: dict[str, str] | None = None,
-                               require_labels: bool = True) -> Recording:
-    """Read one recording and its label file into a labelled :class:`Recording`."""
+                               require_labels: bool = True, channel: int = 0) -> Recording:
+    """Read one recording (its channel ``channel``) and its label file into a labelled :class:`Recording`."""
     path = Path(path)
-    rec = read_recording(path, target_rate=target_rate, min_rate=min_rate, uv_per_lsb=uv_per_lsb)
+    rec = read_recording(path, target_rate=target_rate, min_rate=min_rate, uv_per_lsb=uv_per_lsb, channel=channel)
+    rec.meta["channel_index"] = channel
     label_path = label_file_for(path)
     if label_path is None:
         if require_labels:
@@ -131,13 +154,14 @@ def load_recording_with_labels(path: str | os.PathLike, target_rate: int | None 
 
 def load_datadir(root: str | os.PathLike, target_rate: int | None = None, min_rate: int | None = None,
                  uv_per_lsb: float | None = None, extra_aliases: dict[str, str] | None = None,
-                 require_labels: bool = True) -> list[Recording]:
+                 require_labels: bool = True, channel: int = 0) -> list[Recording]:
     """Every recording under ``root`` with its segments (and point-label events).
 
     ``target_rate`` (Hz): resample everything to it. ``min_rate`` (Hz): refuse recordings sampled
     below it. ``uv_per_lsb`` (µV): scale for WAV files that do not record one. Without
     ``require_labels`` a recording lacking a label file is loaded with no segments and
     ``meta["labelled"] = False`` (for running a model over it, never for training).
+    ``channel``: the channel read from each recording (see the module docstring).
     Errors (:class:`DataDirError`, ``LabelError``, ``RecordingError``; all ``ValueError``) name
     the file; every problem in the folder is collected into one message.
     """
@@ -151,7 +175,8 @@ def load_datadir(root: str | os.PathLike, target_rate: int | None = None, min_ra
         try:
             aliases = dict(_aliases_for(path.parent, root, alias_cache))
             aliases.update(extra_aliases or {})
-            rec = load_recording_with_labels(path, target_rate, min_rate, uv_per_lsb, aliases, require_labels)
+            rec = load_recording_with_labels(path, target_rate, min_rate, uv_per_lsb, aliases, require_labels,
+                                             channel)
             rec.name = str(path.relative_to(root).with_suffix(""))
             recs.append(rec)
         except (DataDirError, LabelError, RecordingError) as exc:

@@ -217,6 +217,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--chain-seed", type=int, metavar="N",
                    help="pass recording i through the recording chain drawn from seed N+i (convert.chain: "
                         "filters, rate, gain error, polarity, hum, noise, clipping) before evaluating")
+    from convert.datadir import add_channel_option
+
+    add_channel_option(p)
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -231,7 +234,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         bundle = load_bundle(args.bundle)
     except BundleError as exc:
         raise UserError(str(exc)) from None
-    recs = load_datadir(args.data, min_rate=bundle.min_sample_rate)
+    recs = load_datadir(args.data, min_rate=bundle.min_sample_rate, channel=args.channel)
     chains = None
     if args.chain_seed is not None:
         from convert.chain import ChainConfig, apply_chain

@@ -208,6 +208,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--min-rate", type=int, default=4000, help="lowest input rate the bundle accepts (Hz)")
     p.add_argument("--cache", help="feature cache directory (default: OUT/../.featcache)")
     p.add_argument("--quiet", action="store_true")
+    from convert.datadir import add_channel_option
+
+    add_channel_option(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -224,9 +227,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     fe_cfg = trainset.default_frontend_config(args.sample_rate)
     wcfg = trainset.window_config(args.window_s, args.hop_s)
     cache = trainset.open_cache(args.cache or (out.parent / ".featcache"))
-    recs = trainset.load_dir(data, fe_cfg.sample_rate, args.min_rate)
+    recs = trainset.load_dir(data, fe_cfg.sample_rate, args.min_rate, args.channel)
     if args.val_data:
-        train_recs, val_recs = recs, trainset.load_dir(Path(args.val_data), fe_cfg.sample_rate, args.min_rate)
+        train_recs, val_recs = recs, trainset.load_dir(Path(args.val_data), fe_cfg.sample_rate, args.min_rate,
+                                                       args.channel)
     else:
         train_recs, val_recs = trainset.split_recordings(recs, val_fraction=0.2, seed=args.seed)
     print(f"train: {len(train_recs)} recordings, validation: {len(val_recs)}", flush=True)

@@ -52,11 +52,12 @@ def open_cache(path: str | Path | None):
     return FeatureCache(Path(path))
 
 
-def load_dir(path: str | Path, target_rate: int, min_rate: int | None) -> list[Recording]:
-    """A data directory (WAV/WFDB/EDF + same-stem labels) resampled to ``target_rate`` Hz."""
+def load_dir(path: str | Path, target_rate: int, min_rate: int | None, channel: int = 0) -> list[Recording]:
+    """A data directory (WAV/WFDB/EDF + same-stem labels) resampled to ``target_rate`` Hz;
+    ``channel`` of each multi-channel recording."""
     from convert.datadir import load_datadir
 
-    return load_datadir(path, target_rate=target_rate, min_rate=min_rate)
+    return load_datadir(path, target_rate=target_rate, min_rate=min_rate, channel=channel)
 
 
 def split_recordings(recs: list[Recording], val_fraction: float = 0.2,
