@@ -129,7 +129,6 @@ def load_recording_with_labels(path: str | os.PathLike, target_rate: int | None 
     """Read one recording (its channel ``channel``) and its label file into a labelled :class:`Recording`."""
     path = Path(path)
     rec = read_recording(path, target_rate=target_rate, min_rate=min_rate, uv_per_lsb=uv_per_lsb, channel=channel)
-    rec.meta["channel_index"] = channel
     label_path = label_file_for(path)
     if label_path is None:
         if require_labels:
