@@ -35,14 +35,13 @@ silence or full scale.
 from __future__ import annotations
 
 import io
-import math
 import struct
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.host.wavinfo import WavFormatError, WavLayout, parse_uv_per_lsb, read_wav_layout
+from firmware_bridge.host.wavinfo import WavFormatError, WavLayout, comment_uv_per_lsb, read_wav_layout
 
 __all__ = ["MIN_RATE_HZ", "MAX_RATE_HZ", "WavFile", "WavFormatError", "fraction", "to_int16"]
 
@@ -109,13 +108,7 @@ class WavFile:
         if not MIN_RATE_HZ <= lay.sample_rate <= MAX_RATE_HZ:
             raise WavFormatError(f"{self.path}: sample rate {lay.sample_rate} Hz is outside "
                                  f"{MIN_RATE_HZ}..{MAX_RATE_HZ} Hz")
-        try:
-            uv = parse_uv_per_lsb(lay.comment)
-        except ValueError:
-            raise WavFormatError(f"{self.path}: the WAV comment's uv_per_lsb is not a number "
-                                 f"({lay.comment.strip()!r})") from None
-        if uv is not None and not (math.isfinite(uv) and uv > 0):
-            raise WavFormatError(f"{self.path}: the WAV comment's uv_per_lsb={uv!r} must be > 0 µV/LSB")
+        uv = comment_uv_per_lsb(self.path, lay.comment)
         self.layout: WavLayout = lay
         #: µV per int16 step from the file's comment, or None.
         self.uv_per_lsb: float | None = uv

@@ -1,16 +1,16 @@
-"""RIFF/WAVE chunk walking and the ``uv_per_lsb=`` comment, shared by the runtime and convert.
+"""RIFF/WAVE chunk walking and the ``uv_per_lsb=`` comment, under the kit's one WAV decoder.
 
 ``convert.recordings.write_wav`` stores the scale of a recording's int16 samples as
-``uv_per_lsb=0.5`` in a ``LIST/INFO/ICMT`` comment. :func:`read_uv_per_lsb` reads it back
-for the runtime's :class:`firmware_bridge.host.source.WavSource` (which decodes audio with the
-file layout through a memory map, so a long file's audio is never copied;
-``convert.recordings.read_wav`` walks the same chunks with :func:`riff_chunks`.
-:func:`read_wav_layout` also finds the ``fmt`` and ``data`` chunks and refuses a file whose
-chunks claim more bytes than it holds (a truncated copy or a lying header) in one line.
+``uv_per_lsb=0.5`` in a ``LIST/INFO/ICMT`` comment (scipy's WAV reader skips such chunks).
+:func:`read_wav_layout` finds the ``fmt`` and ``data`` chunks and that comment, and refuses a
+file whose chunks claim more bytes than it holds (a truncated copy or a lying header) in one
+line; :class:`firmware_bridge.host.wavfile.WavFile` builds on it for the runtime's
+``WavSource`` and for ``convert.recordings``. :func:`comment_uv_per_lsb` reads the scale.
 """
 
 from __future__ import annotations
 
+import math
 import mmap
 import re
 import struct
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["WavFormatError", "WavLayout", "riff_chunks", "sub_chunks", "info_text", "parse_uv_per_lsb",
-           "read_uv_per_lsb", "read_wav_layout"]
+           "comment_uv_per_lsb", "read_uv_per_lsb", "read_wav_layout"]
 
 #: WAVE format tags: integer PCM and WAVE_FORMAT_EXTENSIBLE (whose sub-format then decides).
 WAVE_PCM, WAVE_EXTENSIBLE = 1, 0xFFFE
@@ -140,14 +140,19 @@ def read_uv_per_lsb(path: str | Path) -> float | None:
     is truncated) and ValueError for a ``uv_per_lsb=`` that is not a number.
     """
     path = Path(path)
-    return _uv_of(path, _scan(path)[0])
+    return comment_uv_per_lsb(path, _scan(path)[0])
 
 
-def _uv_of(path: Path, comment: str) -> float | None:
+def comment_uv_per_lsb(path: Path, comment: str) -> float | None:
+    """The ``uv_per_lsb=`` of ``path``'s comment text, or None; :class:`WavFormatError` naming the
+    file when it is not a positive, finite number of µV/LSB."""
     try:
-        return parse_uv_per_lsb(comment)
+        uv = parse_uv_per_lsb(comment)
     except ValueError:
-        raise ValueError(f"{path}: the WAV comment's uv_per_lsb is not a number ({comment.strip()!r})") from None
+        raise WavFormatError(f"{path}: the WAV comment's uv_per_lsb is not a number ({comment.strip()!r})") from None
+    if uv is not None and not (math.isfinite(uv) and uv > 0):
+        raise WavFormatError(f"{path}: the WAV comment's uv_per_lsb={uv!r} must be > 0 µV/LSB")
+    return uv
 
 
 def read_wav_layout(path: str | Path) -> WavLayout:
