@@ -65,7 +65,8 @@ def _read_jsonl(path: Path) -> dict[int, dict]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 rec = json.loads(line)
-                out[int(rec["id"])] = rec
+                if "type" not in rec:  # alerts only: QEMG summaries ({"type": "qemg_summary"}) share the file
+                    out[int(rec["id"])] = rec
     return out
 
 

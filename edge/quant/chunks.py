@@ -76,6 +76,8 @@ def windows(x: np.ndarray, fs: float, bands: BandConfig, block: int, margin: int
         core_hi = end if last else max(end - margin, core_lo)
         w = Window(start, buf_d, buf_t[::q], core_lo - start, core_hi - start, q)
         yield w
+        if last:  # no next buffer: its tail would not fit the q-grid when n is not a multiple of q
+            return
         keep_from = max(core_hi - 2 * margin, start)  # context of the next core (a multiple of q)
         tail_d = w.display[keep_from - start:]
         # the (possibly edited) decimated detection samples, re-expanded onto the full grid

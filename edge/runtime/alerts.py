@@ -145,7 +145,14 @@ class JsonlSink:
             self._fsync = fsync and stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode)
 
     def on_alert(self, record: AlertRecord) -> None:
-        line = record.to_json() + "\n"
+        self._line(record.to_json())
+
+    def on_summary(self, summary: Any) -> None:
+        """A QEMG stretch summary (its ``to_json()`` line, ``"type": "qemg_summary"``) among the alerts."""
+        self._line(summary.to_json())
+
+    def _line(self, text: str) -> None:
+        line = text + "\n"
         with self._lock:
             self._fh.write(line)
             self._fh.flush()

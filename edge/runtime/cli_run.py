@@ -5,7 +5,9 @@
     emg-edge run --bundle default --source wav:recording.wav --speed max
 
 Alerts go to stdout as JSON lines unless ``--alerts-jsonl FILE`` is given; logs and the stats
-line go to stderr. Exit status: 0 when a WAV source ends or on SIGTERM, 130 on SIGINT, 2 for
+line go to stderr. With a detector bundle (one with ``voluntary_muap``) each voluntary stretch of
+5-30 s is also quantified in the background and reported as a ``{"type": "qemg_summary", ...}``
+line and a QEMG_SUMMARY frame to the unit (``--no-qemg``: off). Exit status: 0 when a WAV source ends or on SIGTERM, 130 on SIGINT, 2 for
 what the operator must fix (bundle refused, bad source string, a file's rate too low, config,
 a source of unknown µV per LSB with ``--strict``, an outbox in use by another process or
 damaged: ``emg-edge outbox salvage FILE``), 1 for a runtime failure and for anything the unit
@@ -52,6 +54,17 @@ def add_parser(subparsers) -> None:
                         "mqtts://HOST[:PORT] (TLS, credentials: the config's [fleet] section); overrides fleet.url")
     p.add_argument("--unit-id", default=None, metavar="ID",
                    help="this unit's id in the MQTT topics (default: fleet.unit_id, else the host name)")
+    p.add_argument("--qemg", action=argparse.BooleanOptionalAction, default=None,
+                   help="quantify voluntary stretches as they end (JSON line type qemg_summary, QEMG_SUMMARY "
+                        "frame); default: on when the bundle has the voluntary_muap class")
+    p.add_argument("--qemg-min-s", type=float, default=5.0, metavar="S",
+                   help="shortest voluntary stretch quantified, s (1-120, default 5)")
+    p.add_argument("--qemg-max-s", type=float, default=30.0, metavar="S",
+                   help="longest; a longer contraction reports every S seconds (min-s..600, default 30)")
+    p.add_argument("--qemg-muscle", default=None, metavar="NAME",
+                   help="reference values of this muscle for the pattern (default: the wide unspecified limits)")
+    p.add_argument("--qemg-model", default="muap_pattern", metavar="BUNDLE",
+                   help="learned pattern model bundle, or 'none' (default muap_pattern)")
     p.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     p.set_defaults(func=main)
 
@@ -105,10 +118,18 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger("emg-edge").warning(
             "no --outbox: alerts are kept in memory only and lost if the service dies before the ACK")
     config = _with_fleet(args.config, args.mqtt, args.unit_id)
+    from edge.runtime.qemg_stretches import QemgConfig
+
+    try:
+        qemg_config = QemgConfig(min_s=args.qemg_min_s, max_s=args.qemg_max_s, muscle=args.qemg_muscle,
+                                 pattern_bundle=None if args.qemg_model == "none" else args.qemg_model)
+    except ValueError as exc:
+        raise UserError(f"--qemg-*: {exc}") from None
     opts = RuntimeOptions(
         bundle=args.bundle, source=spec, config=config, speed=parse_speed(args.speed),
         alerts_jsonl=args.alerts_jsonl, outbox=args.outbox, xnnpack=args.xnnpack, num_threads=args.threads,
         stats_every_s=args.stats_every, strict=args.strict, trusted_keys=args.trusted_keys,
+        qemg=args.qemg, qemg_config=qemg_config,
     )
     from edge.runtime.outbox import OutboxWriteError
     from edge.runtime.sources import SourceFault
@@ -122,8 +143,10 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     logging.getLogger("emg-edge").info(
         "%s: %.1f s of audio in %.1f s (%.1fx real time), %d windows, %d alert(s), %d pending, "
-        "%d saturated sample(s), %d window(s) withheld as unknown by the open-set guard",
+        "%d saturated sample(s), %d window(s) withheld as unknown by the open-set guard, "
+        "%d QEMG stretch summary line(s) (%d stretch(es) skipped, %d failed)",
         summary.reason, summary.audio_s, summary.wall_s, summary.rtf, summary.windows, summary.alerts_raised,
         summary.pending_alerts, summary.saturated_samples, summary.unknown_windows,
+        summary.qemg_summaries, summary.qemg_skipped, summary.qemg_failed,
     )
     return summary.exit_code

@@ -22,6 +22,12 @@ acknowledged it. With neither, the local listeners are the delivery. New local o
 annotations) are listeners, given to :attr:`edge.runtime.options.RuntimeOptions.listeners`;
 acknowledging ones to ``RuntimeOptions.outputs``.
 
+QEMG stretch summaries (:mod:`edge.runtime.qemg_stretches`) take the same way out without the
+outbox: :meth:`Delivery.summary` hands each to the :attr:`Delivery.summary_listeners` (the JSON
+lines: a ``{"type": "qemg_summary", ...}`` line among the alerts) and, when the channel can
+carry it (:class:`SummaryChannel`), sends one QEMG_SUMMARY frame: fire-and-forget, never
+retransmitted nor stored (PROTOCOL.md §4; a lost summary is superseded by the next one).
+
 A run without a link or acknowledging output delivers (marks delivered) only the alerts stored
 likewise: those stored by a run with one wait for an acknowledgement (``needs_ack``), whatever
 runs in between.
@@ -39,7 +45,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from clikit import UserError
 
@@ -93,6 +99,24 @@ class AcknowledgingOutput(Protocol):
         ...
 
 
+class SummaryListener(Protocol):
+    """A QEMG summary output: ``on_summary`` once per stretch summary (in order), ``close`` at the end."""
+
+    def on_summary(self, summary: Any) -> None:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@runtime_checkable
+class SummaryChannel(Protocol):
+    """A way back to the amplifier that can also carry QEMG_SUMMARY frames, each sent once."""
+
+    def send_summary(self, frame: Any) -> None:
+        ...
+
+
 class CallbackListener:
     """A function as a listener; its failures are logged, never raised (a display must not stop
     detection)."""
@@ -115,9 +139,15 @@ class Wire:
 
     def __init__(self, channel: AlertChannel) -> None:
         self.channel = channel
+        #: The same channel when its type can carry QEMG_SUMMARY frames (else None: not sent).
+        self.summaries: SummaryChannel | None = channel if isinstance(channel, SummaryChannel) else None
 
     def on_alert(self, record: AlertRecord) -> None:
         self.channel.send_alert(record.to_frame())
+
+    def on_summary(self, summary: Any) -> None:
+        if self.summaries is not None:
+            self.summaries.send_summary(summary.to_frame())
 
     def acked(self) -> list[int]:
         return self.channel.acked_alerts()
@@ -143,6 +173,8 @@ class Delivery:
         #: Acknowledging outputs besides the wire (MQTT); see AcknowledgingOutput.
         self.outputs: list[AcknowledgingOutput] = []
         self._partial: dict[int, set[str]] = {}  # id → outputs that acknowledged it, not yet all
+        #: Outputs of QEMG stretch summaries (the JSON lines); see SummaryListener.
+        self.summary_listeners: list[SummaryListener] = []
 
     @classmethod
     def open(cls, outbox: str | Path | None, keep_delivered: int) -> "Delivery":
@@ -255,6 +287,19 @@ class Delivery:
         """Alerts not yet delivered: stored ones and held ones."""
         return self.outbox.pending_count() + len(self._held)
 
+    def summary(self, summary: Any) -> None:
+        """Hand a QEMG stretch summary (:class:`edge.runtime.qemg_stretches.StretchSummary`) to the
+        summary listeners and, once, to the wire (no outbox, no retransmission, no ACK)."""
+        log.info("QEMG %d: %.1f-%.1f s, %d unit(s), %s", summary.stretch_id, summary.start_s, summary.end_s,
+                 summary.n_units, summary.pattern)
+        for listener in self.summary_listeners:
+            try:
+                listener.on_summary(summary)
+            except OSError as exc:  # a summary is not kept for a later start: logged, not raised
+                log.warning("QEMG summary %d not written to every output (%s)", summary.stretch_id, exc)
+        if self.wire is not None:
+            self.wire.on_summary(summary)
+
     def stats(self, snapshot: dict[str, Any]) -> None:
         """Hand a stats snapshot (:meth:`StatsSnapshot.to_dict`) to the acknowledging outputs."""
         for out in self.outputs:
@@ -283,6 +328,9 @@ class Delivery:
             out.close()
         for listener in self.listeners:
             listener.close()
+        for listener in self.summary_listeners:
+            if listener not in self.listeners:
+                listener.close()
         self.outbox.close()
 
     def _write(self, rec: AlertRecord) -> None:

@@ -17,6 +17,7 @@ from edge.runtime.alerts import AlertRecord
 from edge.runtime.config import RuntimeConfig
 from edge.runtime.delivery import AcknowledgingOutput, AlertListener
 from edge.runtime.openset import OpenSetGuard, load_guard
+from edge.runtime.qemg_stretches import QemgConfig
 from edge.runtime.roles import Classifier, FeatureFrontend, SampleSource
 from edge.runtime.sources import OpenedSource, SourceSpec
 
@@ -38,6 +39,10 @@ class RuntimeOptions:
     ``stop_event``: set it to stop the service from another thread. ``drain_s``: how long to
     wait for outstanding ACKs when the stream ends or on stop. ``strict``: refuse (UserError) a
     source whose µV per LSB is unknown instead of warning.
+    ``qemg``: quantify voluntary stretches while running (:mod:`edge.runtime.qemg_stretches`):
+    None = when the bundle has the ``voluntary_muap`` class, True = required, False = off;
+    ``qemg_config``: stretch lengths, queue, muscle, pattern model (range-checked there);
+    ``summary_listeners``: more outputs of the stretch summaries (``on_summary``, ``close``).
     """
 
     bundle: Bundle | str | Path = "default"
@@ -63,6 +68,15 @@ class RuntimeOptions:
     #: Trust store of bundle-signing public keys (edge.signature); None = EMG_EDGE_TRUSTED_KEYS
     #: or /etc/emg-edge/trusted-keys when present, else no signature check.
     trusted_keys: str | Path | None = None
+    qemg: bool | None = None
+    qemg_config: QemgConfig = field(default_factory=QemgConfig)
+    summary_listeners: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.qemg not in (None, True, False):
+            raise ValueError(f"RuntimeOptions.qemg = {self.qemg!r}: must be None (auto), True or False")
+        if not isinstance(self.qemg_config, QemgConfig):
+            raise ValueError(f"RuntimeOptions.qemg_config must be a QemgConfig, got {type(self.qemg_config).__name__}")
 
 
 def load_config(config: RuntimeConfig | str | Path | None) -> RuntimeConfig:

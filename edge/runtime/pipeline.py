@@ -18,6 +18,10 @@ Gaps (missing samples per the amplifier's counter): up to ``max_gap_fill_s`` are
 zeros so timing stays exact; a longer gap, or the counter going backwards (amplifier reset),
 ends the segment: front-end, windows, smoothing and open episodes are reset and a new segment
 is anchored at the next block.
+
+:attr:`Pipeline.tap` (optional, set by the service: :class:`edge.runtime.qemg_stretches.StretchTracker`)
+sees what the chain sees: each block of calibrated samples with the source index of its first
+sample, each window's posteriors and span, and each new segment.
 """
 
 from __future__ import annotations
@@ -102,6 +106,9 @@ class Pipeline:
         self.counters = PipelineCounters()
         self._anchor: int | None = None  # source index where the current segment starts
         self._next: int | None = None  # next expected source index
+        #: Observer of samples(first_index, calibrated), window(probs, start, end) and reset()
+        #: (the QEMG stretch tracker); None = none.
+        self.tap: Any = None
 
     @property
     def window_s(self) -> float:
@@ -119,6 +126,8 @@ class Pipeline:
             self.decision.reset()
             if self.resampler is not None:
                 self.resampler.reset()
+            if self.tap is not None:
+                self.tap.reset()
         self._anchor = first_index
         self._next = first_index
         self.counters.segments += 1
@@ -145,11 +154,14 @@ class Pipeline:
     def _process(self, samples: np.ndarray) -> list[Detection]:
         if samples.size == 0:
             return []
+        first = self._next
         self._next += int(samples.size)
         self.counters.samples += int(samples.size)
         saturated = self.calibrator.saturated
         samples = self.calibrator.process(samples)  # at the bundle's µV/LSB before any filtering
         self.counters.saturated_samples += self.calibrator.saturated - saturated
+        if self.tap is not None:
+            self.tap.samples(first, samples)
         x = self.resampler.process(samples) if self.resampler is not None else samples
         feats = self.frontend.process(x)
         out: list[Detection] = []
@@ -164,4 +176,6 @@ class Pipeline:
             start = self._anchor + int(round(start_m * self._ratio))
             end = self._anchor + int(round(end_m * self._ratio))
             out.extend(self.decision.process(probs, start, end))
+            if self.tap is not None:
+                self.tap.window(probs, start, end)
         return out

@@ -43,6 +43,7 @@ from edge.runtime.delivery import CallbackListener, Delivery
 from edge.runtime.mqtt_sink import fleet_outputs
 from edge.runtime.options import RuntimeOptions, load_bundle_checked, load_config, load_guard_checked
 from edge.runtime.pipeline import Pipeline
+from edge.runtime.qemg_stretches import QemgRun
 from edge.runtime.reader import COALESCE_S, END, Reader, ScaleChange
 from edge.runtime.roles import SampleBlock
 from edge.runtime.signals import StopOnSignals
@@ -77,12 +78,16 @@ class Service:
                                   model_rate=int(self.bundle.sample_rate))
         self.signals = StopOnSignals(self.stop, opts.install_signal_handlers)
         self._reader: Reader | None = None
+        self._qemg: QemgRun | None = None
 
     def _connect_outputs(self, opts: RuntimeOptions) -> None:
         """The outputs (JSON lines, listeners, callback, MQTT) and the classifier."""
         if opts.alerts_jsonl is not None:
-            self.delivery.listeners.append(JsonlSink(opts.alerts_jsonl))
+            sink = JsonlSink(opts.alerts_jsonl)
+            self.delivery.listeners.append(sink)
+            self.delivery.summary_listeners.append(sink)  # QEMG summaries: same lines, "type" tells them apart
         self.delivery.listeners += opts.listeners
+        self.delivery.summary_listeners += opts.summary_listeners
         if opts.on_alert is not None:
             self.delivery.listeners.append(CallbackListener(opts.on_alert))
         self.delivery.outputs += opts.outputs + fleet_outputs(self.config.fleet)  # MQTT: [fleet] / --mqtt
@@ -107,6 +112,8 @@ class Service:
                 if self._reader is not None and self._reader.ident is not None:  # started
                     self.stop.set()
                     self._reader.join(timeout=2.0)
+                if self._qemg is not None:
+                    self._qemg.worker.close(0.0)  # no-op after a finished run
                 if opened is not None:
                     try:
                         opened.source.close()
@@ -137,6 +144,7 @@ class Service:
         pipe = Pipeline(self.bundle, self.classifier, self.config, rate, frontend=self.opts.frontend,
                         invert=opened.invert, guard=self.guard)
         scale = calibrate(pipe, opened, self.bundle, self.summary, self.opts.strict)
+        self._qemg = QemgRun.for_run(self.opts.qemg, self.opts.qemg_config, pipe, rate)
         log.info("front-end: %s; bridge COBS decoder: %s", frontend_kind(pipe.frontend), cobs_kind())
         if opened.n_samples is not None and opened.n_samples < pipe.window_samples:  # a file: the user's
             raise UserError(f"{opened.file} is {opened.n_samples / rate:.3f} s long, shorter than one analysis "
@@ -152,6 +160,8 @@ class Service:
         except (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
             # exit 2 (clikit's for these) is not restarted; once streaming nothing is the operator's
             raise SourceFault(f"stopped while running: {' '.join(str(exc).split())}") from exc
+        if self._qemg is not None:
+            self._qemg.finish(self.delivery.summary, reason == "end of stream", self.summary)
         if reason == "end of stream" and pipe.counters.windows == 0:
             short = (f"the stream ended after {pipe.counters.samples / rate:.3f} s, shorter than one analysis "
                      f"window ({pipe.window_samples / rate:.3f} s): nothing to classify")
@@ -185,6 +195,8 @@ class Service:
                           from_unit=True)
             elif item is not None:
                 self._feed(pipe, item, meter, clock)
+            if self._qemg is not None:
+                self._qemg.poll(self.delivery.summary)
             self.delivery.poll()
             if meter.due():
                 snap = self._snapshot(meter, pipe, opened)

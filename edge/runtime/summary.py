@@ -35,6 +35,9 @@ class RunSummary:
     source_rate: int = 0
     model_rate: int = 0
     model_id: str = ""
+    qemg_summaries: int = 0  # voluntary stretches summarised (edge.runtime.qemg_stretches)
+    qemg_skipped: int = 0  # stretches skipped: the worker's queue was full
+    qemg_failed: int = 0  # stretches whose quantification failed (logged)
     alerts: list[AlertRecord] = field(default_factory=list)
     #: The newest alerts raised this run (copied to :attr:`alerts` at the end).
     recent: deque[AlertRecord] = field(default_factory=lambda: deque(maxlen=SUMMARY_ALERTS), repr=False)

@@ -168,7 +168,8 @@ def test_replayed_file_alert_wall_clocks_never_follow_their_emission(tmp_path):
     out = tmp_path / "alerts.jsonl"
     summary = _run(RuntimeOptions(bundle="default", source=f"wav:{short}", speed=None, alerts_jsonl=out,
                                   install_signal_handlers=False))
-    alerts = [_json.loads(line) for line in out.read_text().splitlines()]
+    lines = [_json.loads(line) for line in out.read_text().splitlines()]
+    alerts = [x for x in lines if "type" not in x]  # QEMG summaries ("type": "qemg_summary") share the file
     assert summary.exit_code == 0 and alerts
     for a in alerts:
         assert a["onset_wall"] <= a["offset_wall"] <= a["emitted_wall"], a
