@@ -22,7 +22,6 @@ saturates at −32768..32767.
 from __future__ import annotations
 
 import importlib
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +30,12 @@ from typing import Any
 import numpy as np
 
 from clikit import UserError
-from firmware_bridge.host.source import Pacer, SampleBlock
+from firmware_bridge.host.source import FileReplay
 from firmware_bridge.host.wavfile import MAX_RATE_HZ, MIN_RATE_HZ
 
 __all__ = ["RecordError", "ChannelScale", "EdfChannel", "WfdbChannel", "RecordSource", "import_io_extra",
            "open_channel", "uv_to_int16", "IO_HINT"]
 
-log = logging.getLogger(__name__)
 
 IO_HINT = "install the 'io' extra: pip install 'emg-edge-kit[io]'"
 
@@ -248,7 +246,7 @@ def open_channel(path: str | Path, channel: int | str = 0) -> EdfChannel | WfdbC
     return WfdbChannel(path, channel)
 
 
-class RecordSource:
+class RecordSource(FileReplay):
     """One channel of an EDF/BDF file or WFDB record as a sample source, paced like ``WavSource``.
 
     Streams: reads :data:`READ_AHEAD` samples at a time (never the whole file) and hands out
@@ -275,43 +273,17 @@ class RecordSource:
         self.channels: int = reader.channels
         self.uv_per_lsb: float = float(uv_per_lsb) if uv_per_lsb is not None else reader.scale.uv_per_lsb
         self.uv_per_lsb_source = "parameter" if uv_per_lsb is not None else reader.origin
-        self._block = int(block)
-        self._next = 0
         self._buf = np.zeros(0, np.int16)
         self._buf_start = 0
-        self._pacer = Pacer(self.sample_rate, speed)
-        self._closed = False
+        self._start(speed, block)
 
-    def read_block(self, timeout: float | None = None) -> SampleBlock | None:
-        if self._closed:
-            raise EOFError("source closed")
-        if self._next >= self.n_samples:
-            raise EOFError(f"end of {self.path.name}")
-        n = min(self._block, self.n_samples - self._next)
-        if not self._pacer.wait_until(self._next + n, timeout):
-            return None
-        at = self._next - self._buf_start
-        if at + n > self._buf.size:
-            d = self.reader.read(self._next, max(n, READ_AHEAD))
+    def _samples(self, start: int, n: int) -> np.ndarray:
+        at = start - self._buf_start
+        if at + n > self._buf.size:  # served from READ_AHEAD-sample reads
+            d = self.reader.read(start, max(n, READ_AHEAD))
             self._buf, _ = uv_to_int16(self.reader.scale.to_uv(d), self.uv_per_lsb)
-            self._buf_start, at = self._next, 0
-        data = self._buf[at:at + n]
-        if data.size < n:  # the signal file ended before its header said: end the stream here
-            log.warning("%s: the signal ends %d samples early (%d of %d read); ending the stream", self.path,
-                        self.n_samples - self._next - data.size, self._next + data.size, self.n_samples)
-            self.n_samples = self._next + int(data.size)
-            if data.size == 0:
-                raise EOFError(f"end of {self.path.name} (truncated)")
-        block = SampleBlock(self._next, data.copy(), 0)
-        self._next += int(data.size)
-        return block
+            self._buf_start, at = start, 0
+        return self._buf[at:at + n].copy()
 
-    def close(self) -> None:
-        self._closed = True
+    def _release(self) -> None:
         self.reader.close()
-
-    def __enter__(self) -> "RecordSource":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

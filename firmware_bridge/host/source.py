@@ -20,7 +20,7 @@ import numpy as np
 
 from firmware_bridge.host.wavfile import MAX_RATE_HZ, MIN_RATE_HZ, WavFile
 
-__all__ = ["SampleBlock", "SampleSource", "WavSource", "parse_speed", "MIN_RATE_HZ", "MAX_RATE_HZ"]
+__all__ = ["SampleBlock", "SampleSource", "FileReplay", "WavSource", "parse_speed", "MIN_RATE_HZ", "MAX_RATE_HZ"]
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,62 @@ class Pacer:
         return True
 
 
-class WavSource:
+class FileReplay:
+    """A file replayed as a sample source: pacing, block numbering, the end of the stream.
+
+    Subclasses set ``path``, ``sample_rate`` (Hz), ``n_samples`` and give :meth:`_samples`
+    (int16, fewer than asked only when the file ended early) and :meth:`_release`. A file that
+    ends before its header said ends the stream there with a warning naming the shortfall.
+    """
+
+    path: Path
+    sample_rate: int
+    n_samples: int
+
+    def _start(self, speed: float | None, block: int) -> None:
+        self._block = int(block)
+        self._next = 0
+        self._closed = False
+        self._pacer = Pacer(self.sample_rate, speed)
+
+    def _samples(self, start: int, n: int) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _release(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def read_block(self, timeout: float | None = None) -> SampleBlock | None:
+        if self._closed:
+            raise EOFError("source closed")
+        if self._next >= self.n_samples:
+            raise EOFError(f"end of {self.path.name}")
+        n = min(self._block, self.n_samples - self._next)
+        if not self._pacer.wait_until(self._next + n, timeout):
+            return None
+        data = self._samples(self._next, n)
+        got = int(data.size)
+        if got < n:  # the file shrank under us: end the stream here, never spin on empty reads
+            log.warning("%s: the data ends %d frames early (%d of %d read; the file shrank?); ending the stream",
+                        self.path, self.n_samples - self._next - got, self._next + got, self.n_samples)
+            self.n_samples = self._next + got
+            if got == 0:
+                raise EOFError(f"end of {self.path.name} (truncated)")
+        block = SampleBlock(self._next, data, 0)
+        self._next += got
+        return block
+
+    def close(self) -> None:
+        self._closed = True
+        self._release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class WavSource(FileReplay):
     """A WAV file as a sample source, paced like a live amplifier.
 
     Every encoding of :class:`firmware_bridge.host.wavfile.WavFile` (8/16/24/32-bit integer,
@@ -191,40 +246,13 @@ class WavSource:
         #: Bits per sample and ``"pcm"``/``"float"`` of the file (for the start-up log).
         self.bits: int = self._wav.bits
         self.encoding: str = self._wav.encoding
-        self._block = int(block)
-        self._next = 0
-        self._closed = False
-        self._pacer = Pacer(self.sample_rate, speed)
+        self._start(speed, block)
 
-    def read_block(self, timeout: float | None = None) -> SampleBlock | None:
-        if self._closed:
-            raise EOFError("source closed")
-        if self._next >= self.n_samples:
-            raise EOFError(f"end of {self.path.name}")
-        n = min(self._block, self.n_samples - self._next)
-        if not self._pacer.wait_until(self._next + n, timeout):
-            return None
-        data, _ = self._wav.read_int16(self._next, n, self._channel)
-        got = int(data.size)
-        if got < n:  # the file shrank under us: end the stream here, never spin on empty reads
-            log.warning("%s: the data chunk ends %d frames early (%d of %d read; the file shrank?); ending the "
-                        "stream", self.path, self.n_samples - self._next - got, self._next + got, self.n_samples)
-            self.n_samples = self._next + got
-            if got == 0:
-                raise EOFError(f"end of {self.path.name} (truncated)")
-        block = SampleBlock(self._next, data, 0)
-        self._next += got
-        return block
+    def _samples(self, start: int, n: int) -> np.ndarray:
+        return self._wav.read_int16(start, n, self._channel)[0]
 
-    def close(self) -> None:
-        self._closed = True
+    def _release(self) -> None:
         self._wav.close()
-
-    def __enter__(self) -> "WavSource":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def read_wav_int16(path: str | Path, channel: int | None = 0) -> tuple[np.ndarray, int]:
