@@ -31,7 +31,7 @@ import numpy as np
 
 from clikit import UserError
 from firmware_bridge.host.source import FileReplay
-from firmware_bridge.host.wavfile import MAX_RATE_HZ, MIN_RATE_HZ
+from firmware_bridge.host.wavfile import MAX_RATE_HZ, MIN_RATE_HZ, round_to_int16
 
 __all__ = ["RecordError", "ChannelScale", "EdfChannel", "WfdbChannel", "RecordSource", "import_io_extra",
            "open_channel", "uv_to_int16", "IO_HINT"]
@@ -65,9 +65,7 @@ def import_io_extra(module: str, what: str) -> Any:
 
 def uv_to_int16(x_uv: np.ndarray, uv_per_lsb: float) -> tuple[np.ndarray, int]:
     """Physical µV → ``(int16 at uv_per_lsb µV per LSB, number saturated)``; half to even."""
-    r = np.rint(np.asarray(x_uv, dtype=np.float64) / uv_per_lsb)
-    clipped = int(np.count_nonzero((r > 32767) | (r < -32768)))
-    return np.clip(r, -32768, 32767).astype(np.int16), clipped
+    return round_to_int16(np.asarray(x_uv, dtype=np.float64) / uv_per_lsb)
 
 
 def unit_to_uv(unit: str, path: Path, what: str) -> float:

@@ -43,7 +43,7 @@ import numpy as np
 
 from firmware_bridge.host.wavinfo import WavFormatError, WavLayout, comment_uv_per_lsb, read_wav_layout
 
-__all__ = ["MIN_RATE_HZ", "MAX_RATE_HZ", "WavFile", "WavFormatError", "fraction", "to_int16"]
+__all__ = ["MIN_RATE_HZ", "MAX_RATE_HZ", "WavFile", "WavFormatError", "fraction", "round_to_int16", "to_int16"]
 
 #: Sample rates (Hz, per channel) accepted from a WAV file by the runtime and by ``convert``,
 #: and from a unit's HELLO or the ALSA capture rate: bounds what a header can make the host
@@ -81,7 +81,12 @@ def to_int16(x: np.ndarray) -> tuple[np.ndarray, int]:
         return np.array(x, dtype=np.int16, copy=True), 0
     if x.dtype == np.uint8:
         return ((x.astype(np.int16) - 128) * 256).astype(np.int16), 0  # fits: −32768..32512
-    r = np.rint(fraction(x) * FULL_SCALE_STEPS)
+    return round_to_int16(fraction(x) * FULL_SCALE_STEPS)
+
+
+def round_to_int16(steps: np.ndarray) -> tuple[np.ndarray, int]:
+    """Float int16 steps → ``(int16, number saturated)``: half to even, saturating at −32768..32767."""
+    r = np.rint(np.asarray(steps, dtype=np.float64))
     clipped = int(np.count_nonzero((r > 32767) | (r < -32768)))
     return np.clip(r, -32768, 32767).astype(np.int16), clipped
 
