@@ -74,6 +74,8 @@ _CLOSED = object()
 
 #: ALERT frames from the unit kept for :meth:`SerialLink.received_alerts` (oldest dropped beyond).
 MAX_UNIT_ALERTS = 256
+#: QEMG_SUMMARY frames waiting for the session at most (fire-and-forget; beyond, the oldest is dropped).
+MAX_SUMMARIES = 16
 #: Distinct unit alert ids remembered to drop retransmissions (PROTOCOL.md §8's 64, with margin).
 UNIT_ALERT_IDS = 1024
 #: Seconds between two log lines about the same kind of bad input from the unit.
@@ -122,6 +124,8 @@ class LinkStats:
     overflow_samples: int = 0      #: samples dropped while the reader stalled with the queue full
     unit_alerts: int = 0           #: ALERT frames the unit sent (ACKed; duplicates included)
     unit_alerts_dropped: int = 0   #: unit alerts never handed out (beyond MAX_UNIT_ALERTS waiting)
+    summaries_sent: int = 0        #: QEMG_SUMMARY frames sent (once each: no ACK, no retransmission)
+    summaries_dropped: int = 0     #: QEMG_SUMMARY frames never sent (beyond MAX_SUMMARIES waiting)
     link_up: bool = False          #: port open and the unit heard from within link_timeout_s
 
 
@@ -206,6 +210,7 @@ class SerialLink:
         self._peer_alerts: collections.deque[P.Alert] = collections.deque()
         self._peer_alert_ids: set[int] = set()
         self._peer_alert_order: collections.deque[int] = collections.deque()
+        self._summaries: collections.deque[P.QemgSummary] = collections.deque()
         self._channels = 1           # interleaved channels per the accepted HELLO in force
         self._accepting = False      # an accepted HELLO is in force (samples can be read)
         self._channel_refusal: str | None = None  # why the first HELLO was refused (ours to fix)
@@ -299,6 +304,18 @@ class SerialLink:
         with self._lock:
             old = self._pending.get(alert.alert_id)
             self._pending[alert.alert_id] = _Pending(alert, old.attempts if old else 0, 0.0)
+
+    def send_summary(self, frame: P.QemgSummary) -> None:
+        """Queue a QEMG_SUMMARY frame: sent once when the session is up, never ACKed nor
+        retransmitted (PROTOCOL.md §4); at most :data:`MAX_SUMMARIES` wait (oldest dropped)."""
+        if not isinstance(frame, P.QemgSummary):
+            raise TypeError(f"expected protocol.QemgSummary, got {type(frame).__name__}")
+        frame.validate()
+        with self._lock:
+            if len(self._summaries) >= MAX_SUMMARIES:
+                self._summaries.popleft()
+                self._stats.summaries_dropped += 1
+            self._summaries.append(frame)
 
     def acked_alerts(self) -> list[int]:
         """Alert ids the unit ACKed since the last call (each id once)."""
@@ -508,8 +525,12 @@ class SerialLink:
                         self._stats.alerts_retransmitted += 1
                     p.due = now + self._retry_timeout(p.attempts)
                     p.attempts += 1
+                summaries, self._summaries = list(self._summaries), collections.deque()
+                self._stats.summaries_sent += len(summaries)
             for p in due:
                 self._send(replace(p.alert))
+            for frame in summaries:
+                self._send(replace(frame))
         if now >= self._next_heartbeat:
             self._send(P.Heartbeat(uptime_ms=int(now * 1000) & 0xFFFFFFFF, state=P.StreamState.IDLE,
                                    next_index=0, rx_errors=self._decoder.stats.crc_errors & 0xFFFFFFFF))
