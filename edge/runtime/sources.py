@@ -22,8 +22,9 @@ serial unit states it in its HELLO; ALSA only through ``?uv_per_lsb=``; a WAV fi
 µV per int16 step, i.e. per 1/32768 of full scale whatever the bit depth (a float file's 1.0
 is 32768 steps: :mod:`firmware_bridge.host.wavfile`); EDF and WFDB through their header's
 physical units (:mod:`firmware_bridge.host.physio`, the same rule as ``convert``), or
-``?uv_per_lsb=``, which re-expresses the physical signal in that scale. Otherwise it is unknown: the runtime warns and uses the samples as they are, or refuses with
-``--strict``. ``invert=1`` (every kind) negates the samples (reversed electrodes).
+``?uv_per_lsb=``, which re-expresses the physical signal in that scale. Otherwise it is
+unknown: the runtime warns and uses the samples as they are, or refuses with ``--strict``.
+``invert=1`` (every kind) negates the samples (reversed electrodes).
 
 A serial port that is missing, busy or lost is reopened by
 :class:`firmware_bridge.host.link.SerialLink` (backoff up to 0.5 s); until the unit's HELLO arrives

@@ -256,8 +256,8 @@ class WavSource(FileReplay):
 
 
 def read_wav_int16(path: str | Path, channel: int | None = 0) -> tuple[np.ndarray, int]:
-    """Whole 16-bit PCM WAV file as ``(samples int16, sample_rate Hz)``: one ``channel``, or
-    with ``channel=None`` every channel as a steps × channels array."""
+    """Whole WAV file (any encoding :class:`WavSource` reads) as ``(samples int16, sample_rate Hz)``:
+    one ``channel``, or with ``channel=None`` every channel as a steps × channels array."""
     if channel is None:
         with WavSource(path, speed=None) as probe:
             n = probe.channels

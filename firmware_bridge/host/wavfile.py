@@ -105,8 +105,8 @@ class WavFile:
         self.path = Path(path)
         lay = read_wav_layout(self.path)
         if (lay.format_tag, lay.bits) not in ENCODINGS:
-            raise WavFormatError(f"{self.path}: unsupported WAV encoding (format tag {lay.format_tag}, {lay.bits} bits); "
-                                 "use 8/16/24/32-bit integer PCM or 32/64-bit float")
+            raise WavFormatError(f"{self.path}: unsupported WAV encoding (format tag {lay.format_tag}, "
+                                 f"{lay.bits} bits); use 8/16/24/32-bit integer PCM or 32/64-bit float")
         if lay.channels < 1 or lay.block_align != lay.channels * (lay.bits // 8):
             raise WavFormatError(f"{self.path}: block align {lay.block_align} does not match {lay.channels} x "
                                  f"{lay.bits}-bit samples")

@@ -104,7 +104,8 @@ def test_non_finite_float_sample_is_refused_where_it_is_met(tmp_path):
     scipy.io.wavfile.write(tmp_path / "f.wav", 10000, x)
     with WavFile(tmp_path / "f.wav") as w:
         assert w.read_int16(0, 50, 0)[0].size == 50
-        with pytest.raises(WavFormatError, match=r"f.wav: 1 samples are NaN or infinite \(first at sample 70, 0.007 s\)"):
+        with pytest.raises(WavFormatError, match=r"f.wav: 1 samples are NaN or infinite \(first at sample 70, "
+                                                 r"0.007 s\)"):
             w.read_int16(50, 50, 0)
 
 
