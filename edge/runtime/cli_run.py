@@ -32,9 +32,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bundle", default="default", help="model bundle: 'default' or a bundle directory")
     p.add_argument("--source", required=True,
                    help="serial:URL?baud=N (any pyserial URL or pty path), alsa:DEVICE[?rate=N&uv_per_lsb=X], "
-                        "wav:FILE[?uv_per_lsb=X]; any of them ?invert=1")
+                        "wav:FILE[?uv_per_lsb=X], edf:FILE[?channel=N|LABEL], wfdb:RECORD[?channel=N] (io extra); "
+                        "any of them ?invert=1")
     p.add_argument("--config", metavar="FILE.toml", help="runtime config (smoothing, detector rules, service)")
-    p.add_argument("--speed", default="1", help="WAV replay pacing: 1 = real time, N = N times faster, max")
+    p.add_argument("--speed", default="1", help="file replay pacing: 1 = real time, N = N times faster, max")
     p.add_argument("--alerts-jsonl", metavar="FILE", default="-",
                    help="append alerts as JSON lines to FILE ('-' = stdout, the default)")
     p.add_argument("--outbox", metavar="FILE", default=None,
