@@ -457,7 +457,20 @@ class SerialLink:
                 log.exception("unexpected error on %s; reconnecting", self.url)
                 self._close_port()
                 self._closing.wait(self.reconnect_max_s)
+        if self._port is not None and self._got_hello_this_session:
+            try:  # summaries queued just before the close still go out (they are never re-sent)
+                self._send_summaries()
+            except (serial.SerialException, OSError):
+                pass
         self._close_port()
+
+    def _send_summaries(self) -> None:
+        """Write the queued QEMG_SUMMARY frames once each (IO thread, session up)."""
+        with self._lock:
+            summaries, self._summaries = list(self._summaries), collections.deque()
+            self._stats.summaries_sent += len(summaries)
+        for frame in summaries:
+            self._send(replace(frame))
 
     def _service(self) -> None:
         """One round: read what is there (unless the reader is behind), then transmit."""
@@ -525,12 +538,9 @@ class SerialLink:
                         self._stats.alerts_retransmitted += 1
                     p.due = now + self._retry_timeout(p.attempts)
                     p.attempts += 1
-                summaries, self._summaries = list(self._summaries), collections.deque()
-                self._stats.summaries_sent += len(summaries)
             for p in due:
                 self._send(replace(p.alert))
-            for frame in summaries:
-                self._send(replace(frame))
+            self._send_summaries()
         if now >= self._next_heartbeat:
             self._send(P.Heartbeat(uptime_ms=int(now * 1000) & 0xFFFFFFFF, state=P.StreamState.IDLE,
                                    next_index=0, rx_errors=self._decoder.stats.crc_errors & 0xFFFFFFFF))

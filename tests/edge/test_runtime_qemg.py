@@ -238,3 +238,27 @@ def test_quantify_takes_any_length_at_44k1(n):
     cores = [(w.start + w.lo, w.start + w.hi) for w in windows(x, 44_100, BandConfig(), 176_400, 1000, 0.5)]
     assert cores[0][0] == 0 and cores[-1][1] == n
     assert all(a[1] == b[0] for a, b in zip(cores, cores[1:]))  # the cores partition the signal
+
+
+@pytest.mark.pty
+@pytest.mark.skipif(__import__("os").name != "posix", reason="needs a POSIX pty")
+def test_the_unit_receives_the_summary_frame_over_the_wire(tmp_path, contraction):
+    """End to end over a pty: the virtual amplifier streams the contraction, the runtime's stub
+    calls it voluntary, and the unit receives the QEMG_SUMMARY frame of the JSON line's summary."""
+    from firmware_bridge.sim.virtual_amp import VirtualAmplifier
+
+    truth, _ = contraction
+    amp = VirtualAmplifier(truth.pcm, 10_000, truth.uv_per_lsb, speed=None)
+    path = amp.start()
+    try:
+        res = run(run_opts(tmp_path, None, None, VoluntaryClassifier(), source=f"serial:{path}"))
+    finally:
+        amp.stop()
+    lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert res.exit_code == 0 and res.reason == "end of stream" and res.qemg_summaries == 1
+    assert [x["type"] for x in lines] == ["qemg_summary"] and lines[0]["n_units"] >= 3
+    assert amp.stats.qemg_summaries == 1 and amp.stats.acks_sent >= 1  # START ACKed; the summary is not
+    (frame,) = amp.qemg_summaries
+    expected = StretchSummary(**lines[0]).to_frame()
+    expected.seq = frame.seq  # the link's sequence number
+    assert frame == expected and frame.n_units == lines[0]["n_units"]
