@@ -213,7 +213,11 @@ class WfdbChannel(_Channel):
             self.channels = len(names)
             self._i = pick_channel(names, channel, self.path)
             self.n_samples = int(h.sig_len or 0)
-            if self.n_samples and self.read(self.n_samples - 1, 1).size < 1:
+            self._whole: np.ndarray | None = None
+            if not self.n_samples:  # a header without the length: the signal file says it, read once
+                self._whole = self._wfdb.rdrecord(self._record, channels=[self._i], physical=False).d_signal[:, 0]
+                self.n_samples = int(self._whole.size)
+            elif self.read(self.n_samples - 1, 1).size < 1:
                 raise ValueError("signal file too short")
         except (RecordError, FileNotFoundError):
             raise
@@ -231,6 +235,8 @@ class WfdbChannel(_Channel):
         n = max(0, min(int(n), self.n_samples - int(start)))
         if n == 0:
             return np.zeros(0, np.int64)
+        if self._whole is not None:
+            return self._whole[int(start):int(start) + n]
         rec = self._wfdb.rdrecord(self._record, sampfrom=int(start), sampto=int(start) + n, channels=[self._i],
                                   physical=False)
         return rec.d_signal[:, 0]

@@ -125,3 +125,14 @@ def test_missing_extra_is_one_line_naming_it(tmp_path, monkeypatch, module, cls)
 def test_uv_to_int16_rounds_half_to_even_and_counts_saturation():
     pcm, clipped = uv_to_int16(np.array([0.25, 0.75, -0.25, 1e9, -1e9]), 0.5)
     assert pcm.tolist() == [0, 2, 0, 32767, -32768] and clipped == 2
+
+
+def test_wfdb_header_without_a_length_reads_what_the_signal_file_holds(tmp_path):
+    wfdb = pytest.importorskip("wfdb")
+    wfdb.wrsamp("r", fs=RATE, units=["uV"], sig_name=["a"], d_signal=np.arange(-50, 50)[:, None].astype(np.int64),
+                fmt=["16"], adc_gain=[2.0], baseline=[0], write_dir=str(tmp_path))
+    lines = (tmp_path / "r.hea").read_text().splitlines()
+    lines[0] = " ".join(lines[0].split()[:3])  # "r 1 8000": no sample count (it is optional)
+    (tmp_path / "r.hea").write_text("\n".join(lines) + "\n")
+    _, pcm = drain(RecordSource(WfdbChannel(tmp_path / "r.hea"), speed=None, block=30))
+    assert pcm.tolist() == list(range(-50, 50))
