@@ -127,7 +127,7 @@ class Service:
     def _open(self) -> OpenedSource | None:
         src = self.opts.source
         if src is None:
-            raise UserError("no source: give --source serial:URL, alsa:DEVICE or wav:FILE")
+            raise UserError("no source: give --source serial:URL, alsa:DEVICE, wav:FILE, edf:FILE or wfdb:RECORD")
         if isinstance(src, OpenedSource):
             return src
         if not isinstance(src, (str, SourceSpec)):
