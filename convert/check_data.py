@@ -69,7 +69,8 @@ def add_parser(subparsers) -> None:
                               description=__doc__.splitlines()[0].split(": ", 1)[1])
     p.add_argument("dir", help="data directory: recordings with same-stem .csv or Audacity .txt labels")
     p.add_argument("--min-rate", type=int, default=None, help="refuse recordings below this rate (Hz)")
-    p.add_argument("--uv-per-lsb", type=float, default=None, help="µV per LSB for WAV files that do not say")
+    p.add_argument("--uv-per-lsb", type=float, default=None, help="µV per LSB of WAV files (overrides their scale comment; without either, 0.5); "
+                   "EDF/WFDB keep their header's physical values, re-expressed at this scale")
     p.add_argument("--sample-rate", type=int, default=44100, help="model rate for window counts (Hz)")
     p.add_argument("--window-s", type=float, default=1.0, help="window length (s)")
     p.add_argument("--hop-s", type=float, default=0.25, help="hop between windows (s)")
