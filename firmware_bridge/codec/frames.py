@@ -148,6 +148,20 @@ def _text(raw: bytes, name: str) -> str:
         raise FrameError(f"{name} is not valid UTF-8") from exc
 
 
+def _fraction_1e4(name: str, value: float) -> float:
+    """A fraction in [0, 1] at the wire's precision (units of 1e-4), or FrameError naming it."""
+    c = float(value)
+    if not (math.isfinite(c) and 0.0 <= c <= 1.0):
+        raise FrameError(f"{name} must be in [0, 1], got {value!r}")
+    return round(c * 10000) / 10000
+
+
+def _check_not_before(name: str, value: int, first: int) -> None:
+    """An end index (``value``) may not come before its start (``first``)."""
+    if value < first:
+        raise FrameError(f"{name} must be an integer in [{first}, {_U64[1]}], got {value!r}")
+
+
 def _known(enum_cls: type, value: int) -> int:
     """``value`` as a member of ``enum_cls`` when it names one (readable reprs), else the int."""
     try:
@@ -408,15 +422,11 @@ class Alert(Frame):
     RANGES = {"alert_id": _U32, "onset": _U64, "offset": _U64, "severity": _U8}
 
     def _normalise(self) -> None:
-        c = float(self.confidence)
-        if not (math.isfinite(c) and 0.0 <= c <= 1.0):
-            raise FrameError(f"confidence must be in [0, 1], got {self.confidence!r}")
-        self.confidence = round(c * 10000) / 10000
+        self.confidence = _fraction_1e4("confidence", self.confidence)
 
     def validate(self) -> None:
         super().validate()
-        if self.offset < self.onset:
-            raise FrameError(f"offset must be an integer in [{self.onset}, {_U64[1]}], got {self.offset!r}")
+        _check_not_before("offset", self.offset, self.onset)
         if not 0.0 <= self.confidence <= 1.0:
             raise FrameError(f"confidence must be in [0, 1], got {self.confidence!r}")
 
@@ -536,15 +546,11 @@ class QemgSummary(Frame):
     ENUMS = {"rule_pattern": QemgPattern, "model_pattern": QemgPattern}
 
     def _normalise(self) -> None:
-        c = float(self.model_confidence)
-        if not (math.isfinite(c) and 0.0 <= c <= 1.0):
-            raise FrameError(f"model_confidence must be in [0, 1], got {self.model_confidence!r}")
-        self.model_confidence = round(c * 10000) / 10000
+        self.model_confidence = _fraction_1e4("model_confidence", self.model_confidence)
 
     def validate(self) -> None:
         super().validate()
-        if self.end < self.start:
-            raise FrameError(f"end must be an integer in [{self.start}, {_U64[1]}], got {self.end!r}")
+        _check_not_before("end", self.end, self.start)
 
 
 #: Frame class of each type byte.

@@ -190,7 +190,8 @@ def test_worked_examples_in_protocol_md_are_what_the_codec_sends():
              re.findall(r"wire: +((?:[0-9a-f]{2} ?)+(?:\n +(?:[0-9a-f]{2} ?)+)*)", doc)]
     frames = [Stop(seq=1), Ack(FrameType.ALERT, 7, seq=42),
               Samples(1000, np.array([0, 1, -1, 256], np.int16), seq=5),
-              Alert(7, "fibrillation", 0.9, 48000, 52800, 2, seq=3)]
+              Alert(7, "fibrillation", 0.9, 48000, 52800, 2, seq=3),
+              QemgSummary(7, 48000, 348000, 4, 3, 3, 1234, 142, 2500, 1133, 0.87, seq=3)]
     assert wires == [encode(f) for f in frames]
 
 
