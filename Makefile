@@ -22,7 +22,7 @@ $(VENV)/.device-stamp: $(PY) setup.cfg pyproject.toml $(EXT_SRC)
 
 # Everything: device + training (TensorFlow) + tests + the MQTT fleet output.
 $(VENV)/.dev-stamp: $(PY) setup.cfg pyproject.toml $(EXT_SRC)
-	$(PIP) install -e ".[train,test,demo,fleet,io]"
+	$(PIP) install -e ".[train,test,demo,fleet,io,sweep]"
 	touch $@
 
 device-env: $(VENV)/.device-stamp

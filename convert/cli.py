@@ -19,6 +19,7 @@ COMMANDS: list[str] = [
     "convert.pattern_model",
     "convert.sign",
     "convert.annotations",
+    "convert.sweep",
 ]
 
 

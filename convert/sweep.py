@@ -1,0 +1,563 @@
+"""``emg-convert sweep``: a grid of trainings on Dask distributed, resumable, one folder per trial.
+
+``emg-convert sweep --grid GRID.toml --data DIR --out RESULTS/ [--workers N] [--address HOST:PORT]``
+trains every configuration of the grid (the cross product of its axes over a base), exports
+each as a verified int8 bundle and evaluates it on the evaluation sets the grid names.
+``emg-convert sweep-summary RESULTS/`` (:mod:`convert.sweep_summary`) prints mean ± sd over
+seeds per configuration and paired comparisons against a reference configuration.
+
+GRID.toml::
+
+    [base]                       # settings every trial shares
+    model = "cnn"                # cnn | crnn; other keys: the fields of ModelConfig and
+    epochs = 8                   # TrainConfig (widths, dropout, rnn, learning_rate, ...) and
+    widths = [16, 32, 48, 64]    # augment_copies / data_seed (the training features)
+    [axes]                       # the cross product of these lists is the trial list
+    seed = [0, 1, 2, 3, 4]
+    dropout = [0.0, 0.5]
+    [eval]                       # optional
+    sets = ["test", "monopolar"] # "test" = DIR/test; others: convert.conditions held-out sets
+    test_clips = 4               # size of each held-out condition set (per class), and
+    test_recordings = 2          # its 60 s examinations
+
+``DIR`` is the ``emg-convert synth`` layout (``train/``, ``val/``, ``test/`` data directories)
+or one flat data directory (20 % of its recordings, by recording, split off for validation
+with ``data_seed``; then ``test`` is not available).
+
+Each trial has a stable id (sha256 of its resolved configuration: model and training settings
+with every default filled in, so a changed kit default means a new trial) and the folder
+``RESULTS/<id>/`` with ``config.json``, ``metrics.json`` (per evaluation set: int8 macro-F1,
+pathological sensitivity and specificity, share of voluntary and of normal windows called
+pathological, :func:`convert.conditions.figures`) and ``bundle/``. A trial is built in
+``RESULTS/.tmp-<id>-<pid>/`` and renamed into place when complete, so an interrupted sweep
+leaves no half result; a rerun skips every trial whose ``metrics.json`` exists.
+
+Features are computed once by the driver, before any trial is submitted: the clean frames
+through the feature cache (:mod:`convert.featcache`, ``--cache``), the windows of each
+training-data variant and evaluation set as ``.npy`` files under ``RESULTS/_features/`` that
+the workers memory-map. Training seeds vary the initialisation, batch order, dropout and
+SpecAugment draws; the data split and chain copies follow ``data_seed`` (default 0).
+
+Why Dask distributed and not Ray (Tune): the grid is fixed, so Tune's search algorithms and
+trial schedulers are not needed; Dask is pure Python and light (Ray ships large binary wheels
+and a heavier runtime: object store, raylet, dashboard); its futures give what a resumable
+sweep needs plainly (submit one task per pending trial, ``retries`` if a worker dies,
+``as_completed``), and ``--address`` connects to any running ``dask scheduler``. The engine is
+the optional ``sweep`` extra (``pip install 'emg-edge-kit[sweep]'``), never a device
+dependency. Each worker process runs one trial at a time with TensorFlow limited to one
+intra-op and one inter-op thread, so N workers use N cores. With ``--address`` the workers
+must have the kit installed and share ``RESULTS/`` with the driver (same path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import time
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+CONFIG_FILE, METRICS_FILE, BUNDLE, SWEEP_FILE = "config.json", "metrics.json", "bundle", "sweep.json"
+FEATURES = "_features"
+#: Lowest input rate (Hz) the trials' bundles accept (as ``emg-convert train``'s default).
+MIN_RATE = 4000
+#: Settings that choose the training features rather than the model or the optimiser.
+DATA_KEYS = {"augment_copies": 1, "data_seed": 0}
+#: TrainConfig fields a grid may not set (output only).
+_NOT_GRID = {"verbose"}
+EVAL_KEYS = ("sets", "test_clips", "test_recordings")
+SECTIONS = ("base", "axes", "eval")
+EXTRA_HINT = "emg-convert sweep needs the sweep extra (Dask distributed): pip install 'emg-edge-kit[sweep]'"
+
+
+def _trial_defaults() -> dict[str, Any]:
+    """Every key a grid may set and its default: ``model``, the fields of ModelConfig (but
+    ``arch``) and TrainConfig (but ``verbose``), and :data:`DATA_KEYS`. Read from the dataclasses,
+    so an option added to them is a grid key at once."""
+    from convert.models import ModelConfig
+    from convert.train import TrainConfig
+
+    out: dict[str, Any] = {"model": "cnn"}
+    for cls, skip in ((ModelConfig, {"arch"}), (TrainConfig, _NOT_GRID)):
+        for f in fields(cls):
+            if f.name not in skip:
+                out[f.name] = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    out.update(DATA_KEYS)
+    return out
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of ``default`` (int → float; lists → tuples), else ValueError."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} = {value!r}: expected true or false")
+        return value
+    if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(default, str) and isinstance(value, str):
+        return value
+    if isinstance(default, tuple) and isinstance(value, (list, tuple)):
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    raise ValueError(f"{key} = {value!r}: expected {type(default).__name__} (default {default!r})")
+
+
+def _jsonable(v: Any) -> Any:
+    return [_jsonable(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training: ``settings`` as the grid gives them (base + this trial's axis values),
+    ``config`` resolved (every default filled in, JSON types); ``id`` = sha256 of ``config``."""
+
+    settings: dict
+    config: dict
+    id: str
+
+    def model_config(self):
+        from convert.models import ModelConfig
+
+        keys = {f.name for f in fields(ModelConfig)} - {"arch"}
+        return ModelConfig.default(self.config["model"], **{k: v for k, v in self.settings.items() if k in keys})
+
+    def train_config(self):
+        from convert.train import TrainConfig
+
+        return TrainConfig(**{f.name: self.config[f.name] for f in fields(TrainConfig) if f.name not in _NOT_GRID},
+                           verbose=0)
+
+    @property
+    def data_key(self) -> str:
+        return "a{augment_copies}-s{data_seed}".format(**self.config)
+
+
+def make_trial(settings: dict) -> Trial:
+    """Validate ``settings`` (grid keys → values) and resolve them into a :class:`Trial`."""
+    defaults = _trial_defaults()
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(defaults))}")
+    s = {k: _coerce(k, v, defaults[k]) for k, v in settings.items()}
+    if s.get("model", "cnn") == "cnn" and "rnn" in s:
+        raise ValueError(f"rnn = {s['rnn']!r} applies to model = \"crnn\" only")
+    for k in DATA_KEYS:
+        if s.get(k, 0) < 0:
+            raise ValueError(f"{k} = {s[k]} must be >= 0")
+    from convert.models import ARCHITECTURES
+
+    if s.get("model", "cnn") not in ARCHITECTURES:
+        raise ValueError(f"model = {s['model']!r} not one of {ARCHITECTURES}")
+    settings = {k: _jsonable(v) for k, v in s.items()}
+    # the dataclasses validate ranges and name the allowed values
+    mcfg = Trial(settings, {"model": s.get("model", "cnn")}, "").model_config()
+    cfg = {"model": mcfg.arch, **{k: v for k, v in mcfg.to_dict().items() if k != "arch"}}
+    cfg.update({k: _jsonable(s.get(k, d)) for k, d in defaults.items() if k not in cfg})
+    cfg = json.loads(json.dumps(cfg, sort_keys=True))
+    Trial(settings, cfg, "").train_config()
+    digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return Trial(settings=settings, config=cfg, id=digest[:16])
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Evaluation sets: ``"test"`` (DIR/test) and names of :data:`convert.conditions.CONDITIONS`
+    (simulated held-out condition sets of ``test_clips`` clips per class and
+    ``test_recordings`` 60 s examinations)."""
+
+    sets: tuple[str, ...] = ("test",)
+    test_clips: int = 4
+    test_recordings: int = 2
+
+    def __post_init__(self) -> None:
+        from convert.conditions import CONDITIONS
+
+        allowed = ("test", *CONDITIONS)
+        bad = [s for s in self.sets if s not in allowed]
+        if bad or not self.sets or len(set(self.sets)) != len(self.sets):
+            raise ValueError(f"eval.sets {list(self.sets)}: give distinct names from {', '.join(allowed)}")
+        if not 1 <= self.test_clips <= 1000 or not 0 <= self.test_recordings <= 1000:
+            raise ValueError(f"eval.test_clips {self.test_clips} (1..1000) / test_recordings "
+                             f"{self.test_recordings} (0..1000) out of range")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A validated sweep grid: ``base`` settings, ``axes`` (key → list of values) and ``eval``."""
+
+    base: dict = field(default_factory=dict)
+    axes: dict = field(default_factory=dict)
+    eval: EvalSpec = EvalSpec()
+
+    def __post_init__(self) -> None:
+        for k, vals in self.axes.items():
+            if not isinstance(vals, list) or not vals:
+                raise ValueError(f"axes.{k} = {vals!r}: give a non-empty list of values")
+            if len({json.dumps(_jsonable(v)) for v in vals}) != len(vals):
+                raise ValueError(f"axes.{k} = {vals!r}: values repeat")
+        allowed = _trial_defaults()
+        unknown = sorted((set(self.base) | set(self.axes)) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        both = sorted(set(self.base) & set(self.axes))
+        if both:
+            raise ValueError(f"key(s) {', '.join(both)} in both [base] and [axes]; give each in one")
+        trials = self.trials()  # validates every combination (and the keys)
+        ids = [t.id for t in trials]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two axis combinations resolve to the same configuration (e.g. a value equal to "
+                             "the default next to the default); remove one")
+
+    def trials(self) -> list[Trial]:
+        keys = sorted(self.axes)
+        out = []
+        for combo in itertools.product(*(self.axes[k] for k in keys)):
+            try:
+                out.append(make_trial({**self.base, **dict(zip(keys, combo))}))
+            except ValueError as exc:
+                where = ", ".join(f"{k}={v!r}" for k, v in zip(keys, combo))
+                raise ValueError(f"{exc}" + (f" (trial {where})" if where else "")) from None
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Grid":
+        unknown = sorted(set(data) - set(SECTIONS))
+        if unknown:
+            raise ValueError(f"unknown section(s) {', '.join(unknown)}; allowed: {', '.join(SECTIONS)}")
+        ev = dict(data.get("eval", {}))
+        bad = sorted(set(ev) - set(EVAL_KEYS))
+        if bad:
+            raise ValueError(f"unknown key(s) eval.{', eval.'.join(bad)}; allowed: {', '.join(EVAL_KEYS)}")
+        if "sets" in ev:
+            ev["sets"] = tuple(ev["sets"]) if isinstance(ev["sets"], list) else (ev["sets"],)
+        return cls(base=dict(data.get("base", {})), axes=dict(data.get("axes", {})), eval=EvalSpec(**ev))
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Grid":
+        """Read and validate GRID.toml; errors name the file and the bad key or value."""
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"grid {path}: not valid TOML ({exc})") from None
+        try:
+            return cls.from_dict(data)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"grid {path}: {exc}") from None
+
+    def to_dict(self) -> dict:
+        return {"base": self.base, "axes": self.axes, "eval": {**asdict(self.eval), "sets": list(self.eval.sets)}}
+
+
+# ---------------------------------------------------------------- features (driver side)
+
+def data_dirs(root: Path) -> dict[str, Path | None]:
+    """``train``/``val``/``test`` data directories of ``root`` (synth layout), or ``root`` as train."""
+    if (root / "train").is_dir():
+        return {s: (root / s if (root / s).is_dir() else None) for s in ("train", "val", "test")}
+    return {"train": root, "val": None, "test": None}
+
+
+def _save_set(folder: Path, X: np.ndarray, y: np.ndarray, info: dict) -> None:
+    """Write one window set atomically (temp folder, rename): ``X.npy``, ``y.npy``, ``info.json``."""
+    tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "X.npy", np.ascontiguousarray(X))
+    np.save(tmp / "y.npy", np.asarray(y, np.int64))
+    (tmp / "info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+def load_set(folder: Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(X memory-mapped, y, info) of a set written by :func:`_save_set`."""
+    info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
+    return np.load(folder / "X.npy", mmap_mode="r"), np.load(folder / "y.npy"), info
+
+
+def prepare_features(grid: Grid, trials: list[Trial], data: Path, results: Path, cache_dir: Path,
+                     log: Callable[[str], None] = print) -> Path:
+    """Build every window set the ``trials`` need under ``RESULTS/_features/`` (kept ones are
+    reused): ``train-<data_key>``, ``val-<data_key>`` with ``quant.json``, ``eval-<set>``."""
+    from convert import trainset
+    from convert.conditions import NATIVE_RATE, Sizes, build_test_sets
+
+    feat = results / FEATURES
+    fe, wcfg = trainset.default_frontend_config(NATIVE_RATE), trainset.window_config(1.0, 0.25)
+    cache = trainset.open_cache(cache_dir)
+    dirs = data_dirs(data)
+    loaded: dict[str, list] = {}
+
+    def recs(split: str) -> list:
+        if split not in loaded:
+            loaded[split] = trainset.load_dir(dirs[split], fe.sample_rate, MIN_RATE)
+        return loaded[split]
+
+    for key in sorted({t.data_key for t in trials}):
+        if (feat / f"train-{key}" / "info.json").is_file() and (feat / f"val-{key}" / "info.json").is_file():
+            continue
+        t0, cfg = time.time(), next(t.config for t in trials if t.data_key == key)
+        if dirs["val"] is not None:
+            tr_recs, va_recs = recs("train"), recs("val")
+        else:
+            tr_recs, va_recs = trainset.split_recordings(recs("train"), 0.2, cfg["data_seed"])
+        tr = trainset.features(tr_recs, fe, wcfg, cache=cache, augment_copies=cfg["augment_copies"],
+                               seed=cfg["data_seed"])
+        va = trainset.features(va_recs, fe, wcfg, cache=cache)
+        quant = trainset.fit_quantizer(tr.X)
+        _save_set(feat / f"val-{key}", va.X, va.y, {"summary": va.summary()})
+        _save_set(feat / f"train-{key}", tr.X, tr.y, {"summary": tr.summary(), "quantizer": quant.to_dict()})
+        log(f"features {key}: train {len(tr)} windows, validation {len(va)} [{time.time() - t0:.0f} s]")
+    missing = [s for s in grid.eval.sets if not (feat / f"eval-{s}" / "info.json").is_file()]
+    if "test" in missing:
+        if dirs["test"] is None:
+            raise ValueError(f"eval set 'test' needs {data}/test (a data directory); or list only held-out "
+                             "condition sets in [eval] sets")
+        te = trainset.features(recs("test"), fe, wcfg, cache=cache)
+        _save_set(feat / "eval-test", te.X, te.y, {"summary": te.summary(), "source": str(dirs["test"])})
+        log(f"features test: {len(te)} windows")
+    conds = [s for s in missing if s != "test"]
+    if conds:
+        sizes = Sizes(test_clips=grid.eval.test_clips, test_recordings=grid.eval.test_recordings)
+        for name, t in build_test_sets(sizes, fe, wcfg, names=conds, log=log).items():
+            _save_set(feat / f"eval-{name}", t["features"].X, t["features"].y, {"summary": t["features"].summary(),
+                                                                                **t["info"]})
+    return feat
+
+
+# ---------------------------------------------------------------- one trial (worker side)
+
+def limit_threads() -> None:
+    """One intra-op and one inter-op TensorFlow thread (and one BLAS/OpenMP thread) in this
+    process, so N worker processes use N cores. Set before TensorFlow starts its runtime; a
+    second call in the same process changes nothing."""
+    for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ[var] = "1"  # also inherited by the CRNN's isolated converter child
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # N workers' C++ info lines drown the trial log
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # runtime already initialised in this worker: the first call set it
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def run_trial(trial: dict, results: str, eval_sets: list[str]) -> dict:
+    """Train, export and evaluate one trial (``trial``: :class:`Trial` as a dict) into
+    ``RESULTS/<id>/``; returns its metrics (``{"skipped": True}`` if they exist already)."""
+    limit_threads()
+    import keras
+
+    from convert import trainset
+    from convert.conditions import figures
+    from convert.evaluate import evaluate_windows
+    from convert.openset import add_open_set
+    from convert.train import train_and_export
+    from edge.bundle import load_bundle
+    from edge.inference import FeatureQuantizer
+
+    t = Trial(**trial)
+    root = Path(results)
+    final = root / t.id
+    if (final / METRICS_FILE).is_file():
+        return {"id": t.id, "skipped": True}
+    keras.backend.clear_session()  # a worker runs many trials: drop the previous graphs
+    t0 = time.time()
+    tmp = root / f".tmp-{t.id}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        feat = root / FEATURES
+        Xtr, ytr, info = load_set(feat / f"train-{t.data_key}")
+        Xva, yva, vinfo = load_set(feat / f"val-{t.data_key}")
+        tr = trainset.FeatureSet(Xtr, ytr, np.zeros(len(ytr), np.int64))
+        va = trainset.FeatureSet(Xva, yva, np.zeros(len(yva), np.int64))
+        fe, wcfg = trainset.default_frontend_config(44100), trainset.window_config(1.0, 0.25)
+        result = train_and_export(tmp / BUNDLE, tr, va, FeatureQuantizer.from_dict(info["quantizer"]),
+                                  t.model_config(), t.train_config(), fe, wcfg, MIN_RATE,
+                                  data_summary={"sweep_trial": t.id, "train": info["summary"],
+                                                "val": vinfo["summary"]})
+        add_open_set(tmp / BUNDLE, Xtr, ytr, Xva, yva)
+        bundle = load_bundle(tmp / BUNDLE)
+        sets = {}
+        for name in eval_sets:
+            X, y, _ = load_set(feat / f"eval-{name}")
+            sets[name] = figures(evaluate_windows(bundle, np.asarray(X), y, latency=False))
+        epochs = len(result.history.get("loss", []))
+        metrics = {
+            "id": t.id, "sets": sets, "val_macro_f1": round(result.best_val_macro_f1, 6),
+            "best_epoch": result.best_epoch, "epochs_run": epochs, "train_windows": int(len(ytr)),
+            "fit_seconds": round(result.seconds, 2),
+            "windows_per_s": round(len(ytr) * epochs / max(result.seconds, 1e-9), 1),
+            "seconds": round(time.time() - t0, 2), "bundle": bundle.model_id,
+        }
+        (tmp / CONFIG_FILE).write_text(json.dumps({"id": t.id, "settings": t.settings, "config": t.config}, indent=1)
+                                  + "\n", encoding="utf-8")
+        (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+        try:
+            os.rename(tmp, final)  # atomic: the trial appears complete or not at all
+        except OSError:
+            if not (final / METRICS_FILE).is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # finished meanwhile by another worker
+        return metrics
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------- driver
+
+def pending(trials: list[Trial], results: Path) -> list[Trial]:
+    """Trials without ``RESULTS/<id>/metrics.json`` (a folder without it is stale: removed)."""
+    out = []
+    for t in trials:
+        if not (results / t.id / METRICS_FILE).is_file():
+            shutil.rmtree(results / t.id, ignore_errors=True)
+            out.append(t)
+    return out
+
+
+def _client(workers: int | None, address: str | None):
+    """A Dask client on ``address`` or on a new LocalCluster of ``workers`` single-thread
+    processes (default: all local cores). Returns (client, cluster or None)."""
+    from clikit import UserError
+
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UserError(EXTRA_HINT) from None
+    if address:
+        try:
+            return Client(address, timeout="20s"), None
+        except (OSError, TimeoutError) as exc:
+            raise UserError(f"--address {address}: no Dask scheduler answered ({exc})") from None
+    n = workers or len(os.sched_getaffinity(0))
+    # memory_limit=0: no nanny restarts on a training's memory peak; dashboard off (needs bokeh)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, memory_limit=0,
+                           dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def _warm() -> bool:
+    limit_threads()
+    import keras  # noqa: F401 - import TensorFlow/Keras once per worker, before timing
+
+    return True
+
+
+def run_sweep(grid: Grid, data: Path, results: Path, workers: int | None = None, address: str | None = None,
+              cache_dir: Path | None = None, retries: int = 1, log: Callable[[str], None] = print) -> dict:
+    """Run the pending trials of ``grid``; returns counts and timings (s):
+    ``{"trials", "skipped", "ran", "failed", "prepare_s", "startup_s", "trials_s", "errors"}``."""
+    from clikit import UserError
+
+    results.mkdir(parents=True, exist_ok=True)
+    trials = grid.trials()
+    meta = {"grid": grid.to_dict(), "data": str(data.resolve()), "trials": sorted(t.id for t in trials)}
+    sweep_file = results / SWEEP_FILE
+    if sweep_file.is_file():
+        old = json.loads(sweep_file.read_text(encoding="utf-8"))
+        if old.get("data") != meta["data"]:
+            raise UserError(f"{results} holds a sweep on {old.get('data')}, not {meta['data']}; use another --out")
+        meta["trials"] = sorted(set(old.get("trials", [])) | set(meta["trials"]))
+    sweep_file.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    for stale in results.glob(".tmp-*"):  # a killed trial's half-built folder (one sweep per RESULTS)
+        shutil.rmtree(stale, ignore_errors=True)
+    todo = pending(trials, results)
+    out = {"trials": len(trials), "skipped": len(trials) - len(todo), "ran": 0, "failed": 0, "errors": {},
+           "prepare_s": 0.0, "startup_s": 0.0, "trials_s": 0.0}
+    log(f"{len(trials)} trials: {out['skipped']} done, {len(todo)} to run")
+    if not todo:
+        return out
+    t0 = time.time()
+    prepare_features(grid, todo, data, results, cache_dir or results / "_featcache", log)
+    out["prepare_s"] = round(time.time() - t0, 2)
+    t0 = time.time()
+    client, cluster = _client(workers, address)
+    try:
+        from distributed import as_completed
+
+        client.run(_warm)
+        out["startup_s"] = round(time.time() - t0, 2)
+        t0 = time.time()
+        futures = {client.submit(run_trial, {"settings": t.settings, "config": t.config, "id": t.id}, str(results),
+                                 list(grid.eval.sets), key=f"trial-{t.id}", pure=False, retries=retries): t
+                   for t in todo}
+        for fut in as_completed(futures):
+            t = futures[fut]
+            label = " ".join(f"{k}={v}" for k, v in sorted(t.settings.items()) if k in grid.axes)
+            if fut.status == "error":
+                out["failed"] += 1
+                out["errors"][t.id] = f"{type(fut.exception()).__name__}: {fut.exception()}"
+                log(f"trial {t.id} ({label}) FAILED: {out['errors'][t.id]}")
+                continue
+            m = fut.result()
+            out["ran"] += 1
+            first = next(iter(m["sets"].values()), {})
+            log(f"trial {t.id} ({label}) done: val macro-F1 {m['val_macro_f1']:.3f}, "
+                f"{next(iter(m['sets']), '-')} int8 macro-F1 {first.get('int8_macro_f1', float('nan')):.3f} "
+                f"[{m['seconds']:.0f} s]")
+        out["trials_s"] = round(time.time() - t0, 2)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return out
+
+
+# ---------------------------------------------------------------- CLI
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("sweep", help="train a grid of configurations on Dask (resumable, one folder a trial)",
+                              description="Run the cross product of a grid's axes on local cores or a Dask "
+                                          "cluster; each trial writes config.json, metrics.json and its bundle.")
+    p.add_argument("--grid", required=True, help="GRID.toml: [base], [axes], optional [eval]")
+    p.add_argument("--data", required=True, help="data directory: train/ val/ test/ (emg-convert synth) or flat")
+    p.add_argument("--out", required=True, help="results directory (RESULTS/<trial id>/ per trial)")
+    p.add_argument("--workers", type=int, help="local worker processes, one thread each (default: all cores)")
+    p.add_argument("--address", help="HOST:PORT of a running Dask scheduler (instead of local workers)")
+    p.add_argument("--cache", help="feature cache directory (default: OUT/_featcache)")
+    p.add_argument("--retries", type=int, default=1, help="re-runs of a trial whose worker died (default 1)")
+    p.set_defaults(func=_cmd_sweep)
+    from convert.sweep_summary import add_parser as add_summary
+
+    add_summary(subparsers)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from clikit import UserError
+
+    try:
+        import distributed  # noqa: F401 - fail before any work without the extra
+    except ImportError:
+        raise UserError(EXTRA_HINT) from None
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise UserError(f"--workers {args.workers} out of range 1..1024")
+    if not 0 <= args.retries <= 10:
+        raise UserError(f"--retries {args.retries} out of range 0..10")
+    data = Path(args.data)
+    if not data.is_dir():
+        raise UserError(f"--data {data} is not a directory")
+    grid = Grid.from_toml(args.grid)
+    res = run_sweep(grid, data, Path(args.out), args.workers, args.address,
+                    Path(args.cache) if args.cache else None, args.retries)
+    print(json.dumps({k: v for k, v in res.items() if k != "errors"}), flush=True)
+    return 1 if res["failed"] else 0

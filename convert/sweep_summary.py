@@ -1,0 +1,192 @@
+"""``emg-convert sweep-summary RESULTS/``: mean ± sd over seeds per configuration, paired tests.
+
+A *configuration* is a trial's resolved config without its ``seed``; trials that differ only
+in the seed are its repeats. For every evaluation set and metric (:data:`METRICS`) the summary
+gives mean ± sd (ddof 1) over seeds, and for every configuration against the reference
+(``--reference KEY=VALUE[,KEY=VALUE]``; default: the first value of every axis but ``seed``) a
+**paired** comparison over the seeds both have: the mean difference d̄ (configuration −
+reference), its 95 % percentile-bootstrap confidence interval (10,000 resamples of the seed
+differences, numpy, generator seed 0) and the two-sided **sign-flip permutation test** p-value
+(exact: all 2^n sign patterns of the n differences for n ≤ 16, else 100,000 random ones).
+The smallest attainable p is 2/2^n: 0.0625 with 5 seeds, 0.031 with 6 — five seeds cannot
+reach p < 0.05, and a bootstrap CI over so few seeds is narrower than it should be.
+
+Writes ``RESULTS/summary.json`` and ``RESULTS/summary.md`` (Markdown tables for
+docs/TRAINING.md) and prints the Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+#: Figures compared (keys of :func:`convert.conditions.figures`); the last two: lower is better.
+METRICS = ("int8_macro_f1", "sensitivity", "specificity", "voluntary_called_pathological")
+_HEAD = {"int8_macro_f1": "int8 macro-F1", "sensitivity": "path. sensitivity",
+         "specificity": "path. specificity", "voluntary_called_pathological": "voluntary → path."}
+#: Exact sign-flip enumeration up to this many differences (2^16 patterns).
+EXACT_MAX = 16
+
+
+def sign_flip_p(d: np.ndarray, n_random: int = 100_000, seed: int = 0) -> float:
+    """Two-sided p of the paired sign-flip test: the share of sign patterns whose |mean| is at
+    least the observed |mean| (the observed pattern included, so p >= 2/2^n for n <= 16)."""
+    d = np.asarray(d, np.float64)
+    n = len(d)
+    if n == 0:
+        return float("nan")
+    if n <= EXACT_MAX:
+        signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+    else:
+        signs = np.random.default_rng(seed).choice((-1, 1), size=(n_random, n))
+        signs[0] = 1
+    means = np.abs(signs @ d) / n
+    return float(np.mean(means >= abs(d.mean()) - 1e-12))
+
+
+def bootstrap_ci(d: np.ndarray, level: float = 0.95, n_resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``d`` (resampling its elements)."""
+    d = np.asarray(d, np.float64)
+    if len(d) < 2:
+        return (float("nan"), float("nan"))
+    idx = np.random.default_rng(seed).integers(0, len(d), size=(n_resamples, len(d)))
+    means = d[idx].mean(axis=1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def load_trials(results: Path) -> list[dict]:
+    """Every finished trial under ``results``: ``{"id", "settings", "config", "metrics"}``."""
+    out = []
+    for m in sorted(results.glob("*/metrics.json")):
+        c = json.loads((m.parent / "config.json").read_text(encoding="utf-8"))
+        out.append({**c, "metrics": json.loads(m.read_text(encoding="utf-8"))})
+    return out
+
+
+def _conf_key(config: dict) -> str:
+    return json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True)
+
+
+def _label(settings: dict, varying: list[str]) -> str:
+    return ", ".join(f"{k}={json.dumps(settings.get(k))}" for k in varying) or "(all)"
+
+
+def parse_reference(text: str) -> dict:
+    """``KEY=VALUE[,KEY=VALUE]`` → dict (values read as JSON where they parse: 0.5, true, "cnn")."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise ValueError(f"--reference {text!r}: give KEY=VALUE pairs separated by commas")
+        k, v = (s.strip() for s in part.split("=", 1))
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def summarise(results: Path, reference: dict | None = None) -> dict:
+    """Group the trials of ``results`` by configuration; mean ± sd and paired tests (see module)."""
+    trials = load_trials(results)
+    if not trials:
+        raise ValueError(f"{results}: no finished trial (no */metrics.json)")
+    sweep = results / "sweep.json"
+    axes = json.loads(sweep.read_text(encoding="utf-8"))["grid"]["axes"] if sweep.is_file() else {}
+    keys = sorted({k for t in trials for k in t["settings"]} - {"seed"})
+    varying = [k for k in keys if len({json.dumps(t["settings"].get(k)) for t in trials}) > 1]
+    confs: dict[str, dict] = {}
+    for t in trials:
+        c = confs.setdefault(_conf_key(t["config"]), {"label": _label(t["settings"], varying),
+                                                     "settings": {k: t["settings"].get(k) for k in varying},
+                                                     "runs": {}})
+        c["runs"][t["config"]["seed"]] = t["metrics"]
+    if reference is None and not axes:  # no sweep.json: the first configuration by label
+        refs = [min(confs, key=lambda k: confs[k]["label"])]
+    else:
+        if reference is None:
+            reference = {k: v[0] for k, v in axes.items() if k != "seed" and k in varying}
+        refs = [k for k, c in confs.items() if all(c["settings"].get(a) == v for a, v in reference.items())]
+    if len(refs) != 1:
+        raise ValueError(f"reference {reference} matches {len(refs)} configurations; give KEY=VALUE pairs that "
+                         f"pick one of: {'; '.join(c['label'] for c in confs.values())}")
+    ref = confs[refs[0]]
+    sets = sorted({s for c in confs.values() for m in c["runs"].values() for s in m["sets"]})
+    out = {"reference": ref["label"], "varying": varying, "sets": sets, "configurations": []}
+    for key, c in confs.items():
+        entry = {"label": c["label"], "settings": c["settings"], "seeds": sorted(c["runs"]), "sets": {}}
+        for s in sets:
+            entry["sets"][s] = {}
+            for m in METRICS:
+                vals = {seed: r["sets"][s].get(m) for seed, r in c["runs"].items() if s in r["sets"]}
+                vals = {k: v for k, v in vals.items() if v is not None}
+                row = {"n": len(vals), "mean": float(np.mean(list(vals.values()))) if vals else None,
+                       "sd": float(np.std(list(vals.values()), ddof=1)) if len(vals) > 1 else None}
+                if key != refs[0]:
+                    rv = {seed: r["sets"].get(s, {}).get(m) for seed, r in ref["runs"].items()}
+                    common = sorted(k for k in vals if rv.get(k) is not None)
+                    d = np.array([vals[k] - rv[k] for k in common])
+                    lo, hi = bootstrap_ci(d)
+                    row["paired"] = {"n": len(d), "mean_diff": float(d.mean()) if len(d) else None,
+                                     "ci95": [lo, hi], "p_sign_flip": sign_flip_p(d) if len(d) else None}
+                entry["sets"][s][m] = row
+        out["configurations"].append(entry)
+    return out
+
+
+def _f(x, nd=3) -> str:
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{nd}f}"
+
+
+def format_markdown(summary: dict) -> str:
+    """Per evaluation set: a mean ± sd table and a paired-difference table against the reference."""
+    lines = []
+    for s in summary["sets"]:
+        lines += [f"### {s}: mean ± sd over seeds", "",
+                  "| configuration | seeds | " + " | ".join(_HEAD[m] for m in METRICS) + " |",
+                  "|---|---|" + "---|" * len(METRICS)]
+        for c in summary["configurations"]:
+            cells = [f"{_f(r['mean'])} ± {_f(r['sd'])}" for r in (c["sets"][s][m] for m in METRICS)]
+            ref = " (reference)" if c["label"] == summary["reference"] else ""
+            lines.append(f"| {c['label']}{ref} | {c['sets'][s][METRICS[0]]['n']} | " + " | ".join(cells) + " |")
+        if len(summary["configurations"]) < 2:
+            lines.append("")
+            continue
+        lines += ["", f"### {s}: paired difference to {summary['reference']} (Δ mean [95 % bootstrap CI], "
+                      "sign-flip p)", "",
+                  "| configuration | seeds paired | " + " | ".join(_HEAD[m] for m in METRICS) + " |",
+                  "|---|---|" + "---|" * len(METRICS)]
+        for c in summary["configurations"]:
+            if c["label"] == summary["reference"]:
+                continue
+            ps = [c["sets"][s][m]["paired"] for m in METRICS]
+            cells = [f"{_f(p['mean_diff'])} [{_f(p['ci95'][0])}, {_f(p['ci95'][1])}] p {_f(p['p_sign_flip'], 3)}"
+                     for p in ps]
+            lines.append(f"| {c['label']} | {ps[0]['n']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("sweep-summary", help="mean ± sd over seeds and paired tests of a sweep's results",
+                              description=__doc__.split("\n\n")[1].replace("\n", " "))
+    p.add_argument("results", help="the sweep's RESULTS directory")
+    p.add_argument("--reference", help="KEY=VALUE[,KEY=VALUE] picking the reference configuration "
+                                       "(default: the first value of every axis but seed)")
+    p.set_defaults(func=_cmd_summary)
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    results = Path(args.results)
+    if not results.is_dir():
+        raise ValueError(f"{results} is not a directory")
+    summary = summarise(results, parse_reference(args.reference) if args.reference else None)
+    md = format_markdown(summary)
+    (results / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    (results / "summary.md").write_text(md + "\n", encoding="utf-8")
+    print(md)
+    print(f"wrote {results / 'summary.json'} and {results / 'summary.md'}")
+    return 0

@@ -1,0 +1,248 @@
+"""emg-convert sweep: grid validation and trial ids, a tiny resumable sweep on a local Dask
+cluster, and the summary's mean ± sd and paired tests on synthetic metrics."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convert.cli import main as convert_main
+from convert.sweep import Grid, make_trial, pending
+from convert.sweep_summary import METRICS, bootstrap_ci, format_markdown, parse_reference, sign_flip_p, summarise
+
+TINY = {"model": "cnn", "epochs": 1, "widths": [8, 8], "pools": [[2, 2], [2, 2]], "augment_copies": 0,
+        "batch_size": 32}
+
+
+# ---------------------------------------------------------------- grid and trial ids
+
+def test_grid_is_the_cross_product_with_resolved_configs():
+    g = Grid.from_dict({"base": {"model": "cnn", "epochs": 2}, "axes": {"seed": [0, 1, 2], "dropout": [0, 0.5]}})
+    trials = g.trials()
+    assert len(trials) == 6 and len({t.id for t in trials}) == 6
+    assert {(t.config["seed"], t.config["dropout"]) for t in trials} == {(s, d) for s in (0, 1, 2) for d in (0.0, 0.5)}
+    t = trials[0]
+    assert t.config["learning_rate"] == 2e-3 and t.config["widths"] == [16, 32, 48, 64]  # defaults filled in
+    assert t.model_config().dropout == t.config["dropout"] and t.train_config().epochs == 2
+    crnn = make_trial({"model": "crnn", "rnn": "tcn"})
+    assert crnn.config["rnn"] == "tcn" and crnn.config["widths"] == [16, 32, 48]  # ModelConfig.default("crnn")
+
+
+@pytest.mark.parametrize("data, match", [
+    ({"bogus": {}}, r"unknown section\(s\) bogus; allowed: base, axes, eval"),
+    ({"base": {"init": "he"}}, r"unknown key\(s\) init; allowed: .*dropout"),
+    ({"axes": {"dropout": [0.0, 1.5]}}, r"dropout 1.5 out of range \[0, 0.9\) \(trial dropout=1.5\)"),
+    ({"base": {"epochs": "8"}}, r"epochs = '8': expected int"),
+    ({"base": {"model": "rnn"}}, r"model = 'rnn' not one of \('cnn', 'crnn'\)"),
+    ({"base": {"rnn": "tcn"}}, r"applies to model = \"crnn\" only"),
+    ({"base": {"model": "crnn", "rnn": "lstmx"}}, r"rnn 'lstmx' not one of"),
+    ({"axes": {"seed": []}}, r"axes.seed = \[\]: give a non-empty list"),
+    ({"axes": {"seed": [1, 1]}}, r"values repeat"),
+    ({"base": {"seed": 1}, "axes": {"seed": [2]}}, r"seed in both \[base\] and \[axes\]"),
+    ({"axes": {"dropout": [0.3, 0.2]}, "base": {}}, None),
+    ({"eval": {"sets": ["test", "mars"]}}, r"eval.sets .*give distinct names from test, in_condition"),
+    ({"eval": {"size": 3}}, r"unknown key\(s\) eval.size; allowed: sets, test_clips, test_recordings"),
+])
+def test_grid_errors_name_the_bad_key_or_value_and_what_is_allowed(data, match):
+    if match is None:
+        assert len(Grid.from_dict(data).trials()) == 2
+        return
+    with pytest.raises(ValueError, match=match):
+        Grid.from_dict(data)
+
+
+def test_grid_file_errors_are_one_line_with_exit_status_2(tmp_path, capsys):
+    grid = tmp_path / "g.toml"
+    grid.write_text('[base]\nmodel = "cnn"\n[axes]\ndropout = [0.0, 2.0]\n')
+    rc = convert_main(["sweep", "--grid", str(grid), "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "dropout 2.0 out of range [0, 0.9)" in err
+    grid.write_text("[base\n")
+    assert convert_main(["sweep", "--grid", str(grid), "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_missing_sweep_extra_is_named_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed → ImportError
+    rc = convert_main(["sweep", "--grid", "g.toml", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "sweep extra" in err and "emg-edge-kit[sweep]" in err
+
+
+_VALUES = {"seed": st.integers(0, 1000), "dropout": st.sampled_from([0, 0.0, 0.25, 0.5]),
+           "epochs": st.integers(1, 50), "learning_rate": st.sampled_from([1e-3, 2e-3, 0.01]),
+           "spec_augment": st.booleans(), "augment_copies": st.integers(0, 3), "head": st.sampled_from(["avg", "avgmax"])}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(_VALUES)), st.just(None), min_size=1).flatmap(
+    lambda d: st.fixed_dictionaries({k: _VALUES[k] for k in d})), st.randoms(use_true_random=False))
+def test_trial_id_depends_on_the_resolved_config_only(settings_, rnd):
+    """Key order, int-for-float spelling and spelling out a default do not change the id."""
+    t = make_trial(settings_)
+    keys = list(settings_)
+    rnd.shuffle(keys)
+    shuffled = {k: (float(settings_[k]) if k == "dropout" else settings_[k]) for k in keys}
+    assert make_trial(shuffled).id == t.id
+    assert make_trial({**settings_, "patience": 6, "model": "cnn"}).id == t.id  # the defaults, spelled out
+    other = {**settings_, "epochs": settings_.get("epochs", 40) % 50 + 1}
+    assert make_trial(other).id != t.id
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.permutations([0, 1, 2]), st.permutations([0.0, 0.3, 0.5]))
+def test_trial_ids_do_not_depend_on_axis_order(seeds, drops):
+    a = Grid.from_dict({"axes": {"seed": [0, 1, 2], "dropout": [0.0, 0.3, 0.5]}})
+    b = Grid.from_dict({"axes": {"dropout": list(drops), "seed": list(seeds)}})
+    assert {t.id for t in a.trials()} == {t.id for t in b.trials()}
+
+
+# ---------------------------------------------------------------- a tiny sweep on local Dask workers
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """train/ val/ test/ of 3 s simulated clips at 8 kHz, four classes (the synth layout)."""
+    from convert.labels import write_labels_csv
+    from convert.recordings import write_wav
+    from convert.simulator import simulate_clip
+
+    root = tmp_path_factory.mktemp("sweepdata")
+    for split, s0 in (("train", 500), ("val", 600), ("test", 700)):
+        (root / split).mkdir()
+        for i, label in enumerate(["rest", "fibrillation", "complex_repetitive_discharge", "voluntary_muap"]):
+            rec = simulate_clip(label, 3.0, 8000, seed=s0 + i)
+            write_wav(root / split / f"r{i}.wav", rec.pcm, rec.sample_rate, rec.uv_per_lsb)
+            write_labels_csv(root / split / f"r{i}.csv", rec.segments, rec.meta.get("events", ()))
+    return root
+
+
+@pytest.fixture(scope="module")
+def swept(tiny_data, tmp_path_factory):
+    pytest.importorskip("distributed")
+    from convert.sweep import run_sweep
+
+    results = tmp_path_factory.mktemp("sweep") / "results"
+    grid = Grid.from_dict({"base": TINY, "axes": {"seed": [0, 1]}})
+    logs: list[str] = []
+    res = run_sweep(grid, tiny_data, results, workers=1, log=logs.append)
+    return grid, results, res, logs
+
+
+def test_tiny_sweep_writes_config_metrics_and_bundle_per_trial(swept):
+    from edge.bundle import load_bundle
+
+    grid, results, res, logs = swept
+    assert (res["ran"], res["failed"], res["skipped"]) == (2, 0, 0)
+    for t in grid.trials():
+        folder = results / t.id
+        cfg = json.loads((folder / "config.json").read_text())
+        m = json.loads((folder / "metrics.json").read_text())
+        assert cfg["config"] == t.config and cfg["settings"]["seed"] == t.config["seed"]
+        assert set(m["sets"]) == {"test"} and m["sets"]["test"]["windows"] > 0
+        for key in METRICS:
+            assert key in m["sets"]["test"]
+        assert m["epochs_run"] == 1 and m["train_windows"] > 0
+        assert load_bundle(folder / "bundle").model_id == m["bundle"]
+    assert not list(results.glob(".tmp-*"))
+    assert json.loads((results / "sweep.json").read_text())["trials"] == sorted(t.id for t in grid.trials())
+
+
+def test_an_interrupted_sweep_resumes_and_skips_finished_trials(swept, tiny_data):
+    from convert.sweep import run_sweep
+
+    grid, results, _, _ = swept
+    first = {t.id: (results / t.id / "metrics.json").read_text() for t in grid.trials()}
+    (results / ".tmp-deadbeef-123").mkdir()  # what a killed trial leaves behind
+    logs: list[str] = []
+    res = run_sweep(grid, tiny_data, results, workers=1, log=logs.append)
+    assert (res["skipped"], res["ran"]) == (2, 0) and logs[0] == "2 trials: 2 done, 0 to run"
+    assert {t.id: (results / t.id / "metrics.json").read_text() for t in grid.trials()} == first
+    assert not (results / ".tmp-deadbeef-123").exists()
+    # a trial folder without metrics.json is not finished: it is removed and run again
+    t2 = make_trial({**TINY, "seed": 2})
+    (results / t2.id).mkdir()
+    (results / t2.id / "config.json").write_text("{}")
+    assert pending([*grid.trials(), t2], results) == [t2] and not (results / t2.id).exists()
+
+
+def test_summary_command_on_the_tiny_sweep(swept, capsys):
+    _, results, _, _ = swept
+    assert convert_main(["sweep-summary", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "| (all) (reference) | 2 |" in out
+    s = json.loads((results / "summary.json").read_text())
+    assert s["configurations"][0]["seeds"] == [0, 1] and (results / "summary.md").is_file()
+
+
+# ---------------------------------------------------------------- summary statistics
+
+def _fake_results(root: Path, values: dict[float, list[float]]) -> Path:
+    """Trials dropout × seed with ``int8_macro_f1`` = values[dropout][seed], written as the sweep does."""
+    (root / "sweep.json").write_text(json.dumps({"grid": {"axes": {"seed": [0, 1, 2, 3, 4],
+                                                                   "dropout": sorted(values)}}}))
+    for d, vals in values.items():
+        for seed, v in enumerate(vals):
+            t = make_trial({"dropout": d, "seed": seed})
+            (root / t.id).mkdir()
+            (root / t.id / "config.json").write_text(json.dumps({"id": t.id, "settings": t.settings,
+                                                                 "config": t.config}))
+            sets = {"test": {"int8_macro_f1": v, "sensitivity": 0.9, "specificity": 0.8 + seed / 100,
+                             "voluntary_called_pathological": None}}
+            (root / t.id / "metrics.json").write_text(json.dumps({"id": t.id, "sets": sets}))
+    return root
+
+
+def test_summary_mean_sd_and_paired_comparison(tmp_path):
+    ref_vals, new_vals = [0.80, 0.82, 0.79, 0.85, 0.81], [0.83, 0.86, 0.80, 0.88, 0.84]
+    s = summarise(_fake_results(tmp_path, {0.0: ref_vals, 0.5: new_vals}))
+    assert s["reference"] == "dropout=0.0" and s["varying"] == ["dropout"]
+    by = {c["label"]: c["sets"]["test"] for c in s["configurations"]}
+    f1 = by["dropout=0.5"]["int8_macro_f1"]
+    assert f1["n"] == 5 and f1["mean"] == pytest.approx(np.mean(new_vals))
+    assert f1["sd"] == pytest.approx(np.std(new_vals, ddof=1))
+    d = np.subtract(new_vals, ref_vals)
+    assert f1["paired"]["mean_diff"] == pytest.approx(d.mean())
+    assert f1["paired"]["p_sign_flip"] == pytest.approx(2 / 32)  # all 5 differences positive
+    lo, hi = f1["paired"]["ci95"]
+    assert d.min() <= lo <= d.mean() <= hi <= d.max()
+    assert by["dropout=0.5"]["specificity"]["paired"]["mean_diff"] == pytest.approx(0.0)  # same per seed
+    assert by["dropout=0.5"]["voluntary_called_pathological"]["n"] == 0  # None values left out
+    assert "paired" not in by["dropout=0.0"]["int8_macro_f1"]
+    md = format_markdown(s)
+    assert "| dropout=0.0 (reference) | 5 | 0.814 ± 0.023 |" in md and "p 0.062" in md
+    s2 = summarise(tmp_path, parse_reference("dropout=0.5"))
+    assert s2["reference"] == "dropout=0.5"
+    with pytest.raises(ValueError, match="matches 0 configurations.*dropout=0.0; dropout=0.5"):
+        summarise(tmp_path, {"dropout": 0.7})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1, 1, allow_nan=False).filter(lambda x: abs(x) > 1e-6), min_size=1, max_size=10))
+def test_sign_flip_p_is_exact_and_symmetric(d):
+    d = np.array(d)
+    p = sign_flip_p(d)
+    n = len(d)
+    assert 2 / 2 ** n - 1e-12 <= p <= 1.0
+    assert sign_flip_p(-d) == pytest.approx(p)
+    if np.all(d > 0) and len(set(np.round(d, 9))) == 1:
+        assert p == pytest.approx(min(1.0, 2 / 2 ** n))
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_seeded():
+    d = np.array([0.01, 0.03, -0.01, 0.02, 0.04, 0.00])
+    lo, hi = bootstrap_ci(d)
+    assert lo < d.mean() < hi and (lo, hi) == bootstrap_ci(d)
+    assert np.isnan(bootstrap_ci(np.array([0.1]))[0])
+
+
+def test_reference_parsing():
+    assert parse_reference("dropout=0.5, model=cnn,spec_augment=true") == {"dropout": 0.5, "model": "cnn",
+                                                                            "spec_augment": True}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_reference("dropout")
