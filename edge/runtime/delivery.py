@@ -22,7 +22,7 @@ acknowledged it. With neither, the local listeners are the delivery. New local o
 annotations) are listeners, given to :attr:`edge.runtime.options.RuntimeOptions.listeners`;
 acknowledging ones to ``RuntimeOptions.outputs``.
 
-QEMG stretch summaries (:mod:`edge.runtime.qemg_stretches`) take the same way out without the
+QEMG stretch summaries (:mod:`edge.runtime.qemg_summaries`) take the same way out without the
 outbox: :meth:`Delivery.summary` hands each to the :attr:`Delivery.summary_listeners` (the JSON
 lines: a ``{"type": "qemg_summary", ...}`` line among the alerts) and, when the channel can
 carry it (:class:`SummaryChannel`), sends one QEMG_SUMMARY frame: fire-and-forget, never
@@ -288,7 +288,7 @@ class Delivery:
         return self.outbox.pending_count() + len(self._held)
 
     def summary(self, summary: Any) -> None:
-        """Hand a QEMG stretch summary (:class:`edge.runtime.qemg_stretches.StretchSummary`) to the
+        """Hand a QEMG stretch summary (:class:`edge.runtime.qemg_summaries.StretchSummary`) to the
         summary listeners and, once, to the wire (no outbox, no retransmission, no ACK)."""
         log.info("QEMG %d: %.1f-%.1f s, %d unit(s), %s", summary.stretch_id, summary.start_s, summary.end_s,
                  summary.n_units, summary.pattern)

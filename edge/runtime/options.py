@@ -39,7 +39,7 @@ class RuntimeOptions:
     ``stop_event``: set it to stop the service from another thread. ``drain_s``: how long to
     wait for outstanding ACKs when the stream ends or on stop. ``strict``: refuse (UserError) a
     source whose µV per LSB is unknown instead of warning.
-    ``qemg``: quantify voluntary stretches while running (:mod:`edge.runtime.qemg_stretches`):
+    ``qemg``: quantify voluntary stretches while running (:mod:`edge.runtime.qemg_summaries`):
     None = when the bundle has the ``voluntary_muap`` class, True = required, False = off;
     ``qemg_config``: stretch lengths, queue, muscle, pattern model (range-checked there);
     ``summary_listeners``: more outputs of the stretch summaries (``on_summary``, ``close``).

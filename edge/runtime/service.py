@@ -43,7 +43,7 @@ from edge.runtime.delivery import CallbackListener, Delivery
 from edge.runtime.mqtt_sink import fleet_outputs
 from edge.runtime.options import RuntimeOptions, load_bundle_checked, load_config, load_guard_checked
 from edge.runtime.pipeline import Pipeline
-from edge.runtime.qemg_stretches import QemgRun
+from edge.runtime.qemg_summaries import QemgRun
 from edge.runtime.reader import COALESCE_S, END, Reader, ScaleChange
 from edge.runtime.roles import SampleBlock
 from edge.runtime.signals import StopOnSignals

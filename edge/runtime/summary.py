@@ -35,7 +35,7 @@ class RunSummary:
     source_rate: int = 0
     model_rate: int = 0
     model_id: str = ""
-    qemg_summaries: int = 0  # voluntary stretches summarised (edge.runtime.qemg_stretches)
+    qemg_summaries: int = 0  # voluntary stretches summarised (edge.runtime.qemg_summaries)
     qemg_skipped: int = 0  # stretches skipped: the worker's queue was full
     qemg_failed: int = 0  # stretches whose quantification failed (logged)
     alerts: list[AlertRecord] = field(default_factory=list)

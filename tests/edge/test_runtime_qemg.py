@@ -1,4 +1,4 @@
-"""QEMG during ``emg-edge run`` (edge.runtime.qemg_stretches): stretches from window calls, the
+"""QEMG during ``emg-edge run`` (edge.runtime.qemg_stretches, qemg_summaries): stretches from window calls, the
 worker's bounded queue, the summary's frame, and a simulated voluntary contraction through the
 service with a stub classifier that calls every window voluntary."""
 
@@ -12,9 +12,10 @@ import pytest
 
 from clikit import UserError
 
-from edge.runtime import qemg_stretches as qs
+from edge.runtime import qemg_summaries as qs
 from edge.runtime.delivery import Wire
-from edge.runtime.qemg_stretches import QemgConfig, QemgWorker, Stretch, StretchSummary, StretchTracker
+from edge.runtime.qemg_stretches import QemgConfig, Stretch, StretchTracker
+from edge.runtime.qemg_summaries import QemgWorker, StretchSummary
 from edge.runtime.service import RuntimeOptions, run
 from firmware_bridge.codec import QemgPattern, QemgSummary
 
