@@ -8,7 +8,8 @@
 
 Config: :class:`QemgConfig` (also the worker's). State: :class:`StretchTracker`. A *stretch*
 is a run of consecutive analysis windows whose most probable class is ``label``
-(``voluntary_muap``), from the first one's start to the last one's end (source sample indices).
+(``voluntary_muap``), from the first one's start to the last one's end (source sample indices;
+it starts no earlier than the previous stretch's end: windows overlap, stretches never do).
 It ends on a window of another class, at a new stream segment (:mod:`edge.runtime.pipeline`:
 long gap, amplifier restart) or at the end of the stream; one longer than ``max_s`` is cut there
 and goes on as the next stretch, so a long contraction reports every ``max_s`` seconds.
@@ -107,6 +108,7 @@ class StretchTracker:
         self._newest = 0  # source index after the last sample received
         self._open: int | None = None  # start of the open stretch
         self._end = 0  # end of its last voluntary window
+        self._last = 0  # end of the last stretch handed out: windows overlap, stretches never do
         self.stretches = 0  # stretches handed to on_stretch
 
     def samples(self, first_index: int, x: np.ndarray) -> None:
@@ -120,7 +122,7 @@ class StretchTracker:
             self._close()
             return
         if self._open is None:
-            self._open = int(start)
+            self._open = max(int(start), self._last)
         self._end = max(self._end, int(end))
         if self._end - self._open >= self.max_samples:  # long contraction: report, go on
             cut = self._open + self.max_samples
@@ -131,6 +133,7 @@ class StretchTracker:
         """A new segment (or the end of the stream): close the open stretch, forget the samples."""
         self._close()
         self._chunks.clear()
+        self._last = 0
 
     def _close(self) -> None:
         if self._open is not None and self._end - self._open >= self.min_samples:
@@ -140,6 +143,7 @@ class StretchTracker:
 
     def _emit(self, a: int, b: int) -> None:
         x = self._cut(a, b)
+        self._last = b
         if x.size >= self.min_samples:
             self.stretches += 1
             self.on_stretch(Stretch(a, a + int(x.size), x, self.sample_rate, self.uv_per_lsb))

@@ -9,6 +9,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clikit import UserError
 
@@ -70,6 +72,25 @@ def test_memory_is_bounded_without_a_stretch():
     t, got = tracker()
     feed(t, [REST] * 400)                            # 100 s of rest
     assert sum(x.size for _, x in t._chunks) <= 3000 + 1000 and got == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=120), st.floats(1.0, 4.0), st.floats(0.0, 6.0))
+def test_stretches_are_ordered_disjoint_bounded_and_voluntary(calls, min_s, extra_s):
+    """Any sequence of window calls: stretches come in order, never share a sample (windows
+    overlap), last min_s..max_s, carry exactly their samples and lie within voluntary windows."""
+    t, got = tracker(min_s=min_s, max_s=min_s + extra_s)
+    feed(t, [VOL if v else REST for v in calls])
+    t.reset()
+    spans = [(s.start, s.end) for s in got]
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    covered = np.zeros(len(calls) * 250 + 1000, bool)
+    for k, v in enumerate(calls):
+        covered[k * 250:k * 250 + 1000] |= v
+    for s in got:
+        assert round(min_s * 1000) <= s.end - s.start <= round((min_s + extra_s) * 1000)
+        assert np.array_equal(s.samples, (np.arange(s.start, s.end) % 32768).astype(np.int16))
+        assert covered[s.start:s.end].all()
 
 
 @pytest.mark.parametrize("kw", [dict(min_s=0.5), dict(max_s=2.0), dict(min_s=10, max_s=5), dict(queue=0),
