@@ -110,7 +110,8 @@ def read_wfdb_annotations(record: str | os.PathLike, extension: str = "atr",
 # -- out ---------------------------------------------------------------------------------
 
 def read_alerts(path: str | os.PathLike) -> list[dict]:
-    """Alert JSON lines (the runtime's ``--alerts-jsonl``); blank lines skipped."""
+    """Alert JSON lines (the runtime's ``--alerts-jsonl``); blank lines and other records of the
+    same stream (those with a ``type``, e.g. ``qemg_summary``; alerts carry none) skipped."""
     path = Path(path)
     out = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -118,6 +119,8 @@ def read_alerts(path: str | os.PathLike) -> list[dict]:
             continue
         try:
             a = json.loads(line)
+            if isinstance(a, dict) and a.get("type", "alert") != "alert":
+                continue
             onset, offset, label = float(a["onset_s"]), float(a["offset_s"]), str(a["label"])
         except (ValueError, KeyError, TypeError) as exc:
             raise UserError(f"{path}:{lineno}: not an alert record ({exc})") from None

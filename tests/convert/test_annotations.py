@@ -89,3 +89,10 @@ def test_alerts_to_labels_user_errors(tmp_path, capsys):
     assert read_alerts(tmp_path / "b.jsonl") == [{"start_s": 1.25, "end_s": 2.5, "label": "fibrillation"}]
     write_labels([], tmp_path / "empty.csv", "csv")
     assert (tmp_path / "empty.csv").read_text() == "start_s,end_s,label\n"
+
+
+def test_alerts_to_labels_skips_qemg_summaries_in_the_same_stream(tmp_path):
+    # emg-edge run writes its QEMG stretch summaries to the same JSON lines, with a "type".
+    summary = {"type": "qemg_summary", "stretch_id": 0, "start_s": 0.0, "end_s": 30.0, "n_units": 4}
+    (tmp_path / "a.jsonl").write_text(json.dumps(ALERTS[0]) + "\n" + json.dumps(summary) + "\n")
+    assert read_alerts(tmp_path / "a.jsonl") == [{"start_s": 1.25, "end_s": 2.5, "label": "fibrillation"}]
