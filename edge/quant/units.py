@@ -4,13 +4,20 @@ Template measures (:func:`template_measures`), on a template in µV sampled at `
 
 - *Baseline*: the line through the medians of the template's first and last
   ``baseline_ms`` (removes the offset and slow drift the median average leaves).
-- *Level*: ``h = max(level_rel · peak-to-peak, level_uv)``, an amplitude criterion (the
-  classical onset/end criteria are a slope or an amplitude threshold; an amplitude level
-  relative to the potential's size is used here so that the criterion does not change with
-  the gain, with an absolute floor against template noise).
-- *Onset / end*: from the largest deflection, walk outwards over samples with |v| > h; a
-  stretch of at least ``gap_ms`` below h ends the walk (an isoelectric interval). Onset is the
-  first, end the last above-level sample reached. ``duration_ms = (end − onset) / fs``.
+- *Level*: ``h = max(level_rel · peak-to-peak, level_uv, noise_k · noise_uv)``, an amplitude
+  criterion (the classical onset/end criteria are a slope or an amplitude threshold; an
+  amplitude level relative to the potential's size is used here so that the criterion does
+  not change with the gain, with an absolute floor, and above the template's own noise
+  ``noise_uv`` when the caller knows it: an averaged template's ends carry the residue of
+  the background, which at 10 µV would otherwise stretch the duration to the window's edge).
+- *Onset / end*: on the template smoothed by a ``smooth_ms`` moving average (the slow initial
+  and terminal phases are kept, the residual noise is not), walk outwards from the largest
+  deflection over samples with |v| > h; a stretch of at least ``gap_ms`` below h ends the
+  walk (an isoelectric interval). Onset is the first, end the last above-level sample
+  reached. ``duration_ms = (end − onset) / fs``. The gap is 3 ms: a normal MUAP's slow
+  return between its main spike and a broad, low terminal phase can stay under the level
+  for 1–3 ms, and a 1 ms gap cut such a potential to its spike (2 ms instead of 10–15 ms,
+  flipping with µV-sized differences).
 - *Amplitude*: peak-to-peak (max − min) between onset and end, µV.
 - *Phases*: baseline crossings between onset and end + 1; a crossing counts when the signal
   passes from beyond +h to beyond −h or back (hysteresis h, so noise around zero does not
@@ -19,18 +26,20 @@ Template measures (:func:`template_measures`), on a template in µV sampled at `
   reversal of at least ``turn_uv`` on both sides; 25 µV as in Stålberg's turns criterion
   for MUP analysis).
 - *Area*: ∫|v| dt between onset and end, µV·ms; *thickness* = area / amplitude, ms.
-- *Satellites*: above-level components after the end, separated from it by an isoelectric
-  interval ≥ ``gap_ms``, whose own peak-to-peak is ≥ 2·h (late, time-locked components).
+- *Satellites*: above-level components (same smoothed criterion) after the end, separated
+  from it by an isoelectric interval ≥ ``gap_ms``, whose own peak-to-peak is ≥ 2·h (late,
+  time-locked components).
 
 Firing (:func:`firing`): inter-discharge intervals (ISIs) between consecutive discharges.
 Rate = 1 / the median ISI (Hz; robust to a missed discharge, which doubles one interval, and
 a false one, which halves one). ISI CV = SD / mean of the intervals within 0.5–1.5 × the
 median. Fewer than 3 such intervals: rate and CV are 0.
 
-With the defaults (level 2 % of peak-to-peak, floor 10 µV, isoelectric gap 1 ms) the
-simulator's normal concentric units measure 9.5 ms on average (TA controls 9.35 ± 0.93 ms,
-RE §2); the duration is the measure most sensitive to the level: the simulated MUAPs' low
-initial and terminal phases lie near it.
+With the defaults (level 2 % of peak-to-peak, floor 10 µV, 2 × the template noise,
+smoothing 0.5 ms, isoelectric gap 3 ms) the noise-free templates of simulator 1.5.0's normal
+concentric units measure a median of 14.4 ms (TA controls 9.35 ± 0.93 ms, RE §2: the
+simulated terminal phases are long); the duration is the measure most sensitive to the
+level: the simulated MUAPs' low initial and terminal phases lie near it.
 """
 
 from __future__ import annotations
@@ -50,13 +59,16 @@ class MeasureConfig:
 
     level_rel: float = 0.02   # fraction of peak-to-peak
     level_uv: float = 10.0    # µV floor of the level (template noise after median averaging)
-    gap_ms: float = 1.0       # isoelectric interval that ends the potential, ms
+    gap_ms: float = 3.0       # isoelectric interval that ends the potential, ms
     turn_uv: float = 25.0     # µV of a turn (slope reversal)
     baseline_ms: float = 1.5  # ms at each end of the template for the baseline
+    noise_k: float = 2.0      # the level is at least this × the template's noise (µV), if given
+    smooth_ms: float = 0.5    # moving average of the onset/end search, ms (0: none)
 
     def __post_init__(self) -> None:
         for name, lo, hi in (("level_rel", 0.001, 0.5), ("level_uv", 0.0, 1000.0), ("gap_ms", 0.05, 20.0),
-                             ("turn_uv", 0.1, 10000.0), ("baseline_ms", 0.1, 20.0)):
+                             ("turn_uv", 0.1, 10000.0), ("baseline_ms", 0.1, 20.0), ("noise_k", 0.0, 20.0),
+                             ("smooth_ms", 0.0, 5.0)):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
                 raise ValueError(f"MeasureConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g}")
@@ -114,16 +126,23 @@ def _crossings(v: np.ndarray, h: float) -> int:
     return int(np.count_nonzero(s[1:] != s[:-1])) if len(s) else 0
 
 
-def template_measures(template_uv: np.ndarray, fs: float, cfg: MeasureConfig | None = None) -> TemplateMeasures:
-    """Amplitude, duration, phases, turns, area, thickness and satellites of a template (µV)."""
+def template_measures(template_uv: np.ndarray, fs: float, cfg: MeasureConfig | None = None,
+                      noise_uv: float = 0.0) -> TemplateMeasures:
+    """Amplitude, duration, phases, turns, area, thickness and satellites of a template (µV).
+    ``noise_uv``: the template's own noise σ (µV; 0 for a noise-free template), which raises
+    the level (module docstring)."""
     cfg = cfg or MeasureConfig()
     v = _baseline(np.asarray(template_uv, dtype=np.float64), int(round(cfg.baseline_ms * fs / 1000.0)))
     n = len(v)
     if n < 3 or not np.all(np.isfinite(v)):
         raise ValueError(f"template of {n} samples (finite values needed, at least 3)")
+    if not (math.isfinite(noise_uv) and noise_uv >= 0.0):
+        raise ValueError(f"noise_uv = {noise_uv!r}: must be a finite value >= 0 µV")
     peak = int(np.argmax(np.abs(v)))
-    h = max(cfg.level_rel * float(v.max() - v.min()), cfg.level_uv)
-    above = np.abs(v) > h
+    h = max(cfg.level_rel * float(v.max() - v.min()), cfg.level_uv, cfg.noise_k * float(noise_uv))
+    w = int(round(cfg.smooth_ms * fs / 1000.0))
+    vs = np.convolve(v, np.ones(w) / w, mode="same") if w > 1 else v
+    above = np.abs(vs) > h
     gap = max(1, int(round(cfg.gap_ms * fs / 1000.0)))
     onset, end = _walk(above, peak, -1, gap), _walk(above, peak, 1, gap)
     seg = v[onset:end + 1]

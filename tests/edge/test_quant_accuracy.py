@@ -50,7 +50,8 @@ def test_amplitude_regression_bound(scores):
     assert np.median(errs) <= 0.03
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 27 of 29 found units (0.93) within 10 %, median error 1.5 %")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 28 of 29 found units within 10 %, median error "
+                                        "1.4 % (benchmark: 54 of 54, median 1.2 %)")
 def test_amplitude_target(scores):
     assert all(abs(s.amplitude_error) <= 0.10 for s in _found(scores))
 
@@ -61,26 +62,29 @@ def test_discharges_regression_bound(scores):
     assert np.mean(recall >= 0.9) >= 0.15
 
 
-@pytest.mark.xfail(strict=True, reason="measured: mean 0.74 of discharges matched per found unit; 21 % of found "
-                                        "units reach 0.9 (similar units of one pool merge, close superpositions)")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): mean 0.81 of discharges matched per found unit; "
+                                        "17 % of found units reach 0.9 (benchmark 0.75 and 7 %: similar units of one "
+                                        "pool merge or split, close superpositions)")
 def test_discharges_matched_target(scores):
     assert all(s.recall >= 0.9 for s in _found(scores))
 
 
 def test_duration_and_rate_regression_bound(scores):
     f = _found(scores)
-    assert np.median([abs(s.duration_error_ms) for s in f]) <= 2.0
-    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.45
+    assert np.median([abs(s.duration_error_ms) for s in f]) <= 1.6
+    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.65
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 55 % of found units within 1.5 ms, median error 1.1 ms (the "
-                                        "simulator's MUAPs have long low tails near the 2 % level, so the end point "
-                                        "moves with noise and neighbouring potentials)")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 52 % of found units within 1.5 ms, median "
+                                        "error 1.25 ms (benchmark 44 %, 1.95 ms): the broad terminal phase decays "
+                                        "slowly through the level, so the end moves with the template's residual "
+                                        "background (4-9 uV)")
 def test_duration_target(scores):
     assert all(abs(s.duration_error_ms) <= 1.5 for s in _found(scores))
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 52 % of found units within 0.5 Hz (a unit merged with a "
-                                        "similar one fires faster)")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 76 % of found units within 0.5 Hz (benchmark "
+                                        "46 %: a unit merged with a similar one fires faster, one split in two "
+                                        "slower)")
 def test_rate_target(scores):
     assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))

@@ -48,6 +48,34 @@ def test_satellite_after_isoelectric_interval():
     assert m.duration_ms < 6.0  # the satellite is not part of the duration
 
 
+@pytest.mark.parametrize("sign", [-1.0, 1.0])
+def test_broad_terminal_phase_after_a_slow_return_is_part_of_the_duration(sign):
+    """A spike, ~2 ms near the baseline, then a broad low terminal phase (simulator 1.5.0's
+    normal MUAP, either polarity): the potential ends after the terminal phase, not at the
+    spike (a 1 ms isoelectric gap cut it there)."""
+    v = sign * (_bumps([15.0], [-500.0], width_ms=0.3) + _bumps([21.0], [30.0], width_ms=2.0))
+    m = template_measures(v, FS)
+    assert m.duration_ms > 8.0
+    assert template_measures(v, FS, MeasureConfig(gap_ms=1.0)).duration_ms < 3.0
+
+
+def test_template_noise_raises_the_level():
+    """Residual background at a small template's ends (σ ~8 µV, above the 10 µV floor's reach)
+    stretches the duration unless the template's noise is given (8 noise draws, medians)."""
+    v = _bumps([15.0, 17.0], [-200.0, 100.0], width_ms=0.4)
+    clean = template_measures(v, FS).duration_ms
+    with_noise, without = [], []
+    for seed in range(8):
+        # background residue is slow (blunt distant potentials): white noise through a 1 ms boxcar
+        n = np.convolve(np.random.default_rng(seed).normal(0.0, 8.0, len(v)), np.ones(10) / np.sqrt(10), "same")
+        with_noise.append(abs(template_measures(v + n, FS, noise_uv=float(n.std())).duration_ms - clean))
+        without.append(abs(template_measures(v + n, FS).duration_ms - clean))
+    assert np.median(with_noise) < 1.5
+    assert np.median(without) > 5.0
+    with pytest.raises(ValueError, match="noise_uv"):
+        template_measures(v, FS, noise_uv=-1.0)
+
+
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 6), amp=st.floats(100.0, 3000.0), sign=st.sampled_from([-1.0, 1.0]))
 def test_phases_of_alternating_bumps(n, amp, sign):
