@@ -28,7 +28,7 @@ Each trial has a stable id (sha256 of its resolved configuration: model and trai
 with every default filled in, so a changed kit default means a new trial) and the folder
 ``RESULTS/<id>/`` with ``config.json``, ``metrics.json`` (per evaluation set: int8 macro-F1,
 pathological sensitivity and specificity, share of voluntary and of normal windows called
-pathological, :func:`convert.conditions.figures`) and ``bundle/``. A trial is built in
+pathological, :func:`convert.conditions.figures`), ``bundle/`` and ``train.log``. A trial is built in
 ``RESULTS/.tmp-<id>-<pid>/`` and renamed into place when complete, so an interrupted sweep
 leaves no half result; a rerun skips every trial whose ``metrics.json`` exists.
 
@@ -52,6 +52,7 @@ must have the kit installed and share ``RESULTS/`` with the driver (same path).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import itertools
 import json
@@ -65,6 +66,7 @@ from typing import Any, Callable
 import numpy as np
 
 CONFIG_FILE, METRICS_FILE, BUNDLE, SWEEP_FILE = "config.json", "metrics.json", "bundle", "sweep.json"
+LOG_FILE = "train.log"
 FEATURES = "_features"
 #: Lowest input rate (Hz) the trials' bundles accept (as ``emg-convert train``'s default).
 MIN_RATE = 4000
@@ -263,6 +265,14 @@ class Grid:
 
 # ---------------------------------------------------------------- features (driver side)
 
+def _frontend():
+    """(front-end config, window config) of every sweep: the kit's 44.1 kHz front-end, 1 s
+    windows every 0.25 s (as ``emg-convert train``'s defaults)."""
+    from convert import trainset
+
+    return trainset.default_frontend_config(44100), trainset.window_config(1.0, 0.25)
+
+
 def data_dirs(root: Path) -> dict[str, Path | None]:
     """``train``/``val``/``test`` data directories of ``root`` (synth layout), or ``root`` as train."""
     if (root / "train").is_dir():
@@ -293,10 +303,10 @@ def prepare_features(grid: Grid, trials: list[Trial], data: Path, results: Path,
     """Build every window set the ``trials`` need under ``RESULTS/_features/`` (kept ones are
     reused): ``train-<data_key>``, ``val-<data_key>`` with ``quant.json``, ``eval-<set>``."""
     from convert import trainset
-    from convert.conditions import NATIVE_RATE, Sizes, build_test_sets
+    from convert.conditions import Sizes, build_test_sets
 
     feat = results / FEATURES
-    fe, wcfg = trainset.default_frontend_config(NATIVE_RATE), trainset.window_config(1.0, 0.25)
+    fe, wcfg = _frontend()
     cache = trainset.open_cache(cache_dir)
     dirs = data_dirs(data)
     loaded: dict[str, list] = {}
@@ -365,14 +375,6 @@ def run_trial(trial: dict, results: str, eval_sets: list[str]) -> dict:
     limit_threads()
     import keras
 
-    from convert import trainset
-    from convert.conditions import figures
-    from convert.evaluate import evaluate_windows
-    from convert.openset import add_open_set
-    from convert.train import train_and_export
-    from edge.bundle import load_bundle
-    from edge.inference import FeatureQuantizer
-
     t = Trial(**trial)
     root = Path(results)
     final = root / t.id
@@ -384,32 +386,13 @@ def run_trial(trial: dict, results: str, eval_sets: list[str]) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        feat = root / FEATURES
-        Xtr, ytr, info = load_set(feat / f"train-{t.data_key}")
-        Xva, yva, vinfo = load_set(feat / f"val-{t.data_key}")
-        tr = trainset.FeatureSet(Xtr, ytr, np.zeros(len(ytr), np.int64))
-        va = trainset.FeatureSet(Xva, yva, np.zeros(len(yva), np.int64))
-        fe, wcfg = trainset.default_frontend_config(44100), trainset.window_config(1.0, 0.25)
-        result = train_and_export(tmp / BUNDLE, tr, va, FeatureQuantizer.from_dict(info["quantizer"]),
-                                  t.model_config(), t.train_config(), fe, wcfg, MIN_RATE,
-                                  data_summary={"sweep_trial": t.id, "train": info["summary"],
-                                                "val": vinfo["summary"]})
-        add_open_set(tmp / BUNDLE, Xtr, ytr, Xva, yva)
-        bundle = load_bundle(tmp / BUNDLE)
-        sets = {}
-        for name in eval_sets:
-            X, y, _ = load_set(feat / f"eval-{name}")
-            sets[name] = figures(evaluate_windows(bundle, np.asarray(X), y, latency=False))
-        epochs = len(result.history.get("loss", []))
-        metrics = {
-            "id": t.id, "sets": sets, "val_macro_f1": round(result.best_val_macro_f1, 6),
-            "best_epoch": result.best_epoch, "epochs_run": epochs, "train_windows": int(len(ytr)),
-            "fit_seconds": round(result.seconds, 2),
-            "windows_per_s": round(len(ytr) * epochs / max(result.seconds, 1e-9), 1),
-            "seconds": round(time.time() - t0, 2), "bundle": bundle.model_id,
-        }
+        # Keras/converter chatter of N workers would interleave in the driver's terminal
+        with open(tmp / LOG_FILE, "w", encoding="utf-8") as log, \
+                contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            metrics = _train_evaluate(t, root, tmp, eval_sets)
+        metrics["seconds"] = round(time.time() - t0, 2)
         (tmp / CONFIG_FILE).write_text(json.dumps({"id": t.id, "settings": t.settings, "config": t.config}, indent=1)
-                                  + "\n", encoding="utf-8")
+                                       + "\n", encoding="utf-8")
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
         try:
             os.rename(tmp, final)  # atomic: the trial appears complete or not at all
@@ -421,6 +404,43 @@ def run_trial(trial: dict, results: str, eval_sets: list[str]) -> dict:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _train_evaluate(t: Trial, root: Path, tmp: Path, eval_sets: list[str]) -> dict:
+    """Train and export ``t`` into ``tmp/bundle``, add its open-set guard, evaluate: metrics."""
+    from convert import trainset
+    from convert.conditions import figures
+    from convert.evaluate import evaluate_windows
+    from convert.openset import add_open_set
+    from convert.train import train_and_export
+    from edge.bundle import load_bundle
+    from edge.inference import FeatureQuantizer
+
+    feat = root / FEATURES
+    Xtr, ytr, info = load_set(feat / f"train-{t.data_key}")
+    Xva, yva, vinfo = load_set(feat / f"val-{t.data_key}")
+    tr = trainset.FeatureSet(Xtr, ytr, np.zeros(len(ytr), np.int64))
+    va = trainset.FeatureSet(Xva, yva, np.zeros(len(yva), np.int64))
+    fe, wcfg = _frontend()
+    result = train_and_export(tmp / BUNDLE, tr, va, FeatureQuantizer.from_dict(info["quantizer"]),
+                              t.model_config(), t.train_config(), fe, wcfg, MIN_RATE,
+                              data_summary={"sweep_trial": t.id, "train": info["summary"],
+                                            "val": vinfo["summary"]})
+    add_open_set(tmp / BUNDLE, Xtr, ytr, Xva, yva)
+    bundle = load_bundle(tmp / BUNDLE)
+    sets = {}
+    for name in eval_sets:
+        X, y, _ = load_set(feat / f"eval-{name}")
+        sets[name] = figures(evaluate_windows(bundle, np.asarray(X), y, latency=False))
+    epochs = len(result.history.get("loss", []))
+    metrics = {
+        "id": t.id, "sets": sets, "val_macro_f1": round(result.best_val_macro_f1, 6),
+        "best_epoch": result.best_epoch, "epochs_run": epochs, "train_windows": int(len(ytr)),
+        "fit_seconds": round(result.seconds, 2),
+        "windows_per_s": round(len(ytr) * epochs / max(result.seconds, 1e-9), 1),
+        "bundle": bundle.model_id,
+    }
+    return metrics
 
 
 # ---------------------------------------------------------------- driver

@@ -134,6 +134,7 @@ def summarise(results: Path, reference: dict | None = None) -> dict:
                                      "ci95": [lo, hi], "p_sign_flip": sign_flip_p(d) if len(d) else None}
                 entry["sets"][s][m] = row
         out["configurations"].append(entry)
+    out["configurations"].sort(key=lambda c: (c["label"] != ref["label"], c["label"]))  # reference first
     return out
 
 

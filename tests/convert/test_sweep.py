@@ -149,6 +149,7 @@ def test_tiny_sweep_writes_config_metrics_and_bundle_per_trial(swept):
             assert key in m["sets"]["test"]
         assert m["epochs_run"] == 1 and m["train_windows"] > 0
         assert load_bundle(folder / "bundle").model_id == m["bundle"]
+        assert "val_macro_f1" in (folder / "train.log").read_text()  # the worker's Keras output, kept apart
     assert not list(results.glob(".tmp-*"))
     assert json.loads((results / "sweep.json").read_text())["trials"] == sorted(t.id for t in grid.trials())
 
