@@ -487,9 +487,35 @@ def run_sweep(grid: Grid, data: Path, results: Path, workers: int | None = None,
               cache_dir: Path | None = None, retries: int = 1, log: Callable[[str], None] = print) -> dict:
     """Run the pending trials of ``grid``; returns counts and timings (s):
     ``{"trials", "skipped", "ran", "failed", "prepare_s", "startup_s", "trials_s", "errors"}``."""
+    results.mkdir(parents=True, exist_ok=True)
+    with _exclusive(results):
+        return _run(grid, data, results, workers, address, cache_dir, retries, log)
+
+
+@contextlib.contextmanager
+def _exclusive(results: Path):
+    """Hold ``RESULTS/.sweep.lock`` (one sweep per results folder: a second one would remove
+    the first one's trials in progress as stale)."""
+    import fcntl
+
     from clikit import UserError
 
-    results.mkdir(parents=True, exist_ok=True)
+    fh = open(results / ".sweep.lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise UserError(f"another sweep is running on {results} (it holds {results / '.sweep.lock'})") from None
+    try:
+        yield
+    finally:
+        fh.close()
+
+
+def _run(grid: Grid, data: Path, results: Path, workers: int | None, address: str | None,
+         cache_dir: Path | None, retries: int, log: Callable[[str], None]) -> dict:
+    from clikit import UserError
+
     trials = grid.trials()
     meta = {"grid": grid.to_dict(), "data": str(data.resolve()), "trials": sorted(t.id for t in trials)}
     sweep_file = results / SWEEP_FILE
@@ -499,7 +525,7 @@ def run_sweep(grid: Grid, data: Path, results: Path, workers: int | None = None,
             raise UserError(f"{results} holds a sweep on {old.get('data')}, not {meta['data']}; use another --out")
         meta["trials"] = sorted(set(old.get("trials", [])) | set(meta["trials"]))
     sweep_file.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    for stale in results.glob(".tmp-*"):  # a killed trial's half-built folder (one sweep per RESULTS)
+    for stale in results.glob(".tmp-*"):  # a killed trial's half-built folder (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     todo = pending(trials, results)
     out = {"trials": len(trials), "skipped": len(trials) - len(todo), "ran": 0, "failed": 0, "errors": {},
@@ -555,7 +581,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workers", type=int, help="local worker processes, one thread each (default: all cores)")
     p.add_argument("--address", help="HOST:PORT of a running Dask scheduler (instead of local workers)")
     p.add_argument("--cache", help="feature cache directory (default: OUT/_featcache)")
-    p.add_argument("--retries", type=int, default=1, help="re-runs of a trial whose worker died (default 1)")
+    p.add_argument("--retries", type=int, default=1,
+                   help="re-runs of a trial that failed or whose worker died (default 1)")
     p.set_defaults(func=_cmd_sweep)
     from convert.sweep_summary import add_parser as add_summary
 

@@ -247,3 +247,16 @@ def test_reference_parsing():
                                                                             "spec_augment": True}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_reference("dropout")
+
+
+def test_a_second_sweep_on_the_same_results_is_refused(tmp_path):
+    from clikit import UserError
+
+    from convert.sweep import _exclusive
+
+    with _exclusive(tmp_path):
+        with pytest.raises(UserError, match="another sweep is running on"):
+            with _exclusive(tmp_path):
+                pass
+    with _exclusive(tmp_path):  # released
+        pass
