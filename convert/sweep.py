@@ -96,7 +96,10 @@ def _trial_defaults() -> dict[str, Any]:
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:
-    """``value`` as the type of ``default`` (int → float; lists → tuples), else ValueError."""
+    """``value`` as the type of ``default`` (int → float; lists → tuples), else ValueError.
+    A field whose default is None takes any value (its dataclass validates it)."""
+    if default is None:
+        return tuple(value) if isinstance(value, list) else value
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ValueError(f"{key} = {value!r}: expected true or false")

@@ -77,7 +77,8 @@ def test_missing_sweep_extra_is_named_in_one_line(tmp_path, monkeypatch, capsys)
 
 _VALUES = {"seed": st.integers(0, 1000), "dropout": st.sampled_from([0, 0.0, 0.25, 0.5]),
            "epochs": st.integers(1, 50), "learning_rate": st.sampled_from([1e-3, 2e-3, 0.01]),
-           "spec_augment": st.booleans(), "augment_copies": st.integers(0, 3), "head": st.sampled_from(["avg", "avgmax"])}
+           "spec_augment": st.booleans(), "augment_copies": st.integers(0, 3),
+           "head": st.sampled_from(["avg", "avgmax"])}
 
 
 @settings(max_examples=40, deadline=None)
