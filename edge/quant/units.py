@@ -31,9 +31,15 @@ Template measures (:func:`template_measures`), on a template in µV sampled at `
   time-locked components).
 
 Firing (:func:`firing`): inter-discharge intervals (ISIs) between consecutive discharges.
-Rate = 1 / the median ISI (Hz; robust to a missed discharge, which doubles one interval, and
-a false one, which halves one). ISI CV = SD / mean of the intervals within 0.5–1.5 × the
-median. Fewer than 3 such intervals: rate and CV are 0.
+Rate = 1 / the unit's period P (Hz). P starts at the median ISI and is refined three times:
+an interval of 0.5–3.5 periods counts as k intervals, k its nearest whole number of periods
+(k − 1 missed discharges), and P = the median of those intervals / k; shorter ones (a false
+discharge splits an interval) are left out. A train whose intervals all lie within
+0.5–1.5 × its median keeps P = the median ISI. The plain median ISI drifts up when a
+decomposition misses a share of a unit's discharges (at 70 % found, about half of the
+intervals are doubled): on simulated contractions the rate error's median fell from 0.55
+to 0.09 Hz. ISI CV = SD / mean of the intervals within 0.5–1.5 × P. Fewer than 3 such
+intervals: rate and CV are 0.
 
 With the defaults (level 2 % of peak-to-peak, floor 10 µV, 2 × the template noise,
 smoothing 0.5 ms, isoelectric gap 3 ms) the noise-free templates of simulator 1.5.0's normal
@@ -171,9 +177,17 @@ def firing(times_s) -> tuple[float, float]:
     if len(t) < 4:
         return 0.0, 0.0
     isi = np.diff(t)
-    med = float(np.median(isi))
-    keep = isi[(isi >= 0.5 * med) & (isi <= 1.5 * med)]
-    if len(keep) < 3 or keep.mean() <= 0 or med <= 0:
+    p = float(np.median(isi))
+    for _ in range(3):  # the period, with intervals of k missed-discharge periods counted as k
+        if p <= 0:
+            break
+        k = np.floor(isi / p + 0.5)  # the nearest whole number of periods
+        ok = (k >= 1) & (k <= 3)
+        if np.count_nonzero(ok) < 3:
+            break
+        p = float(np.median(isi[ok] / k[ok]))
+    keep = isi[(isi >= 0.5 * p) & (isi <= 1.5 * p)]
+    if len(keep) < 3 or keep.mean() <= 0 or p <= 0:
         return 0.0, 0.0
     m = float(keep.mean())
-    return 1.0 / med, float(keep.std() / m)
+    return 1.0 / p, float(keep.std() / m)

@@ -72,7 +72,8 @@ def test_discharges_matched_target(scores):
 def test_duration_and_rate_regression_bound(scores):
     f = _found(scores)
     assert np.median([abs(s.duration_error_ms) for s in f]) <= 1.6
-    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.65
+    assert np.mean([abs(s.rate_error_hz) <= 0.5 for s in f]) >= 0.9
+    assert np.median([abs(s.rate_error_hz) for s in f]) <= 0.15
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 52 % of found units within 1.5 ms, median "
@@ -83,8 +84,8 @@ def test_duration_target(scores):
     assert all(abs(s.duration_error_ms) <= 1.5 for s in _found(scores))
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 76 % of found units within 0.5 Hz (benchmark "
-                                        "46 %: a unit merged with a similar one fires faster, one split in two "
-                                        "slower)")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 28 of 29 found units within 0.5 Hz, median "
+                                        "error 0.08 Hz (benchmark 52 of 54): a unit that took discharges of a similar "
+                                        "one (EMGLAB agreement 0.4-0.6) fires faster")
 def test_rate_target(scores):
     assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))
