@@ -224,17 +224,27 @@ def _cleaned(stacks: list, picks: list[np.ndarray], trains: list[np.ndarray], pr
             continue
         st = st.copy()
         L = st.shape[1]
-        for k, g in enumerate(picks[a]):
-            for b, tb in enumerate(trains):
-                if first[b] is None or not apart[a][b]:
-                    continue
-                i0, i1 = np.searchsorted(tb, [g - L + 1, g + L])
-                for h in tb[i0:i1]:
-                    off = int(h - g)
-                    if abs(off) <= (own if b != a else 0):
-                        continue  # the discharge itself, or one that may be it counted twice
-                    x0, x1 = max(0, off), min(L, off + L)
-                    st[k, x0:x1] -= first[b][x0 - off:x1 - off]
+        g = np.asarray(picks[a], dtype=np.int64)
+        cols = np.arange(L)
+        for b, tb in enumerate(trains):
+            if first[b] is None or not apart[a][b]:
+                continue
+            i0, i1 = np.searchsorted(tb, g - L + 1), np.searchsorted(tb, g + L)
+            cnt = i1 - i0
+            if not cnt.any():
+                continue
+            k = np.repeat(np.arange(len(g)), cnt)                       # row of each overlap
+            h = tb[np.repeat(i0 - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))]
+            off = h - g[k]
+            # the discharge itself, or one that may be it counted twice, is not subtracted
+            keep = np.abs(off) > (own if b != a else 0)
+            k, off = k[keep], off[keep]
+            if not len(k):
+                continue
+            src = cols[None, :] - off[:, None]
+            shifted = np.where((src >= 0) & (src < L), first[b][np.clip(src, 0, L - 1)], 0.0)
+            rows, starts = np.unique(k, return_index=True)  # k is sorted: sum each row's overlaps
+            st[rows] -= np.add.reduceat(shifted, starts, axis=0).astype(st.dtype)
         out.append(st)
     return out
 
