@@ -41,9 +41,9 @@ from edge.calibration import check_uv_per_lsb
 
 from .bands import BandConfig
 from .chunks import decimation, windows
-from .decompose import DecomposeConfig, Peeler, candidates, learn_templates, noise_sigma
+from .decompose import DecomposeConfig, Peeler, _best, candidates, learn_templates, noise_sigma
 from .measures import RecordingMeasures, UnitMeasures
-from .units import MeasureConfig, firing, template_measures, turn_points
+from .units import MeasureConfig, firing, regular_share, template_measures, turn_points
 
 __all__ = ["QuantConfig", "QuantResult", "quantify", "recruitment_rate"]
 
@@ -142,35 +142,59 @@ def _empty(reason: str, fs: float, dur: float, interference=None) -> QuantResult
     return QuantResult(RecordingMeasures([], None, interference, reason, float(fs), float(dur)))
 
 
-def _regular_share(times: np.ndarray) -> float:
-    isi = np.diff(np.sort(times))
-    if len(isi) < 3:
-        return 0.0
-    med = np.median(isi)
-    return float(np.mean((isi >= 0.5 * med) & (isi <= 1.5 * med)))
+def _similar(a: np.ndarray, b: np.ndarray, K: int, share: float) -> bool:
+    """True if detection-band template ``b`` matches ``a`` at a shift within ±``K`` samples
+    leaving at most ``share`` of the larger one's energy."""
+    seg = np.concatenate([np.zeros(K), b, np.zeros(K)])
+    _, _, r, _, _ = _best(seg, a[None, :], np.array([a @ a]))
+    return r <= share * max(a @ a, b @ b)
 
 
-def _merge_fragments(trains: list[np.ndarray], fs: float) -> list[np.ndarray]:
-    """Join trains that are fragments of one unit (its discharges split between two
-    templates): their union is regular (≥ 0.8 of intervals within 0.5–1.5 × the median) and
-    clearly more regular than either (+0.15), and they share no discharge (within 1 ms)."""
-    trains = [t for t in trains if len(t) >= 3]
+def _short_share(u: np.ndarray) -> float:
+    """Share of a train's intervals shorter than 0.35 × its median interval: ~0 for one
+    unit's discharges however many are missing (they are whole numbers of its period apart),
+    ~0.2 for two independent units (their union's intervals are nearly exponential)."""
+    isi = np.diff(u)
+    return float(np.mean(isi < 0.35 * np.median(isi))) if len(isi) >= 3 else 1.0
+
+
+def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray | None = None, K: int = 0,
+                     similar: float = 0.15, short: float = 0.03) -> list[np.ndarray]:
+    """Join trains that are fragments of one unit (its discharges split between templates),
+    pair by pair, most regular union first. Either their union is regular (≥ 0.8 of intervals
+    within 0.5–1.5 × the median), clearly more regular than either (+0.15) and they share no
+    discharge (within 1 ms); or (``templates[i]`` the detection-band template of train i)
+    their templates match within ``similar`` of their energy, they share at most 10 % of the
+    smaller one's discharges (one potential matched by both, counted once) and at most
+    ``short`` of their union's intervals are shorter than 0.35 × its median
+    (:func:`_short_share`): a unit dealt at random to three near-identical templates leaves
+    pairs whose union is still far from regular, but never two discharges too close."""
+    keep = [i for i, t in enumerate(trains) if len(t) >= 3]
+    trains = [trains[i] for i in keep]
+    tm = None if templates is None else [templates[i] for i in keep]
     own = max(1, int(0.001 * fs))
     changed = True
     while changed and len(trains) > 1:
         changed = False
-        reg = [_regular_share(t) for t in trains]
+        reg = [regular_share(t) for t in trains]
         best = None
         for i in range(len(trains)):
             for j in range(i + 1, len(trains)):
                 u = np.sort(np.concatenate([trains[i], trains[j]]))
-                if np.any(np.diff(u) <= own):
-                    continue
-                r = _regular_share(u)
-                if r >= 0.8 and r > max(reg[i], reg[j]) + 0.15 and (best is None or r > best[0]):
+                close = np.diff(u) <= own
+                r = regular_share(u)
+                join = not close.any() and r >= 0.8 and r > max(reg[i], reg[j]) + 0.15
+                if not join and tm is not None and close.sum() <= 0.1 * min(len(trains[i]), len(trains[j])):
+                    u = u[np.concatenate([[True], ~close])]
+                    join = _short_share(u) <= short and _similar(tm[i], tm[j], K, similar)
+                    r = regular_share(u)
+                if join and (best is None or r > best[0]):
                     best = (r, i, j, u)
         if best is not None:
             _, i, j, u = best
+            big = i if len(trains[i]) >= len(trains[j]) else j
+            if tm is not None:
+                tm = [t for k, t in enumerate(tm) if k not in (i, j)] + [tm[big]]
             trains = [t for k, t in enumerate(trains) if k not in (i, j)] + [u]
             changed = True
     return trains
@@ -373,13 +397,13 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
 
     found = []
     lo_rate, hi_rate = cfg.rate_range_hz
-    trains = _merge_fragments([q * np.unique(np.asarray(u, dtype=np.int64)) for u in peeler.units], fs)
+    trains = _merge_fragments([q * np.unique(np.asarray(u, dtype=np.int64)) for u in peeler.units], fs, T, K)
     for idx in trains:  # on the input's grid
         if len(idx) < cfg.min_discharges:
             continue
         t = idx / fs
         isi = np.median(np.diff(t))
-        if not (1.0 / hi_rate <= isi <= 1.0 / lo_rate) or _regular_share(t) < cfg.min_regular:
+        if not (1.0 / hi_rate <= isi <= 1.0 / lo_rate) or regular_share(t) < cfg.min_regular:
             continue
         if firing(t)[1] < cfg.min_isi_cv:
             continue

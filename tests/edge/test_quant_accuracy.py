@@ -45,10 +45,10 @@ def test_units_found_regression_bound(scores):
 HARD_CASES = [(102, 10_000, 0.15), (108, 10_000, 0.1)]
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 7 of 15 units found on these two benchmark "
-                                        "recordings (benchmark 54 of 79, 68 %; the 4 recordings above: 29 of 32): "
-                                        "units at the 300 uV floor with near-identical spikes are split between "
-                                        "templates and mixed, so no found unit holds half of one's discharges")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 9 of 15 units found on these two benchmark "
+                                        "recordings (benchmark 61 of 79, 77 %; the 4 recordings above: 29 of 32): "
+                                        "units at the 300 uV floor with near-identical spikes are mixed between "
+                                        "templates, so no found unit holds half of one's discharges")
 def test_units_found_target():
     out = []
     for seed, fs, effort in HARD_CASES:
@@ -64,20 +64,20 @@ def test_amplitude_regression_bound(scores):
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 28 of 29 found units within 10 %, median error "
-                                        "1.4 % (benchmark: 54 of 54, median 1.2 %)")
+                                        "1.5 % (benchmark: 59 of 61, median 1.7 %)")
 def test_amplitude_target(scores):
     assert all(abs(s.amplitude_error) <= 0.10 for s in _found(scores))
 
 
 def test_discharges_regression_bound(scores):
     recall = np.array([s.recall for s in _found(scores)])
-    assert np.mean(recall) >= 0.7
-    assert np.mean(recall >= 0.9) >= 0.15
+    assert np.mean(recall) >= 0.75
+    assert np.mean(recall >= 0.9) >= 0.2
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): mean 0.81 of discharges matched per found unit; "
-                                        "17 % of found units reach 0.9 (benchmark 0.75 and 7 %: similar units of one "
-                                        "pool merge or split, close superpositions)")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): mean 0.82 of discharges matched per found unit; "
+                                        "24 % of found units reach 0.9 (benchmark 0.76 and 11 %: similar units of one "
+                                        "pool mixed between templates, close superpositions)")
 def test_discharges_matched_target(scores):
     assert all(s.recall >= 0.9 for s in _found(scores))
 
@@ -90,7 +90,7 @@ def test_duration_and_rate_regression_bound(scores):
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 52 % of found units within 1.5 ms, median "
-                                        "error 1.25 ms (benchmark 44 %, 1.95 ms): the broad terminal phase decays "
+                                        "error 1.25 ms (benchmark 54 %, 1.20 ms): the broad terminal phase decays "
                                         "slowly through the level, so the end moves with the template's residual "
                                         "background (4-9 uV)")
 def test_duration_target(scores):
@@ -98,7 +98,7 @@ def test_duration_target(scores):
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 28 of 29 found units within 0.5 Hz, median "
-                                        "error 0.08 Hz (benchmark 52 of 54): a unit that took discharges of a similar "
-                                        "one (EMGLAB agreement 0.4-0.6) fires faster")
+                                        "error 0.07 Hz (benchmark 59 of 61): a unit that took discharges of a similar "
+                                        "one fires faster")
 def test_rate_target(scores):
     assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))

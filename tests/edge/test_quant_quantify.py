@@ -156,3 +156,27 @@ def test_live_serial_source_is_quantified_for_fixed_seconds(voluntary):
     assert (fs, uv, len(x)) == (FS, voluntary.uv_per_lsb, 3 * FS)
     r = quantify(x, fs, uv_per_lsb=uv)
     assert len(r.units) >= 2
+
+
+def _train(rng, rate_hz, seconds=20.0, cv=0.15, fs=FS):
+    isi = np.clip(rng.normal(1.0 / rate_hz, cv / rate_hz, int(seconds * rate_hz * 1.2)), 0.5 / rate_hz, 2.0 / rate_hz)
+    t = np.cumsum(isi) + rng.uniform(0, 1.0 / rate_hz)
+    return np.round(t[t < seconds] * fs).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fragments_of_one_unit_are_joined_two_units_are_not(seed):
+    """One unit's discharges dealt at random to three near-identical templates (no pair's
+    union is regular) are joined into one train; two units at the same rate with the same
+    templates are not (their union has short intervals)."""
+    from edge.quant.quantify import _merge_fragments
+
+    rng = np.random.default_rng(seed)
+    tmpl = np.sin(np.linspace(0, 3 * np.pi, 31)) * np.hanning(31) * 300.0
+    T = np.stack([tmpl, tmpl * 1.03, tmpl * 0.97])
+    unit = _train(rng, 14.0)
+    deal = rng.integers(0, 3, len(unit))
+    out = _merge_fragments([unit[deal == k] for k in range(3)], FS, T, 5)
+    assert len(out) == 1 and np.array_equal(out[0], unit)
+    a, b = _train(rng, 14.0), _train(rng, 14.3)
+    assert len(_merge_fragments([a, b], FS, T[:2], 5)) == 2
