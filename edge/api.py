@@ -9,6 +9,11 @@
             print(f"{d.label} at {d.onset / det.sample_rate:.2f} s ({d.confidence:.2f})")
     print(det.counters)                            # windows, gaps, saturation, withheld calls
 
+With ``qemg=True`` the voluntary stretches are also quantified (motor unit potentials, firing,
+the rule-based and learned pattern: :mod:`edge.runtime.qemg_summaries`), on a background worker
+so ``feed`` never waits for it: ``det.summaries()`` returns the stretch summaries finished so far,
+``det.close()`` ends the stream and returns the rest.
+
 It is the same chain as ``emg-edge run`` (calibration → resampler → integer log-Mel front-end →
 int8 LiteRT → open-set guard → smoothing and event detection, :class:`edge.runtime.pipeline.
 Pipeline`) without threads, I/O, outbox or wire: what to do with a detection is the caller's.
@@ -27,6 +32,8 @@ from edge.bundle import Bundle, load_bundle
 from edge.runtime.config import RuntimeConfig
 from edge.runtime.detector import Detection
 from edge.runtime.pipeline import Pipeline, PipelineCounters
+from edge.runtime.qemg_stretches import QemgConfig
+from edge.runtime.qemg_summaries import QemgRun, StretchSummary
 from edge.runtime.roles import SampleBlock
 
 
@@ -38,13 +45,16 @@ class Detector:
     electrode per LSB of your samples (None = assume the bundle's own scale; amplitudes then are
     only right if that is true); ``invert``: negate samples (polarity); ``config``: a
     :class:`RuntimeConfig`, a TOML path or None for the defaults; ``trusted_keys``: trust store
-    directory for signed bundles (:mod:`edge.signature`); ``num_threads``: LiteRT threads.
+    directory for signed bundles (:mod:`edge.signature`); ``num_threads``: LiteRT threads;
+    ``qemg``: quantify voluntary stretches (True for the defaults, or a :class:`QemgConfig`; the
+    bundle must have the ``voluntary_muap`` class).
     """
 
     def __init__(self, bundle: str | Path | Bundle = "default", *, sample_rate: int,
                  uv_per_lsb: float | None = None, invert: bool = False,
                  config: RuntimeConfig | str | Path | None = None,
-                 trusted_keys: str | Path | None = None, num_threads: int = 1) -> None:
+                 trusted_keys: str | Path | None = None, num_threads: int = 1,
+                 qemg: bool | QemgConfig = False) -> None:
         from edge.inference import Int8Classifier
         from edge.runtime.openset import load_guard
 
@@ -63,6 +73,13 @@ class Detector:
                                   sample_rate, source_uv_per_lsb=uv_per_lsb, invert=invert, guard=guard)
         self.sample_rate = sample_rate
         self._next = 0
+        self._qemg: QemgRun | None = None
+        if qemg:
+            cfg = qemg if isinstance(qemg, QemgConfig) else QemgConfig()
+            if cfg.label not in self.bundle.labels:
+                raise ValueError(f"qemg: bundle {self.bundle.model_id} has no class {cfg.label!r} to find "
+                                 "voluntary stretches in")
+            self._qemg = QemgRun(cfg, self._pipeline, sample_rate)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -92,3 +109,19 @@ class Detector:
         block = SampleBlock(first_index=self._next, samples=x)
         self._next += int(x.size)
         return self._pipeline.feed(block)
+
+    def summaries(self) -> list[StretchSummary]:
+        """QEMG stretch summaries finished since the last call (empty without ``qemg``)."""
+        out: list[StretchSummary] = []
+        if self._qemg is not None:
+            self._qemg.poll(out.append)
+        return out
+
+    def close(self) -> list[StretchSummary]:
+        """End of the stream: the open voluntary stretch is closed and quantified (waiting up to
+        the config's ``drain_s``); returns the summaries not yet returned. Feed nothing after."""
+        out: list[StretchSummary] = []
+        if self._qemg is not None:
+            self._qemg.finish(out.append, ended=True)
+            self._qemg = None
+        return out

@@ -51,3 +51,26 @@ def test_detector_user_errors():
         det.feed(np.array([40000]))
     with pytest.raises(ValueError, match="1-D"):
         det.feed(np.zeros((2, 2), dtype=np.int16))
+
+
+def test_detector_quantifies_voluntary_stretches():
+    # A simulated contraction through the shipped bundle: called voluntary activity, one stretch
+    # quantified on close(); its median amplitude near the true units' (µV through calibration).
+    from convert.simulator.voluntary_truth import render_voluntary_truth
+
+    truth = render_voluntary_truth(3, effort=0.15, duration_s=12.0, sample_rate=10_000)
+    det = Detector("default", sample_rate=10_000, uv_per_lsb=truth.uv_per_lsb, qemg=True)
+    for i in range(0, truth.pcm.size, 1000):
+        assert det.feed(truth.pcm[i:i + 1000]) == []  # no pathological alert on a contraction
+    got = det.summaries() + det.close()
+    assert len(got) == 1 and got[0].n_units >= 2
+    true_amp = float(np.median([u.amplitude_uv for u in truth.units]))
+    assert 0.5 * true_amp <= got[0].median_amplitude_uv <= 2.0 * true_amp
+    assert Detector("default", sample_rate=10_000).summaries() == []  # off by default
+
+
+def test_detector_qemg_needs_the_voluntary_class(monkeypatch):
+    from edge.runtime.qemg_stretches import QemgConfig
+
+    with pytest.raises(ValueError, match="no class 'tremor'"):
+        Detector("default", sample_rate=10_000, qemg=QemgConfig(label="tremor"))
