@@ -75,11 +75,13 @@ class Detector:
         self._next = 0
         self._qemg: QemgRun | None = None
         if qemg:
+            from clikit import UserError
+
             cfg = qemg if isinstance(qemg, QemgConfig) else QemgConfig()
-            if cfg.label not in self.bundle.labels:
-                raise ValueError(f"qemg: bundle {self.bundle.model_id} has no class {cfg.label!r} to find "
-                                 "voluntary stretches in")
-            self._qemg = QemgRun(cfg, self._pipeline, sample_rate)
+            try:  # the run's own checks: the bundle has the stretch class, the muscle has a reference row
+                self._qemg = QemgRun.for_run(True, cfg, self._pipeline, sample_rate)
+            except UserError as exc:
+                raise ValueError(str(exc)) from None
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -74,3 +74,5 @@ def test_detector_qemg_needs_the_voluntary_class(monkeypatch):
 
     with pytest.raises(ValueError, match="no class 'tremor'"):
         Detector("default", sample_rate=10_000, qemg=QemgConfig(label="tremor"))
+    with pytest.raises(ValueError, match="unknown muscle 'nope'"):  # refused at start, not per stretch
+        Detector("default", sample_rate=10_000, qemg=QemgConfig(muscle="nope"))
