@@ -11,6 +11,7 @@ the bad value and the allowed range. It loads from TOML::
     [detector]
     require_argmax = true    # a class only enters when it is the most probable class
     exclusive = true         # one alert per episode of abnormal activity, labelled by evidence
+    relabel_windows = 0      # exclusive mode: windows another class must lead to start its own alert (0 = never)
     open_set = true          # withhold pathological calls the bundle's open-set guard finds atypical
 
     [detector.default]       # applies to every pathological class
@@ -255,6 +256,10 @@ class RuntimeConfig:
     ema_alpha: float = 0.5
     require_argmax: bool = True
     exclusive: bool = True
+    #: Exclusive mode: consecutive windows in which another alerting class leads (argmax, at
+    #: least its ``enter``) before the open episode is closed and that class's own begins;
+    #: 0 = an episode keeps its first label however its evidence changes.
+    relabel_windows: int = 0
     #: Use the bundle's open-set guard (edge.runtime.openset) when it has one.
     open_set: bool = True
     default_rule: ClassRule = field(default_factory=ClassRule)
@@ -281,6 +286,9 @@ class RuntimeConfig:
         if not isinstance(self.smoothing_windows, int) or not 1 <= self.smoothing_windows <= 64:
             raise ValueError(f"smoothing.windows={self.smoothing_windows!r} is out of range: allowed integers [1, 64]")
         _check_range("smoothing.alpha", self.ema_alpha, 0.0, 1.0, lo_open=True)
+        if not isinstance(self.relabel_windows, int) or not 0 <= self.relabel_windows <= 64:
+            raise ValueError(f"detector.relabel_windows={self.relabel_windows!r} is out of range: "
+                             "allowed integers [0, 64] (0 = off)")
         if not isinstance(self.queue_blocks, int) or not 4 <= self.queue_blocks <= 100000:
             raise ValueError(f"service.queue_blocks={self.queue_blocks!r} is out of range: allowed integers [4, 100000]")
         _check_range("service.max_gap_fill_s", self.max_gap_fill_s, 0.0, 60.0)
@@ -329,6 +337,7 @@ class RuntimeConfig:
         det.pop("default", None)
         det.pop("classes", None)
         _take(det, kwargs, "detector", {"require_argmax": "require_argmax", "exclusive": "exclusive",
+                                         "relabel_windows": "relabel_windows",
                                          "alert_normal": "alert_normal", "open_set": "open_set"})
         if default is not None:
             try:
@@ -373,6 +382,7 @@ class RuntimeConfig:
 _TOML_NAMES = {
     "smoothing": "smoothing.method", "smoothing_windows": "smoothing.windows", "ema_alpha": "smoothing.alpha",
     "require_argmax": "detector.require_argmax", "exclusive": "detector.exclusive",
+    "relabel_windows": "detector.relabel_windows",
     "open_set": "detector.open_set", "alert_normal": "detector.alert_normal",
     "queue_blocks": "service.queue_blocks", "max_gap_fill_s": "service.max_gap_fill_s",
     "stats_every_s": "service.stats_every_s", "keep_delivered": "service.keep_delivered",

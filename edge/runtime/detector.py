@@ -29,7 +29,13 @@ alert even when the model's posterior wanders between similar classes (fibrillat
 positive sharp waves, myotonic and fibrillation-like spikes). The episode opens as in step 1 for any alerting class, stays
 open while any alerting class's smoothed posterior is at least its ``exit``, and its label is
 the class with the most accumulated smoothed posterior since the onset; that class's rule
-(minimum duration, potentials, refractory) decides when it is confirmed. Per-class mode
+(minimum duration, potentials, refractory) decides when it is confirmed. With
+``relabel_windows`` = N > 0, a *different* finding that follows without a pause (myokymic after
+neuromyotonic discharges, a CRD after fibrillations) gets its own alert: when another alerting
+class leads for N consecutive windows (it is the argmax and its smoothed posterior is at least
+its ``enter``), the open episode closes (its class's refractory time starts) and the
+challenger's episode opens at the first of those windows, with their evidence, and is confirmed
+by its own rule. Wandering between classes for fewer than N windows changes nothing. Per-class mode
 (``exclusive=False``) runs an independent state machine per class. Both modes take the same
 steps through the same helpers (one :meth:`EventDetector._confirm` for step 2); they differ only
 in whether an episode belongs to one class or to all alerting classes.
@@ -111,9 +117,12 @@ class EventDetector:
         require_argmax: bool = True,
         potential_window_s: float = 20.0,
         exclusive: bool = False,
+        relabel_windows: int = 0,
     ) -> None:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate={sample_rate} must be > 0 Hz")
+        if not 0 <= int(relabel_windows) <= 64:
+            raise ValueError(f"relabel_windows={relabel_windows} out of range: allowed [0, 64] (0 = off)")
         if not 0 < hop_samples <= window_samples:
             raise ValueError(f"hop_samples={hop_samples} must be in (0, window_samples={window_samples}]")
         unknown = sorted(set(rules) - set(labels))
@@ -134,6 +143,13 @@ class EventDetector:
         self._ep = _ClassState()  # the shared episode (exclusive mode)
         self._ep_evidence = np.zeros(len(self._idx))
         self._ep_label: str | None = None  # label the shared episode was confirmed (or continued) as
+        self.relabel_windows = int(relabel_windows)
+        # The challenger to a labelled shared episode: its column, consecutive leading windows,
+        # the onset of its lead and its evidence over them.
+        self._sw_k = -1
+        self._sw_n = 0
+        self._sw_onset = 0
+        self._sw_evidence = np.zeros(len(self._idx))
 
     def _samples(self, seconds: float) -> int:
         return int(round(seconds * self.rate))
@@ -184,6 +200,7 @@ class EventDetector:
             st.refractory_until = max(st.refractory_until, self._refractory_end(self._ep_label, ep.last_end))
         ep.open = False
         self._ep_label = None
+        self._sw_k, self._sw_n = -1, 0
 
     def _confirm(self, name: str, ci: int, ep: _ClassState, s: float, evidence: float,
                  end: int) -> Detection | None:
@@ -299,7 +316,14 @@ class EventDetector:
         if self._ep_label is not None:  # confirmed (or continuing a recent one): keep it fresh
             st = self._state[self._ep_label]
             st.refractory_until = max(st.refractory_until, ep.last_end)
-            return []
+            if not self._challenged(smoothed, s, end):
+                return []
+            # Another finding took over: close this episode and open the challenger's.
+            onset, n, evidence = self._sw_onset, self._sw_n, self._sw_evidence.copy()
+            self._close_shared()
+            self._open(ep, end)
+            ep.onset, ep.conf_n = onset, n
+            self._ep_evidence[:] = evidence
         # The label is the class with the most evidence since the onset; its rule decides.
         k = int(np.argmax(self._ep_evidence))
         name, ci = names[k], self._idx[k]
@@ -311,6 +335,23 @@ class EventDetector:
             return []
         self._ep_label = name
         return [det]
+
+    def _challenged(self, smoothed: np.ndarray, s: np.ndarray, end: int) -> bool:
+        """Track the class leading a labelled shared episode; True once another class has led
+        for ``relabel_windows`` consecutive windows (always False when that is 0)."""
+        if not self.relabel_windows:
+            return False
+        k = int(np.argmax(s))
+        name, ci = self._names[k], self._idx[k]
+        if name == self._ep_label or not self._enters(float(s[k]), name, ci, int(np.argmax(smoothed))):
+            self._sw_k, self._sw_n = -1, 0
+            return False
+        if k != self._sw_k:
+            self._sw_k, self._sw_n, self._sw_onset = k, 0, max(0, end - self.hop)
+            self._sw_evidence[:] = 0.0
+        self._sw_n += 1
+        self._sw_evidence += s
+        return self._sw_n >= self.relabel_windows
 
 
 def rules_for(config, labels: Sequence[str], pathological) -> dict[str, ClassRule]:

@@ -17,7 +17,7 @@ def test_stage1_starts_with_the_defaults_and_keeps_exit_at_most_enter():
     configs = list(T.stage1_configs())
     assert configs[0] == T.default_knobs()
     assert T.make_config(configs[0]) == RuntimeConfig()
-    assert len(configs) == 432 and all(k["exit"] <= k["enter"] for k in configs)
+    assert len(configs) == 1296 and all(k["exit"] <= k["enter"] for k in configs)
     assert len({tuple(sorted(k.items())) for k in configs}) == len(configs)
 
 

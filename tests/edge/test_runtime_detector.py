@@ -14,11 +14,12 @@ RATE = 1000  # Hz: 1 sample = 1 ms keeps the arithmetic readable
 WIN, HOP = 1000, 250
 
 
-def make(rules=None, require_argmax=True, exclusive=False):
+def make(rules=None, require_argmax=True, exclusive=False, relabel_windows=0):
     rules = rules or {"fibrillation": ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, refractory_s=4.0),
                       "positive_sharp_wave": ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, refractory_s=4.0),
                       "fasciculation": ClassRule(min_potentials=2, min_duration_s=0.0, refractory_s=10.0)}
-    return EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=require_argmax, exclusive=exclusive)
+    return EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=require_argmax, exclusive=exclusive,
+                         relabel_windows=relabel_windows)
 
 
 both_modes = pytest.mark.parametrize("exclusive", [False, True], ids=["per-class", "exclusive"])
@@ -224,6 +225,31 @@ def test_exclusive_mode_raises_one_alert_for_a_wandering_episode():
     # a different class after the episode has closed is a new alert
     later = feed(make(exclusive=True), seq + ["positive_sharp_wave"] * 8)
     assert [d.label for _, d in later] == ["fibrillation", "positive_sharp_wave"]
+
+
+def test_relabel_gives_a_following_finding_its_own_alert():
+    # fibrillation, then positive sharp waves with no pause between: one shared episode
+    seq = [None] * 4 + ["fibrillation"] * 8 + ["positive_sharp_wave"] * 8 + [None] * 8
+    assert [d.label for _, d in feed(make(exclusive=True), seq)] == ["fibrillation"]
+    relabel = feed(make(exclusive=True, relabel_windows=2), seq)
+    assert [d.label for _, d in relabel] == ["fibrillation", "positive_sharp_wave"]
+    (_, first), (i, second) = relabel
+    # the new episode starts one hop before the first window the challenger led
+    assert second.onset == WIN + 12 * HOP - HOP and first.onset < second.onset
+    assert i >= 12 + 1  # confirmed no earlier than its relabel windows and its own rule allow
+
+
+def test_relabel_ignores_wandering_shorter_than_its_windows():
+    seq = [None] * 4 + (["fibrillation"] * 3 + ["positive_sharp_wave"] * 2) * 4 + [None] * 8
+    assert [d.label for _, d in feed(make(exclusive=True, relabel_windows=3), seq)] == ["fibrillation"]
+    with pytest.raises(ValueError, match="relabel_windows=65 out of range"):
+        make(exclusive=True, relabel_windows=65)
+
+
+def test_relabel_back_to_the_first_class_within_its_refractory_time_is_no_new_alert():
+    seq = [None] * 4 + ["fibrillation"] * 8 + ["positive_sharp_wave"] * 8 + ["fibrillation"] * 8 + [None] * 8
+    got = feed(make(exclusive=True, relabel_windows=2), seq)
+    assert [d.label for _, d in got] == ["fibrillation", "positive_sharp_wave"]
 
 
 # Exclusive mode differs from per-class mode only when two alerting classes compete for one
