@@ -2,7 +2,9 @@
 
 Both take one window ``(frames, n_mels)`` of int8-grid features as float (``q / 128``, see
 :mod:`edge.inference`) and output class probabilities (softmax). Weights are He-initialised
-(``he_normal``) for training from scratch; dropout sits before the classifier. Batch
+(``he_normal``, or Glorot-uniform with ``init="glorot_uniform"``) for training from scratch;
+dropout sits before the classifier, and ``spatial_dropout`` (whole feature maps, Keras
+``SpatialDropout2D``) optionally after each convolution block. Batch
 normalisation is used in training and folded into the preceding convolution at export
 (:func:`fold_batchnorm`), so the exported graph has no separate scale/shift ops.
 
@@ -36,6 +38,9 @@ TCN_DILATIONS = (1, 2, 4)
 #: CNN pooling heads: global average, or average and max concatenated (a single potential in a
 #: quiet window, e.g. a fasciculation, survives max pooling but is diluted by averaging).
 HEADS = ("avg", "avgmax")
+#: Initialisers of the convolution, TCN and classifier kernels (the recurrent cells keep Keras'
+#: Glorot-uniform input and orthogonal recurrent kernels whatever this says).
+INITIALISERS = ("he_normal", "glorot_uniform")
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,11 @@ class ModelConfig:
     ``rnn_units`` / ``rnn`` / ``rnn_unroll`` only for the CRNN (``rnn`` in :data:`RECURRENT`;
     ``rnn_units`` is the TCN's channel count for ``"tcn"``; ``rnn_unroll=False`` gives the
     WHILE-loop graph that full-int8 conversion cannot take, kept for the route comparison);
-    ``head`` (global pooling) only for the CNN.
+    ``head`` (global pooling) only for the CNN. ``init``: kernel initialiser of the convolution,
+    TCN and classifier layers (:data:`INITIALISERS`; one seed per layer from the build seed).
+    ``spatial_dropout`` in [0, 0.9): rate of ``SpatialDropout2D`` (drops whole channels) after
+    each convolution block, 0 = none. Both dropouts are training-only: the exported graph has
+    neither (:func:`fold_batchnorm`; Keras runs them as identity at inference).
     """
 
     arch: str = "cnn"
@@ -59,6 +68,8 @@ class ModelConfig:
     rnn_units: int = 32
     rnn_unroll: bool = True
     head: str = "avgmax"
+    init: str = "he_normal"
+    spatial_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -69,6 +80,10 @@ class ModelConfig:
             raise ValueError(f"pools {self.pools} need one (time, mel) pair per width ({len(self.widths)})")
         if not 0.0 <= self.dropout < 0.9:
             raise ValueError(f"dropout {self.dropout} out of range [0, 0.9)")
+        if not 0.0 <= self.spatial_dropout < 0.9:
+            raise ValueError(f"spatial_dropout {self.spatial_dropout} out of range [0, 0.9)")
+        if self.init not in INITIALISERS:
+            raise ValueError(f"init {self.init!r} not one of {INITIALISERS}")
         if self.rnn not in RECURRENT:
             raise ValueError(f"rnn {self.rnn!r} not one of {RECURRENT}")
         if self.head not in HEADS:
@@ -119,7 +134,8 @@ def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, 
     K = _keras(K)
     L = K.layers
     frames, n_mels = int(input_shape[0]), int(input_shape[1])
-    init = lambda i: K.initializers.HeNormal(seed=seed + i)  # noqa: E731 - one seed per layer
+    kernel_init = _initialiser(K, cfg.init)
+    init = lambda i: kernel_init(seed=seed + i)  # noqa: E731 - one seed per layer
     inp = K.Input(shape=(frames, n_mels), batch_size=batch_size, name="features")
     x = L.Reshape((frames, n_mels, 1), name="to_image")(inp)
     for i, (w, pool) in enumerate(zip(cfg.widths, cfg.pools)):
@@ -131,6 +147,8 @@ def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, 
         x = L.ReLU(name=f"relu{i}")(x)
         if pool != (1, 1):
             x = L.MaxPooling2D(pool, name=f"pool{i}")(x)
+        if cfg.spatial_dropout > 0:
+            x = L.SpatialDropout2D(cfg.spatial_dropout, seed=seed + 210 + i, name=f"spatial_dropout{i}")(x)
     if cfg.arch == "cnn":
         avg = L.GlobalAveragePooling2D(name="gap")(x)
         x = L.Concatenate(name="avgmax")([avg, L.GlobalMaxPooling2D(name="gmp")(x)]) if cfg.head == "avgmax" else avg
@@ -138,7 +156,7 @@ def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, 
         t, f, c = (int(s) for s in x.shape[1:])
         x = L.Reshape((t, f * c), name="to_sequence")(x)
         if cfg.rnn == "tcn":
-            x = _tcn(K, x, cfg.rnn_units, seed)
+            x = _tcn(K, x, cfg.rnn_units, seed, kernel_init)
         elif cfg.rnn.endswith("_gates"):
             x = _gated_cell(K, x, cfg.rnn[:-len("_gates")], cfg.rnn_units, seed)
         else:
@@ -150,9 +168,14 @@ def build_model(input_shape: tuple[int, int], n_classes: int, cfg: ModelConfig, 
             x = rnn_cls(cfg.rnn_units, **kwargs)(x)
     if cfg.dropout > 0:
         x = L.Dropout(cfg.dropout, seed=seed + 200, name="dropout")(x)
-    out = L.Dense(n_classes, activation="softmax", kernel_initializer=K.initializers.HeNormal(seed=seed + 300),
+    out = L.Dense(n_classes, activation="softmax", kernel_initializer=kernel_init(seed=seed + 300),
                   name="classifier")(x)
     return K.Model(inp, out, name=f"emg_{cfg.arch}")
+
+
+def _initialiser(K, name: str):
+    """The Keras initialiser class of :data:`INITIALISERS` ``name``."""
+    return {"he_normal": K.initializers.HeNormal, "glorot_uniform": K.initializers.GlorotUniform}[name]
 
 
 def _last_step(K, x, t: int, name: str):
@@ -221,13 +244,14 @@ def _gru_step(L, pre, wh, h, t):
     return L.Add(name=f"rnn_h{t}")([n, L.Multiply(name=f"rnn_zd{t}")([z, L.Subtract(name=f"rnn_d{t}")([h, n])])])
 
 
-def _tcn(K, seq, channels: int, seed: int):
+def _tcn(K, seq, channels: int, seed: int, kernel_init=None):
     """Dilated causal Conv1D stack (kernel 3, :data:`TCN_DILATIONS`, ReLU) over the steps;
     the last step, which sees the whole window, is the output."""
+    kernel_init = kernel_init or K.initializers.HeNormal
     x = seq
     for i, d in enumerate(TCN_DILATIONS):
         x = K.layers.Conv1D(channels, 3, padding="causal", dilation_rate=d, activation="relu",
-                            kernel_initializer=K.initializers.HeNormal(seed=seed + 120 + i), name=f"tcn{i}")(x)
+                            kernel_initializer=kernel_init(seed=seed + 120 + i), name=f"tcn{i}")(x)
     return _last_step(K, x, int(x.shape[1]) - 1, "tcn_last")
 
 
@@ -236,14 +260,15 @@ def fold_batchnorm(model, cfg: ModelConfig, K: Any | None = None):
 
     Each ``conv{i}`` → ``bn{i}`` pair becomes one convolution with
     ``W' = W·γ/√(σ²+ε)`` and ``b' = β − μ·γ/√(σ²+ε)`` (+ the conv bias scaled likewise).
-    Dropout is dropped too (identity at inference). Returns ``model`` itself if it has no BN.
+    Dropout and spatial dropout are dropped too (identity at inference). Returns ``model``
+    itself if it has no BN.
     """
     if not cfg.batchnorm:
         return model
     K = _keras(K)
     frames, n_mels = (int(s) for s in model.input_shape[1:3])
     n_classes = int(model.output_shape[-1])
-    folded_cfg = ModelConfig(**{**asdict(cfg), "batchnorm": False, "dropout": 0.0})
+    folded_cfg = ModelConfig(**{**asdict(cfg), "batchnorm": False, "dropout": 0.0, "spatial_dropout": 0.0})
     batch = model.input_shape[0]  # a fixed batch (tf_keras route) must survive the rebuild
     folded = build_model((frames, n_mels), n_classes, folded_cfg, K=K, batch_size=batch)
     for layer in folded.layers:

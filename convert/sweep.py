@@ -19,10 +19,20 @@ GRID.toml::
     sets = ["test", "monopolar"] # "test" = DIR/test; others: convert.conditions held-out sets
     test_clips = 4               # size of each held-out condition set (per class), and
     test_recordings = 2          # its 60 s examinations
+    [data]                       # optional; default source = "dir" (--data DIR)
+    source = "conditions"        # train on the training condition of convert.conditions
+    train_clips = 4              # sizes as convert.conditions.Sizes (these keys only)
 
 ``DIR`` is the ``emg-convert synth`` layout (``train/``, ``val/``, ``test/`` data directories)
 or one flat data directory (20 % of its recordings, by recording, split off for validation
-with ``data_seed``; then ``test`` is not available).
+with ``data_seed``; then ``test`` is not available). A synth corpus mixes needles and the
+sweep's chain copies draw from the full :class:`convert.chain.ChainConfig` (4 kHz, 2 Hz
+high-pass, ...), so the held-out condition sets are not held out of such training data.
+``[data] source = "conditions"`` builds the training and validation sets instead as the
+cross-condition run does (:func:`convert.conditions.build_train_sets`: simulated concentric
+needle, clean 44.1 kHz plus ``augment_copies`` copies through
+:data:`convert.conditions.TRAIN_CHAIN` drawn from ``data_seed``); then ``--data`` is not
+given and ``test`` is not an evaluation set (``in_condition`` is its held-out twin).
 
 Each trial has a stable id (sha256 of its resolved configuration: model and training settings
 with every default filled in, so a changed kit default means a new trial) and the folder
@@ -59,7 +69,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -75,7 +85,17 @@ DATA_KEYS = {"augment_copies": 1, "data_seed": 0}
 #: TrainConfig fields a grid may not set (output only).
 _NOT_GRID = {"verbose"}
 EVAL_KEYS = ("sets", "test_clips", "test_recordings")
-SECTIONS = ("base", "axes", "eval")
+SECTIONS = ("base", "axes", "eval", "data")
+#: Training-data sources: ``--data DIR``, or the training condition of :mod:`convert.conditions`.
+DATA_SOURCES = ("dir", "conditions")
+#: :class:`convert.conditions.Sizes` fields a ``[data]`` section may set (source "conditions"),
+#: with their allowed ranges; the rest (test sets, epochs, widths) come from ``[eval]``/the trial.
+DATA_SIZES = {"train_clips": (1, 1000), "train_recordings": (0, 1000), "val_clips": (1, 1000),
+              "val_recordings": (0, 1000), "clip_s": (2.0, 600.0), "recording_s": (2.0, 3600.0),
+              "voluntary_factor": (1, 20)}
+#: Training-window hop (s) of source "conditions", as ``benchmarks/cross_condition.py`` trains
+#: (validation and evaluation windows keep the 0.25 s hop of the device).
+CONDITIONS_TRAIN_HOP_S = 0.5
 EXTRA_HINT = "emg-convert sweep needs the sweep extra (Dask distributed): pip install 'emg-edge-kit[sweep]'"
 
 
@@ -195,14 +215,55 @@ class EvalSpec:
 
 
 @dataclass(frozen=True)
+class DataSpec:
+    """Where the training and validation windows come from: ``source = "dir"`` (``--data DIR``)
+    or ``"conditions"`` (:func:`convert.conditions.build_train_sets` with ``sizes``, a subset of
+    :data:`DATA_SIZES`; unset ones keep :class:`convert.conditions.Sizes`' defaults)."""
+
+    source: str = "dir"
+    sizes: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source not in DATA_SOURCES:
+            raise ValueError(f"data.source {self.source!r} not one of {', '.join(DATA_SOURCES)}")
+        bad = sorted(set(self.sizes) - set(DATA_SIZES))
+        if bad:
+            raise ValueError(f"unknown key(s) data.{', data.'.join(bad)}; allowed: source, {', '.join(DATA_SIZES)}")
+        if self.sizes and self.source != "conditions":
+            raise ValueError(f"data.{', data.'.join(sorted(self.sizes))} apply to data.source = \"conditions\" only")
+        for k, v in self.sizes.items():
+            lo, hi = DATA_SIZES[k]
+            ok_type = isinstance(v, (int, float)) if isinstance(lo, float) else isinstance(v, int)
+            if isinstance(v, bool) or not ok_type or not lo <= v <= hi:
+                raise ValueError(f"data.{k} = {v!r}: expected {type(lo).__name__} in {lo}..{hi}")
+
+    def condition_sizes(self, chain_copies: int):
+        """The :class:`convert.conditions.Sizes` of source ``"conditions"`` with ``chain_copies``."""
+        from convert.conditions import Sizes
+
+        return replace(Sizes(), chain_copies=int(chain_copies), **self.sizes)
+
+    def describe(self, data: Path | None) -> str:
+        """What the training data are, as ``sweep.json`` records it (a rerun on other data is refused)."""
+        if self.source == "dir":
+            return str(Path(data).resolve()) if data is not None else ""
+        return "convert.conditions " + json.dumps(self.sizes, sort_keys=True)
+
+
+@dataclass(frozen=True)
 class Grid:
-    """A validated sweep grid: ``base`` settings, ``axes`` (key → list of values) and ``eval``."""
+    """A validated sweep grid: ``base`` settings, ``axes`` (key → list of values), ``eval`` and
+    ``data``."""
 
     base: dict = field(default_factory=dict)
     axes: dict = field(default_factory=dict)
     eval: EvalSpec = EvalSpec()
+    data: DataSpec = DataSpec()
 
     def __post_init__(self) -> None:
+        if self.data.source == "conditions" and "test" in self.eval.sets:
+            raise ValueError("eval set 'test' is DIR/test, and data.source = \"conditions\" takes no DIR; "
+                             "use in_condition (the training condition on held-out seeds)")
         for k, vals in self.axes.items():
             if not isinstance(vals, list) or not vals:
                 raise ValueError(f"axes.{k} = {vals!r}: give a non-empty list of values")
@@ -243,7 +304,9 @@ class Grid:
             raise ValueError(f"unknown key(s) eval.{', eval.'.join(bad)}; allowed: {', '.join(EVAL_KEYS)}")
         if "sets" in ev:
             ev["sets"] = tuple(ev["sets"]) if isinstance(ev["sets"], list) else (ev["sets"],)
-        return cls(base=dict(data.get("base", {})), axes=dict(data.get("axes", {})), eval=EvalSpec(**ev))
+        ds = dict(data.get("data", {}))
+        spec = DataSpec(source=ds.pop("source", "dir"), sizes=ds)
+        return cls(base=dict(data.get("base", {})), axes=dict(data.get("axes", {})), eval=EvalSpec(**ev), data=spec)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Grid":
@@ -263,7 +326,8 @@ class Grid:
             raise ValueError(f"grid {path}: {exc}") from None
 
     def to_dict(self) -> dict:
-        return {"base": self.base, "axes": self.axes, "eval": {**asdict(self.eval), "sets": list(self.eval.sets)}}
+        return {"base": self.base, "axes": self.axes, "eval": {**asdict(self.eval), "sets": list(self.eval.sets)},
+                "data": {"source": self.data.source, **self.data.sizes}}
 
 
 # ---------------------------------------------------------------- features (driver side)
@@ -301,17 +365,18 @@ def load_set(folder: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     return np.load(folder / "X.npy", mmap_mode="r"), np.load(folder / "y.npy"), info
 
 
-def prepare_features(grid: Grid, trials: list[Trial], data: Path, results: Path, cache_dir: Path,
+def prepare_features(grid: Grid, trials: list[Trial], data: Path | None, results: Path, cache_dir: Path,
                      log: Callable[[str], None] = print) -> Path:
     """Build every window set the ``trials`` need under ``RESULTS/_features/`` (kept ones are
-    reused): ``train-<data_key>``, ``val-<data_key>`` with ``quant.json``, ``eval-<set>``."""
+    reused): ``train-<data_key>``, ``val-<data_key>`` with ``quant.json``, ``eval-<set>``.
+    ``data``: the data directory (``grid.data.source == "dir"``), else None."""
     from convert import trainset
-    from convert.conditions import Sizes, build_test_sets
+    from convert.conditions import Sizes, build_test_sets, build_train_sets
 
     feat = results / FEATURES
     fe, wcfg = _frontend()
     cache = trainset.open_cache(cache_dir)
-    dirs = data_dirs(data)
+    dirs = data_dirs(data) if grid.data.source == "dir" else {"train": None, "val": None, "test": None}
     loaded: dict[str, list] = {}
 
     def recs(split: str) -> list:
@@ -323,20 +388,25 @@ def prepare_features(grid: Grid, trials: list[Trial], data: Path, results: Path,
         if (feat / f"train-{key}" / "info.json").is_file() and (feat / f"val-{key}" / "info.json").is_file():
             continue
         t0, cfg = time.time(), next(t.config for t in trials if t.data_key == key)
-        if dirs["val"] is not None:
-            tr_recs, va_recs = recs("train"), recs("val")
+        if grid.data.source == "conditions":  # the cross-condition run's own builder, not a copy
+            sizes = grid.data.condition_sizes(cfg["augment_copies"])
+            train_wcfg = trainset.window_config(wcfg.window_s, CONDITIONS_TRAIN_HOP_S)
+            tr, va, _ = build_train_sets(sizes, fe, train_wcfg, wcfg, cfg["data_seed"])
         else:
-            tr_recs, va_recs = trainset.split_recordings(recs("train"), 0.2, cfg["data_seed"])
-        tr = trainset.features(tr_recs, fe, wcfg, cache=cache, augment_copies=cfg["augment_copies"],
-                               seed=cfg["data_seed"])
-        va = trainset.features(va_recs, fe, wcfg, cache=cache)
+            if dirs["val"] is not None:
+                tr_recs, va_recs = recs("train"), recs("val")
+            else:
+                tr_recs, va_recs = trainset.split_recordings(recs("train"), 0.2, cfg["data_seed"])
+            tr = trainset.features(tr_recs, fe, wcfg, cache=cache, augment_copies=cfg["augment_copies"],
+                                   seed=cfg["data_seed"])
+            va = trainset.features(va_recs, fe, wcfg, cache=cache)
         quant = trainset.fit_quantizer(tr.X)
         _save_set(feat / f"val-{key}", va.X, va.y, {"summary": va.summary()})
         _save_set(feat / f"train-{key}", tr.X, tr.y, {"summary": tr.summary(), "quantizer": quant.to_dict()})
         log(f"features {key}: train {len(tr)} windows, validation {len(va)} [{time.time() - t0:.0f} s]")
     missing = [s for s in grid.eval.sets if not (feat / f"eval-{s}" / "info.json").is_file()]
     if "test" in missing:
-        if dirs["test"] is None:
+        if dirs["test"] is None:  # (source "conditions" refuses "test" when the grid is read)
             raise ValueError(f"eval set 'test' needs {data}/test (a data directory); or list only held-out "
                              "condition sets in [eval] sets")
         te = trainset.features(recs("test"), fe, wcfg, cache=cache)
@@ -486,10 +556,17 @@ def _warm() -> bool:
     return True
 
 
-def run_sweep(grid: Grid, data: Path, results: Path, workers: int | None = None, address: str | None = None,
+def run_sweep(grid: Grid, data: Path | None, results: Path, workers: int | None = None, address: str | None = None,
               cache_dir: Path | None = None, retries: int = 1, log: Callable[[str], None] = print) -> dict:
-    """Run the pending trials of ``grid``; returns counts and timings (s):
+    """Run the pending trials of ``grid`` (``data``: the data directory, None for
+    ``[data] source = "conditions"``); returns counts and timings (s):
     ``{"trials", "skipped", "ran", "failed", "prepare_s", "startup_s", "trials_s", "errors"}``."""
+    if (data is None) != (grid.data.source == "conditions"):
+        from clikit import UserError
+
+        raise UserError("give --data DIR, or [data] source = \"conditions\" in the grid (then no --data)"
+                        if data is None else
+                        f"--data {data}: the grid's [data] source = \"conditions\" builds its own training data")
     results.mkdir(parents=True, exist_ok=True)
     with _exclusive(results):
         return _run(grid, data, results, workers, address, cache_dir, retries, log)
@@ -515,12 +592,12 @@ def _exclusive(results: Path):
         fh.close()
 
 
-def _run(grid: Grid, data: Path, results: Path, workers: int | None, address: str | None,
+def _run(grid: Grid, data: Path | None, results: Path, workers: int | None, address: str | None,
          cache_dir: Path | None, retries: int, log: Callable[[str], None]) -> dict:
     from clikit import UserError
 
     trials = grid.trials()
-    meta = {"grid": grid.to_dict(), "data": str(data.resolve()), "trials": sorted(t.id for t in trials)}
+    meta = {"grid": grid.to_dict(), "data": grid.data.describe(data), "trials": sorted(t.id for t in trials)}
     sweep_file = results / SWEEP_FILE
     if sweep_file.is_file():
         old = json.loads(sweep_file.read_text(encoding="utf-8"))
@@ -579,7 +656,8 @@ def add_parser(subparsers) -> None:
                               description="Run the cross product of a grid's axes on local cores or a Dask "
                                           "cluster; each trial writes config.json, metrics.json and its bundle.")
     p.add_argument("--grid", required=True, help="GRID.toml: [base], [axes], optional [eval]")
-    p.add_argument("--data", required=True, help="data directory: train/ val/ test/ (emg-convert synth) or flat")
+    p.add_argument("--data", help="data directory: train/ val/ test/ (emg-convert synth) or flat; not given "
+                                  "when the grid says [data] source = \"conditions\"")
     p.add_argument("--out", required=True, help="results directory (RESULTS/<trial id>/ per trial)")
     p.add_argument("--workers", type=int, help="local worker processes, one thread each (default: all cores)")
     p.add_argument("--address", help="HOST:PORT of a running Dask scheduler (instead of local workers)")
@@ -603,8 +681,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise UserError(f"--workers {args.workers} out of range 1..1024")
     if not 0 <= args.retries <= 10:
         raise UserError(f"--retries {args.retries} out of range 0..10")
-    data = Path(args.data)
-    if not data.is_dir():
+    data = Path(args.data) if args.data else None
+    if data is not None and not data.is_dir():
         raise UserError(f"--data {data} is not a directory")
     grid = Grid.from_toml(args.grid)
     res = run_sweep(grid, data, Path(args.out), args.workers, args.address,

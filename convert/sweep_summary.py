@@ -1,7 +1,9 @@
 """``emg-convert sweep-summary RESULTS/``: mean ± sd over seeds per configuration, paired tests.
 
 A *configuration* is a trial's resolved config without its ``seed``; trials that differ only
-in the seed are its repeats. For every evaluation set and metric (:data:`METRICS`) the summary
+in the seed are its repeats. Configurations are labelled by the resolved values that vary
+among them, so one RESULTS folder may hold the trials of several grids (rows that are not one
+cross product: run each grid with the same ``--out``). For every evaluation set and metric (:data:`METRICS`) the summary
 gives mean ± sd (ddof 1) over seeds, and for every configuration against the reference
 (``--reference KEY=VALUE[,KEY=VALUE]``; default: the first value of every axis but ``seed``) a
 **paired** comparison over the seeds both have: the mean difference d̄ (configuration −
@@ -96,12 +98,14 @@ def summarise(results: Path, reference: dict | None = None) -> dict:
         raise ValueError(f"{results}: no finished trial (no */metrics.json)")
     sweep = results / "sweep.json"
     axes = json.loads(sweep.read_text(encoding="utf-8"))["grid"]["axes"] if sweep.is_file() else {}
-    keys = sorted({k for t in trials for k in t["settings"]} - {"seed"})
-    varying = [k for k in keys if len({json.dumps(t["settings"].get(k)) for t in trials}) > 1]
+    # what varies is read from the resolved configs (every default filled in), so trials of
+    # several grids run into one RESULTS folder, each naming other keys, compare by value
+    keys = sorted({k for t in trials for k in t["config"]} - {"seed"})
+    varying = [k for k in keys if len({json.dumps(t["config"].get(k)) for t in trials}) > 1]
     confs: dict[str, dict] = {}
     for t in trials:
-        c = confs.setdefault(_conf_key(t["config"]), {"label": _label(t["settings"], varying),
-                                                     "settings": {k: t["settings"].get(k) for k in varying},
+        c = confs.setdefault(_conf_key(t["config"]), {"label": _label(t["config"], varying),
+                                                     "settings": {k: t["config"].get(k) for k in varying},
                                                      "runs": {}})
         c["runs"][t["config"]["seed"]] = t["metrics"]
     if reference is None and not axes:  # no sweep.json: the first configuration by label

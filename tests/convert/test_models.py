@@ -141,3 +141,85 @@ def test_default_crnn_trains_exports_and_verifies_full_int8(tmp_path):
     X, _ = synthetic_windows(1, b.n_classes, seed=3)
     p = Int8Classifier(b).predict_many(X)
     assert p.shape == (b.n_classes, b.n_classes) and np.all(np.abs(p.sum(axis=1) - 1) < 0.05)
+
+
+# ---------------------------------------------------------------- initialiser and spatial dropout options
+
+def test_init_and_spatial_dropout_errors_name_the_value_and_range():
+    with pytest.raises(ValueError, match=r"spatial_dropout 0.9 out of range \[0, 0.9\)"):
+        ModelConfig(spatial_dropout=0.9)
+    with pytest.raises(ValueError, match=r"spatial_dropout -0.1 out of range"):
+        ModelConfig(spatial_dropout=-0.1)
+    with pytest.raises(ValueError, match="init 'xavier' not one of"):
+        ModelConfig(init="xavier")
+    cfg = ModelConfig(init="glorot_uniform", spatial_dropout=0.2)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    # a manifest written before the options existed still reads, with the old behaviour
+    old = {k: v for k, v in ModelConfig().to_dict().items() if k not in ("init", "spatial_dropout")}
+    assert ModelConfig.from_dict(old) == ModelConfig()
+    assert ModelConfig().init == "he_normal" and ModelConfig().spatial_dropout == 0.0
+
+
+TINY = dict(arch="cnn", widths=(4, 8), pools=((2, 2), (1, 1)))
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.25])
+def test_spatial_dropout_layer_after_each_block_only_when_asked(rate):
+    m = build_model((16, 16), 3, ModelConfig(**TINY, spatial_dropout=rate), seed=0)
+    names = [layer.name for layer in m.layers]
+    sd = [n for n in names if n.startswith("spatial_dropout")]
+    if rate == 0:
+        assert sd == []
+        return
+    assert sd == ["spatial_dropout0", "spatial_dropout1"]
+    # after the block's pooling (or ReLU where the block does not pool)
+    assert names.index("spatial_dropout0") == names.index("pool0") + 1
+    assert names.index("spatial_dropout1") == names.index("relu1") + 1
+    assert m.get_layer("spatial_dropout0").rate == rate
+
+
+def test_spatial_dropout_drops_whole_channels_in_training_only():
+    m = build_model((16, 16), 3, ModelConfig(**TINY, spatial_dropout=0.5, batchnorm=False), seed=0)
+    import keras
+
+    probe = keras.Model(m.input, m.get_layer("spatial_dropout1").output)
+    x = np.random.default_rng(0).uniform(0.1, 1, (2, 16, 16)).astype(np.float32)
+    train = np.asarray(probe(x, training=True))
+    infer = np.asarray(probe(x, training=False))
+    before = np.asarray(keras.Model(m.input, m.get_layer("relu1").output)(x))
+    np.testing.assert_allclose(infer, before, atol=1e-6)  # identity at inference
+    zero_maps = np.all(train == 0, axis=(1, 2))  # (batch, channels): a dropped channel is zero everywhere
+    live = np.any(before != 0, axis=(1, 2))
+    assert zero_maps[live].any() and not zero_maps[live].all()
+
+
+def test_glorot_init_scale_and_default_is_he():
+    shape, fan_in, fan_out = (8, 8), 3 * 3 * 64, 3 * 3 * 64
+    base = dict(arch="cnn", widths=(64, 64), pools=((1, 1), (1, 1)), batchnorm=False)
+    he = build_model(shape, 4, ModelConfig(**base), seed=0).get_layer("conv1").get_weights()[0]
+    gl = build_model(shape, 4, ModelConfig(**base, init="glorot_uniform"), seed=0)
+    w = gl.get_layer("conv1").get_weights()[0]
+    limit = np.sqrt(6 / (fan_in + fan_out))
+    assert np.abs(w).max() <= limit + 1e-7
+    assert abs(w.std() - limit / np.sqrt(3)) < 0.05 * limit  # uniform(-a, a): sd a / sqrt(3)
+    # Glorot sd sqrt(2 / (fan_in + fan_out)) = sqrt(1 / fan_in) here, He sqrt(2 / fan_in) (Keras
+    # corrects the truncation): Glorot / He = 1 / sqrt(2) (measured 0.704-0.708 over 3 seeds)
+    assert 0.65 * he.std() < w.std() < 0.76 * he.std()
+    c = gl.get_layer("classifier").get_weights()[0]
+    assert np.abs(c).max() <= np.sqrt(6 / (c.shape[0] + c.shape[1])) + 1e-7
+    # He stays the default and gives the same weights as an explicit init="he_normal"
+    explicit = build_model(shape, 4, ModelConfig(**base, init="he_normal"), seed=0)
+    np.testing.assert_array_equal(explicit.get_layer("conv1").get_weights()[0], he)
+
+
+def test_folding_removes_spatial_dropout_and_int8_export_verifies():
+    from convert.quantize import calibration_set, to_tflite_int8, verify_int8
+
+    cfg = ModelConfig(**TINY, dropout=0.3, spatial_dropout=0.2, init="glorot_uniform")
+    m = build_model((16, 16), 3, cfg, seed=1)
+    folded = fold_batchnorm(m, cfg)
+    assert not any("dropout" in layer.name for layer in folded.layers)
+    x = np.random.default_rng(2).uniform(-1, 1, (32, 16, 16)).astype(np.float32)
+    np.testing.assert_allclose(folded.predict(x[:4], verbose=0), m.predict(x[:4], verbose=0), atol=1e-5)
+    report = verify_int8(to_tflite_int8(folded, calibration_set(x, 32)))
+    assert report.ok and report.ops.get("CONV_2D") == 2

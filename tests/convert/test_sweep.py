@@ -35,8 +35,20 @@ def test_grid_is_the_cross_product_with_resolved_configs():
 
 
 @pytest.mark.parametrize("data, match", [
-    ({"bogus": {}}, r"unknown section\(s\) bogus; allowed: base, axes, eval"),
-    ({"base": {"init": "he"}}, r"unknown key\(s\) init; allowed: .*dropout"),
+    ({"bogus": {}}, r"unknown section\(s\) bogus; allowed: base, axes, eval, data"),
+    ({"data": {"source": "lab"}}, r"data.source 'lab' not one of dir, conditions"),
+    ({"data": {"train_clips": 3}}, r"data.train_clips apply to data.source = \"conditions\" only"),
+    ({"data": {"source": "conditions", "clips": 3}, "eval": {"sets": ["in_condition"]}},
+     r"unknown key\(s\) data.clips; allowed: source, train_clips"),
+    ({"data": {"source": "conditions", "train_clips": 0}, "eval": {"sets": ["in_condition"]}},
+     r"data.train_clips = 0: expected int in 1..1000"),
+    ({"data": {"source": "conditions", "clip_s": "8"}, "eval": {"sets": ["in_condition"]}},
+     r"data.clip_s = '8': expected float in 2.0..600.0"),
+    ({"data": {"source": "conditions"}}, r"eval set 'test' is DIR/test.*use in_condition"),
+    ({"base": {"initialiser": "he"}}, r"unknown key\(s\) initialiser; allowed: .*dropout"),
+    ({"base": {"init": "he"}}, r"init 'he' not one of \('he_normal', 'glorot_uniform'\)"),
+    ({"axes": {"spatial_dropout": [0.1, 0.95]}},
+     r"spatial_dropout 0.95 out of range \[0, 0.9\) \(trial spatial_dropout=0.95\)"),
     ({"axes": {"dropout": [0.0, 1.5]}}, r"dropout 1.5 out of range \[0, 0.9\) \(trial dropout=1.5\)"),
     ({"base": {"epochs": "8"}}, r"epochs = '8': expected int"),
     ({"base": {"model": "rnn"}}, r"model = 'rnn' not one of \('cnn', 'crnn'\)"),
@@ -261,3 +273,72 @@ def test_a_second_sweep_on_the_same_results_is_refused(tmp_path):
                 pass
     with _exclusive(tmp_path):  # released
         pass
+
+
+# ---------------------------------------------------------------- model options and the training condition as grid keys
+
+def test_initialiser_and_spatial_dropout_are_grid_keys():
+    g = Grid.from_dict({"base": {"dropout": 0.3}, "axes": {"init": ["he_normal", "glorot_uniform"],
+                                                            "spatial_dropout": [0.0, 0.1]}})
+    trials = g.trials()
+    assert len({t.id for t in trials}) == 4
+    by = {(t.config["init"], t.config["spatial_dropout"]): t for t in trials}
+    m = by[("glorot_uniform", 0.1)].model_config()
+    assert (m.init, m.spatial_dropout, m.dropout) == ("glorot_uniform", 0.1, 0.3)
+    # the defaults resolve to the same trial as a grid that does not name them
+    assert by[("he_normal", 0.0)].id == make_trial({"dropout": 0.3}).id
+
+
+def test_conditions_source_builds_the_cross_condition_training_sets(tmp_path):
+    """[data] source = "conditions": the windows are convert.conditions.build_train_sets' own
+    (concentric needle, TRAIN_CHAIN copies from data_seed, training hop 0.5 s), no --data."""
+    from clikit import UserError
+
+    from convert import trainset
+    from convert.conditions import build_train_sets
+    from convert.sweep import CONDITIONS_TRAIN_HOP_S, _frontend, load_set, prepare_features, run_sweep
+
+    sizes = {"train_clips": 1, "train_recordings": 0, "val_clips": 1, "val_recordings": 0, "clip_s": 3.0,
+             "voluntary_factor": 1}
+    grid = Grid.from_dict({"base": {**TINY, "augment_copies": 1, "data_seed": 3}, "axes": {"seed": [0]},
+                           "eval": {"sets": ["in_condition"], "test_clips": 1, "test_recordings": 0},
+                           "data": {"source": "conditions", **sizes}})
+    assert grid.to_dict()["data"] == {"source": "conditions", **sizes}
+    with pytest.raises(UserError, match="builds its own training data"):
+        run_sweep(grid, tmp_path, tmp_path / "r")
+    with pytest.raises(UserError, match="give --data DIR"):
+        run_sweep(Grid.from_dict({"axes": {"seed": [0]}}), None, tmp_path / "r")
+    feat = prepare_features(grid, grid.trials(), None, tmp_path, tmp_path / "cache", log=lambda s: None)
+    X, y, info = load_set(feat / "train-a1-s3")
+    fe, wcfg = _frontend()
+    tr, va, _ = build_train_sets(grid.data.condition_sizes(1), fe, trainset.window_config(1.0, CONDITIONS_TRAIN_HOP_S),
+                                 wcfg, 3)
+    np.testing.assert_array_equal(np.asarray(X), tr.X)
+    np.testing.assert_array_equal(y, tr.y)
+    np.testing.assert_array_equal(load_set(feat / "val-a1-s3")[1], va.y)
+    assert (feat / "eval-in_condition" / "info.json").is_file()
+
+
+def test_summary_labels_rows_of_several_grids_by_resolved_value(tmp_path):
+    """Grids run into one RESULTS folder name different keys; rows are told apart by the
+    resolved configuration, so the default row of one grid is the same row in another."""
+    rows = [({"dropout": 0.3}, [0.80, 0.82, 0.79, 0.85, 0.81, 0.80]),                 # grid a, names dropout only
+            ({"dropout": 0.0}, [0.81, 0.80, 0.80, 0.86, 0.80, 0.79]),
+            ({"init": "glorot_uniform", "dropout": 0.3}, [0.70, 0.71, 0.72, 0.75, 0.70, 0.69])]  # grid b
+    for settings_, vals in rows:
+        for seed, v in enumerate(vals):
+            t = make_trial({**settings_, "seed": seed})
+            (tmp_path / t.id).mkdir()
+            (tmp_path / t.id / "config.json").write_text(json.dumps({"id": t.id, "settings": t.settings,
+                                                                     "config": t.config}))
+            sets = {"monopolar": {m: v for m in METRICS}}
+            (tmp_path / t.id / "metrics.json").write_text(json.dumps({"id": t.id, "sets": sets}))
+    s = summarise(tmp_path, parse_reference("dropout=0.3,init=he_normal"))
+    assert s["varying"] == ["dropout", "init"] and s["reference"] == 'dropout=0.3, init="he_normal"'
+    by = {c["label"]: c["sets"]["monopolar"]["int8_macro_f1"] for c in s["configurations"]}
+    assert set(by) == {'dropout=0.3, init="he_normal"', 'dropout=0.0, init="he_normal"',
+                       'dropout=0.3, init="glorot_uniform"'}
+    g = by['dropout=0.3, init="glorot_uniform"']["paired"]
+    d = np.subtract(rows[2][1], rows[0][1])
+    assert g["n"] == 6 and g["mean_diff"] == pytest.approx(d.mean())
+    assert g["p_sign_flip"] == pytest.approx(2 / 64) and g["ci95"][1] < 0  # six of six lower: p = 2/2^6
