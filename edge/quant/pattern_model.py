@@ -6,7 +6,8 @@ small full-int8 LiteRT classifier on the detector's own integer log-Mel windows.
 runs it the way the device runs the detector, numpy and LiteRT only:
 
     int16 samples at the source's µV/LSB
-      → :class:`edge.calibration.Calibrator` (Q16 gain to the bundle's ``input.uv_per_lsb``)
+      → :class:`edge.runtime.feature_chain.FeatureChain`, the live pipeline's own chain:
+        :class:`edge.calibration.Calibrator` (Q16 gain to the bundle's ``input.uv_per_lsb``)
       → :class:`edge.resample.StreamResampler` (to the bundle's rate; int16, round half to
         even, saturate)
       → :class:`edge.frontend.Frontend` (int16 features, LSB = 1/64 dB)
@@ -101,10 +102,7 @@ class PatternModel:
     def windows(self, pcm: np.ndarray, sample_rate: int, uv_per_lsb: float) -> Iterator[np.ndarray]:
         """Front-end windows ``(window_frames, n_mels)`` of int16 ``pcm`` (``sample_rate`` Hz,
         ``uv_per_lsb`` µV per LSB), in order, through the chain in the module docstring."""
-        from edge.calibration import CalibrationConfig, Calibrator
-        from edge.frontend import FEATURE_DTYPE, Frontend
-        from edge.resample import StreamResampler
-        from edge.runtime.windows import WindowAssembler
+        from edge.runtime.feature_chain import FeatureChain
 
         b = self.bundle
         pcm = np.asarray(pcm)
@@ -113,18 +111,13 @@ class PatternModel:
         rate = int(sample_rate)
         if rate < b.min_sample_rate:
             raise ValueError(f"sample_rate {rate} Hz is below the pattern bundle's minimum {b.min_sample_rate} Hz")
-        cal = Calibrator(CalibrationConfig(uv_per_lsb, b.uv_per_lsb))
-        rs = StreamResampler(rate, b.sample_rate) if rate != b.sample_rate else None
-        fe = Frontend(b.frontend_config)
-        wa = WindowAssembler(b.window_frames, b.hop_frames, b.frontend_config.n_mels, FEATURE_DTYPE)
+        chain = FeatureChain(b, rate, uv_per_lsb)
         step = max(1, int(BLOCK_S * rate))
         for i in range(0, len(pcm), step):
-            x = cal.process(pcm[i:i + step])
-            for _, w in wa.push(fe.process(rs.process(x) if rs is not None else x)):
+            for _, w in chain.process(pcm[i:i + step])[1]:
                 yield w
-        if rs is not None:
-            for _, w in wa.push(fe.process(rs.flush())):
-                yield w
+        for _, w in chain.flush():
+            yield w
 
     def window_probabilities(self, pcm: np.ndarray, sample_rate: int, uv_per_lsb: float) -> np.ndarray:
         """``(n_windows, 3)`` int8-model probabilities, :data:`PATTERN_LABELS` order."""

@@ -34,7 +34,7 @@ import numpy as np
 from edge.runtime.config import RuntimeConfig
 from edge.runtime.decision import DecisionStage
 from edge.runtime.detector import Detection
-from edge.runtime.windows import WindowAssembler
+from edge.runtime.feature_chain import FeatureChain
 from firmware_bridge.host.gaps import index_step
 
 
@@ -72,29 +72,13 @@ class Pipeline:
         self.source_rate = int(source_rate)
         self.model_rate = int(bundle.sample_rate)
         fcfg = bundle.frontend_config
-        if frontend is None:
-            from edge.frontend import Frontend
-
-            frontend = Frontend(fcfg)
-        self.frontend = frontend
         self.frame_length = int(fcfg.frame_length)
         self.hop_length = int(fcfg.hop_length)
         self.window_frames = int(bundle.window_frames)
         self.hop_frames = int(bundle.hop_frames)
-        from edge.calibration import CalibrationConfig, Calibrator
-
         self.bundle_uv_per_lsb = float(bundle.uv_per_lsb)
         self.guard = guard
-        self.calibrator = Calibrator(CalibrationConfig(self.bundle_uv_per_lsb, self.bundle_uv_per_lsb, invert))
-        if source_uv_per_lsb is not None:
-            self.set_source_scale(source_uv_per_lsb)
-        self.resampler = None
-        if self.source_rate != self.model_rate:
-            from edge.resample import StreamResampler
-
-            self.resampler = StreamResampler(self.source_rate, self.model_rate)
-        dtype = frontend.dtype
-        self.windows = WindowAssembler(self.window_frames, self.hop_frames, int(fcfg.n_mels), dtype)
+        self.features = FeatureChain(bundle, self.source_rate, source_uv_per_lsb, invert, frontend)
         self.decision = decision if decision is not None else DecisionStage.for_bundle(
             bundle, config, self.source_rate)
         self._ratio = self.source_rate / self.model_rate
@@ -115,17 +99,27 @@ class Pipeline:
         """Analysis window length in seconds."""
         return self.window_model_samples / self.model_rate
 
+    # The feature chain's stages, for start-up logging and tests.
+    @property
+    def frontend(self) -> Any:
+        return self.features.frontend
+
+    @property
+    def calibrator(self) -> Any:
+        return self.features.calibrator
+
+    @property
+    def resampler(self) -> Any:
+        return self.features.resampler
+
     def set_source_scale(self, uv_per_lsb: float) -> None:
         """The source's µV per LSB from the next sample on (ValueError outside the gain range)."""
-        self.calibrator.set_source(uv_per_lsb)
+        self.features.set_source_scale(uv_per_lsb)
 
     def _new_segment(self, first_index: int) -> None:
         if self._anchor is not None:
-            self.frontend.reset()
-            self.windows.reset()
+            self.features.reset()
             self.decision.reset()
-            if self.resampler is not None:
-                self.resampler.reset()
             if self.tap is not None:
                 self.tap.reset()
         self._anchor = first_index
@@ -157,15 +151,13 @@ class Pipeline:
         first = self._next
         self._next += int(samples.size)
         self.counters.samples += int(samples.size)
-        saturated = self.calibrator.saturated
-        samples = self.calibrator.process(samples)  # at the bundle's µV/LSB before any filtering
-        self.counters.saturated_samples += self.calibrator.saturated - saturated
+        saturated = self.features.saturated
+        samples, windows = self.features.process(samples)  # calibrated: at the bundle's µV/LSB
+        self.counters.saturated_samples += self.features.saturated - saturated
         if self.tap is not None:
             self.tap.samples(first, samples)
-        x = self.resampler.process(samples) if self.resampler is not None else samples
-        feats = self.frontend.process(x)
         out: list[Detection] = []
-        for first_frame, window in self.windows.push(feats):
+        for first_frame, window in windows:
             probs = np.asarray(self.classifier.predict(window), dtype=np.float64)
             if self.guard is not None and not self.guard.is_known(window, probs):
                 self.counters.unknown_windows += 1

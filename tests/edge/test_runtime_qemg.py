@@ -22,6 +22,7 @@ from edge.runtime.service import RuntimeOptions, run
 from firmware_bridge.codec import QemgPattern, QemgSummary
 
 from tests.edge.runtime_standins import LABELS, EnergyFrontend, ThresholdClassifier, standin_bundle, write_wav
+from tests.firmware_bridge.link_helpers import wait_for
 
 VOL = np.array([0.05, 0.85, 0.05, 0.05])  # LABELS order: voluntary_muap most probable
 REST = np.array([0.85, 0.05, 0.05, 0.05])
@@ -274,6 +275,9 @@ def test_the_unit_receives_the_summary_frame_over_the_wire(tmp_path, contraction
     path = amp.start()
     try:
         res = run(run_opts(tmp_path, None, None, VoluntaryClassifier(), source=f"serial:{path}"))
+        # The frame is written before run() returns; the amplifier's thread reads it on its
+        # own time (slow on a loaded machine): wait for it rather than stop the unit first.
+        wait_for(lambda: amp.stats.qemg_summaries >= 1)
     finally:
         amp.stop()
     lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
