@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="run without the bundle's open-set guard (to measure what the guard costs in recall)")
     ap.add_argument("--sweep", action="store_true", help="tune on the tuning seeds, confirm on the evaluation seeds")
     ap.add_argument("--rule", default="pareto", choices=("pareto", "errors"), help="sweep selection rule")
+    ap.add_argument("--grid", default="episode", choices=tuple(T.GRIDS), help="sweep grid (convert.detector_tuning)")
     ap.add_argument("--out", default=None, help="JSON output (default benchmarks/results/detection.json, "
                                                 "detection_sweep.json with --sweep)")
     args = ap.parse_args(argv)
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.sweep:
         out = Path(args.out or ROOT / "benchmarks" / "results" / "detection_sweep.json")
-        result["sweep"] = T.sweep(args.bundle, args.minutes, args.rule)
+        result["sweep"] = T.sweep(args.bundle, args.minutes, args.rule, grid=args.grid)
         T.print_pick(result)
     else:
         out = Path(args.out or ROOT / "benchmarks" / "results" / "detection.json")

@@ -14,10 +14,14 @@ def _summary(missed=0, false=0, share=1.0, median=0.7, p90=1.0, repeats=0):
 
 
 def test_stage1_starts_with_the_defaults_and_keeps_exit_at_most_enter():
-    configs = list(T.stage1_configs())
+    configs = list(T.stage1_configs("full"))
     assert configs[0] == T.default_knobs()
     assert T.make_config(configs[0]) == RuntimeConfig()
     assert len(configs) == 1296 and all(k["exit"] <= k["enter"] for k in configs)
+    episode = list(T.stage1_configs("episode"))
+    assert episode[0] == T.default_knobs() and len(episode) == 15  # 5 × 3, the defaults' own cell first
+    moved = {k for c in episode for k, v in c.items() if v != episode[0][k]}
+    assert moved == {"relabel_windows", "refractory_s"}  # the thresholds stay as configured
     assert len({tuple(sorted(k.items())) for k in configs}) == len(configs)
 
 

@@ -10,7 +10,8 @@ from edge.runtime.config import ClassRule, RuntimeConfig
 def test_defaults_and_overrides():
     cfg = RuntimeConfig()
     assert cfg.rule_for("fasciculation").min_potentials == 2
-    assert cfg.rule_for("fibrillation") == cfg.default_rule
+    assert cfg.rule_for("myotonic_discharge") == cfg.default_rule
+    assert cfg.rule_for("fibrillation") == cfg.default_rule.replace(refractory_s=2.0)
 
 
 @pytest.mark.parametrize("kwargs, msg", [
