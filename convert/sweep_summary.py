@@ -106,14 +106,15 @@ def summarise(results: Path, reference: dict | None = None) -> dict:
     for t in trials:
         c = confs.setdefault(_conf_key(t["config"]), {"label": _label(t["config"], varying),
                                                      "settings": {k: t["config"].get(k) for k in varying},
-                                                     "runs": {}})
+                                                     "config": t["config"], "runs": {}})
         c["runs"][t["config"]["seed"]] = t["metrics"]
     if reference is None and not axes:  # no sweep.json: the first configuration by label
         refs = [min(confs, key=lambda k: confs[k]["label"])]
     else:
         if reference is None:
             reference = {k: v[0] for k, v in axes.items() if k != "seed" and k in varying}
-        refs = [k for k, c in confs.items() if all(c["settings"].get(a) == v for a, v in reference.items())]
+        # matched on the resolved config: a key that does not vary (yet) may still be named
+        refs = [k for k, c in confs.items() if all(c["config"].get(a) == v for a, v in reference.items())]
     if len(refs) != 1:
         raise ValueError(f"reference {reference} matches {len(refs)} configurations; give KEY=VALUE pairs that "
                          f"pick one of: {'; '.join(c['label'] for c in confs.values())}")
