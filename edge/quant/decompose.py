@@ -8,7 +8,9 @@
    over the recording) are clustered by a leader algorithm on their detection-band waveform
    (± ``half_ms``): a candidate joins the template it matches best at any shift within
    ± ``max_shift_ms`` if the match leaves ≤ ``join_residual`` of its energy, else it starts a
-   template (plus ``join_noise`` × L·σ² for the noise). Each cluster's template is the sample-wise *median* of its aligned members;
+   template (plus ``join_noise`` × L·σ² for the noise: a member's residual is about L·σ² when
+   the shapes are equal, and two units of one pool differ by 1–3 L·σ² in the detection band,
+   so a larger allowance pools them). Each cluster's template is the sample-wise *median* of its aligned members;
    clusters with fewer than ``min_members`` members are dropped and templates that match
    each other are merged. Then the members are re-assigned to the medians once more.
 3. *Peel-off* (:func:`peel`): over the whole signal, largest candidate first, the best
@@ -21,7 +23,12 @@
    pair is taken if it leaves ≤ ``pair_residual`` of the energy around the candidate and
    (when one template was acceptable too) less than half of what that one left.
 4. *Firing context* (``context_passes``): the peel-off is repeated with the previous one's
-   discharge trains (cleaned by :func:`regular_train`); a template whose unit fired less
+   discharge trains (cleaned by :func:`regular_train`) and, in :func:`edge.quant.quantify`,
+   with each found unit's own template re-estimated from its train (the learned templates
+   include mixtures of two similar units, which deal their discharges at random; ``refine``,
+   default on; off: the learned templates in every pass, as before). The first peel-off,
+   whose only job is then to give those trains, tries no pairs (``Peeler(pairs=False)``: a
+   quarter of the CPU time). A template whose unit fired less
    than half its median interval before or after a candidate may not explain it. Two
    superimposed units whose sum resembles a third unit's potential are then resolved as
    the pair (at 15 % effort ~1 discharge in 10 overlaps another within 1 ms).
@@ -53,8 +60,8 @@ class DecomposeConfig:
     min_sep_ms: float = 0.8        # between candidates, ms
     half_ms: float = 1.5           # half-width of the matched waveform, ms
     max_shift_ms: float = 0.5      # alignment search, ms
-    join_residual: float = 0.05    # leader clustering: residual/energy to join a template
-    join_noise: float = 1.5        # + this × (window length × noise σ²) of residual allowed
+    join_residual: float = 0.03    # leader clustering: residual/energy to join a template
+    join_noise: float = 1.0        # + this × (window length × noise σ²) of residual allowed
     accept_residual: float = 0.45  # peel-off: residual/energy to accept a match
     merge_residual: float = 0.02   # templates closer than this are one unit
     max_learn: int = 2000          # candidates clustered
@@ -63,6 +70,7 @@ class DecomposeConfig:
     pair_residual: float = 0.3     # superposition: residual/energy to accept a pair of units
     pair_try: float = 0.1          # try a pair when one template leaves more than this
     context_passes: int = 1        # peel-offs repeated with the previous one's firing context
+    refine: bool = True            # repeat them with each found unit's own template (module docstring)
     seed: int = 0                  # reservoir sampling
 
     def __post_init__(self) -> None:
@@ -74,6 +82,8 @@ class DecomposeConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
                 raise ValueError(f"DecomposeConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g}")
+        if not isinstance(self.refine, bool):
+            raise ValueError(f"DecomposeConfig.refine = {self.refine!r}: must be True or False")
 
     def samples(self, fs: float) -> tuple[int, int, int]:
         """(half-width, max shift, min separation) in samples at ``fs`` Hz."""
@@ -265,8 +275,9 @@ class Peeler:
     beyond the templates; the edited detection buffer is carried by :func:`chunks.windows`)."""
 
     def __init__(self, templates: np.ndarray, thr: float, cfg: DecomposeConfig, fs: float,
-                 context: list[np.ndarray] | None = None):
+                 context: list[np.ndarray] | None = None, pairs: bool = True):
         self.T = np.asarray(templates, dtype=np.float64)
+        self.pairs = bool(pairs)
         self.TT = np.einsum("ij,ij->i", self.T, self.T)
         self.D, self.DD, self.TD = _deriv(self.T)
         self.thr, self.cfg = float(thr), cfg
@@ -282,7 +293,7 @@ class Peeler:
         if context is not None:
             self.ctx = []
             for c in context:
-                c = np.sort(np.asarray(c, dtype=np.int64))
+                c = np.sort(np.asarray(c if c is not None else [], dtype=np.int64))
                 isi = float(np.median(np.diff(c))) if len(c) >= 4 else 0.0
                 self.ctx.append((regular_train(c, isi), 0.5 * isi))
         self.own = max(1, int(round(fs / 1000.0)))
@@ -373,7 +384,7 @@ class Peeler:
             busy = np.zeros(len(d), dtype=bool)
             hit = False
             pairs: list = [None] * len(p)
-            if self.cfg.pair_residual > 0:
+            if self.pairs and self.cfg.pair_residual > 0:
                 tp = np.nonzero(r > self.cfg.pair_try * e)[0]
                 for i, pr in zip(tp, self._pairs(d, p[tp], None if allowed is None else allowed[tp])):
                     pairs[i] = pr

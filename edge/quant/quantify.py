@@ -7,9 +7,16 @@ firing measures). The passes over the input:
 
 0. robust noise σ of the detection band (median over blocks), the detection threshold;
 1. candidates, a uniform reservoir of their waveforms, and the interference-pattern counts;
-2. template learning on the reservoir, then peel-off over the whole input, repeated
-   ``context_passes`` times with the previous pass's firing context; trains that are
-   fragments of one unit are joined;
+2. template learning on the reservoir, then peel-off over the whole input; trains that are
+   fragments of one unit are joined and those passing as units (criteria below) are cleaned
+   of the discharges that break their rhythm (:func:`~.decompose.regular_train`: a unit does
+   not fire twice within half its interval). The peel-off is then repeated
+   ``context_passes`` times with each found unit's own detection-band template (the median
+   of up to 300 of its discharges, aligned: the learned templates include mixtures of two
+   similar units and duplicates of one, which deal a unit's discharges at random) and its
+   train as firing context, plus the learned templates whose discharges did not go to a
+   unit and whose train is rhythmic (≤ 5 % of intervals under 0.35 × its median: a unit not
+   found yet, which would otherwise be forced onto a found unit's template);
 3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
    most isolated discharges (farthest from any other detected potential), each with the
    other found units' first templates subtracted where they fired in its window
@@ -41,7 +48,8 @@ from edge.calibration import check_uv_per_lsb
 
 from .bands import BandConfig
 from .chunks import decimation, windows
-from .decompose import DecomposeConfig, Peeler, _best, candidates, learn_templates, noise_sigma
+from .decompose import (DecomposeConfig, Peeler, _best, _center, _match, candidates, learn_templates, noise_sigma,
+                        regular_train)
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, regular_share, template_measures, turn_points
 
@@ -198,6 +206,112 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
             trains = [t for k, t in enumerate(trains) if k not in (i, j)] + [u]
             changed = True
     return trains
+
+
+#: Share of regular intervals for a train split off another (a second unit of the same shape).
+SPLIT_REGULAR = 0.7
+
+
+def _unit_trains(units: list, q: int, fs: float, T: np.ndarray, K: int, cfg: QuantConfig,
+                 clean: bool = True) -> list[np.ndarray]:
+    """The peel-off's trains (decimated grid) as units on the input's grid: fragments joined,
+    the unit criteria of the module docstring (count, regularity, rate, CV, not locked), each
+    train cleaned by :func:`~.decompose.regular_train`. What the cleaning removed is a unit
+    of its own when it is one (≥ ``SPLIT_REGULAR`` of its intervals regular): two units
+    whose potentials the detection band cannot tell apart, told apart by their rhythms. A
+    train failing the criteria with at least twice ``min_discharges`` is tried the same way
+    at twice its median interval. ``clean=False``: the criteria alone (no cleaning, no split)."""
+    lo_rate, hi_rate = cfg.rate_range_hz
+
+    def unit(idx: np.ndarray) -> bool:
+        if len(idx) < cfg.min_discharges:
+            return False
+        t = idx / fs
+        isi = np.median(np.diff(t))
+        if not (1.0 / hi_rate <= isi <= 1.0 / lo_rate) or regular_share(t) < cfg.min_regular:
+            return False
+        return firing(t)[1] >= cfg.min_isi_cv
+
+    def rhythm(idx: np.ndarray, isi: float) -> np.ndarray:
+        return regular_train(idx, isi) if len(idx) >= 4 else idx
+
+    found = []
+    for idx in _merge_fragments([q * np.unique(np.asarray(u, dtype=np.int64)) for u in units], fs, T, K):
+        if not clean:
+            if unit(idx):
+                found.append(idx)
+            continue
+        isi = float(np.median(np.diff(idx))) if len(idx) >= 2 else 0.0
+        if unit(idx):
+            kept = rhythm(idx, isi)
+        elif len(idx) >= 2 * cfg.min_discharges:
+            # two units of one shape dealt to one template: their union's median interval is
+            # about half of either's; the rhythm at twice it is one of them
+            kept = rhythm(idx, 2.0 * isi)
+            if not (unit(kept) and regular_share(kept / fs) >= SPLIT_REGULAR):
+                continue
+        else:
+            continue
+        found.append(kept)
+        rest = np.setdiff1d(idx, kept)
+        rest = rhythm(rest, float(np.median(np.diff(rest))) if len(rest) >= 2 else 0.0)
+        if unit(rest) and regular_share(rest / fs) >= SPLIT_REGULAR:
+            found.append(rest)
+    return _drop_locked(found, fs)
+
+
+#: A learned template's train with at most this share of intervals under 0.35 × its median
+#: is one unit's (fragment), whatever share of its discharges it missed (:func:`_short_share`).
+RHYTHMIC_SHORT = 0.05
+
+
+def _unused(units: list, found: list[np.ndarray], q: int, fs: float, min_members: int) -> list[int]:
+    """Indices of the peel-off's templates with ≥ ``min_members`` discharges (decimated grid)
+    of which fewer than half are in a found train (input grid, within 0.25 ms) and whose
+    train is rhythmic (:data:`RHYTHMIC_SHORT`)."""
+    if not found:
+        return list(range(len(units)))
+    every = np.sort(np.concatenate(found))
+    tol = max(1, int(round(0.00025 * fs)))
+    out = []
+    for j, u in enumerate(units):
+        g = q * np.asarray(u, dtype=np.int64)
+        if len(g) == 0:
+            continue
+        pos = np.clip(np.searchsorted(every, g), 1, len(every) - 1) if len(every) > 1 else np.zeros(len(g), int)
+        near = np.minimum(np.abs(every[pos] - g), np.abs(every[np.maximum(pos - 1, 0)] - g))
+        if (len(g) >= min_members and np.count_nonzero(near <= tol) < 0.5 * len(g)
+                and _short_share(np.unique(g)) <= RHYTHMIC_SHORT):
+            out.append(j)
+    return out
+
+
+def _unit_templates(x, fs: float, cfg: QuantConfig, block: int, margin: int, scale: float, trains: list[np.ndarray],
+                    q: int, H: int, K: int, n_max: int = 300) -> np.ndarray:
+    """Detection-band template of each train (input-grid indices): the sample-wise median of
+    up to ``n_max`` of its discharges (spread over the recording), each aligned to the first
+    median at its best shift within ±K, centred on its largest deflection."""
+    L = 2 * H + 1
+    picks = [np.unique(np.asarray(t, dtype=np.int64)[np.linspace(0, len(t) - 1, min(n_max, len(t))).astype(int)] // q)
+             for t in trains]
+    snips: list[list[np.ndarray]] = [[] for _ in trains]
+    for w in windows(x, fs, cfg.bands, block, margin, scale):
+        g0, g1 = w.dstart + w.dlo, w.dstart + w.dhi
+        for u, p in enumerate(picks):
+            for g in p[(p >= g0) & (p < g1)]:
+                b = int(g) - w.dstart
+                if b - H - K >= 0 and b + H + K + 1 <= len(w.detect):
+                    snips[u].append(w.detect[b - H - K:b + H + K + 1].copy())
+    out = []
+    for s in snips:
+        if len(s) < 3:
+            out.append(np.zeros(L))
+            continue
+        S = np.stack(s)
+        t0 = np.median(S[:, K:K + L], axis=0)
+        _, k, _, _, _ = _match(S, t0[None, :], np.array([t0 @ t0]))
+        out.append(_center(np.median(S[np.arange(len(S))[:, None], k[:, None] + np.arange(L)[None, :]], axis=0), K))
+    return np.stack(out)
 
 
 def _locked(a: np.ndarray, b: np.ndarray, fs: float, share: float = 0.5) -> bool:
@@ -389,26 +503,30 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
     T = learn_templates(np.stack(snips), dc, fd, sigma)
     if len(T) == 0:
         return _empty("no recurring potential shapes (noise or activity too sparse)", fs, dur, interference)
-    peeler = None
-    for _ in range(1 + dc.context_passes):
-        peeler = Peeler(T, thr, dc, fd, context=None if peeler is None else peeler.units)
+    if not dc.refine:  # the learned templates throughout (module docstring, ``refine``)
+        peeler = None
+        for _ in range(1 + dc.context_passes):
+            peeler = Peeler(T, thr, dc, fd, context=None if peeler is None else peeler.units)
+            for w in windows(x, fs, cfg.bands, block, margin, scale):
+                peeler.process(w)
+        found = _unit_trains(peeler.units, q, fs, T, K, cfg, clean=False)
+    else:
+        peeler = Peeler(T, thr, dc, fd, pairs=dc.context_passes == 0)
         for w in windows(x, fs, cfg.bands, block, margin, scale):
             peeler.process(w)
-
-    found = []
-    lo_rate, hi_rate = cfg.rate_range_hz
-    trains = _merge_fragments([q * np.unique(np.asarray(u, dtype=np.int64)) for u in peeler.units], fs, T, K)
-    for idx in trains:  # on the input's grid
-        if len(idx) < cfg.min_discharges:
-            continue
-        t = idx / fs
-        isi = np.median(np.diff(t))
-        if not (1.0 / hi_rate <= isi <= 1.0 / lo_rate) or regular_share(t) < cfg.min_regular:
-            continue
-        if firing(t)[1] < cfg.min_isi_cv:
-            continue
-        found.append(idx)
-    found = _drop_locked(found, fs)
+        found = _unit_trains(peeler.units, q, fs, T, K, cfg)
+    for _ in range(dc.context_passes if dc.refine else 0):
+        if not found:
+            break
+        # each found unit's own template; the unused rhythmic learned templates stay (docstring)
+        TU = _unit_templates(x, fs, cfg, block, margin, scale, found, q, H, K)
+        rest = _unused(peeler.units, found, q, fs, dc.min_members)
+        ctx = [f // q for f in found] + [np.asarray(peeler.units[j]) for j in rest]
+        T = np.vstack([TU, T[rest]])
+        peeler = Peeler(T, thr, dc, fd, context=ctx)
+        for w in windows(x, fs, cfg.bands, block, margin, scale):
+            peeler.process(w)
+        found = _unit_trains(peeler.units, q, fs, T, K, cfg)
     if not found:
         return _empty(f"no motor unit with {cfg.min_discharges} or more regular discharges "
                       "(rest, noise, or activity too dense to decompose)", fs, dur, interference)
