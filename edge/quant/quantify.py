@@ -16,7 +16,11 @@ firing measures). The passes over the input:
    similar units and duplicates of one, which deal a unit's discharges at random) and its
    train as firing context, plus the learned templates whose discharges did not go to a
    unit and whose train is rhythmic (≤ 5 % of intervals under 0.35 × its median: a unit not
-   found yet, which would otherwise be forced onto a found unit's template);
+   found yet, which would otherwise be forced onto a found unit's template). What the
+   rhythm cleaning removed from a train is a unit of its own when it has a rhythm of its own
+   (two units of one shape, :func:`_unit_trains`). ``DecomposeConfig(refine=False)``: the
+   learned templates in every pass with the previous pass's firing context and no cleaning
+   (the decomposition before; with ``join_residual=0.05, join_noise=1.5`` exactly);
 3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
    most isolated discharges (farthest from any other detected potential), each with the
    other found units' first templates subtracted where they fired in its window
