@@ -7,20 +7,20 @@ firing measures). The passes over the input:
 
 0. robust noise σ of the detection band (median over blocks), the detection threshold;
 1. candidates, a uniform reservoir of their waveforms, and the interference-pattern counts;
-2. template learning on the reservoir, then peel-off over the whole input; trains that are
-   fragments of one unit are joined and those passing as units (criteria below) are cleaned
-   of the discharges that break their rhythm (:func:`~.decompose.regular_train`: a unit does
-   not fire twice within half its interval). The peel-off is then repeated
-   ``context_passes`` times with each found unit's own detection-band template (the median
-   of up to 300 of its discharges, aligned: the learned templates include mixtures of two
-   similar units and duplicates of one, which deal a unit's discharges at random) and its
-   train as firing context, plus the learned templates whose discharges did not go to a
-   unit and whose train is rhythmic (≤ 5 % of intervals under 0.35 × its median: a unit not
-   found yet, which would otherwise be forced onto a found unit's template). What the
-   rhythm cleaning removed from a train is a unit of its own when it has a rhythm of its own
-   (two units of one shape, :func:`_unit_trains`). ``DecomposeConfig(refine=False)``: the
-   learned templates in every pass with the previous pass's firing context and no cleaning
-   (the decomposition before; with ``join_residual=0.05, join_noise=1.5`` exactly);
+2. template learning on the reservoir, then peel-off over the whole input, repeated
+   ``context_passes`` times with the previous pass's trains as firing context; trains that
+   are fragments of one unit are joined. With ``DecomposeConfig.refine`` (opt-in, measured
+   with ``join_residual=0.03, join_noise=1.0``; why it is not the default, in
+   :class:`~.decompose.DecomposeConfig`) the trains passing as units (criteria below) are
+   cleaned of the discharges that break their rhythm (:func:`~.decompose.regular_train`: a
+   unit does not fire twice within half its interval), and the peel-off is repeated with each
+   found unit's own detection-band template (the median of up to 300 of its discharges,
+   aligned: the learned templates include mixtures of two similar units and duplicates of
+   one, which deal a unit's discharges at random) and its train as firing context, plus the
+   learned templates whose discharges did not go to a unit and whose train is rhythmic (≤ 5 %
+   of intervals under 0.35 × its median); what the rhythm cleaning removed from a train is a
+   unit of its own when it has a rhythm of its own (two units of one shape,
+   :func:`_unit_trains`);
 3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
    most isolated discharges (farthest from any other detected potential), each with the
    other found units' first templates subtracted where they fired in its window
