@@ -195,7 +195,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     p.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     p.add_argument("--patience", type=int, default=TrainConfig.patience)
-    p.add_argument("--dropout", type=float, default=0.3)
+    from convert.models import ModelConfig
+
+    p.add_argument("--dropout", type=float, default=ModelConfig.dropout,
+                   help=f"dropout before the classifier (default {ModelConfig.dropout}: docs/TRAINING.md, "
+                        "dropout and initialisation over seeds)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment-copies", type=int, default=1,
                    help="copies of each training recording through a random recording chain (convert.chain: "
