@@ -75,7 +75,7 @@ def test_kill_9_loses_no_alert_and_the_unit_sees_each_once(tmp_path):
     # slowed to ~12x real time (20 ms per window), so the host holds seconds of backlog. The lead is pulled at 20 s of stream time: alerts raised from the
     # backlog cannot be delivered. The runtime is killed -9 with alerts pending in the outbox,
     # then restarted on the same outbox: they go out with their original ids.
-    starts = [2.0 + 7.0 * k for k in range(9)]  # apart by more than the 4 s refractory time: one alert each
+    starts = [2.0 + 7.0 * k for k in range(9)]  # apart by more than the refractory time: one alert each
     pcm = bursts(62.0, 8000, starts)
     link = tmp_path / "emg-amp"
     amp = VirtualAmplifier(pcm, 8000, 0.5, speed=None, link_path=str(link),
