@@ -290,6 +290,28 @@ def _unused(units: list, found: list[np.ndarray], q: int, fs: float, min_members
     return out
 
 
+def _snippets(x, fs: float, cfg: QuantConfig, block: int, margin: int, scale: float, picks: list[np.ndarray],
+              band: str, before: int, after: int) -> list[list[np.ndarray]]:
+    """Per unit, the snippets ``[g - before, g + after]`` around each of its picks ``g``, cut
+    from the streamed windows of ``band``: ``"detect"`` (picks on the decimated detection-band
+    grid; float64, as matched) or ``"display"`` (picks on the input grid; float32, as
+    averaged). A pick is cut from the window that owns it; one too near that window's ends for
+    the snippet is skipped."""
+    dtype = np.float64 if band == "detect" else np.float32
+    out: list[list[np.ndarray]] = [[] for _ in picks]
+    for w in windows(x, fs, cfg.bands, block, margin, scale):
+        if band == "detect":
+            base, lo, hi, sig = w.dstart, w.dlo, w.dhi, w.detect
+        else:
+            base, lo, hi, sig = w.start, w.lo, w.hi, w.display
+        for u, p in enumerate(picks):
+            for g in p[(p >= base + lo) & (p < base + hi)]:
+                b = int(g) - base
+                if b - before >= 0 and b + after + 1 <= len(sig):
+                    out[u].append(sig[b - before:b + after + 1].astype(dtype))
+    return out
+
+
 def _unit_templates(x, fs: float, cfg: QuantConfig, block: int, margin: int, scale: float, trains: list[np.ndarray],
                     q: int, H: int, K: int, n_max: int = 300) -> np.ndarray:
     """Detection-band template of each train (input-grid indices): the sample-wise median of
@@ -298,14 +320,7 @@ def _unit_templates(x, fs: float, cfg: QuantConfig, block: int, margin: int, sca
     L = 2 * H + 1
     picks = [np.unique(np.asarray(t, dtype=np.int64)[np.linspace(0, len(t) - 1, min(n_max, len(t))).astype(int)] // q)
              for t in trains]
-    snips: list[list[np.ndarray]] = [[] for _ in trains]
-    for w in windows(x, fs, cfg.bands, block, margin, scale):
-        g0, g1 = w.dstart + w.dlo, w.dstart + w.dhi
-        for u, p in enumerate(picks):
-            for g in p[(p >= g0) & (p < g1)]:
-                b = int(g) - w.dstart
-                if b - H - K >= 0 and b + H + K + 1 <= len(w.detect):
-                    snips[u].append(w.detect[b - H - K:b + H + K + 1].copy())
+    snips = _snippets(x, fs, cfg, block, margin, scale, picks, "detect", H + K, H + K)
     out = []
     for s in snips:
         if len(s) < 3:
@@ -548,13 +563,7 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         ok = (idx - pre >= 0) & (idx + post < n)
         order = np.argsort(-np.where(ok, iso, -1))[:cfg.max_average]
         picks.append(np.sort(idx[order][ok[order]]))
-    snaps: list[list[np.ndarray]] = [[] for _ in found]
-    for w in windows(x, fs, cfg.bands, block, margin, scale):
-        g0, g1 = w.start + w.lo, w.start + w.hi
-        for u, p in enumerate(picks):
-            for g in p[(p >= g0) & (p < g1)]:
-                b = int(g) - w.start
-                snaps[u].append(w.display[b - pre:b + post + 1].astype(np.float32))
+    snaps = _snippets(x, fs, cfg, block, margin, scale, picks, "display", pre, post)
 
     stacks = [np.stack(s) if len(s) >= 3 else None for s in snaps]
     cleaned = _cleaned(stacks, picks, found, pre, fs)
