@@ -282,8 +282,7 @@ def _unused(units: list, found: list[np.ndarray], q: int, fs: float, min_members
         g = q * np.asarray(u, dtype=np.int64)
         if len(g) == 0:
             continue
-        pos = np.clip(np.searchsorted(every, g), 1, len(every) - 1) if len(every) > 1 else np.zeros(len(g), int)
-        near = np.minimum(np.abs(every[pos] - g), np.abs(every[np.maximum(pos - 1, 0)] - g))
+        near = np.abs(_nearest(every, g) - g)
         if (len(g) >= min_members and np.count_nonzero(near <= tol) < 0.5 * len(g)
                 and _short_share(np.unique(g)) <= RHYTHMIC_SHORT):
             out.append(j)
@@ -333,15 +332,22 @@ def _unit_templates(x, fs: float, cfg: QuantConfig, block: int, margin: int, sca
     return np.stack(out)
 
 
+def _nearest(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """For each element of ``a``, the nearest element of the sorted, non-empty ``b``."""
+    if len(b) == 1:
+        return np.full(len(a), b[0])
+    pos = np.clip(np.searchsorted(b, a), 1, len(b) - 1)
+    lo, hi = b[pos - 1], b[pos]
+    return np.where(np.abs(a - lo) < np.abs(a - hi), lo, hi)
+
+
 def _locked(a: np.ndarray, b: np.ndarray, fs: float, share: float = 0.5) -> bool:
     """True if ≥ ``share`` of train ``a`` follows or precedes train ``b`` at one lag (±0.25 ms)
     within 10 ms (sample indices at ``fs``)."""
     if len(a) == 0 or len(b) < 2:
         return False
     win, tol = int(0.010 * fs), max(1, int(0.00025 * fs))
-    pos = np.clip(np.searchsorted(b, a), 1, len(b) - 1)
-    near = np.where(np.abs(a - b[pos - 1]) < np.abs(a - b[pos]), b[pos - 1], b[pos])
-    lag = a - near
+    lag = a - _nearest(b, a)
     lag = lag[np.abs(lag) <= win]
     if len(lag) < share * len(a):
         return False
@@ -522,30 +528,30 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
     T = learn_templates(np.stack(snips), dc, fd, sigma)
     if len(T) == 0:
         return _empty("no recurring potential shapes (noise or activity too sparse)", fs, dur, interference)
+    def peel(T: np.ndarray, context: list | None = None, pairs: bool = True) -> Peeler:
+        peeler = Peeler(T, thr, dc, fd, context=context, pairs=pairs)
+        for w in windows(x, fs, cfg.bands, block, margin, scale):
+            peeler.process(w)
+        return peeler
+
     if not dc.refine:  # the learned templates throughout (module docstring, ``refine``)
-        peeler = None
-        for _ in range(1 + dc.context_passes):
-            peeler = Peeler(T, thr, dc, fd, context=None if peeler is None else peeler.units)
-            for w in windows(x, fs, cfg.bands, block, margin, scale):
-                peeler.process(w)
+        peeler = peel(T)
+        for _ in range(dc.context_passes):
+            peeler = peel(T, context=peeler.units)
         found = _unit_trains(peeler.units, q, fs, T, K, cfg, clean=False)
     else:
-        peeler = Peeler(T, thr, dc, fd, pairs=dc.context_passes == 0)
-        for w in windows(x, fs, cfg.bands, block, margin, scale):
-            peeler.process(w)
+        peeler = peel(T, pairs=dc.context_passes == 0)
         found = _unit_trains(peeler.units, q, fs, T, K, cfg)
-    for _ in range(dc.context_passes if dc.refine else 0):
-        if not found:
-            break
-        # each found unit's own template; the unused rhythmic learned templates stay (docstring)
-        TU = _unit_templates(x, fs, cfg, block, margin, scale, found, q, H, K)
-        rest = _unused(peeler.units, found, q, fs, dc.min_members)
-        ctx = [f // q for f in found] + [np.asarray(peeler.units[j]) for j in rest]
-        T = np.vstack([TU, T[rest]])
-        peeler = Peeler(T, thr, dc, fd, context=ctx)
-        for w in windows(x, fs, cfg.bands, block, margin, scale):
-            peeler.process(w)
-        found = _unit_trains(peeler.units, q, fs, T, K, cfg)
+        for _ in range(dc.context_passes):
+            if not found:
+                break
+            # each found unit's own template; the unused rhythmic learned templates stay (docstring)
+            TU = _unit_templates(x, fs, cfg, block, margin, scale, found, q, H, K)
+            rest = _unused(peeler.units, found, q, fs, dc.min_members)
+            ctx = [f // q for f in found] + [np.asarray(peeler.units[j]) for j in rest]
+            T = np.vstack([TU, T[rest]])
+            peeler = peel(T, context=ctx)
+            found = _unit_trains(peeler.units, q, fs, T, K, cfg)
     if not found:
         return _empty(f"no motor unit with {cfg.min_discharges} or more regular discharges "
                       "(rest, noise, or activity too dense to decompose)", fs, dur, interference)
