@@ -71,11 +71,7 @@ class Pipeline:
         self.config = config
         self.source_rate = int(source_rate)
         self.model_rate = int(bundle.sample_rate)
-        fcfg = bundle.frontend_config
-        self.frame_length = int(fcfg.frame_length)
-        self.hop_length = int(fcfg.hop_length)
-        self.window_frames = int(bundle.window_frames)
-        self.hop_frames = int(bundle.hop_frames)
+        self.hop_length = int(bundle.frontend_config.hop_length)
         self.bundle_uv_per_lsb = float(bundle.uv_per_lsb)
         self.guard = guard
         self.features = FeatureChain(bundle, self.source_rate, source_uv_per_lsb, invert, frontend)
