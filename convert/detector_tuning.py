@@ -129,10 +129,16 @@ def pick(results: list[tuple[Any, dict]], ref: dict | None = None, rule: str = "
     return min(results, key=lambda kr: _key(kr[1], ref, rule))
 
 
+def _check_grid(grid: str) -> None:
+    if grid not in GRIDS:
+        raise ValueError(f"grid {grid!r}: use {' or '.join(GRIDS)}")
+
+
 def sweep(bundle_name: str, minutes: float, rule: str = "pareto", echo=print, grid: str = "episode") -> dict:
     from edge.bundle import load_bundle
     from edge.inference import Int8Classifier
 
+    _check_grid(grid)  # before minutes of recording
     bundle = load_bundle(bundle_name)
     clf = Int8Classifier(bundle)
     echo(f"sweep: recording posteriors on the tuning set (seeds {SEED_SETS['tune']}…)")
@@ -155,10 +161,9 @@ def sweep_runs(bundle, tune: list, eval_runs, minutes: float, rule: str = "paret
     def on(runs, cfg):
         return score_runs(runs, labels, win, [replay(r, bundle, cfg) for r in runs], config=cfg)
 
+    _check_grid(grid)
     t0 = time.perf_counter()
     default_tune = on(tune, RuntimeConfig())
-    if grid not in GRIDS:
-        raise ValueError(f"grid {grid!r}: use {' or '.join(GRIDS)}")
     class_grid = GRIDS[grid][1]
     stage1 = [(k, on(tune, make_config(k))) for k in stage1_configs(grid)]
     knobs, best = pick(stage1, default_tune, rule)
