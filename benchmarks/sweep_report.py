@@ -65,21 +65,18 @@ def tables(summary: dict) -> str:
     return "\n".join(out)
 
 
-def per_seed(results: Path, summary: dict) -> dict:
-    """{label: {set: {figure: {seed: value}}}} from the trial folders (for the figure and JSON)."""
-    from convert.sweep_summary import load_trials
-
-    varying = summary["varying"]
-    out: dict = {}
-    for t in load_trials(results):
-        label = ", ".join(f"{k}={json.dumps(t['config'].get(k))}" for k in varying) or "(all)"
-        for s, figs in t["metrics"]["sets"].items():
-            for key, _ in FIGS:
-                out.setdefault(label, {}).setdefault(s, {}).setdefault(key, {})[t["config"]["seed"]] = figs.get(key)
-    return out
+def per_seed(summary: dict) -> dict:
+    """{label: {set: {figure: {seed: value}}}} of the summary's configurations (figure and JSON)."""
+    return {c["label"]: {s: {key: {int(k): v for k, v in c["sets"][s][key]["values"].items()} for key, _ in FIGS}
+                         for s in c["sets"]}
+            for c in summary["configurations"]}
 
 
-def figure(summary: dict, seeds: dict, path: Path) -> Path:
+TITLE = ("int8 macro-F1 per evaluation set: dots = seeds, bars = mean (training condition: "
+         "concentric, 22-48 kHz, HP 5-10 Hz)")
+
+
+def figure(summary: dict, seeds: dict, path: Path, title: str = TITLE) -> Path:
     """int8 macro-F1 per evaluation set (groups) per configuration (colours): seed dots, mean bar."""
     import matplotlib
 
@@ -103,8 +100,7 @@ def figure(summary: dict, seeds: dict, path: Path) -> Path:
     lo = min(v for lab in confs for s in sets for v in seeds[lab][s]["int8_macro_f1"].values() if v is not None)
     ax.set_ylim(max(0.0, lo - 0.05), 1.0)
     ax.set_ylabel("int8 macro-F1")
-    ax.set_title("int8 macro-F1 per evaluation set: dots = seeds, bars = mean (training condition: "
-                 "concentric, 22-48 kHz, HP 5-10 Hz)", fontsize=8)
+    ax.set_title(title, fontsize=8)
     ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -118,21 +114,27 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", help="the sweep's RESULTS directory")
     p.add_argument("--reference", help="KEY=VALUE[,KEY=VALUE] (as emg-convert sweep-summary)")
+    p.add_argument("--title", help="figure title (default: the issue-16 training condition)")
     p.add_argument("--figure", help="PNG to write (int8 macro-F1 per set per configuration)")
     p.add_argument("--out", help="JSON to write (summary, per-seed figures, protocol)")
+    from convert.sweep_summary import add_selection_args
+
+    add_selection_args(p)
     args = p.parse_args(argv)
     from convert.simulator import GENERATOR_VERSION
-    from convert.sweep_summary import parse_reference, summarise
+    from convert.sweep_summary import selection, summarise
 
     results = Path(args.results)
-    summary = summarise(results, parse_reference(args.reference) if args.reference else None)
-    seeds = per_seed(results, summary)
+    summary = summarise(results, **selection(args))
+    seeds = per_seed(summary)
     print(tables(summary))
     if args.figure:
-        print(f"wrote {figure(summary, seeds, Path(args.figure))}")
+        print(f"wrote {figure(summary, seeds, Path(args.figure), args.title or TITLE)}")
     if args.out:
         sweep = json.loads((results / "sweep.json").read_text(encoding="utf-8"))
-        trials = [json.loads(m.read_text(encoding="utf-8")) for m in sorted(results.glob("*/metrics.json"))]
+        # trained trials only (an ensemble trial of sweep-ensemble trains nothing)
+        trials = [t for t in (json.loads(m.read_text(encoding="utf-8")) for m in sorted(results.glob("*/metrics.json")))
+                  if "seconds" in t]
         out = {"command": "python benchmarks/sweep_report.py " + " ".join(sys.argv[1:] if argv is None else argv),
                "simulator_version": str(GENERATOR_VERSION), "last_grid": sweep["grid"], "data": sweep["data"],
                "trial_seconds": {"mean": round(float(np.mean([t["seconds"] for t in trials])), 1),

@@ -20,6 +20,7 @@ COMMANDS: list[str] = [
     "convert.sign",
     "convert.annotations",
     "convert.sweep",
+    "convert.sweep_ensemble",
 ]
 
 

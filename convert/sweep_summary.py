@@ -91,23 +91,36 @@ def parse_reference(text: str) -> dict:
     return out
 
 
-def summarise(results: Path, reference: dict | None = None) -> dict:
-    """Group the trials of ``results`` by configuration; mean ± sd and paired tests (see module)."""
+def summarise(results: Path, reference: dict | None = None, select: list[dict] | None = None,
+              label_keys: list[str] | None = None) -> dict:
+    """Group the trials of ``results`` by configuration; mean ± sd and paired tests (see module).
+
+    ``select``: keep only the trials whose resolved config matches one of these KEY → VALUE
+    dicts (all keys of it); ``label_keys``: name the rows by these keys (default: every key that
+    varies among the kept trials); labels must still tell the configurations apart."""
     trials = load_trials(results)
+    if select:
+        trials = [t for t in trials if any(all(t["config"].get(k) == v for k, v in sel.items()) for sel in select)]
     if not trials:
-        raise ValueError(f"{results}: no finished trial (no */metrics.json)")
+        raise ValueError(f"{results}: no finished trial (no */metrics.json)" if not select else
+                         f"{results}: no finished trial matches {select}")
     sweep = results / "sweep.json"
     axes = json.loads(sweep.read_text(encoding="utf-8"))["grid"]["axes"] if sweep.is_file() else {}
     # what varies is read from the resolved configs (every default filled in), so trials of
     # several grids run into one RESULTS folder, each naming other keys, compare by value
     keys = sorted({k for t in trials for k in t["config"]} - {"seed"})
     varying = [k for k in keys if len({json.dumps(t["config"].get(k)) for t in trials}) > 1]
+    names = list(label_keys) if label_keys else varying
     confs: dict[str, dict] = {}
     for t in trials:
-        c = confs.setdefault(_conf_key(t["config"]), {"label": _label(t["config"], varying),
+        c = confs.setdefault(_conf_key(t["config"]), {"label": _label(t["config"], names),
                                                      "settings": {k: t["config"].get(k) for k in varying},
                                                      "config": t["config"], "runs": {}})
         c["runs"][t["config"]["seed"]] = t["metrics"]
+    labels = [c["label"] for c in confs.values()]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels {sorted(labels)} do not tell the {len(labels)} configurations apart; "
+                         f"label by more keys (varying: {', '.join(varying)})")
     if reference is None and not axes:  # no sweep.json: the first configuration by label
         refs = [min(confs, key=lambda k: confs[k]["label"])]
     else:
@@ -129,7 +142,8 @@ def summarise(results: Path, reference: dict | None = None) -> dict:
                 vals = {seed: r["sets"][s].get(m) for seed, r in c["runs"].items() if s in r["sets"]}
                 vals = {k: v for k, v in vals.items() if v is not None}
                 row = {"n": len(vals), "mean": float(np.mean(list(vals.values()))) if vals else None,
-                       "sd": float(np.std(list(vals.values()), ddof=1)) if len(vals) > 1 else None}
+                       "sd": float(np.std(list(vals.values()), ddof=1)) if len(vals) > 1 else None,
+                       "values": {str(k): vals[k] for k in sorted(vals)}}
                 if key != refs[0]:
                     rv = {seed: r["sets"].get(s, {}).get(m) for seed, r in ref["runs"].items()}
                     common = sorted(k for k in vals if rv.get(k) is not None)
@@ -182,14 +196,29 @@ def add_parser(subparsers) -> None:
     p.add_argument("results", help="the sweep's RESULTS directory")
     p.add_argument("--reference", help="KEY=VALUE[,KEY=VALUE] picking the reference configuration "
                                        "(default: the first value of every axis but seed)")
+    add_selection_args(p)
     p.set_defaults(func=_cmd_summary)
+
+
+def add_selection_args(p: argparse.ArgumentParser) -> None:
+    """``--select`` and ``--label`` (shared with ``benchmarks/sweep_report.py``)."""
+    p.add_argument("--select", nargs="+", metavar="KEY=VALUE[,KEY=VALUE]",
+                   help="only the trials matching one of these selections (e.g. dropout=0.0 model=ensemble)")
+    p.add_argument("--label", help="comma-separated keys that name the rows (default: every key that varies)")
+
+
+def selection(args: argparse.Namespace) -> dict:
+    """``summarise`` keyword arguments from ``--reference``, ``--select`` and ``--label``."""
+    return {"reference": parse_reference(args.reference) if args.reference else None,
+            "select": [parse_reference(s) for s in args.select] if args.select else None,
+            "label_keys": [k.strip() for k in args.label.split(",") if k.strip()] if args.label else None}
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     results = Path(args.results)
     if not results.is_dir():
         raise ValueError(f"{results} is not a directory")
-    summary = summarise(results, parse_reference(args.reference) if args.reference else None)
+    summary = summarise(results, **selection(args))
     md = format_markdown(summary)
     (results / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     (results / "summary.md").write_text(md + "\n", encoding="utf-8")

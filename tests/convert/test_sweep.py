@@ -194,6 +194,37 @@ def test_summary_command_on_the_tiny_sweep(swept, capsys):
     assert s["configurations"][0]["seeds"] == [0, 1] and (results / "summary.md").is_file()
 
 
+def test_an_ensemble_of_a_trial_with_itself_scores_as_the_trial(swept, capsys):
+    """sweep-ensemble pairs member trials by seed, writes each ensemble as a trial folder and
+    evaluates it on the members' window sets: averaging a model with itself changes no call."""
+    from convert.sweep_ensemble import PREFIX
+
+    _, results, _, _ = swept
+    argv = ["sweep-ensemble", str(results), "--members", "epochs=1", "epochs=1,augment_copies=0"]
+    assert convert_main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(out[-1]) == {"seeds": [0, 1], "written": 2, "skipped": 0}
+    assert out[0].startswith("ensemble seed 0 (ens-") and "test int8 macro-F1" in out[0]
+    ens = sorted(results.glob(PREFIX + "*"))
+    assert len(ens) == 2
+    for folder in ens:
+        cfg = json.loads((folder / "config.json").read_text())["config"]
+        m = json.loads((folder / "metrics.json").read_text())
+        assert cfg["model"] == "ensemble" and cfg["epochs"] == 1 and len(m["members"]) == 2
+        member = json.loads((results / m["members"][0] / "metrics.json").read_text())["sets"]["test"]
+        for key in ("int8_macro_f1", "sensitivity", "specificity", "windows"):
+            assert m["sets"]["test"][key] == member[key]
+    assert convert_main(argv) == 0  # a rerun skips the ensembles that exist
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["skipped"] == 2
+    # the ensemble rows join the summary, paired by seed with their members
+    s = summarise(results, {"model": "cnn"}, label_keys=["model"])
+    by = {c["label"]: c["sets"]["test"]["int8_macro_f1"] for c in s["configurations"]}
+    assert set(by) == {'model="cnn"', 'model="ensemble"'}
+    assert by['model="ensemble"']["paired"]["n"] == 2 and by['model="ensemble"']["paired"]["mean_diff"] == 0
+    assert convert_main(["sweep-ensemble", str(results), "--members", "epochs=1", "epochs=9"]) == 2
+    assert "matches 0 configurations" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- summary statistics
 
 def _fake_results(root: Path, values: dict[float, list[float]]) -> Path:
@@ -343,3 +374,18 @@ def test_summary_labels_rows_of_several_grids_by_resolved_value(tmp_path):
     d = np.subtract(rows[2][1], rows[0][1])
     assert g["n"] == 6 and g["mean_diff"] == pytest.approx(d.mean())
     assert g["p_sign_flip"] == pytest.approx(2 / 64) and g["ci95"][1] < 0  # six of six lower: p = 2/2^6
+
+
+def test_summary_select_and_label_keep_and_name_the_chosen_rows(tmp_path):
+    s_all = summarise(_fake_results(tmp_path, {0.0: [0.8] * 3, 0.3: [0.7] * 3, 0.5: [0.6] * 3}))
+    assert len(s_all["configurations"]) == 3
+    s = summarise(tmp_path, {"dropout": 0.5}, select=[{"dropout": 0.5}, {"dropout": 0.3}])
+    assert [c["label"] for c in s["configurations"]] == ["dropout=0.5", "dropout=0.3"]
+    row = s["configurations"][1]["sets"]["test"]["int8_macro_f1"]
+    assert row["values"] == {"0": 0.7, "1": 0.7, "2": 0.7} and row["paired"]["mean_diff"] == pytest.approx(0.1)
+    s = summarise(tmp_path, {"dropout": 0.5}, label_keys=["dropout", "init"])
+    assert 'dropout=0.5, init="he_normal"' in {c["label"] for c in s["configurations"]}
+    with pytest.raises(ValueError, match="do not tell the 3 configurations apart"):
+        summarise(tmp_path, {"dropout": 0.5}, label_keys=["init"])
+    with pytest.raises(ValueError, match="no finished trial matches"):
+        summarise(tmp_path, select=[{"dropout": 0.9}])
