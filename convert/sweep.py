@@ -82,6 +82,11 @@ FEATURES = "_features"
 MIN_RATE = 4000
 #: Settings that choose the training features rather than the model or the optimiser.
 DATA_KEYS = {"augment_copies": 1, "data_seed": 0}
+#: Fine-tuning (as ``emg-convert finetune``): ``base_bundle`` names a trained bundle (a path or a
+#: shipped name; "" = train from scratch) whose weights, architecture, front-end and
+#: feature → int8 rule the trial continues from; ``freeze_blocks`` keeps its first N
+#: convolution blocks fixed (weights and batch-norm statistics).
+FINETUNE_KEYS = {"base_bundle": "", "freeze_blocks": 0}
 #: TrainConfig fields a grid may not set (output only).
 _NOT_GRID = {"verbose"}
 EVAL_KEYS = ("sets", "test_clips", "test_recordings")
@@ -112,6 +117,7 @@ def _trial_defaults() -> dict[str, Any]:
             if f.name not in skip:
                 out[f.name] = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
     out.update(DATA_KEYS)
+    out.update(FINETUNE_KEYS)
     return out
 
 
@@ -151,7 +157,10 @@ class Trial:
     def model_config(self):
         from convert.models import ModelConfig
 
-        keys = {f.name for f in fields(ModelConfig)} - {"arch"}
+        if self.settings.get("base_bundle"):  # a fine-tuning trial has its base's architecture
+            return ModelConfig.from_dict({k: self.config[k] for k in self.config if k in _model_keys() | {"arch"}}
+                                         | {"arch": self.config["model"]})
+        keys = _model_keys()
         return ModelConfig.default(self.config["model"], **{k: v for k, v in self.settings.items() if k in keys})
 
     def train_config(self):
@@ -165,6 +174,39 @@ class Trial:
         return "a{augment_copies}-s{data_seed}".format(**self.config)
 
 
+def _model_keys() -> set[str]:
+    from convert.models import ModelConfig
+
+    return {f.name for f in fields(ModelConfig)} - {"arch"}
+
+
+def base_architecture(name: str) -> tuple[dict, str]:
+    """(architecture as ``ModelConfig.to_dict`` gives it, model id) of a fine-tuning base bundle;
+    ValueError when it cannot be fine-tuned or computes other features than the sweep's."""
+    from convert.evaluate import window_config_for
+    from convert.export import WEIGHTS
+    from convert.models import ModelConfig
+    from edge.bundle import BundleError, load_bundle
+
+    try:
+        b = load_bundle(name)
+    except BundleError as exc:
+        raise ValueError(f"base_bundle = {name!r}: {exc}") from None
+    arch = dict(b.manifest.get("architecture") or {})
+    if not arch or WEIGHTS not in b.manifest["files"]:
+        raise ValueError(f"base_bundle = {name!r} has no training weights ({WEIGHTS} and architecture): it cannot "
+                         "be fine-tuned")
+    from convert.windowing import DEFAULT_UV_PER_LSB
+
+    fe, wcfg = _frontend()
+    if b.frontend_config != fe or window_config_for(b) != wcfg or b.is_ensemble or b.uv_per_lsb != DEFAULT_UV_PER_LSB:
+        raise ValueError(f"base_bundle = {name!r}: its front-end, window or scale differs from the sweep's "
+                         f"({fe.sample_rate} Hz, {wcfg.window_s:g} s windows every {wcfg.hop_s:g} s, "
+                         f"{DEFAULT_UV_PER_LSB:g} µV per LSB), or it is an ensemble")
+    arch.pop("batchnorm_folded", None)
+    return ModelConfig.from_dict(arch).to_dict(), b.model_id
+
+
 def make_trial(settings: dict) -> Trial:
     """Validate ``settings`` (grid keys → values) and resolve them into a :class:`Trial`."""
     defaults = _trial_defaults()
@@ -172,6 +214,10 @@ def make_trial(settings: dict) -> Trial:
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(defaults))}")
     s = {k: _coerce(k, v, defaults[k]) for k, v in settings.items()}
+    if s.get("base_bundle"):
+        return _finetune_trial(s, defaults)
+    if s.get("freeze_blocks", 0):
+        raise ValueError(f"freeze_blocks = {s['freeze_blocks']} applies to fine-tuning only (set base_bundle)")
     if s.get("model", "cnn") == "cnn" and "rnn" in s:
         raise ValueError(f"rnn = {s['rnn']!r} applies to model = \"crnn\" only")
     for k in DATA_KEYS:
@@ -185,9 +231,31 @@ def make_trial(settings: dict) -> Trial:
     # the dataclasses validate ranges and name the allowed values
     mcfg = Trial(settings, {"model": s.get("model", "cnn")}, "").model_config()
     cfg = {"model": mcfg.arch, **{k: v for k, v in mcfg.to_dict().items() if k != "arch"}}
-    cfg.update({k: _jsonable(s.get(k, d)) for k, d in defaults.items() if k not in cfg})
+    # the fine-tuning keys are left out of a from-scratch trial's config: its id stays what it was
+    cfg.update({k: _jsonable(s.get(k, d)) for k, d in defaults.items() if k not in cfg and k not in FINETUNE_KEYS})
     cfg = json.loads(json.dumps(cfg, sort_keys=True))
     Trial(settings, cfg, "").train_config()
+    digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return Trial(settings=settings, config=cfg, id=digest[:16])
+
+
+def _finetune_trial(s: dict, defaults: dict) -> Trial:
+    """A fine-tuning trial: the model is the base bundle's (model keys may not be set); the
+    resolved config names the base's model id, so a rebuilt base means new trials."""
+    model_keys = sorted((set(s) & _model_keys()) | ({"model"} & set(s)))
+    if model_keys:
+        raise ValueError(f"{', '.join(model_keys)}: a fine-tuning trial (base_bundle = {s['base_bundle']!r}) "
+                         "keeps its base's architecture; leave the model keys out")
+    arch, model_id = base_architecture(s["base_bundle"])
+    n_blocks = len(arch["widths"])
+    if not 0 <= s.get("freeze_blocks", 0) <= n_blocks:
+        raise ValueError(f"freeze_blocks = {s['freeze_blocks']} out of range 0..{n_blocks} (blocks in the base model)")
+    settings = {k: _jsonable(v) for k, v in s.items()}
+    cfg = {"model": arch["arch"], **{k: v for k, v in arch.items() if k != "arch"}, "base_model_id": model_id}
+    cfg.update({k: _jsonable(s.get(k, d)) for k, d in defaults.items() if k not in cfg})
+    cfg = json.loads(json.dumps(cfg, sort_keys=True))
+    t = Trial(settings, cfg, "")
+    t.train_config()
     digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return Trial(settings=settings, config=cfg, id=digest[:16])
 
@@ -495,10 +563,23 @@ def _train_evaluate(t: Trial, root: Path, tmp: Path, eval_sets: list[str]) -> di
     tr = trainset.FeatureSet(Xtr, ytr, np.zeros(len(ytr), np.int64))
     va = trainset.FeatureSet(Xva, yva, np.zeros(len(yva), np.int64))
     fe, wcfg = _frontend()
-    result = train_and_export(tmp / BUNDLE, tr, va, FeatureQuantizer.from_dict(info["quantizer"]),
-                              t.model_config(), t.train_config(), fe, wcfg, MIN_RATE,
+    quant, base_model, extra, min_rate = FeatureQuantizer.from_dict(info["quantizer"]), None, None, MIN_RATE
+    if t.config.get("base_bundle"):  # as emg-convert finetune: the base's weights and feature → int8 rule
+        from convert.finetune import freeze_blocks, load_base_model
+
+        base = load_bundle(t.config["base_bundle"])
+        if base.model_id != t.config["base_model_id"]:
+            raise ValueError(f"base_bundle {t.config['base_bundle']!r} is now {base.model_id}, the trial was "
+                             f"resolved on {t.config['base_model_id']}; run the sweep again")
+        base_model, _ = load_base_model(base)
+        quant, min_rate = FeatureQuantizer.from_dict(base.manifest["input"]["feature_to_int8"]), base.min_sample_rate
+        extra = {"finetuned_from": base.model_id,
+                 "frozen_layers": freeze_blocks(base_model, t.config["freeze_blocks"])}
+    result = train_and_export(tmp / BUNDLE, tr, va, quant,
+                              t.model_config(), t.train_config(), fe, wcfg, min_rate,
                               data_summary={"sweep_trial": t.id, "train": info["summary"],
-                                            "val": vinfo["summary"]})
+                                            "val": vinfo["summary"]},
+                              extra_training=extra, base_model=base_model)
     add_open_set(tmp / BUNDLE, Xtr, ytr, Xva, yva)
     bundle = load_bundle(tmp / BUNDLE)
     sets = {}

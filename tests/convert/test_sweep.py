@@ -225,6 +225,37 @@ def test_an_ensemble_of_a_trial_with_itself_scores_as_the_trial(swept, capsys):
     assert "matches 0 configurations" in capsys.readouterr().err
 
 
+def test_a_fine_tuning_sweep_continues_the_base_and_keeps_frozen_blocks(swept, tiny_data, tmp_path):
+    """base_bundle/freeze_blocks: the trial starts from the base's weights and feature → int8
+    rule, its first blocks unchanged; the resolved config names the base's model id."""
+    from convert.sweep import run_sweep
+    from edge.bundle import load_bundle
+
+    grid0, results0, _, _ = swept
+    base = load_bundle(results0 / grid0.trials()[0].id / "bundle")
+    grid = Grid.from_dict({"base": {"base_bundle": str(base.path), "epochs": 1, "augment_copies": 0,
+                                    "learning_rate": 3e-4},
+                           "axes": {"freeze_blocks": [1, 0], "seed": [0]}})
+    assert {t.config["base_model_id"] for t in grid.trials()} == {base.model_id}
+    assert "widths" not in grid.trials()[0].settings and grid.trials()[0].config["widths"] == [8, 8]
+    res = run_sweep(grid, tiny_data, tmp_path / "ft", workers=1, log=lambda _: None)
+    assert (res["ran"], res["failed"]) == (2, 0)
+    by = {t.config["freeze_blocks"]: load_bundle(tmp_path / "ft" / t.id / "bundle") for t in grid.trials()}
+    w0, w1, w2 = (np.load(b.path / "weights.npz") for b in (base, by[1], by[0]))
+    assert by[1].manifest["training"]["finetuned_from"] == base.model_id
+    assert by[1].manifest["training"]["frozen_layers"] == ["conv0", "bn0"]
+    assert by[1].manifest["input"]["feature_to_int8"] == base.manifest["input"]["feature_to_int8"]
+    np.testing.assert_array_equal(w1["w000"], w0["w000"])  # conv0 kernel: frozen
+    assert not np.array_equal(w2["w000"], w0["w000"])      # trained when nothing is frozen
+    # model keys belong to the base; freeze_blocks needs a base
+    with pytest.raises(ValueError, match="keeps its base's architecture"):
+        make_trial({"base_bundle": str(base.path), "dropout": 0.1})
+    with pytest.raises(ValueError, match="applies to fine-tuning only"):
+        make_trial({"freeze_blocks": 1})
+    with pytest.raises(ValueError, match=r"freeze_blocks = 3 out of range 0..2"):
+        make_trial({"base_bundle": str(base.path), "freeze_blocks": 3})
+
+
 # ---------------------------------------------------------------- summary statistics
 
 def _fake_results(root: Path, values: dict[float, list[float]]) -> Path:
