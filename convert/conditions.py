@@ -235,7 +235,8 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
     tr, va, info = build_train_sets(sizes, frontend_cfg, train_wcfg, wcfg, seed)
     log(f"seed {seed}: train {len(tr)} windows, val {len(va)} [{time.time() - t0:.0f} s]")
     quant = trainset.fit_quantizer(tr.X)
-    model_cfg = ModelConfig.default("cnn", widths=tuple(sizes.widths), dropout=0.3)
+    # the kit's default regularisation (ModelConfig: dropout 0.0 since the issue-16 comparison)
+    model_cfg = ModelConfig.default("cnn", widths=tuple(sizes.widths))
     tcfg = TrainConfig(epochs=sizes.epochs, seed=seed, verbose=0, patience=6)
     out = Path(out_dir) / f"seed{seed}"
     result = train_and_export(out, tr, va, quant, model_cfg, tcfg, frontend_cfg, wcfg, MIN_RATE,
@@ -249,7 +250,8 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
     conds = {name: figures(evaluate_windows(bundle, t["features"].X, t["features"].y, latency=False))
              for name, t in tests.items()}
     return {"seed": seed, "seconds": round(time.time() - t0, 1), "best_epoch": result.best_epoch,
-            "val_macro_f1": round(result.best_val_macro_f1, 6), "training": info, "conditions": conds}
+            "val_macro_f1": round(result.best_val_macro_f1, 6), "model": model_cfg.to_dict(), "training": info,
+            "conditions": conds}
 
 
 def summarise(runs: list[dict]) -> dict:
