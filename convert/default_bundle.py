@@ -435,6 +435,14 @@ Input: {bundle.window_frames}×{fe.n_mels} integer log-Mel features from `edge.f
 (`input.feature_to_int8`). Native rate {bundle.sample_rate} Hz; input recorded at
 {bundle.min_sample_rate} Hz or more is resampled to it; lower rates are refused.
 
+Which evidence chose this architecture (`docs/TRAINING.md`, issue 16; 6 training seeds per row,
+reduced 7-epoch budget, held-out conditions): the CNN over the per-gate CRNN (int8 macro-F1
+−0.16 to −0.24 for the CRNN, p 0.031 on each held-out condition) and over the CNN + CRNN ensemble
+(−0.011 to −0.028, not significant; twice the cost); He-normal over Glorot (Glorot's gain
+significant on one held-out condition of three). The same comparison found no dropout better than
+dropout 0.3 (+0.087 to +0.101, p 0.031), and `ModelConfig` now defaults to 0.0; this bundle was
+built with {man['architecture']['dropout']} before that evidence and has not been rebuilt.
+
 **Open-set guard** (`open_set.json`, `edge.runtime.openset`): a window the model calls
 pathological is withheld (counted, no alert evidence) when its confidence is below
 {json.loads((out / "open_set.json").read_text())["min_confidence"]:.3f} or its 20-value band summary is further from that class's
