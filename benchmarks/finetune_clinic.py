@@ -102,15 +102,13 @@ def run_grids(results: Path, data: Path, grids: list, workers: int) -> None:
 
 
 def _grid(name: str, seeds: list[int]):
+    """A grid of ``benchmarks/grids/`` with its seed axis replaced by ``seeds``."""
+    from dataclasses import replace
+
     from convert.sweep import Grid
 
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    d = tomllib.loads((GRIDS / name).read_text(encoding="utf-8"))
-    d["axes"]["seed"] = seeds
-    return Grid.from_dict(d)
+    g = Grid.from_toml(GRIDS / name)
+    return replace(g, axes={**g.axes, "seed": seeds})
 
 
 #: Rows and the resolved-config values that pick them (a from-scratch trial has no base_bundle key).

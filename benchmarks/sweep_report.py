@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", help="the sweep's RESULTS directory")
     p.add_argument("--reference", help="KEY=VALUE[,KEY=VALUE] (as emg-convert sweep-summary)")
-    p.add_argument("--title", help="figure title (default: the issue-16 training condition)")
+    p.add_argument("--title", default=TITLE, help="figure title (default: the issue-16 training condition)")
     p.add_argument("--figure", help="PNG to write (int8 macro-F1 per set per configuration)")
     p.add_argument("--out", help="JSON to write (summary, per-seed figures, protocol)")
     from convert.sweep_summary import add_selection_args
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = per_seed(summary)
     print(tables(summary))
     if args.figure:
-        print(f"wrote {figure(summary, seeds, Path(args.figure), args.title or TITLE)}")
+        print(f"wrote {figure(summary, seeds, Path(args.figure), args.title)}")
     if args.out:
         sweep = json.loads((results / "sweep.json").read_text(encoding="utf-8"))
         # trained trials only (an ensemble trial of sweep-ensemble trains nothing)

@@ -34,19 +34,28 @@ def freeze_blocks(model, n_blocks: int) -> list[str]:
     return frozen
 
 
-def load_base_model(bundle):
-    """Rebuild the base bundle's Keras model (batch norm unfolded) with its trained weights."""
+def base_model_config(bundle):
+    """The ModelConfig a bundle was trained with (batch norm unfolded); UserError when the
+    bundle carries no training weights and architecture to continue from."""
     from clikit import UserError
 
-    from convert.export import WEIGHTS, load_weights
-    from convert.models import ModelConfig, build_model
+    from convert.export import WEIGHTS
+    from convert.models import ModelConfig
 
     arch = dict(bundle.manifest.get("architecture") or {})
     if not arch or not (bundle.path / WEIGHTS).is_file() or WEIGHTS not in bundle.manifest["files"]:
         raise UserError(f"bundle {bundle.path} has no training weights ({WEIGHTS} and architecture): "
                         "it cannot be fine-tuned; use a bundle written by emg-convert train")
     arch.pop("batchnorm_folded", None)
-    cfg = ModelConfig.from_dict(arch)
+    return ModelConfig.from_dict(arch)
+
+
+def load_base_model(bundle):
+    """Rebuild the base bundle's Keras model (batch norm unfolded) with its trained weights."""
+    from convert.export import WEIGHTS, load_weights
+    from convert.models import build_model
+
+    cfg = base_model_config(bundle)
     model = build_model((bundle.window_frames, bundle.frontend_config.n_mels), bundle.n_classes, cfg)
     load_weights(model, bundle.path / WEIGHTS)
     return model, cfg

@@ -157,10 +157,9 @@ class Trial:
     def model_config(self):
         from convert.models import ModelConfig
 
-        if self.settings.get("base_bundle"):  # a fine-tuning trial has its base's architecture
-            return ModelConfig.from_dict({k: self.config[k] for k in self.config if k in _model_keys() | {"arch"}}
-                                         | {"arch": self.config["model"]})
         keys = _model_keys()
+        if self.settings.get("base_bundle"):  # a fine-tuning trial has its base's architecture
+            return ModelConfig.from_dict({k: self.config[k] for k in keys} | {"arch": self.config["model"]})
         return ModelConfig.default(self.config["model"], **{k: v for k, v in self.settings.items() if k in keys})
 
     def train_config(self):
@@ -183,28 +182,25 @@ def _model_keys() -> set[str]:
 def base_architecture(name: str) -> tuple[dict, str]:
     """(architecture as ``ModelConfig.to_dict`` gives it, model id) of a fine-tuning base bundle;
     ValueError when it cannot be fine-tuned or computes other features than the sweep's."""
+    from clikit import UserError
+
     from convert.evaluate import window_config_for
-    from convert.export import WEIGHTS
-    from convert.models import ModelConfig
+    from convert.finetune import base_model_config
+    from convert.windowing import DEFAULT_UV_PER_LSB
     from edge.bundle import BundleError, load_bundle
 
     try:
         b = load_bundle(name)
-    except BundleError as exc:
+        cfg = base_model_config(b)
+    except (BundleError, UserError) as exc:
         raise ValueError(f"base_bundle = {name!r}: {exc}") from None
-    arch = dict(b.manifest.get("architecture") or {})
-    if not arch or WEIGHTS not in b.manifest["files"]:
-        raise ValueError(f"base_bundle = {name!r} has no training weights ({WEIGHTS} and architecture): it cannot "
-                         "be fine-tuned")
-    from convert.windowing import DEFAULT_UV_PER_LSB
 
     fe, wcfg = _frontend()
     if b.frontend_config != fe or window_config_for(b) != wcfg or b.is_ensemble or b.uv_per_lsb != DEFAULT_UV_PER_LSB:
         raise ValueError(f"base_bundle = {name!r}: its front-end, window or scale differs from the sweep's "
                          f"({fe.sample_rate} Hz, {wcfg.window_s:g} s windows every {wcfg.hop_s:g} s, "
                          f"{DEFAULT_UV_PER_LSB:g} µV per LSB), or it is an ensemble")
-    arch.pop("batchnorm_folded", None)
-    return ModelConfig.from_dict(arch).to_dict(), b.model_id
+    return cfg.to_dict(), b.model_id
 
 
 def make_trial(settings: dict) -> Trial:
@@ -233,6 +229,11 @@ def make_trial(settings: dict) -> Trial:
     cfg = {"model": mcfg.arch, **{k: v for k, v in mcfg.to_dict().items() if k != "arch"}}
     # the fine-tuning keys are left out of a from-scratch trial's config: its id stays what it was
     cfg.update({k: _jsonable(s.get(k, d)) for k, d in defaults.items() if k not in cfg and k not in FINETUNE_KEYS})
+    return _resolved(settings, cfg)
+
+
+def _resolved(settings: dict, cfg: dict) -> Trial:
+    """The trial of a resolved ``cfg`` (JSON types; TrainConfig validates it); id = its sha256."""
     cfg = json.loads(json.dumps(cfg, sort_keys=True))
     Trial(settings, cfg, "").train_config()
     digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -253,11 +254,7 @@ def _finetune_trial(s: dict, defaults: dict) -> Trial:
     settings = {k: _jsonable(v) for k, v in s.items()}
     cfg = {"model": arch["arch"], **{k: v for k, v in arch.items() if k != "arch"}, "base_model_id": model_id}
     cfg.update({k: _jsonable(s.get(k, d)) for k, d in defaults.items() if k not in cfg})
-    cfg = json.loads(json.dumps(cfg, sort_keys=True))
-    t = Trial(settings, cfg, "")
-    t.train_config()
-    digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return Trial(settings=settings, config=cfg, id=digest[:16])
+    return _resolved(settings, cfg)
 
 
 @dataclass(frozen=True)
@@ -523,28 +520,43 @@ def run_trial(trial: dict, results: str, eval_sets: list[str]) -> dict:
         return {"id": t.id, "skipped": True}
     keras.backend.clear_session()  # a worker runs many trials: drop the previous graphs
     t0 = time.time()
-    tmp = root / f".tmp-{t.id}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with trial_folder(root, t.id) as tmp:
         # Keras/converter chatter of N workers would interleave in the driver's terminal
         with open(tmp / LOG_FILE, "w", encoding="utf-8") as log, \
                 contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             metrics = _train_evaluate(t, root, tmp, eval_sets)
         metrics["seconds"] = round(time.time() - t0, 2)
-        (tmp / CONFIG_FILE).write_text(json.dumps({"id": t.id, "settings": t.settings, "config": t.config}, indent=1)
-                                       + "\n", encoding="utf-8")
-        (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+        write_trial(tmp, t.id, t.settings, t.config, metrics)
+    return metrics
+
+
+@contextlib.contextmanager
+def trial_folder(root: Path, tid: str):
+    """Build trial ``tid`` in ``RESULTS/.tmp-<tid>-<pid>/`` (yielded) and rename it to
+    ``RESULTS/<tid>/`` when the block ends without error: the trial appears complete or not at
+    all. On an error the temporary folder is removed. If another worker finished the same trial
+    meanwhile, its folder is kept and this one dropped."""
+    final, tmp = root / tid, root / f".tmp-{tid}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
         try:
-            os.rename(tmp, final)  # atomic: the trial appears complete or not at all
+            os.rename(tmp, final)
         except OSError:
             if not (final / METRICS_FILE).is_file():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)  # finished meanwhile by another worker
-        return metrics
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_trial(folder: Path, tid: str, settings: dict, config: dict, metrics: dict) -> None:
+    """``config.json`` and ``metrics.json`` of a trial (what sweep-summary reads)."""
+    (folder / CONFIG_FILE).write_text(json.dumps({"id": tid, "settings": settings, "config": config}, indent=1)
+                                      + "\n", encoding="utf-8")
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
 
 
 def _train_evaluate(t: Trial, root: Path, tmp: Path, eval_sets: list[str]) -> dict:

@@ -23,20 +23,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from convert.sweep import BUNDLE, CONFIG_FILE, FEATURES, METRICS_FILE, load_set
-from convert.sweep_summary import load_trials, parse_reference
+from convert.sweep import BUNDLE, FEATURES, METRICS_FILE, load_set, trial_folder, write_trial
+from convert.sweep_summary import config_key, load_trials, matches, parse_reference
 
 PREFIX = "ens-"
-
-
-def _matches(config: dict, sel: dict) -> bool:
-    return all(config.get(k) == v for k, v in sel.items())
 
 
 def member_trials(results: Path, selections: list[dict]) -> dict[int, list[dict]]:
@@ -46,8 +41,8 @@ def member_trials(results: Path, selections: list[dict]) -> dict[int, list[dict]
     trials = [t for t in load_trials(results) if t["config"].get("model") != "ensemble"]
     per: list[dict[int, dict]] = []
     for sel in selections:
-        hits = [t for t in trials if _matches(t["config"], sel)]
-        confs = {json.dumps({k: v for k, v in t["config"].items() if k != "seed"}, sort_keys=True) for t in hits}
+        hits = [t for t in trials if matches(t["config"], sel)]
+        confs = {config_key(t["config"]) for t in hits}
         if len(confs) != 1:
             raise ValueError(f"member {_text(sel)} matches {len(confs)} configurations in {results}; "
                              "give KEY=VALUE pairs that pick exactly one")
@@ -90,10 +85,8 @@ def run(results: Path, selections: list[dict], weights: list[float] | None = Non
         if (final / METRICS_FILE).is_file():
             out["skipped"] += 1
             continue
-        tmp = results / f".tmp-{tid}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
+        shutil.rmtree(final, ignore_errors=True)  # a folder without metrics is a stale half result
+        with trial_folder(results, tid) as tmp:
             write_ensemble(tmp / BUNDLE, [results / m["id"] / BUNDLE for m in members], weights)
             bundle = load_bundle(tmp / BUNDLE, authenticate=False)
             sets = set.intersection(*(set(m["metrics"]["sets"]) for m in members))
@@ -101,14 +94,7 @@ def run(results: Path, selections: list[dict], weights: list[float] | None = Non
             for name in sorted(sets):
                 X, y, _ = load_set(results / FEATURES / f"eval-{name}")
                 metrics["sets"][name] = figures(evaluate_windows(bundle, np.asarray(X), y, latency=False))
-            (tmp / CONFIG_FILE).write_text(json.dumps({"id": tid, "settings": cfg, "config": cfg}, indent=1) + "\n",
-                                           encoding="utf-8")
-            (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
-            shutil.rmtree(final, ignore_errors=True)
-            os.rename(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            write_trial(tmp, tid, cfg, cfg, metrics)
         out["written"] += 1
         first = next(iter(metrics["sets"].values()), {})
         log(f"ensemble seed {seed} ({tid}): {next(iter(metrics['sets']), '-')} int8 macro-F1 "

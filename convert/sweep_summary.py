@@ -69,8 +69,14 @@ def load_trials(results: Path) -> list[dict]:
     return out
 
 
-def _conf_key(config: dict) -> str:
+def config_key(config: dict) -> str:
+    """A resolved config without its seed: trials with the same key are one configuration's repeats."""
     return json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True)
+
+
+def matches(config: dict, selection: dict) -> bool:
+    """Whether a resolved config has every KEY → VALUE of ``selection``."""
+    return all(config.get(k) == v for k, v in selection.items())
 
 
 def _label(settings: dict, varying: list[str]) -> str:
@@ -100,7 +106,7 @@ def summarise(results: Path, reference: dict | None = None, select: list[dict] |
     varies among the kept trials); labels must still tell the configurations apart."""
     trials = load_trials(results)
     if select:
-        trials = [t for t in trials if any(all(t["config"].get(k) == v for k, v in sel.items()) for sel in select)]
+        trials = [t for t in trials if any(matches(t["config"], sel) for sel in select)]
     if not trials:
         raise ValueError(f"{results}: no finished trial (no */metrics.json)" if not select else
                          f"{results}: no finished trial matches {select}")
@@ -113,7 +119,7 @@ def summarise(results: Path, reference: dict | None = None, select: list[dict] |
     names = list(label_keys) if label_keys else varying
     confs: dict[str, dict] = {}
     for t in trials:
-        c = confs.setdefault(_conf_key(t["config"]), {"label": _label(t["config"], names),
+        c = confs.setdefault(config_key(t["config"]), {"label": _label(t["config"], names),
                                                      "settings": {k: t["config"].get(k) for k in varying},
                                                      "config": t["config"], "runs": {}})
         c["runs"][t["config"]["seed"]] = t["metrics"]
@@ -127,7 +133,7 @@ def summarise(results: Path, reference: dict | None = None, select: list[dict] |
         if reference is None:
             reference = {k: v[0] for k, v in axes.items() if k != "seed" and k in varying}
         # matched on the resolved config: a key that does not vary (yet) may still be named
-        refs = [k for k, c in confs.items() if all(c["config"].get(a) == v for a, v in reference.items())]
+        refs = [k for k, c in confs.items() if matches(c["config"], reference)]
     if len(refs) != 1:
         raise ValueError(f"reference {reference} matches {len(refs)} configurations; give KEY=VALUE pairs that "
                          f"pick one of: {'; '.join(c['label'] for c in confs.values())}")
