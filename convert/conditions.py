@@ -31,6 +31,7 @@ import numpy as np
 from convert.chain import ChainConfig, apply_chain
 from convert.recording import Recording
 from convert.taxonomy import LABELS
+from edge.validation import check_ranges
 
 NATIVE_RATE = 44100
 MIN_RATE = 4000
@@ -76,6 +77,17 @@ FIELD_CHAIN = ChainConfig(sample_rates_hz=(8000,), highpass_hz=(30.0, 30.0), hig
                           hum_uv=(40.0, 120.0), p_noise=1.0, noise_uv=(10.0, 20.0), p_clip=0.0)
 
 
+#: Allowed range of each numeric :class:`Sizes` field: (low, high, unit, integer). A sweep
+#: grid's ``[data]`` section is checked against the same table (``convert.sweep.DataSpec``).
+SIZE_RANGES = {
+    "train_clips": (1, 1000, "", True), "train_recordings": (0, 1000, "", True),
+    "val_clips": (1, 1000, "", True), "val_recordings": (0, 1000, "", True),
+    "test_clips": (1, 1000, "", True), "test_recordings": (0, 1000, "", True),
+    "clip_s": (2.0, 600.0, "s", False), "recording_s": (2.0, 3600.0, "s", False),
+    "chain_copies": (0, 20, "", True), "voluntary_factor": (1, 20, "", True), "epochs": (1, 1000, "", True),
+}
+
+
 @dataclass(frozen=True)
 class Sizes:
     """Set sizes (simulated audio) and training length. ``clips``: single-class clips per class
@@ -95,6 +107,12 @@ class Sizes:
     voluntary_factor: int = 3
     epochs: int = 15
     widths: tuple[int, ...] = (16, 32, 48, 64)
+
+    def __post_init__(self) -> None:
+        check_ranges(self, [(name, *SIZE_RANGES[name]) for name in SIZE_RANGES])
+        if not (isinstance(self.widths, tuple) and self.widths
+                and all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 1024 for w in self.widths)):
+            raise ValueError(f"Sizes.widths = {self.widths!r}: need a non-empty tuple of channel counts in 1..1024")
 
     @classmethod
     def quick(cls) -> "Sizes":

@@ -75,6 +75,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from edge.validation import check_range
+
 CONFIG_FILE, METRICS_FILE, BUNDLE, SWEEP_FILE = "config.json", "metrics.json", "bundle", "sweep.json"
 LOG_FILE = "train.log"
 FEATURES = "_features"
@@ -93,11 +95,11 @@ EVAL_KEYS = ("sets", "test_clips", "test_recordings")
 SECTIONS = ("base", "axes", "eval", "data")
 #: Training-data sources: ``--data DIR``, or the training condition of :mod:`convert.conditions`.
 DATA_SOURCES = ("dir", "conditions")
-#: :class:`convert.conditions.Sizes` fields a ``[data]`` section may set (source "conditions"),
-#: with their allowed ranges; the rest (test sets, epochs, widths) come from ``[eval]``/the trial.
-DATA_SIZES = {"train_clips": (1, 1000), "train_recordings": (0, 1000), "val_clips": (1, 1000),
-              "val_recordings": (0, 1000), "clip_s": (2.0, 600.0), "recording_s": (2.0, 3600.0),
-              "voluntary_factor": (1, 20)}
+#: :class:`convert.conditions.Sizes` fields a ``[data]`` section may set (source "conditions";
+#: ranges: ``convert.conditions.SIZE_RANGES``); the rest (test sets, epochs, widths) come from
+#: ``[eval]``/the trial.
+DATA_SIZES = ("train_clips", "train_recordings", "val_clips", "val_recordings", "clip_s", "recording_s",
+              "voluntary_factor")
 #: Training-window hop (s) of source "conditions", as ``benchmarks/cross_condition.py`` trains
 #: (validation and evaluation windows keep the 0.25 s hop of the device).
 CONDITIONS_TRAIN_HOP_S = 0.5
@@ -268,15 +270,14 @@ class EvalSpec:
     test_recordings: int = 2
 
     def __post_init__(self) -> None:
-        from convert.conditions import CONDITIONS
+        from convert.conditions import CONDITIONS, SIZE_RANGES
 
         allowed = ("test", *CONDITIONS)
         bad = [s for s in self.sets if s not in allowed]
         if bad or not self.sets or len(set(self.sets)) != len(self.sets):
             raise ValueError(f"eval.sets {list(self.sets)}: give distinct names from {', '.join(allowed)}")
-        if not 1 <= self.test_clips <= 1000 or not 0 <= self.test_recordings <= 1000:
-            raise ValueError(f"eval.test_clips {self.test_clips} (1..1000) / test_recordings "
-                             f"{self.test_recordings} (0..1000) out of range")
+        for k in ("test_clips", "test_recordings"):
+            check_range("eval", k, getattr(self, k), *SIZE_RANGES[k])
 
 
 @dataclass(frozen=True)
@@ -296,11 +297,10 @@ class DataSpec:
             raise ValueError(f"unknown key(s) data.{', data.'.join(bad)}; allowed: source, {', '.join(DATA_SIZES)}")
         if self.sizes and self.source != "conditions":
             raise ValueError(f"data.{', data.'.join(sorted(self.sizes))} apply to data.source = \"conditions\" only")
+        from convert.conditions import SIZE_RANGES
+
         for k, v in self.sizes.items():
-            lo, hi = DATA_SIZES[k]
-            ok_type = isinstance(v, (int, float)) if isinstance(lo, float) else isinstance(v, int)
-            if isinstance(v, bool) or not ok_type or not lo <= v <= hi:
-                raise ValueError(f"data.{k} = {v!r}: expected {type(lo).__name__} in {lo}..{hi}")
+            check_range("data", k, v, *SIZE_RANGES[k])
 
     def condition_sizes(self, chain_copies: int):
         """The :class:`convert.conditions.Sizes` of source ``"conditions"`` with ``chain_copies``."""

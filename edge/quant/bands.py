@@ -15,11 +15,12 @@ feed stretches). Float64 in, float64 out, µV.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import signal
+
+from edge.validation import check_ranges
 
 __all__ = ["BandConfig", "Bands"]
 
@@ -34,11 +35,8 @@ class BandConfig:
     detect_high_hz: float = 3_000.0
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("display_low_hz", 0.1, 100.0), ("display_high_hz", 500.0, 30_000.0),
-                             ("detect_low_hz", 20.0, 2000.0), ("detect_high_hz", 500.0, 10_000.0)):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
-                raise ValueError(f"BandConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g} Hz")
+        check_ranges(self, (("display_low_hz", 0.1, 100.0), ("display_high_hz", 500.0, 30_000.0),
+                            ("detect_low_hz", 20.0, 2000.0), ("detect_high_hz", 500.0, 10_000.0)), unit="Hz")
         if self.detect_high_hz < 2 * self.detect_low_hz:
             raise ValueError(f"BandConfig.detect_high_hz = {self.detect_high_hz!r}: must be at least "
                              f"2 × detect_low_hz ({2 * self.detect_low_hz:g} Hz)")

@@ -41,12 +41,13 @@ detection band's (decimated, :func:`chunks.decimation`) grid; ``fs`` here is tha
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from scipy.signal import find_peaks
+
+from edge.validation import check_ranges
 
 from .chunks import Window
 
@@ -79,14 +80,12 @@ class DecomposeConfig:
     seed: int = 0                  # reservoir sampling
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("threshold_k", 2.0, 50.0), ("min_sep_ms", 0.1, 10.0), ("half_ms", 0.3, 10.0),
-                             ("max_shift_ms", 0.0, 3.0), ("join_residual", 0.01, 1.0), ("join_noise", 0.0, 20.0),
-                             ("accept_residual", 0.01, 1.0), ("merge_residual", 0.0, 1.0), ("pair_residual", 0.0, 1.0), ("pair_try", 0.0, 1.0),
-                             ("max_learn", 50, 1_000_000), ("min_members", 2, 10_000), ("rounds", 1, 10),
-                             ("context_passes", 0, 5)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
-                raise ValueError(f"DecomposeConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g}")
+        check_ranges(self, (("threshold_k", 2.0, 50.0), ("min_sep_ms", 0.1, 10.0, "ms"), ("half_ms", 0.3, 10.0, "ms"),
+                            ("max_shift_ms", 0.0, 3.0, "ms"), ("join_residual", 0.01, 1.0), ("join_noise", 0.0, 20.0),
+                            ("accept_residual", 0.01, 1.0), ("merge_residual", 0.0, 1.0), ("pair_residual", 0.0, 1.0),
+                            ("pair_try", 0.0, 1.0), ("max_learn", 50, 1_000_000, "", True),
+                            ("min_members", 2, 10_000, "", True), ("rounds", 1, 10, "", True),
+                            ("context_passes", 0, 5, "", True)))
         if not isinstance(self.refine, bool):
             raise ValueError(f"DecomposeConfig.refine = {self.refine!r}: must be True or False")
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.calibration import check_uv_per_lsb
+from edge.validation import check_ranges
 
 from .bands import BandConfig
 from .chunks import decimation, windows
@@ -81,13 +82,11 @@ class QuantConfig:
     interference_turn_uv: float = 100.0  # turn criterion of the interference pattern (Willison)
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("block_s", 0.2, 600.0), ("pre_ms", 2.0, 100.0), ("post_ms", 2.0, 100.0),
-                             ("max_average", 3, 100_000), ("min_discharges", 3, 100_000),
-                             ("min_regular", 0.0, 1.0), ("min_isi_cv", 0.0, 1.0), ("min_amplitude_uv", 0.0, 10_000.0), ("min_duration_s", 0.05, 3600.0),
-                             ("clip_share", 0.0, 1.0), ("interference_turn_uv", 1.0, 10_000.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
-                raise ValueError(f"QuantConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g}")
+        check_ranges(self, (("block_s", 0.2, 600.0, "s"), ("pre_ms", 2.0, 100.0, "ms"), ("post_ms", 2.0, 100.0, "ms"),
+                            ("max_average", 3, 100_000, "", True), ("min_discharges", 3, 100_000, "", True),
+                            ("min_regular", 0.0, 1.0), ("min_isi_cv", 0.0, 1.0), ("min_amplitude_uv", 0.0, 10_000.0, "µV"),
+                            ("min_duration_s", 0.05, 3600.0, "s"), ("clip_share", 0.0, 1.0),
+                            ("interference_turn_uv", 1.0, 10_000.0, "µV")))
         a, b = self.rate_range_hz
         if not (0.1 <= a < b <= 200.0):
             raise ValueError(f"QuantConfig.rate_range_hz = {self.rate_range_hz!r}: need 0.1 <= low < high <= 200 Hz")

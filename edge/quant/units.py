@@ -57,6 +57,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
+from edge.validation import check_ranges
+
 __all__ = ["MeasureConfig", "TemplateMeasures", "template_measures", "firing", "regular_share", "turn_points"]
 
 
@@ -73,12 +75,9 @@ class MeasureConfig:
     smooth_ms: float = 0.5    # moving average of the onset/end search, ms (0: none)
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (("level_rel", 0.001, 0.5), ("level_uv", 0.0, 1000.0), ("gap_ms", 0.05, 20.0),
-                             ("turn_uv", 0.1, 10000.0), ("baseline_ms", 0.1, 20.0), ("noise_k", 0.0, 20.0),
-                             ("smooth_ms", 0.0, 5.0)):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
-                raise ValueError(f"MeasureConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g}")
+        check_ranges(self, (("level_rel", 0.001, 0.5), ("level_uv", 0.0, 1000.0, "µV"), ("gap_ms", 0.05, 20.0, "ms"),
+                            ("turn_uv", 0.1, 10000.0, "µV"), ("baseline_ms", 0.1, 20.0, "ms"), ("noise_k", 0.0, 20.0),
+                            ("smooth_ms", 0.0, 5.0, "ms")))
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,13 @@ most ``max_s`` plus ``lookback`` samples).
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from edge.validation import check_ranges
 
 #: The class whose windows make a stretch, unless the config names another.
 VOLUNTARY = "voluntary_muap"
@@ -58,12 +59,8 @@ class QemgConfig:
     pattern_bundle: str | None = "muap_pattern"
 
     def __post_init__(self) -> None:
-        for name, v, lo, hi in (("min_s", self.min_s, 1.0, 120.0), ("max_s", self.max_s, self.min_s, 600.0),
-                                ("queue", self.queue, 1, 64), ("drain_s", self.drain_s, 0.0, 600.0)):
-            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and lo <= v <= hi):
-                raise ValueError(f"QemgConfig.{name} = {v!r}: allowed range is {lo:g}..{hi:g}")
-        if not isinstance(self.queue, int):
-            raise ValueError(f"QemgConfig.queue = {self.queue!r}: must be an integer in 1..64")
+        check_ranges(self, (("min_s", 1.0, 120.0, "s"), ("queue", 1, 64, "", True), ("drain_s", 0.0, 600.0, "s")))
+        check_ranges(self, (("max_s", self.min_s, 600.0, "s"),))  # after min_s: its bound is min_s
         if not (isinstance(self.label, str) and self.label):
             raise ValueError(f"QemgConfig.label = {self.label!r}: must name a class of the bundle")
 

@@ -63,3 +63,17 @@ def test_quick_harness_runs_end_to_end(tmp_path):
     assert max(seen["low_rate"]["seen"]["sample_rates_hz"]) <= 10000
     assert min(seen["in_condition"]["seen"]["sample_rates_hz"]) >= 22050
     assert seen["unseen_filters"]["seen"]["lowpass_applied_hz"][1] <= 3000
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(train_clips=0), r"Sizes\.train_clips = 0: allowed range is an integer in 1\.\.1000"),
+    (dict(clip_s=1.0), r"Sizes\.clip_s = 1\.0: allowed range is 2\.\.600 s"),
+    (dict(epochs=2.5), r"Sizes\.epochs = 2\.5: allowed range is an integer in 1\.\.1000"),
+    (dict(widths=()), r"Sizes\.widths = \(\): need a non-empty tuple"),
+])
+def test_sizes_name_the_bad_value_and_its_range(kw, match):
+    from convert.conditions import Sizes
+
+    with pytest.raises(ValueError, match=match):
+        Sizes(**kw)
+    Sizes.quick()  # the smoke sizes are valid

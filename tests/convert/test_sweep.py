@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convert.cli import main as convert_main
-from convert.sweep import Grid, make_trial, pending
+from convert.sweep import EvalSpec, Grid, make_trial, pending
 from convert.sweep_summary import METRICS, bootstrap_ci, format_markdown, parse_reference, sign_flip_p, summarise
 
 TINY = {"model": "cnn", "epochs": 1, "widths": [8, 8], "pools": [[2, 2], [2, 2]], "augment_copies": 0,
@@ -41,9 +41,9 @@ def test_grid_is_the_cross_product_with_resolved_configs():
     ({"data": {"source": "conditions", "clips": 3}, "eval": {"sets": ["in_condition"]}},
      r"unknown key\(s\) data.clips; allowed: source, train_clips"),
     ({"data": {"source": "conditions", "train_clips": 0}, "eval": {"sets": ["in_condition"]}},
-     r"data.train_clips = 0: expected int in 1..1000"),
+     r"data.train_clips = 0: allowed range is an integer in 1..1000"),
     ({"data": {"source": "conditions", "clip_s": "8"}, "eval": {"sets": ["in_condition"]}},
-     r"data.clip_s = '8': expected float in 2.0..600.0"),
+     r"data.clip_s = '8': allowed range is 2..600 s"),
     ({"data": {"source": "conditions"}}, r"eval set 'test' is DIR/test.*use in_condition"),
     ({"base": {"initialiser": "he"}}, r"unknown key\(s\) initialiser; allowed: .*dropout"),
     ({"base": {"init": "he"}}, r"init 'he' not one of \('he_normal', 'glorot_uniform'\)"),
@@ -420,3 +420,8 @@ def test_summary_select_and_label_keep_and_name_the_chosen_rows(tmp_path):
         summarise(tmp_path, {"dropout": 0.5}, label_keys=["init"])
     with pytest.raises(ValueError, match="no finished trial matches"):
         summarise(tmp_path, select=[{"dropout": 0.9}])
+
+
+def test_eval_sizes_use_the_shared_range_table():
+    with pytest.raises(ValueError, match=r"^eval\.test_clips = 0: allowed range is an integer in 1\.\.1000$"):
+        EvalSpec(sets=("in_condition",), test_clips=0)
