@@ -235,6 +235,8 @@ def figures(res: dict) -> dict:
         "normal_called_pathological": res["normal_called_pathological"]["share"],
         "sensitivity_guarded": g["pathological"]["sensitivity"] if g else None,
         "voluntary_called_pathological_guarded": g["voluntary_called_pathological"]["share"] if g else None,
+        # top-1 agreement of the int8 model with its float twin: the int8 fidelity target (issue 16)
+        "agreement": res.get("agreement"),
         "windows": res["windows"],
     }
 

@@ -25,10 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-#: Figures compared (keys of :func:`convert.conditions.figures`); the last two: lower is better.
-METRICS = ("int8_macro_f1", "sensitivity", "specificity", "voluntary_called_pathological")
+#: Figures compared (keys of :func:`convert.conditions.figures`); ``voluntary_called_pathological``:
+#: lower is better. ``agreement`` (int8 vs float top-1) is missing ("–") in trials run before it
+#: was recorded.
+METRICS = ("int8_macro_f1", "sensitivity", "specificity", "voluntary_called_pathological", "agreement")
 _HEAD = {"int8_macro_f1": "int8 macro-F1", "sensitivity": "path. sensitivity",
-         "specificity": "path. specificity", "voluntary_called_pathological": "voluntary → path."}
+         "specificity": "path. specificity", "voluntary_called_pathological": "voluntary → path.",
+         "agreement": "int8/float agreement"}
 #: Exact sign-flip enumeration up to this many differences (2^16 patterns).
 EXACT_MAX = 16
 

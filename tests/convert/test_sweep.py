@@ -212,8 +212,9 @@ def test_an_ensemble_of_a_trial_with_itself_scores_as_the_trial(swept, capsys):
         m = json.loads((folder / "metrics.json").read_text())
         assert cfg["model"] == "ensemble" and cfg["epochs"] == 1 and len(m["members"]) == 2
         member = json.loads((results / m["members"][0] / "metrics.json").read_text())["sets"]["test"]
-        for key in ("int8_macro_f1", "sensitivity", "specificity", "windows"):
+        for key in ("int8_macro_f1", "sensitivity", "specificity", "windows", "agreement"):
             assert m["sets"]["test"][key] == member[key]
+        assert 0.0 <= member["agreement"] <= 1.0  # int8 vs float top-1, recorded per set
     assert convert_main(argv) == 0  # a rerun skips the ensembles that exist
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["skipped"] == 2
     # the ensemble rows join the summary, paired by seed with their members
