@@ -122,19 +122,20 @@ def main(argv: list[str] | None = None) -> int:
     add_selection_args(p)
     args = p.parse_args(argv)
     from convert.simulator import GENERATOR_VERSION
-    from convert.sweep_summary import selection, summarise
+    from convert.sweep_summary import load_trials, matches, selection, summarise
 
     results = Path(args.results)
-    summary = summarise(results, **selection(args))
+    chosen = selection(args)
+    summary = summarise(results, **chosen)
     seeds = per_seed(summary)
     print(tables(summary))
     if args.figure:
         print(f"wrote {figure(summary, seeds, Path(args.figure), args.title)}")
     if args.out:
         sweep = json.loads((results / "sweep.json").read_text(encoding="utf-8"))
-        # trained trials only (an ensemble trial of sweep-ensemble trains nothing)
-        trials = [t for t in (json.loads(m.read_text(encoding="utf-8")) for m in sorted(results.glob("*/metrics.json")))
-                  if "seconds" in t]
+        # the summarised trials that trained (an ensemble trial of sweep-ensemble trains nothing)
+        trials = [t["metrics"] for t in load_trials(results) if "seconds" in t["metrics"]
+                  and (not chosen["select"] or any(matches(t["config"], s) for s in chosen["select"]))]
         out = {"command": "python benchmarks/sweep_report.py " + " ".join(sys.argv[1:] if argv is None else argv),
                "simulator_version": str(GENERATOR_VERSION), "last_grid": sweep["grid"], "data": sweep["data"],
                "trial_seconds": {"mean": round(float(np.mean([t["seconds"] for t in trials])), 1),
