@@ -3,9 +3,9 @@
 Inputs are int8 feature windows ``q`` (``(n, frames, n_mels)``, from
 :class:`edge.inference.FeatureQuantizer`); the network sees ``q / 128``, the grid the int8
 model will see. ``emg-convert train --data DIR --model cnn|crnn --out DIR`` trains on a data
-directory (WAV + same-stem label files) and writes a bundle. The CRNN is the per-gate LSTM of
-:mod:`convert.models` (``rnn="lstm_gates"``), the route whose trained int8 export verifies;
-``--rnn`` picks another temporal layer (``tcn``, ``gru_gates``) for comparisons.
+directory (WAV + same-stem label files) and writes a bundle. The CRNN is the per-gate GRU of
+:mod:`convert.models` (``rnn="gru_gates"``: its trained int8 export verifies and agrees with
+the float model best); ``--rnn`` picks another temporal layer (``lstm_gates``, ``tcn``).
 """
 
 from __future__ import annotations
@@ -187,9 +187,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", required=True, help="data directory (WAV/EDF/WFDB + same-stem label files)")
     p.add_argument("--val-data", help="separate validation directory (default: split --data by recording)")
     p.add_argument("--model", choices=("cnn", "crnn"), default="cnn",
-                   help="cnn (the shipped default) or crnn (conv blocks + per-gate LSTM over 12 steps)")
-    p.add_argument("--rnn", choices=("lstm_gates", "gru_gates", "tcn"),
-                   help="CRNN temporal layer (default lstm_gates; all three export verified int8)")
+                   help="cnn (the shipped default) or crnn (conv blocks + per-gate GRU over 12 steps)")
+    p.add_argument("--rnn", choices=("gru_gates", "lstm_gates", "tcn"),
+                   help="CRNN temporal layer (default gru_gates; all three export verified int8)")
     p.add_argument("--out", required=True, help="bundle directory to write")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)

@@ -131,7 +131,7 @@ def test_default_crnn_trains_exports_and_verifies_full_int8(tmp_path):
     from tests.edge.bundle_helpers import make_tiny_bundle, synthetic_windows
 
     cfg = ModelConfig.default("crnn", widths=(4, 8), pools=((2, 2), (2, 2)), rnn_units=8, dropout=0.1)
-    assert cfg.rnn == "lstm_gates"
+    assert cfg.rnn == "gru_gates"
     b = load_bundle(make_tiny_bundle(tmp_path / "crnn", epochs=2, cfg=cfg, isolate=True))
     rep = b.manifest["int8_verification"]
     assert rep["ok"] and not rep["problems"]
