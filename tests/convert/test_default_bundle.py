@@ -33,6 +33,15 @@ def test_default_bundle_is_small_verified_and_documented(bundle):
     assert m["test"]["windows"] >= 30 * 60 / bundle.hop_s * 0.9  # >= 30 min of held-out audio
 
 
+def test_default_bundle_is_built_by_its_recipe(bundle):
+    """The shipped bundle is what `python -m convert.default_bundle` builds (architecture and
+    the recipe's dropout, docs/TRAINING.md "Dropout at the full budget")."""
+    from convert.default_bundle import RECIPE_DROPOUT
+
+    arch = bundle.manifest["architecture"]
+    assert arch["arch"] == "cnn" and arch["dropout"] == RECIPE_DROPOUT
+
+
 def test_default_bundle_reproduces_its_recorded_metrics(bundle):
     from convert.trainset import features
 
