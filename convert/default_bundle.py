@@ -453,9 +453,11 @@ Input: {bundle.window_frames}×{fe.n_mels} integer log-Mel features from `edge.f
 {bundle.min_sample_rate} Hz or more is resampled to it; lower rates are refused.
 
 Which evidence chose this architecture (`docs/TRAINING.md`, issue 16; 6 training seeds per row,
-reduced 7-epoch budget, held-out conditions): the CNN over the per-gate CRNN (int8 macro-F1
-−0.16 to −0.24 for the CRNN, p 0.031 on each held-out condition) and over the CNN + CRNN ensemble
-(−0.011 to −0.028, not significant; twice the cost); He-normal over Glorot (Glorot's gain
+reduced 7-epoch budget, held-out conditions): the CNN over the CRNN (int8 macro-F1 −0.11 to
+−0.13 with its default per-gate GRU, −0.16 to −0.24 with a per-gate LSTM, p 0.031 on each held-out
+condition) and over the CNN + CRNN ensemble (−0.006 to −0.010 with the GRU, not significant, but
+5–9 points fewer voluntary windows called pathological: the candidate for a full-budget rebuild;
+twice the cost); He-normal over Glorot (Glorot's gain
 significant on one held-out condition of three). The same comparison found no dropout better than
 dropout 0.3 (+0.087 to +0.101, p 0.031), so `ModelConfig` (what `emg-convert train` uses) defaults
 to dropout 0.0; {_dropout_provenance(man['architecture']['dropout'])}
