@@ -109,7 +109,7 @@ class Sizes:
     widths: tuple[int, ...] = (16, 32, 48, 64)
 
     def __post_init__(self) -> None:
-        check_ranges(self, [(name, *SIZE_RANGES[name]) for name in SIZE_RANGES])
+        check_ranges(self, [(name, *spec) for name, spec in SIZE_RANGES.items()])
         if not (isinstance(self.widths, tuple) and self.widths
                 and all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 1024 for w in self.widths)):
             raise ValueError(f"Sizes.widths = {self.widths!r}: need a non-empty tuple of channel counts in 1..1024")

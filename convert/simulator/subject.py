@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.validation import check_range, check_ranges
+
 #: Stream tag so that a subject's draws never collide with an episode's draws for one seed.
 _SUBJECT_STREAM = 0x5B1EC7
 
@@ -29,11 +31,6 @@ MUSCLE_STATES = ("normal", "myopathic", "neurogenic")
 #: Draw probabilities when ``Subject.draw`` is not told the needle / muscle state.
 NEEDLE_P = {"concentric": 0.6, "monopolar": 0.4}
 MUSCLE_P = {"normal": 0.6, "myopathic": 0.2, "neurogenic": 0.2}
-
-
-def _check(name: str, value: float, lo: float, hi: float, unit: str) -> None:
-    if not (lo <= value <= hi):
-        raise ValueError(f"Subject.{name} = {value} {unit}: allowed range is {lo}..{hi} {unit}")
 
 
 @dataclass(frozen=True)
@@ -83,18 +80,16 @@ class Subject:
                              f"{', '.join(MUSCLE_STATES)}")
         if self.mains_hz not in (50.0, 60.0):
             raise ValueError(f"Subject.mains_hz = {self.mains_hz} Hz: allowed values are 50 or 60 Hz")
-        _check("hum_uv", self.hum_uv, 0.0, 100.0, "µV")
-        _check("noise_uv_rms", self.noise_uv_rms, 1.0, 20.0, "µV RMS")
-        _check("drift_uv", self.drift_uv, 0.0, 1000.0, "µV")
-        _check("fibre_diameter_um", self.fibre_diameter_um, 10.0, 120.0, "µm")
-        _check("mepp_uv", self.mepp_uv, 2.0, 60.0, "µV")
+        check_ranges(self, (("hum_uv", 0.0, 100.0, "µV"), ("noise_uv_rms", 1.0, 20.0, "µV RMS"),
+                            ("drift_uv", 0.0, 1000.0, "µV"), ("fibre_diameter_um", 10.0, 120.0, "µm"),
+                            ("mepp_uv", 2.0, 60.0, "µV")))
         n = len(self.mu_amplitude_uv)
         if n == 0 or not (len(self.mu_duration_ms) == len(self.mu_phases) == len(self.mu_shape_seed) == n):
             raise ValueError("Subject motor-unit pool tuples must be non-empty and of equal length")
         for a in self.mu_amplitude_uv:
-            _check("mu_amplitude_uv[i]", a, 50.0, 8000.0, "µV")
+            check_range("Subject", "mu_amplitude_uv[i]", a, 50.0, 8000.0, "µV")
         for d in self.mu_duration_ms:
-            _check("mu_duration_ms[i]", d, 2.0, 30.0, "ms")
+            check_range("Subject", "mu_duration_ms[i]", d, 2.0, 30.0, "ms")
 
     @property
     def fibre_scale(self) -> float:
