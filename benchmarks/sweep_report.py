@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     add_selection_args(p)
     args = p.parse_args(argv)
     from convert.simulator import GENERATOR_VERSION
-    from convert.sweep_summary import load_trials, matches, selection, summarise
+    from convert.sweep_summary import selected_trials, selection, summarise
 
     results = Path(args.results)
     chosen = selection(args)
@@ -134,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         sweep = json.loads((results / "sweep.json").read_text(encoding="utf-8"))
         # the summarised trials that trained (an ensemble trial of sweep-ensemble trains nothing)
-        trials = [t["metrics"] for t in load_trials(results) if "seconds" in t["metrics"]
-                  and (not chosen["select"] or any(matches(t["config"], s) for s in chosen["select"]))]
+        trials = [t["metrics"] for t in selected_trials(results, chosen["select"]) if "seconds" in t["metrics"]]
         out = {"command": "python benchmarks/sweep_report.py " + " ".join(sys.argv[1:] if argv is None else argv),
                "simulator_version": str(GENERATOR_VERSION), "last_grid": sweep["grid"], "data": sweep["data"],
                "trial_seconds": {"mean": round(float(np.mean([t["seconds"] for t in trials])), 1),

@@ -82,6 +82,13 @@ def matches(config: dict, selection: dict) -> bool:
     return all(config.get(k) == v for k, v in selection.items())
 
 
+def selected_trials(results: Path, select: list[dict] | None = None) -> list[dict]:
+    """:func:`load_trials` of ``results``, kept when their resolved config matches one of the
+    ``select`` KEY → VALUE dicts (all of them when ``select`` is empty)."""
+    trials = load_trials(results)
+    return [t for t in trials if any(matches(t["config"], sel) for sel in select)] if select else trials
+
+
 def _label(settings: dict, varying: list[str]) -> str:
     return ", ".join(f"{k}={json.dumps(settings.get(k))}" for k in varying) or "(all)"
 
@@ -107,9 +114,7 @@ def summarise(results: Path, reference: dict | None = None, select: list[dict] |
     ``select``: keep only the trials whose resolved config matches one of these KEY → VALUE
     dicts (all keys of it); ``label_keys``: name the rows by these keys (default: every key that
     varies among the kept trials); labels must still tell the configurations apart."""
-    trials = load_trials(results)
-    if select:
-        trials = [t for t in trials if any(matches(t["config"], sel) for sel in select)]
+    trials = selected_trials(results, select)
     if not trials:
         raise ValueError(f"{results}: no finished trial (no */metrics.json)" if not select else
                          f"{results}: no finished trial matches {select}")
