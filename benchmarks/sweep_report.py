@@ -24,7 +24,13 @@ import numpy as np
 #: Evaluation sets in display order (the training condition first).
 ORDER = ("test", "in_condition", "monopolar", "low_rate", "unseen_filters")
 FIGS = (("int8_macro_f1", "int8 macro-F1"), ("sensitivity", "pathological sensitivity"),
-        ("voluntary_called_pathological", "voluntary windows called pathological"))
+        ("voluntary_called_pathological", "voluntary windows called pathological"),
+        ("specificity", "pathological specificity"))
+
+
+def _having(summary: dict, sets: list[str], key: str) -> list[str]:
+    """The sets on which some configuration has figure ``key`` (a real record has no macro-F1)."""
+    return [s for s in sets if any(c["sets"][s][key]["n"] for c in summary["configurations"])]
 
 
 def _sets(summary: dict) -> list[str]:
@@ -37,17 +43,19 @@ def _f(x, nd=3) -> str:
 
 def tables(summary: dict) -> str:
     """Markdown: one mean ± sd table per figure and one paired-difference table per figure."""
-    sets = _sets(summary)
-    head = "| configuration | seeds | " + " | ".join(sets) + " |\n|---|---|" + "---|" * len(sets)
     out = []
     for key, title in FIGS:
+        sets = _having(summary, _sets(summary), key)
+        head = "| configuration | seeds | " + " | ".join(sets) + " |\n|---|---|" + "---|" * len(sets)
         out += [f"**{title}**, mean ± sd over seeds", "", head]
         for c in summary["configurations"]:
             ref = " (reference)" if c["label"] == summary["reference"] else ""
             cells = [f"{_f(c['sets'][s][key]['mean'])} ± {_f(c['sets'][s][key]['sd'])}" for s in sets]
             out.append(f"| {c['label']}{ref} | {c['sets'][sets[0]][key]['n']} | " + " | ".join(cells) + " |")
         out.append("")
-    for key, title in FIGS[::2]:
+    for key, title in FIGS[:3:2]:
+        sets = _having(summary, _sets(summary), key)
+        head = "| configuration | seeds | " + " | ".join(sets) + " |\n|---|---|" + "---|" * len(sets)
         out += [f"**{title}**: paired difference to {summary['reference']} (Δ mean [95 % bootstrap CI "
                 "over seeds], sign-flip p)", "", head.replace("| seeds |", "| seeds paired |")]
         for c in summary["configurations"]:
@@ -83,7 +91,7 @@ def figure(summary: dict, seeds: dict, path: Path, title: str = TITLE) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sets = _sets(summary)
+    sets = _having(summary, _sets(summary), "int8_macro_f1")
     confs = [c["label"] for c in summary["configurations"]]
     fig, ax = plt.subplots(figsize=(8.0, 4.4))
     width = 0.8 / len(confs)

@@ -21,6 +21,7 @@ COMMANDS: list[str] = [
     "convert.annotations",
     "convert.sweep",
     "convert.sweep_ensemble",
+    "convert.sweep_evaluate",
 ]
 
 

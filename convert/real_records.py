@@ -98,6 +98,33 @@ def evaluate_records(bundle, directory: str | Path = PHYSIONET_DIR, records=RECO
     return out
 
 
+#: Real-record evaluation sets, by name (a sweep's ``[eval] sets``, ``emg-convert sweep-evaluate``):
+#: the records each one runs. Only the healthy record has a truth for every window (no
+#: pathological activity anywhere in it), so it is scored, by specificity; the myopathy and
+#: neuropathy records are not labelled window by window and are not a set.
+REAL_SETS = {"physionet_healthy": ("emg_healthy",)}
+
+
+def real_set_figures(bundle, name: str, directory: str | Path = PHYSIONET_DIR) -> dict:
+    """Real set ``name`` (:data:`REAL_SETS`) through the device chain, as recorded: the keys of
+    :func:`convert.conditions.figures` that a record without per-window labels can give.
+
+    ``specificity`` is the share of windows not called pathological (every window of a healthy
+    record is non-pathological); the alerts are the device's (smoothing and event detector), so
+    a healthy record must raise none."""
+    res = evaluate_records(bundle, directory, records=REAL_SETS[name])
+    n = sum(r["windows"] for r in res.values())
+    k = sum(r["pathological_windows"] for r in res.values())
+    return {
+        "specificity": round(1.0 - k / n, 6) if n else None,
+        "pathological_windows": int(k),
+        "pathological_alerts": int(sum(r["pathological_alerts"] for r in res.values())),
+        "withheld_windows": int(sum(r["withheld_windows"] for r in res.values())),
+        "window_labels": {rec: r["window_labels"] for rec, r in res.items()},
+        "windows": int(n),
+    }
+
+
 def format_table(results: dict) -> str:
     rows = ["record            windows  pathological  withheld  pathological alerts",
             "----------------  -------  ------------  --------  -------------------"]

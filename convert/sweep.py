@@ -261,9 +261,10 @@ def _finetune_trial(s: dict, defaults: dict) -> Trial:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """Evaluation sets: ``"test"`` (DIR/test) and names of :data:`convert.conditions.CONDITIONS`
+    """Evaluation sets: ``"test"`` (DIR/test), names of :data:`convert.conditions.CONDITIONS`
     (simulated held-out condition sets of ``test_clips`` clips per class and
-    ``test_recordings`` 60 s examinations)."""
+    ``test_recordings`` 60 s examinations) and names of :data:`convert.real_records.REAL_SETS`
+    (real records through the device chain)."""
 
     sets: tuple[str, ...] = ("test",)
     test_clips: int = 4
@@ -271,8 +272,9 @@ class EvalSpec:
 
     def __post_init__(self) -> None:
         from convert.conditions import CONDITIONS, SIZE_RANGES
+        from convert.real_records import REAL_SETS
 
-        allowed = ("test", *CONDITIONS)
+        allowed = ("test", *CONDITIONS, *REAL_SETS)
         bad = [s for s in self.sets if s not in allowed]
         if bad or not self.sets or len(set(self.sets)) != len(self.sets):
             raise ValueError(f"eval.sets {list(self.sets)}: give distinct names from {', '.join(allowed)}")
@@ -469,7 +471,10 @@ def prepare_features(grid: Grid, trials: list[Trial], data: Path | None, results
         _save_set(feat / f"val-{key}", va.X, va.y, {"summary": va.summary()})
         _save_set(feat / f"train-{key}", tr.X, tr.y, {"summary": tr.summary(), "quantizer": quant.to_dict()})
         log(f"features {key}: train {len(tr)} windows, validation {len(va)} [{time.time() - t0:.0f} s]")
-    missing = [s for s in grid.eval.sets if not (feat / f"eval-{s}" / "info.json").is_file()]
+    from convert.real_records import REAL_SETS
+
+    # a real set is run through the device chain from its records: no window set to build
+    missing = [s for s in grid.eval.sets if s not in REAL_SETS and not (feat / f"eval-{s}" / "info.json").is_file()]
     if "test" in missing:
         if dirs["test"] is None:  # (source "conditions" refuses "test" when the grid is read)
             raise ValueError(f"eval set 'test' needs {data}/test (a data directory); or list only held-out "
@@ -562,8 +567,6 @@ def write_trial(folder: Path, tid: str, settings: dict, config: dict, metrics: d
 def _train_evaluate(t: Trial, root: Path, tmp: Path, eval_sets: list[str]) -> dict:
     """Train and export ``t`` into ``tmp/bundle``, add its open-set guard, evaluate: metrics."""
     from convert import trainset
-    from convert.conditions import figures
-    from convert.evaluate import evaluate_windows
     from convert.openset import add_open_set
     from convert.train import train_and_export
     from edge.bundle import load_bundle
@@ -594,10 +597,7 @@ def _train_evaluate(t: Trial, root: Path, tmp: Path, eval_sets: list[str]) -> di
                               extra_training=extra, base_model=base_model)
     add_open_set(tmp / BUNDLE, Xtr, ytr, Xva, yva)
     bundle = load_bundle(tmp / BUNDLE)
-    sets = {}
-    for name in eval_sets:
-        X, y, _ = load_set(feat / f"eval-{name}")
-        sets[name] = figures(evaluate_windows(bundle, np.asarray(X), y, latency=False))
+    sets = evaluate_sets(bundle, root, eval_sets)
     epochs = len(result.history.get("loss", []))
     metrics = {
         "id": t.id, "sets": sets, "val_macro_f1": round(result.best_val_macro_f1, 6),
@@ -607,6 +607,25 @@ def _train_evaluate(t: Trial, root: Path, tmp: Path, eval_sets: list[str]) -> di
         "bundle": bundle.model_id,
     }
     return metrics
+
+
+def evaluate_sets(bundle, results: Path, names) -> dict:
+    """``{name: figures}`` of ``bundle`` on each evaluation set: the window sets of
+    ``RESULTS/_features/eval-<name>`` (:func:`convert.conditions.figures`), or a real set of
+    :data:`convert.real_records.REAL_SETS` run through the device chain
+    (:func:`convert.real_records.real_set_figures`)."""
+    from convert.conditions import figures
+    from convert.evaluate import evaluate_windows
+    from convert.real_records import REAL_SETS, real_set_figures
+
+    out = {}
+    for name in names:
+        if name in REAL_SETS:
+            out[name] = real_set_figures(bundle, name)
+        else:
+            X, y, _ = load_set(Path(results) / FEATURES / f"eval-{name}")
+            out[name] = figures(evaluate_windows(bundle, np.asarray(X), y, latency=False))
+    return out
 
 
 # ---------------------------------------------------------------- driver

@@ -4,8 +4,8 @@ For every training seed that each member selection has a finished trial for, the
 bundles (trained with that seed) are combined into an ensemble bundle
 (:func:`convert.ensemble.write_ensemble`: the device averages the members' dequantised int8
 probabilities) and evaluated on the evaluation sets the members were evaluated on (the same
-window sets, ``RESULTS/_features/eval-*``), with the same figures
-(:func:`convert.conditions.figures`). Each ensemble is written as one more trial folder,
+window sets, ``RESULTS/_features/eval-*``, and real sets; :func:`convert.sweep.evaluate_sets`),
+with the same figures. Each ensemble is written as one more trial folder,
 ``RESULTS/ens-<id>/`` (``config.json``, ``metrics.json``, ``bundle/``), so
 ``emg-convert sweep-summary`` and ``benchmarks/sweep_report.py`` compare it with its members
 seed by seed (paired: the ensemble of seed k against the members of seed k).
@@ -26,9 +26,8 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 
-from convert.sweep import BUNDLE, FEATURES, METRICS_FILE, load_set, trial_folder, write_trial
+from convert.sweep import BUNDLE, METRICS_FILE, evaluate_sets, trial_folder, write_trial
 from convert.sweep_summary import config_key, load_trials, matches, parse_reference
 
 PREFIX = "ens-"
@@ -64,9 +63,7 @@ def ensemble_config(members: list[dict], selections: list[dict], seed: int) -> d
 
 def run(results: Path, selections: list[dict], weights: list[float] | None = None, log=print) -> dict:
     """Write and evaluate the ensemble of ``selections`` for every common seed; returns counts."""
-    from convert.conditions import figures
     from convert.ensemble import write_ensemble
-    from convert.evaluate import evaluate_windows
     from edge.bundle import load_bundle
 
     if len(selections) < 2:
@@ -90,10 +87,8 @@ def run(results: Path, selections: list[dict], weights: list[float] | None = Non
             write_ensemble(tmp / BUNDLE, [results / m["id"] / BUNDLE for m in members], weights)
             bundle = load_bundle(tmp / BUNDLE, authenticate=False)
             sets = set.intersection(*(set(m["metrics"]["sets"]) for m in members))
-            metrics = {"id": tid, "bundle": bundle.model_id, "members": [m["id"] for m in members], "sets": {}}
-            for name in sorted(sets):
-                X, y, _ = load_set(results / FEATURES / f"eval-{name}")
-                metrics["sets"][name] = figures(evaluate_windows(bundle, np.asarray(X), y, latency=False))
+            metrics = {"id": tid, "bundle": bundle.model_id, "members": [m["id"] for m in members],
+                       "sets": evaluate_sets(bundle, results, sorted(sets))}
             write_trial(tmp, tid, cfg, cfg, metrics)
         out["written"] += 1
         first = next(iter(metrics["sets"].values()), {})

@@ -176,30 +176,36 @@ def _f(x, nd=3) -> str:
 
 
 def format_markdown(summary: dict) -> str:
-    """Per evaluation set: a mean ± sd table and a paired-difference table against the reference."""
+    """Per evaluation set: a mean ± sd table and a paired-difference table against the reference.
+
+    A metric no configuration has on a set (macro-F1 of a real record without per-window
+    labels, agreement of trials run before it was recorded) gets no column there; "seeds" is
+    the most seeds any shown metric has."""
     lines = []
     for s in summary["sets"]:
+        shown = [m for m in METRICS if any(c["sets"][s][m]["n"] for c in summary["configurations"])]
+        head = " | ".join(_HEAD[m] for m in shown)
         lines += [f"### {s}: mean ± sd over seeds", "",
-                  "| configuration | seeds | " + " | ".join(_HEAD[m] for m in METRICS) + " |",
-                  "|---|---|" + "---|" * len(METRICS)]
+                  f"| configuration | seeds | {head} |", "|---|---|" + "---|" * len(shown)]
         for c in summary["configurations"]:
-            cells = [f"{_f(r['mean'])} ± {_f(r['sd'])}" for r in (c["sets"][s][m] for m in METRICS)]
+            rows = [c["sets"][s][m] for m in shown]
+            cells = [f"{_f(r['mean'])} ± {_f(r['sd'])}" for r in rows]
             ref = " (reference)" if c["label"] == summary["reference"] else ""
-            lines.append(f"| {c['label']}{ref} | {c['sets'][s][METRICS[0]]['n']} | " + " | ".join(cells) + " |")
+            n = max((r["n"] for r in rows), default=0)
+            lines.append(f"| {c['label']}{ref} | {n} | " + " | ".join(cells) + " |")
         if len(summary["configurations"]) < 2:
             lines.append("")
             continue
         lines += ["", f"### {s}: paired difference to {summary['reference']} (Δ mean [95 % bootstrap CI], "
                       "sign-flip p)", "",
-                  "| configuration | seeds paired | " + " | ".join(_HEAD[m] for m in METRICS) + " |",
-                  "|---|---|" + "---|" * len(METRICS)]
+                  f"| configuration | seeds paired | {head} |", "|---|---|" + "---|" * len(shown)]
         for c in summary["configurations"]:
             if c["label"] == summary["reference"]:
                 continue
-            ps = [c["sets"][s][m]["paired"] for m in METRICS]
+            ps = [c["sets"][s][m]["paired"] for m in shown]
             cells = [f"{_f(p['mean_diff'])} [{_f(p['ci95'][0])}, {_f(p['ci95'][1])}] p {_f(p['p_sign_flip'], 3)}"
                      for p in ps]
-            lines.append(f"| {c['label']} | {ps[0]['n']} | " + " | ".join(cells) + " |")
+            lines.append(f"| {c['label']} | {max((p['n'] for p in ps), default=0)} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 

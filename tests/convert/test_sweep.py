@@ -226,6 +226,49 @@ def test_an_ensemble_of_a_trial_with_itself_scores_as_the_trial(swept, capsys):
     assert "matches 0 configurations" in capsys.readouterr().err
 
 
+def test_sweep_evaluate_adds_the_real_healthy_record_to_every_finished_trial(swept, capsys):
+    """sweep-evaluate runs each trial's bundle (ensembles too) over the PhysioNet healthy
+    record through the device chain and adds it to metrics.json; the summary then compares the
+    configurations on it. Specificity: every window of a healthy record is non-pathological."""
+    from convert.real_records import evaluate_records
+    from edge.bundle import load_bundle
+
+    _, results, _, _ = swept
+    before = {t.name: json.loads((t / "metrics.json").read_text()) for t in results.glob("*/") if
+              (t / "metrics.json").is_file()}
+    assert convert_main(["sweep-evaluate", str(results), "--sets", "physionet_healthy"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res == {"trials": len(before), "updated": len(before), "evaluations": len(before)}
+    for tid, old in before.items():
+        m = json.loads((results / tid / "metrics.json").read_text())
+        assert m["sets"]["test"] == old["sets"]["test"]  # the other sets are kept as they were
+        h = m["sets"]["physionet_healthy"]
+        assert h["windows"] >= 45 and len(h["window_labels"]["emg_healthy"]) == h["windows"]
+        assert h["specificity"] == pytest.approx(1 - h["pathological_windows"] / h["windows"], abs=1e-6)
+    tid = sorted(t for t in before if not t.startswith("ens-"))[0]
+    direct = evaluate_records(load_bundle(results / tid / "bundle"), records=("emg_healthy",))["emg_healthy"]
+    h = json.loads((results / tid / "metrics.json").read_text())["sets"]["physionet_healthy"]
+    assert (h["window_labels"]["emg_healthy"], h["pathological_alerts"]) == (direct["window_labels"],
+                                                                             direct["pathological_alerts"])
+    # a rerun has nothing to add; an unknown set is a one-line user error naming the allowed ones
+    assert convert_main(["sweep-evaluate", str(results), "--sets", "physionet_healthy"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["updated"] == 0
+    assert convert_main(["sweep-evaluate", str(results), "--sets", "emg_healthy"]) == 2
+    assert "physionet_healthy" in capsys.readouterr().err
+    s = summarise(results, {"model": "cnn"}, label_keys=["model"])
+    row = s["configurations"][0]["sets"]["physionet_healthy"]
+    assert row["specificity"]["n"] == 2 and row["int8_macro_f1"]["n"] == 0  # no per-window truth: no F1
+    assert "physionet_healthy" in format_markdown(s)
+
+
+def test_a_real_set_is_a_grid_eval_set():
+    grid = Grid.from_dict({"base": TINY, "eval": {"sets": ["in_condition", "physionet_healthy"]},
+                           "data": {"source": "conditions"}})
+    assert grid.eval.sets == ("in_condition", "physionet_healthy")
+    with pytest.raises(ValueError, match="physionet_healthy"):
+        EvalSpec(sets=("emg_healthy",))
+
+
 def test_a_fine_tuning_sweep_continues_the_base_and_keeps_frozen_blocks(swept, tiny_data, tmp_path):
     """base_bundle/freeze_blocks: the trial starts from the base's weights and feature → int8
     rule, its first blocks unchanged; the resolved config names the base's model id."""
