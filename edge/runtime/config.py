@@ -193,6 +193,10 @@ class FleetConfig:
     ``cert_file``, ``key_file``: PEM files, TLS only. ``username`` with ``password`` or
     ``password_file`` (its first line; keeps the secret out of this file). ``keepalive_s``
     (5–3600 s) and ``reconnect_max_s`` (1–3600 s, the longest wait between reconnect attempts).
+    ``replay_s`` (0–3600 s; 0 = off): after the connection is lost, the alerts the broker
+    PUBACKed in the last ``replay_s`` seconds before it went are published again, because a broker
+    that stops without saving (kill -9, power loss) loses what it acknowledged since its last
+    save; set it to at least the broker's save interval (:mod:`edge.runtime.mqtt_sink`).
     """
 
     url: str = ""
@@ -206,6 +210,7 @@ class FleetConfig:
     password_file: str = ""
     keepalive_s: int = 30
     reconnect_max_s: int = 30
+    replay_s: int = 10
 
     def __post_init__(self) -> None:
         _check_types(self, {f.name: f"fleet.{f.name}" for f in dataclasses.fields(self)})
@@ -233,6 +238,8 @@ class FleetConfig:
         if not 1 <= self.reconnect_max_s <= 3600:
             raise ValueError(f"fleet.reconnect_max_s={self.reconnect_max_s!r} is out of range: "
                              "allowed integers [1, 3600]")
+        if not 0 <= self.replay_s <= 3600:
+            raise ValueError(f"fleet.replay_s={self.replay_s!r} is out of range: allowed integers [0, 3600]")
 
     @property
     def enabled(self) -> bool:

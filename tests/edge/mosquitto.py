@@ -38,7 +38,11 @@ def free_port() -> int:
 class Broker:
     """``mosquitto`` on 127.0.0.1:<free port>; :meth:`kill` (SIGKILL) and :meth:`start` again."""
 
-    def __init__(self, workdir: Path, listener_conf: str = "allow_anonymous true\n", tls: bool = False) -> None:
+    def __init__(self, workdir: Path, listener_conf: str = "allow_anonymous true\n", tls: bool = False,
+                 save_on_changes: bool = True) -> None:
+        """``save_on_changes=False``: the persistence file is written only by :meth:`save` (and
+        hourly), as a broker with a long ``autosave_interval`` — what it acknowledged since is
+        lost on a kill."""
         if MOSQUITTO is None:
             raise RuntimeError(SKIP_REASON)
         self.dir = Path(workdir)
@@ -49,8 +53,10 @@ class Broker:
         # which cannot write pytest's private tmp folders).
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n{listener_conf}"
-            f"persistence true\npersistence_location {self.dir}/\nautosave_interval 1\n"
-            "autosave_on_changes true\nmax_queued_messages 0\nuser root\n"
+            f"persistence true\npersistence_location {self.dir}/\n"
+            + ("autosave_interval 1\nautosave_on_changes true\n" if save_on_changes else
+               "autosave_interval 3600\nautosave_on_changes false\n")
+            + "max_queued_messages 0\nuser root\n"
             f"log_dest file {self.dir}/mosquitto.log\n")
         self.proc: subprocess.Popen | None = None
         self.kills = 0
