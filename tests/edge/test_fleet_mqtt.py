@@ -211,11 +211,12 @@ def test_broker_killed_mid_stream_loses_nothing_and_marks_only_pubacked(broker, 
 
 
 @needs_broker
-@pytest.mark.parametrize("replay_s", [10, 0])
-def test_alerts_a_killed_broker_acknowledged_but_never_saved_are_replayed(tmp_path, replay_s):
+@pytest.mark.parametrize("replay_s, older", [(10, 0), (0, 0), (1, 3)])
+def test_alerts_a_killed_broker_acknowledged_but_never_saved_are_replayed(tmp_path, replay_s, older):
     """A broker PUBACKs before it saves: killed before its next save it loses what it
     acknowledged (replay_s=0 shows the loss). The sink publishes again what was PUBACKed in the
-    replay_s before the connection went; the outbox rows stay delivered."""
+    replay_s before the connection's last PUBACK (``older`` alerts PUBACKed 2 s before the
+    others fall outside a 1 s window and stay lost); the outbox rows stay delivered."""
     pytest.importorskip("paho.mqtt", reason="paho-mqtt missing: pip install -e '.[fleet]'")
     b = Broker(tmp_path / "broker", save_on_changes=False)
     b.start()
@@ -227,8 +228,12 @@ def test_alerts_a_killed_broker_acknowledged_but_never_saved_are_replayed(tmp_pa
         sink = MqttSink(FleetConfig(url=b.url, unit_id="unit-r", replay_s=replay_s))
         d.outputs.append(sink)
         d.connect(None)
-        ids = [d.publish(alert_fields(i)).id for i in range(5)]
-        assert wait_delivered(d) == 0 and sink.acked_count == 5  # PUBACKed: the outbox is done
+        old = [d.publish(alert_fields(i)).id for i in range(older)]
+        assert wait_delivered(d) == 0
+        if older:
+            time.sleep(2.0)
+        ids = [d.publish(alert_fields(i)).id for i in range(older, older + 5)]
+        assert wait_delivered(d) == 0 and sink.acked_count == older + 5  # PUBACKed: the outbox is done
         b.kill()
         b.start()
         deadline = time.monotonic() + 30
@@ -238,12 +243,14 @@ def test_alerts_a_killed_broker_acknowledged_but_never_saved_are_replayed(tmp_pa
         for _ in range(40):  # the replay goes out at the first poll after the reconnect
             d.poll()
             time.sleep(0.05)
-        assert sink.replayed == (5 if replay_s else 0) and sink.acked_count == 5
+        assert sink.replayed == (5 if replay_s else 0) and sink.acked_count == older + 5
         assert d.pending == 0 and [r.id for r in d.outbox.undelivered()] == []
         s = Subscriber(b.url, topic, client_id="sub-r")
         missing = s.wait_for(topic, set(ids), timeout_s=10 if replay_s else 2)
+        got = set(s.alert_ids(topic))
         s.close()
         assert missing == (set() if replay_s else set(ids))
+        assert not got & set(old)  # outside the window: the broker's loss stays a loss
         d.close()
     finally:
         b.stop()
