@@ -461,7 +461,8 @@ reduced 7-epoch budget, held-out conditions): the CNN over the CRNN (int8 macro-
 condition) and over the CNN + CRNN ensemble (−0.006 to −0.010 with the GRU, not significant, but
 5–9 points fewer voluntary windows called pathological: the candidate for a full-budget rebuild;
 twice the cost); He-normal over Glorot (Glorot's gain
-significant on one held-out condition of three). The same comparison found no dropout better than
+significant on one held-out condition of three at that budget, and gone at twice the data and 10 epochs:
+|Δ| ≤ 0.016, p ≥ 0.31, grid h). The same comparison found no dropout better than
 dropout 0.3 (+0.087 to +0.101, p 0.031), so `ModelConfig` (what `emg-convert train` uses) defaults
 to dropout 0.0; {_dropout_provenance(man['architecture']['dropout'])}
 
