@@ -28,13 +28,15 @@ FIGS = (("int8_macro_f1", "int8 macro-F1"), ("sensitivity", "pathological sensit
         ("specificity", "pathological specificity"))
 
 
-def _having(summary: dict, sets: list[str], key: str) -> list[str]:
-    """The sets on which some configuration has figure ``key`` (a real record has no macro-F1)."""
-    return [s for s in sets if any(c["sets"][s][key]["n"] for c in summary["configurations"])]
+def _sets(summary: dict, key: str) -> list[str]:
+    """The evaluation sets, in display order, on which some configuration has figure ``key`` (a
+    real record has no macro-F1)."""
+    sets = [s for s in summary["sets"] if any(c["sets"][s][key]["n"] for c in summary["configurations"])]
+    return sorted(sets, key=lambda s: (ORDER.index(s) if s in ORDER else len(ORDER), s))
 
 
-def _sets(summary: dict) -> list[str]:
-    return sorted(summary["sets"], key=lambda s: (ORDER.index(s) if s in ORDER else len(ORDER), s))
+def _head(sets: list[str], seeds: str) -> str:
+    return f"| configuration | {seeds} | " + " | ".join(sets) + " |\n|---|---|" + "---|" * len(sets)
 
 
 def _f(x, nd=3) -> str:
@@ -45,19 +47,21 @@ def tables(summary: dict) -> str:
     """Markdown: one mean ± sd table per figure and one paired-difference table per figure."""
     out = []
     for key, title in FIGS:
-        sets = _having(summary, _sets(summary), key)
-        head = "| configuration | seeds | " + " | ".join(sets) + " |\n|---|---|" + "---|" * len(sets)
-        out += [f"**{title}**, mean ± sd over seeds", "", head]
+        sets = _sets(summary, key)
+        if not sets:
+            continue
+        out += [f"**{title}**, mean ± sd over seeds", "", _head(sets, "seeds")]
         for c in summary["configurations"]:
             ref = " (reference)" if c["label"] == summary["reference"] else ""
             cells = [f"{_f(c['sets'][s][key]['mean'])} ± {_f(c['sets'][s][key]['sd'])}" for s in sets]
             out.append(f"| {c['label']}{ref} | {c['sets'][sets[0]][key]['n']} | " + " | ".join(cells) + " |")
         out.append("")
     for key, title in FIGS[:3:2]:
-        sets = _having(summary, _sets(summary), key)
-        head = "| configuration | seeds | " + " | ".join(sets) + " |\n|---|---|" + "---|" * len(sets)
+        sets = _sets(summary, key)
+        if not sets:
+            continue
         out += [f"**{title}**: paired difference to {summary['reference']} (Δ mean [95 % bootstrap CI "
-                "over seeds], sign-flip p)", "", head.replace("| seeds |", "| seeds paired |")]
+                "over seeds], sign-flip p)", "", _head(sets, "seeds paired")]
         for c in summary["configurations"]:
             if c["label"] == summary["reference"]:
                 continue
@@ -91,7 +95,7 @@ def figure(summary: dict, seeds: dict, path: Path, title: str = TITLE) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sets = _having(summary, _sets(summary), "int8_macro_f1")
+    sets = _sets(summary, "int8_macro_f1")
     confs = [c["label"] for c in summary["configurations"]]
     fig, ax = plt.subplots(figsize=(8.0, 4.4))
     width = 0.8 / len(confs)

@@ -26,7 +26,6 @@ import json
 import shutil
 from pathlib import Path
 
-
 from convert.sweep import BUNDLE, METRICS_FILE, evaluate_sets, trial_folder, write_trial
 from convert.sweep_summary import config_key, load_trials, matches, parse_reference
 

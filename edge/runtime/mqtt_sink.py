@@ -247,8 +247,7 @@ class MqttSink:
         self._replay_due = False
         if not self._recent:
             return
-        last = self._recent[-1][0]
-        again = [rec for t, rec in self._recent if t >= last - self.config.replay_s]
+        again = [rec for _, rec in self._recent]  # acked() pruned it to that window just before
         self._recent.clear()
         for rec in again:
             self.on_alert(rec, replay=True)
