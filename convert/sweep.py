@@ -680,14 +680,15 @@ def run_sweep(grid: Grid, data: Path | None, results: Path, workers: int | None 
                         if data is None else
                         f"--data {data}: the grid's [data] source = \"conditions\" builds its own training data")
     results.mkdir(parents=True, exist_ok=True)
-    with _exclusive(results):
+    with results_lock(results):
         return _run(grid, data, results, workers, address, cache_dir, retries, log)
 
 
 @contextlib.contextmanager
-def _exclusive(results: Path):
-    """Hold ``RESULTS/.sweep.lock`` (one sweep per results folder: a second one would remove
-    the first one's trials in progress as stale)."""
+def results_lock(results: Path):
+    """Hold ``RESULTS/.sweep.lock``: one writer per results folder (a second sweep would
+    remove the first one's trials in progress as stale; ``sweep-evaluate`` rewrites the
+    trials' metrics). A :class:`clikit.UserError` if another process holds it."""
     import fcntl
 
     from clikit import UserError

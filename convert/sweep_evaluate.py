@@ -20,8 +20,8 @@ import json
 import os
 from pathlib import Path
 
-from convert.sweep import (BUNDLE, METRICS_FILE, SWEEP_FILE, EvalSpec, Grid, _exclusive, evaluate_sets,
-                           prepare_features)
+from convert.sweep import (BUNDLE, METRICS_FILE, SWEEP_FILE, EvalSpec, Grid, evaluate_sets, prepare_features,
+                           results_lock)
 from convert.sweep_summary import load_trials
 
 
@@ -42,7 +42,7 @@ def run(results: Path, names: list[str], force: bool = False, log=print) -> dict
     """Evaluate every finished trial of ``results`` on the sets of ``names`` it lacks (all of
     them with ``force``); returns ``{"trials", "updated", "evaluations"}``."""
     grid, data = _grid_for(results, names)  # validates the names (EvalSpec)
-    with _exclusive(results):
+    with results_lock(results):
         prepare_features(grid, [], data, results, results / "_featcache", log)
         from edge.bundle import load_bundle
 

@@ -371,13 +371,13 @@ def test_reference_parsing():
 def test_a_second_sweep_on_the_same_results_is_refused(tmp_path):
     from clikit import UserError
 
-    from convert.sweep import _exclusive
+    from convert.sweep import results_lock
 
-    with _exclusive(tmp_path):
+    with results_lock(tmp_path):
         with pytest.raises(UserError, match="another sweep is running on"):
-            with _exclusive(tmp_path):
+            with results_lock(tmp_path):
                 pass
-    with _exclusive(tmp_path):  # released
+    with results_lock(tmp_path):  # released
         pass
 
 
