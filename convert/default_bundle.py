@@ -331,31 +331,46 @@ def _compact(res: dict) -> dict:
     return out
 
 
-CROSS_CONDITION_JSON = Path("benchmarks/results/cross_condition.json")
+#: ``benchmarks/cross_condition.py``'s JSON at the harness's default sizes, and a run with 3× the
+#: clips and 2× the examinations (``--train-clips 36 --train-recordings 12 --epochs 15
+#: --out ...cross_condition_large.json``); the card shows each one that exists.
+CROSS_CONDITION_JSONS = (Path("benchmarks/results/cross_condition.json"),
+                         Path("benchmarks/results/cross_condition_large.json"))
 
 
-def _cross_condition_rows(path: Path) -> str:
-    """The cross-condition table from ``benchmarks/cross_condition.py``'s JSON, if it was run."""
-    if not path.is_file():
+def _cross_condition_rows(paths: tuple[Path, ...] = CROSS_CONDITION_JSONS) -> str:
+    """The cross-condition tables from ``benchmarks/cross_condition.py``'s JSON files that exist."""
+    found = [p for p in paths if p.is_file()]
+    if not found:
         return ("Not run for this build: `python benchmarks/cross_condition.py` trains restricted models "
                 "and writes `benchmarks/results/cross_condition.json`; rerun "
                 "`python -m convert.default_bundle --card-only` to put its table here.")
     from convert.conditions import format_table
-
-    res = json.loads(path.read_text(encoding="utf-8"))
-    seeds = res.get("seeds", [])
     from convert.simulator import GENERATOR_VERSION
 
-    ran_on = res.get("simulator_version")
-    sim = f"; simulator {ran_on}" if ran_on else ""
-    if ran_on != GENERATOR_VERSION:  # the benchmark trains its own small models: say when it is stale
-        sim += (f"; **not re-run on simulator {GENERATOR_VERSION}**, which this bundle was trained on: the "
-                "rows describe the earlier simulator's data")
-    head = (f"`{res.get('command', 'python benchmarks/cross_condition.py')}` ({len(seeds)} training seeds "
-            f"{', '.join(map(str, seeds))}{sim}): small CNNs trained on a *restricted* condition "
-            "(concentric needle, rates ≥ 22.05 kHz, high-pass 5–10 Hz, low-pass ≥ 5 kHz) and tested on "
-            "conditions held out of training. Mean ± sd over training seeds.")
-    return head + "\n\n```\n" + format_table(res["summary"]) + "\n```"
+    parts = []
+    for path in found:
+        res = json.loads(path.read_text(encoding="utf-8"))
+        seeds = res.get("seeds", [])
+        ran_on = res.get("simulator_version")
+        sim = f"; simulator {ran_on}" if ran_on else ""
+        if ran_on != GENERATOR_VERSION:  # the benchmark trains its own small models: say when it is stale
+            sim += (f"; **not re-run on simulator {GENERATOR_VERSION}**, which this bundle was trained on: the "
+                    "rows describe the earlier simulator's data")
+        z = res.get("sizes", {})
+        size = (f"; per training seed {z['train_clips']} clips of {z['clip_s']:g} s per class (voluntary × "
+                f"{z['voluntary_factor']}) and {z['train_recordings']} examinations of {z['recording_s']:g} s, "
+                f"up to {z['epochs']} epochs" if {"train_clips", "train_recordings", "epochs"} <= set(z) else "")
+        windows = [r.get("training", {}).get("train", {}).get("windows") for r in res.get("runs", [])]
+        if windows and all(isinstance(w, int) for w in windows):
+            span = f"{min(windows):,}" + (f"–{max(windows):,}" if max(windows) != min(windows) else "")
+            size += f" ({span} training windows)"
+        head = (f"`{res.get('command', 'python benchmarks/cross_condition.py')}` ({len(seeds)} training seeds "
+                f"{', '.join(map(str, seeds))}{sim}{size}): small CNNs trained on a *restricted* condition "
+                "(concentric needle, rates ≥ 22.05 kHz, high-pass 5–10 Hz, low-pass ≥ 5 kHz) and tested on "
+                "conditions held out of training. Mean ± sd over training seeds.")
+        parts.append(head + "\n\n```\n" + format_table(res["summary"]) + "\n```")
+    return "\n\n".join(parts)
 
 
 def _real_rows(real: dict, bundle) -> str:
@@ -532,7 +547,7 @@ cores (median ms): reference kernels
 A Raspberry Pi core is several times slower.
 
 ## Cross-condition validation
-{_cross_condition_rows(CROSS_CONDITION_JSON)}
+{_cross_condition_rows()}
 
 ## Validation status and limits
 - Trained on simulation only. The three real records above are unlabelled voluntary activity:

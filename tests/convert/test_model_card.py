@@ -48,3 +48,32 @@ def test_card_leaves_the_build_time_out_when_the_manifest_has_none(tmp_path):
     del fake.manifest["training"]["build_seconds"]
     write_model_card(tmp_path, fake, fake.manifest["metrics"])
     assert "this build took" not in (tmp_path / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
+def _cc_json(path, command, train_clips, windows, f1):
+    import json
+
+    from convert.conditions import FIGURES
+    from convert.simulator import GENERATOR_VERSION
+
+    summary = {"monopolar": {k: {"mean": f1 if k == "int8_macro_f1" else 0.01, "sd": 0.0, "values": [f1]}
+                             for k in FIGURES}}
+    path.write_text(json.dumps({
+        "command": command, "seeds": [0], "simulator_version": GENERATOR_VERSION, "summary": summary,
+        "sizes": {"train_clips": train_clips, "clip_s": 8.0, "voluntary_factor": 3, "train_recordings": 6,
+                  "recording_s": 60.0, "epochs": 15},
+        "runs": [{"training": {"train": {"windows": windows}}}]}), encoding="utf-8")
+
+
+def test_card_shows_every_cross_condition_run_that_exists_with_its_training_size(tmp_path):
+    from convert.default_bundle import _cross_condition_rows
+
+    small, large, absent = tmp_path / "cc.json", tmp_path / "cc_large.json", tmp_path / "none.json"
+    assert _cross_condition_rows((absent,)).startswith("Not run for this build")
+    _cc_json(small, "python benchmarks/cross_condition.py --seeds 1", 12, 5000, 0.861)
+    _cc_json(large, "python benchmarks/cross_condition.py --train-clips 36", 36, 16864, 0.947)
+    text = _cross_condition_rows((small, absent, large))
+    assert text.index("--seeds 1") < text.index("--train-clips 36")
+    assert "12 clips of 8 s per class (voluntary × 3) and 6 examinations of 60 s, up to 15 epochs (5,000 training windows)" in text
+    assert "(16,864 training windows)" in text
+    assert "0.861 ± 0.000" in text and "0.947 ± 0.000" in text and text.count("```") == 4
