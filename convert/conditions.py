@@ -242,9 +242,12 @@ def figures(res: dict) -> dict:
 
 
 def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, wcfg, train_wcfg,
-             log=print) -> dict:
+             log=print, reuse: bool = False) -> dict:
     """Train one int8 bundle in the training condition with ``seed`` and evaluate it on every
-    test condition; returns {"seed", "training", "conditions": {name: figures}}."""
+    test condition; returns {"seed", "training", "conditions": {name: figures}}. ``reuse``: a
+    bundle this harness already trained for ``seed`` under ``out_dir`` is evaluated instead of
+    training a new one (to score trained models on larger test sets); it must have been
+    trained with the same sizes."""
     from convert import trainset
     from convert.evaluate import evaluate_windows
     from convert.models import ModelConfig
@@ -252,15 +255,31 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
     from edge.bundle import load_bundle
 
     t0 = time.time()
+    out = Path(out_dir) / f"seed{seed}"
+    if reuse and (out / "manifest.json").is_file():
+        bundle = load_bundle(out)
+        tm = bundle.manifest["training"]
+        trained = tm.get("data", {}).get("sizes")
+        if trained is not None and trained != _training_sizes(sizes):
+            from clikit import UserError
+
+            raise UserError(f"--reuse: {out} was trained with {trained}, not {_training_sizes(sizes)}")
+        log(f"seed {seed}: reusing {out} (best epoch {tm['best_epoch']})")
+        conds = {name: figures(evaluate_windows(bundle, t["features"].X, t["features"].y, latency=False))
+                 for name, t in tests.items()}
+        info = {k: v for k, v in tm.get("data", {}).items() if k != "source"}
+        return {"seed": seed, "seconds": round(time.time() - t0, 1), "best_epoch": tm["best_epoch"],
+                "val_macro_f1": tm["val_macro_f1"], "model": tm.get("config", {}), "training": info,
+                "conditions": conds, "reused": str(out)}
     tr, va, info = build_train_sets(sizes, frontend_cfg, train_wcfg, wcfg, seed)
     log(f"seed {seed}: train {len(tr)} windows, val {len(va)} [{time.time() - t0:.0f} s]")
     quant = trainset.fit_quantizer(tr.X)
     # the kit's default regularisation (ModelConfig: dropout 0.0 since the issue-16 comparison)
     model_cfg = ModelConfig.default("cnn", widths=tuple(sizes.widths))
     tcfg = TrainConfig(epochs=sizes.epochs, seed=seed, verbose=0, patience=6)
-    out = Path(out_dir) / f"seed{seed}"
     result = train_and_export(out, tr, va, quant, model_cfg, tcfg, frontend_cfg, wcfg, MIN_RATE,
-                              {"source": "convert.conditions training condition", **info})
+                              {"source": "convert.conditions training condition", **info,
+                               "sizes": _training_sizes(sizes)})
     from convert.openset import add_open_set
 
     add_open_set(out, tr.X, tr.y, va.X, va.y)
@@ -272,6 +291,12 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
     return {"seed": seed, "seconds": round(time.time() - t0, 1), "best_epoch": result.best_epoch,
             "val_macro_f1": round(result.best_val_macro_f1, 6), "model": model_cfg.to_dict(), "training": info,
             "conditions": conds}
+
+
+def _training_sizes(sizes: Sizes) -> dict:
+    """The sizes that decide a trained model (not the test sets'), as stored in its manifest."""
+    d = asdict(sizes)
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if not k.startswith("test_")}
 
 
 def summarise(runs: list[dict]) -> dict:

@@ -25,9 +25,10 @@ def _simulator_version() -> str:
 
 
 def run(seeds: list[int], sizes: "C.Sizes", out: Path, work: Path | None = None, log=print,
-        command: str = "") -> dict:
+        command: str = "", reuse: bool = False) -> dict:
     """Build the test sets once, train and evaluate one bundle per seed, write ``out`` (JSON).
-    ``command`` is recorded as what made the file."""
+    ``command`` is recorded as what made the file; ``reuse``: evaluate the bundles already
+    under ``work`` instead of training them again (:func:`convert.conditions.run_seed`)."""
     from convert import trainset
 
     t0 = time.time()
@@ -37,7 +38,8 @@ def run(seeds: list[int], sizes: "C.Sizes", out: Path, work: Path | None = None,
     log("building test sets")
     tests = C.build_test_sets(sizes, fe, wcfg, log=log)
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [C.run_seed(Path(work or tmp), s, sizes, tests, fe, wcfg, train_wcfg, log=log) for s in seeds]
+        runs = [C.run_seed(Path(work or tmp), s, sizes, tests, fe, wcfg, train_wcfg, log=log, reuse=reuse)
+                for s in seeds]
     summary = C.summarise(runs)
     res = {
         "command": command,
@@ -73,6 +75,9 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/cross_con
     p.add_argument("--quick", action="store_true", help="tiny sets, 2 epochs, 1 seed (harness check)")
     p.add_argument("--out", default=str(default_out))
     p.add_argument("--work", help="keep the trained bundles here")
+    p.add_argument("--reuse", action="store_true",
+                   help="evaluate the bundles already in --work (trained with the same training sizes) "
+                        "instead of training them again, e.g. on larger test sets")
     args_list = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(args_list)
     sizes = C.Sizes.quick() if args.quick else C.Sizes()
@@ -81,7 +86,15 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/cross_con
                                ("test_recordings", args.test_recordings), ("chain_copies", args.chain_copies))
             if v is not None}
     sizes = replace(sizes, **over)
+    if args.reuse and not args.work:
+        p.error("--reuse needs --work DIR (the folder of the bundles to evaluate)")
     n_seeds = 1 if args.quick and args.seeds == 3 else args.seeds
-    run(list(range(n_seeds)), sizes, Path(args.out), Path(args.work) if args.work else None,
-        command=f"{prog} " + " ".join(args_list))
+    from clikit import UserError
+
+    try:
+        run(list(range(n_seeds)), sizes, Path(args.out), Path(args.work) if args.work else None,
+            command=f"{prog} " + " ".join(args_list), reuse=args.reuse)
+    except UserError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
     return 0

@@ -49,10 +49,24 @@ def test_summarise_gives_mean_and_sd_over_seeds():
 
 
 @pytest.mark.slow
-def test_quick_harness_runs_end_to_end(tmp_path):
-    out = tmp_path / "cc.json"
-    assert cross_condition.main(["--quick", "--out", str(out)]) == 0
+def test_quick_harness_runs_end_to_end(tmp_path, capsys):
+    out, work = tmp_path / "cc.json", tmp_path / "work"
+    assert cross_condition.main(["--quick", "--out", str(out), "--work", str(work)]) == 0
     res = json.loads(out.read_text())
+    # --reuse scores the trained bundle again (here on a larger test set) without training it
+    again = tmp_path / "again.json"
+    assert cross_condition.main(["--quick", "--test-clips", "2", "--reuse", "--work", str(work),
+                                 "--out", str(again)]) == 0
+    res2 = json.loads(again.read_text())
+    assert res2["runs"][0]["reused"] == str(work / "seed0") and res2["runs"][0]["best_epoch"] == res["runs"][0]["best_epoch"]
+    assert res2["runs"][0]["training"]["train"] == res["runs"][0]["training"]["train"]
+    assert all(res2["runs"][0]["conditions"][k]["windows"] > res["runs"][0]["conditions"][k]["windows"]
+               for k in C.CONDITIONS)
+    # a bundle trained with other training sizes is refused in one line
+    assert cross_condition.main(["--quick", "--epochs", "3", "--reuse", "--work", str(work),
+                                 "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--reuse:" in err[0] and "'epochs': 2" in err[0]
     assert res["seeds"] == [0] and res["sizes"]["epochs"] == 2
     assert set(res["summary"]) == set(C.CONDITIONS)
     for name, figs in res["summary"].items():
