@@ -365,6 +365,11 @@ def _cross_condition_rows(paths: tuple[Path, ...] = CROSS_CONDITION_JSONS) -> st
         if windows and all(isinstance(w, int) for w in windows):
             span = f"{min(windows):,}" + (f"–{max(windows):,}" if max(windows) != min(windows) else "")
             size += f" ({span} training windows)"
+        conds = (res.get("runs") or [{}])[0].get("conditions", {})
+        tested = [c.get("windows") for c in conds.values()]
+        if {"test_clips", "test_recordings"} <= set(z) and tested and all(isinstance(w, int) for w in tested):
+            size += (f"; tested per condition on {z['test_clips']} clips per class and {z['test_recordings']} "
+                     f"examinations ({max(tested):,} windows)")
         head = (f"`{res.get('command', 'python benchmarks/cross_condition.py')}` ({len(seeds)} training seeds "
                 f"{', '.join(map(str, seeds))}{sim}{size}): small CNNs trained on a *restricted* condition "
                 "(concentric needle, rates ≥ 22.05 kHz, high-pass 5–10 Hz, low-pass ≥ 5 kHz) and tested on "

@@ -61,8 +61,9 @@ def _cc_json(path, command, train_clips, windows, f1):
     path.write_text(json.dumps({
         "command": command, "seeds": [0], "simulator_version": GENERATOR_VERSION, "summary": summary,
         "sizes": {"train_clips": train_clips, "clip_s": 8.0, "voluntary_factor": 3, "train_recordings": 6,
-                  "recording_s": 60.0, "epochs": 15},
-        "runs": [{"training": {"train": {"windows": windows}}}]}), encoding="utf-8")
+                  "recording_s": 60.0, "epochs": 15, "test_clips": 12, "test_recordings": 4},
+        "runs": [{"training": {"train": {"windows": windows}}, "conditions": {"monopolar": {"windows": 4954}}}]}),
+        encoding="utf-8")
 
 
 def test_card_shows_every_cross_condition_run_that_exists_with_its_training_size(tmp_path):
@@ -75,5 +76,5 @@ def test_card_shows_every_cross_condition_run_that_exists_with_its_training_size
     text = _cross_condition_rows((small, absent, large))
     assert text.index("--seeds 1") < text.index("--train-clips 36")
     assert "12 clips of 8 s per class (voluntary × 3) and 6 examinations of 60 s, up to 15 epochs (5,000 training windows)" in text
-    assert "(16,864 training windows)" in text
+    assert "(16,864 training windows); tested per condition on 12 clips per class and 4 examinations (4,954 windows)" in text
     assert "0.861 ± 0.000" in text and "0.947 ± 0.000" in text and text.count("```") == 4
