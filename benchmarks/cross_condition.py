@@ -3,7 +3,7 @@ and evaluate each on conditions held out of training (issue 11 part 6).
 
     .venv/bin/python benchmarks/cross_condition.py [--seeds 3] [--epochs 15] [--out benchmarks/results/cross_condition.json]
     .venv/bin/python benchmarks/cross_condition.py --quick     # tiny sets, 2 epochs, 1 seed: checks the harness
-    .venv/bin/python benchmarks/cross_condition.py [sizes] --test-clips 12 --reuse --work DIR   # re-score DIR's bundles
+    .venv/bin/python benchmarks/cross_condition.py [training sizes] --reuse --work DIR   # re-score DIR's bundles
 
 Training condition: concentric needle, chain rates >= 22.05 kHz, high-pass 5-10 Hz, low-pass
 >= 5 kHz (``convert.conditions.TRAIN_CHAIN``). Test conditions, each holding out one axis:
@@ -13,8 +13,9 @@ Per condition and seed: int8 macro-F1, pathological sensitivity/specificity, sha
 windows called pathological, share of normal windows called pathological; the table shows
 mean ± sd over seeds. Bundles go to ``--work`` (default a temporary directory); ``--reuse``
 evaluates the bundles already there (trained with the same training sizes) instead of training
-again, e.g. on larger test sets: at the default 4 clips per class a voluntary test set holds
-12 clips, so one misjudged clip moves the voluntary → pathological share by ~17 points.
+again, e.g. on other test sets. Test sets: 12 clips per class and 4 examinations per condition
+(4,954 windows; with the earlier 4 and 2 a voluntary set held 12 clips, and one misjudged clip
+moved the voluntary → pathological share by ~17 points).
 """
 
 from __future__ import annotations
