@@ -268,32 +268,29 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
 
             raise UserError(f"--reuse: {out} was trained with {trained}, not {_training_sizes(sizes)}")
         log(f"seed {seed}: reusing {out} (best epoch {tm['best_epoch']})")
-        conds = {name: figures(evaluate_windows(bundle, t["features"].X, t["features"].y, latency=False))
-                 for name, t in tests.items()}
-        info = {k: v for k, v in tm.get("data", {}).items() if k != "source"}
-        return {"seed": seed, "seconds": round(time.time() - t0, 1), "best_epoch": tm["best_epoch"],
-                "val_macro_f1": tm["val_macro_f1"], "model": tm.get("config", {}), "training": info,
-                "conditions": conds, "reused": str(out)}
-    tr, va, info = build_train_sets(sizes, frontend_cfg, train_wcfg, wcfg, seed)
-    log(f"seed {seed}: train {len(tr)} windows, val {len(va)} [{time.time() - t0:.0f} s]")
-    quant = trainset.fit_quantizer(tr.X)
-    # the kit's default regularisation (ModelConfig: dropout 0.0 since the issue-16 comparison)
-    model_cfg = ModelConfig.default("cnn", widths=tuple(sizes.widths))
-    tcfg = TrainConfig(epochs=sizes.epochs, seed=seed, verbose=0, patience=6)
-    result = train_and_export(out, tr, va, quant, model_cfg, tcfg, frontend_cfg, wcfg, MIN_RATE,
-                              {"source": "convert.conditions training condition", **info,
-                               "sizes": _training_sizes(sizes)})
-    from convert.openset import add_open_set
+        record = {"best_epoch": tm["best_epoch"], "val_macro_f1": tm["val_macro_f1"], "model": tm.get("config", {}),
+                  "training": {k: v for k, v in tm.get("data", {}).items() if k != "source"}, "reused": str(out)}
+    else:
+        tr, va, info = build_train_sets(sizes, frontend_cfg, train_wcfg, wcfg, seed)
+        log(f"seed {seed}: train {len(tr)} windows, val {len(va)} [{time.time() - t0:.0f} s]")
+        quant = trainset.fit_quantizer(tr.X)
+        # the kit's default regularisation (ModelConfig: dropout 0.0 since the issue-16 comparison)
+        model_cfg = ModelConfig.default("cnn", widths=tuple(sizes.widths))
+        tcfg = TrainConfig(epochs=sizes.epochs, seed=seed, verbose=0, patience=6)
+        result = train_and_export(out, tr, va, quant, model_cfg, tcfg, frontend_cfg, wcfg, MIN_RATE,
+                                  {"source": "convert.conditions training condition", **info,
+                                   "sizes": _training_sizes(sizes)})
+        from convert.openset import add_open_set
 
-    add_open_set(out, tr.X, tr.y, va.X, va.y)
-    log(f"seed {seed}: trained, best epoch {result.best_epoch}, val macro-F1 {result.best_val_macro_f1:.3f} "
-        f"[{time.time() - t0:.0f} s]")
-    bundle = load_bundle(out)
+        add_open_set(out, tr.X, tr.y, va.X, va.y)
+        log(f"seed {seed}: trained, best epoch {result.best_epoch}, val macro-F1 {result.best_val_macro_f1:.3f} "
+            f"[{time.time() - t0:.0f} s]")
+        bundle = load_bundle(out)
+        record = {"best_epoch": result.best_epoch, "val_macro_f1": round(result.best_val_macro_f1, 6),
+                  "model": model_cfg.to_dict(), "training": info}
     conds = {name: figures(evaluate_windows(bundle, t["features"].X, t["features"].y, latency=False))
              for name, t in tests.items()}
-    return {"seed": seed, "seconds": round(time.time() - t0, 1), "best_epoch": result.best_epoch,
-            "val_macro_f1": round(result.best_val_macro_f1, 6), "model": model_cfg.to_dict(), "training": info,
-            "conditions": conds}
+    return {"seed": seed, "seconds": round(time.time() - t0, 1), **record, "conditions": conds}
 
 
 def _training_sizes(sizes: Sizes) -> dict:
