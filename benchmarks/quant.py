@@ -20,8 +20,9 @@ Distinctness: each scored unit is also placed by how far its spike is from the n
 active unit's in the same recording, as the decomposer sees them: the residual energy, as a
 share of the larger one's, between the two noise-free templates in the detection band (300 Hz
 –3 kHz, on the decimated grid, ± the half-width the decomposer matches, best shift within
-± 0.3 ms). The found share and the mean share of discharges matched per range of it show how
-much of the shortfall is units whose spikes the pool all but duplicates.
+± 0.3 ms; ``edge.quant.decompose.residual_share``, the measure the decomposer merges and joins
+templates by). The found share and the mean share of discharges matched per range of it show
+how much of the shortfall is units whose spikes the pool all but duplicates.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from edge.frontend import Frontend, FrontendConfig  # noqa: E402
 from edge.quant import quantify  # noqa: E402
 from edge.quant.bands import Bands  # noqa: E402
 from edge.quant.chunks import decimation  # noqa: E402
-from edge.quant.decompose import DecomposeConfig  # noqa: E402
+from edge.quant.decompose import DecomposeConfig, residual_share  # noqa: E402
 
 #: (seed, sample rate Hz, effort fraction of MVC)
 CASES = [(101, 10_000, 0.05), (102, 10_000, 0.15), (103, 10_000, 0.3), (104, 20_000, 0.05), (105, 20_000, 0.2),
@@ -111,15 +112,8 @@ def distinctness(tr) -> dict[int, float]:
         d = d[::q]
         p = int(np.argmax(np.abs(d)))
         spikes[u.index] = np.pad(d, H)[p:p + 2 * H + 1]
-    out = {}
-    for i, a in spikes.items():
-        best = float("inf")
-        for j, b in spikes.items():
-            if j != i:
-                r = min(float(np.sum((np.roll(b, k) - a) ** 2)) for k in range(-shift, shift + 1))
-                best = min(best, r / max(float(a @ a), float(b @ b), 1e-12))
-        out[i] = best
-    return out
+    return {i: min((residual_share(a, b, shift) for j, b in spikes.items() if j != i), default=float("inf"))
+            for i, a in spikes.items()}
 
 
 def accuracy(cases, seconds: float) -> dict:

@@ -51,7 +51,7 @@ from edge.validation import check_ranges
 
 from .chunks import Window
 
-__all__ = ["DecomposeConfig", "noise_sigma", "candidates", "learn_templates", "Peeler"]
+__all__ = ["DecomposeConfig", "noise_sigma", "candidates", "learn_templates", "residual_share", "Peeler"]
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,21 @@ def _best(seg, T, TT, D=None, DD=None, TD=None, allowed=None) -> tuple[int, int,
     return m, k, float(res.flat[j]), float(ww[k]), float(tau.flat[j])
 
 
+def residual_share(a: np.ndarray, b: np.ndarray, K: int, subsample: bool = False) -> float:
+    """How far template ``b`` is from template ``a`` (same length): the residual energy
+    |b(t − k) − a|² at the best shift k within ±``K`` samples (``b`` zero-padded, no
+    wrap-around), as a share of the larger of the two energies; with ``subsample`` the
+    shift is refined to a fraction of a sample as in :func:`_match`. 0 for equal templates
+    (two zero templates included), about 1 or more for unrelated ones."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    seg = np.concatenate([np.zeros(K), b, np.zeros(K)])
+    A = a[None, :]
+    _, _, r, _, _ = _best(seg, A, np.array([a @ a]), *(_deriv(A) if subsample else ()))
+    top = max(float(a @ a), float(b @ b))
+    return r / top if top > 0 else 0.0
+
+
 def _deriv(T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central-difference derivatives of templates (per sample), their energies and T·D."""
     D = np.gradient(T, axis=1)
@@ -244,14 +259,7 @@ def _merge(T: np.ndarray, sizes: np.ndarray, cfg: DecomposeConfig, K: int) -> np
     L = T.shape[1]
     out: list[int] = []
     for j in np.argsort(-sizes):
-        dup = False
-        for o in out:
-            seg = np.concatenate([np.zeros(K), T[j], np.zeros(K)])
-            _, _, r, _, _ = _best(seg, T[o:o + 1], np.array([T[o] @ T[o]]), *_deriv(T[o:o + 1]))
-            if r <= cfg.merge_residual * max(T[j] @ T[j], T[o] @ T[o]):
-                dup = True
-                break
-        if not dup:
+        if not any(residual_share(T[o], T[j], K, subsample=True) <= cfg.merge_residual for o in out):
             out.append(int(j))
     return T[sorted(out)] if out else np.zeros((0, L))
 

@@ -53,8 +53,8 @@ from edge.validation import check_ranges
 
 from .bands import BandConfig
 from .chunks import decimation, windows
-from .decompose import (DecomposeConfig, Peeler, _best, _center, _match, candidates, learn_templates, noise_sigma,
-                        regular_train)
+from .decompose import (DecomposeConfig, Peeler, _center, _match, candidates, learn_templates, noise_sigma,
+                        regular_train, residual_share)
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, regular_share, template_measures, turn_points
 
@@ -156,9 +156,7 @@ def _empty(reason: str, fs: float, dur: float, interference=None) -> QuantResult
 def _similar(a: np.ndarray, b: np.ndarray, K: int, share: float) -> bool:
     """True if detection-band template ``b`` matches ``a`` at a shift within ±``K`` samples
     leaving at most ``share`` of the larger one's energy."""
-    seg = np.concatenate([np.zeros(K), b, np.zeros(K)])
-    _, _, r, _, _ = _best(seg, a[None, :], np.array([a @ a]))
-    return r <= share * max(a @ a, b @ b)
+    return residual_share(a, b, K) <= share
 
 
 def _short_share(u: np.ndarray) -> float:

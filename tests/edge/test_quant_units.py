@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.quant.bands import BandConfig, Bands
-from edge.quant.decompose import DecomposeConfig
+from edge.quant.decompose import DecomposeConfig, residual_share
 from edge.quant.measures import RecordingMeasures, UnitMeasures
 from edge.quant.quantify import QuantConfig
 from edge.quant.units import MeasureConfig, firing, template_measures
@@ -141,6 +141,24 @@ def test_firing_ignores_missed_discharge():
     assert r == pytest.approx(10.0)
     assert c == pytest.approx(0.0, abs=1e-9)
     assert firing([0.0, 0.1]) == (0.0, 0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shift=st.integers(-4, 4), gain=st.floats(0.1, 10.0), seed=st.integers(0, 10_000))
+def test_residual_share_is_shift_and_scale_free(shift, gain, seed):
+    # A template against itself shifted within the allowed range leaves nothing (what makes
+    # two learned templates one unit); scaling both changes nothing; an unrelated one leaves
+    # about its whole energy.
+    rng = np.random.default_rng(seed)
+    a = np.zeros(41)
+    a[10:31] = rng.normal(0.0, 1.0, 21) * gain
+    b = np.roll(a, shift)
+    assert residual_share(a, b, 4) == pytest.approx(0.0, abs=1e-12)
+    assert residual_share(a, b, 4) == pytest.approx(residual_share(3 * a, 3 * b, 4), abs=1e-12)
+    assert residual_share(a, -a, 0) == pytest.approx(4.0)
+    if shift:  # out of the allowed range: not the same template
+        assert residual_share(a, b, 0) > 0.05
+    assert residual_share(np.zeros(5), np.zeros(5), 2) == 0.0
 
 
 def test_bands_chunked_equals_whole():
