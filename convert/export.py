@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,20 @@ def save_weights(model, path: Path) -> None:
 def load_weights(model, path: Path) -> None:
     with np.load(path) as data:
         model.set_weights([data[k] for k in sorted(data.files)])
+
+
+def training_environment() -> dict:
+    """Versions of what a trained model's numbers depend on besides the kit's code and seeds.
+    On one installation the same code, data and seed repeat a build exactly (two seed-0 builds
+    of the default recipe gave identical validation curves), yet the shipped bundle, built a
+    day earlier on another installation by the same recipe, followed a different curve from
+    its first epoch; a fresh install takes TensorFlow and Keras from the registry, so the
+    manifest records their versions to trace such a difference."""
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "machine": platform.machine()}
 
 
 def export_bundle(
@@ -102,7 +117,7 @@ def export_bundle(
         "architecture": {**model_cfg.to_dict(), "batchnorm_folded": model_cfg.batchnorm},
         "int8_verification": report.to_dict(),
         "files": files,
-        "training": training or {},
+        "training": {**(training or {}), "environment": training_environment()},
         "metrics": metrics or {},
     }
     write_manifest(out, manifest)

@@ -35,6 +35,12 @@ def test_manifest_records_everything_the_device_and_audit_need(tiny):
     assert set(m["files"]) == {"model.tflite", "model_float.tflite", "weights.npz"}
     assert all(len(f["sha256"]) == 64 for f in m["files"].values())
     assert m["int8_verification"]["ok"] and m["training"]["seed"] == 0
+    # what a rebuild's numbers depend on besides code and seed (a fresh install's TF/Keras)
+    import keras
+    import tensorflow as tf
+
+    env = m["training"]["environment"]
+    assert env["tensorflow"] == tf.__version__ and env["keras"] == keras.__version__ and env["numpy"] == np.__version__
     assert m["model_id"].startswith("emg-cnn-")
     assert set(m["pathological"]) < set(m["labels"])
 
