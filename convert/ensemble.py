@@ -8,8 +8,13 @@ member on each window and averages the dequantised probabilities (:mod:`edge.inf
 
 Members must share labels, pathological set, front-end (spec version and config), window and
 µV per LSB; each member's feature → int8 rule is kept with it. The ensemble's lowest accepted
-rate is the highest of the members'. An open-set guard (``open_set.json``) is not carried
-over: it was fitted on one member's probabilities, not on the average.
+rate is the highest of the members'. A member's open-set guard (``open_set.json``) is not
+carried over: its confidence test was fitted on that member's probabilities, not on the
+average. ``--guard-data DIR`` (labelled recordings, e.g. the members' validation data) fits
+the ensemble its own guard (:func:`fit_guard`): typicality from DIR's windows, the confidence
+floor from the ensemble's averaged posteriors on a held-out quarter of DIR's recordings (or
+on ``--guard-val-data``). Measured on three seeds of the default recipe, guard fitted on the
+recipe's training and validation sets: docs/TRAINING.md, "Training seeds of the recipe".
 """
 
 from __future__ import annotations
@@ -109,6 +114,35 @@ def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
     return out
 
 
+def fit_guard(bundle_dir: str | Path, data: str | Path, val_data: str | Path | None = None, seed: int = 0,
+              channel: int = 0) -> dict:
+    """Fit the open-set guard of the (ensemble) bundle in ``bundle_dir`` on the labelled
+    recordings of ``data`` (split by recording, a quarter held out, unless ``val_data`` is
+    given), at the bundle's front-end, window and µV per LSB; write ``open_set.json`` into the
+    bundle (listed in its manifest). Returns the window counts used. Raises
+    :class:`clikit.UserError` for an unusable data directory."""
+    from clikit import UserError
+
+    from convert import trainset
+    from convert.evaluate import window_config_for
+    from convert.openset import add_open_set
+
+    bundle = load_bundle(bundle_dir, authenticate=False)
+    fe_cfg, wcfg = bundle.frontend_config, window_config_for(bundle)
+    try:
+        recs = trainset.load_dir(data, fe_cfg.sample_rate, bundle.min_sample_rate, channel=channel)
+        if val_data:
+            val = trainset.load_dir(val_data, fe_cfg.sample_rate, bundle.min_sample_rate, channel=channel)
+        else:
+            recs, val = trainset.split_recordings(recs, 0.25, seed)
+    except ValueError as exc:
+        raise UserError(f"--guard-data: {exc}") from None
+    tr = trainset.features(recs, fe_cfg, wcfg, uv_per_lsb=bundle.uv_per_lsb)
+    va = trainset.features(val, fe_cfg, wcfg, uv_per_lsb=bundle.uv_per_lsb)
+    add_open_set(bundle_dir, tr.X, tr.y, va.X, va.y)
+    return {"guard_windows": len(tr), "guard_val_windows": len(va)}
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("ensemble", help="combine trained bundles into one that averages their probabilities",
                               description="Write an ensemble bundle: the device runs every member's int8 model "
@@ -116,13 +150,22 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bundles", nargs="+", required=True, help=f"2..{MAX_MEMBERS} trained bundle directories")
     p.add_argument("--weights", nargs="+", type=float, help="one weight per bundle (default equal)")
     p.add_argument("--out", required=True, help="ensemble bundle directory to write")
+    p.add_argument("--guard-data", help="labelled data directory to fit the ensemble's own open-set guard on "
+                                        "(a quarter of its recordings held out for the confidence floor)")
+    p.add_argument("--guard-val-data", help="separate labelled directory for the guard's held-out part")
     p.set_defaults(func=_cmd_ensemble)
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from clikit import UserError
+
+    if args.guard_val_data and not args.guard_data:
+        raise UserError("--guard-val-data needs --guard-data")
     out = write_ensemble(args.out, args.bundles, args.weights)
+    guard = fit_guard(out, args.guard_data, args.guard_val_data) if args.guard_data else {}
     b = load_bundle(out, authenticate=False)
     print(json.dumps({"bundle": str(out), "model_id": b.model_id,
                       "members": [s["model_id"] for s in b.manifest["models"]],
-                      "weights": [round(m.weight, 6) for m in b.members]}), flush=True)
+                      "weights": [round(m.weight, 6) for m in b.members], "open_set": bool(guard), **guard}),
+          flush=True)
     return 0

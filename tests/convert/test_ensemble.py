@@ -120,3 +120,29 @@ def test_latency_of_an_ensemble_times_every_member(members, ensemble):
     lat = measure_latency(load_bundle(ensemble), n=5)
     assert lat["members"] == 2 and lat["median_ms"] > 0
     assert "members" not in measure_latency(load_bundle(members[0]), n=5)
+
+
+def test_guard_data_fits_the_ensembles_own_open_set_guard(members, tmp_path, capsys):
+    # The runtime guards an ensemble's averaged posteriors only if the ensemble has a guard of
+    # its own: --guard-data fits one (typicality and confidence floor) and lists it for the loader.
+    from edge.runtime.openset import OPEN_SET_FILE, load_guard
+
+    data = tmp_path / "data"
+    assert convert_main(["synth", "--out", str(data), "--minutes", "0.5", "--sample-rate", "8000", "--seed", "3",
+                         "--file-seconds", "6", "--quiet"]) == 0
+    out = tmp_path / "ens"
+    capsys.readouterr()
+    assert convert_main(["ensemble", "--bundles", str(members[0]), str(members[1]), "--out", str(out),
+                         "--guard-data", str(data / "train"), "--guard-val-data", str(data / "val")]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["open_set"] and report["guard_windows"] > 0 and report["guard_val_windows"] > 0
+    b = load_bundle(out)
+    assert OPEN_SET_FILE in b.manifest["files"]
+    guard = load_guard(b)
+    assert guard is not None and list(guard.labels) == list(b.labels)
+    assert 0.0 <= guard.min_confidence <= 0.5
+    # without --guard-data there is none, and --guard-val-data alone is a user error
+    assert load_guard(load_bundle(write_ensemble(tmp_path / "plain", members))) is None
+    assert convert_main(["ensemble", "--bundles", str(members[0]), str(members[1]), "--out", str(tmp_path / "x"),
+                         "--guard-val-data", str(data / "val")]) == 2
+    assert "--guard-val-data needs --guard-data" in capsys.readouterr().err
