@@ -91,7 +91,8 @@ def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
             "output": {"scale": m["output"]["scale"], "zero_point": m["output"]["zero_point"]},
             "architecture": m.get("architecture", {}),
             "int8_verification": {"ok": report.ok, "ops": dict(sorted(report.ops.items()))},
-            "training": {k2: m.get("training", {}).get(k2) for k2 in ("seed", "best_epoch", "val_macro_f1")},
+            "training": {k2: m.get("training", {}).get(k2)
+                         for k2 in ("seed", "best_epoch", "val_macro_f1", "environment")},
         })
     first = bundles[0].manifest
     digest = hashlib.sha256("".join(f"{s['model_id']}:{s['weight']}" for s in models).encode()).hexdigest()

@@ -57,6 +57,9 @@ def test_ensemble_manifest_names_verified_members(members, ensemble):
     ids = [load_bundle(p).model_id for p in members]
     assert [s["model_id"] for s in m["models"]] == ids == m["training"]["ensemble_of"]
     assert all(s["int8_verification"]["ok"] for s in m["models"])
+    # each member's training environment travels with it (what its numbers depend on)
+    assert [s["training"]["environment"] for s in m["models"]] == \
+        [load_bundle(p).manifest["training"]["environment"] for p in members]
     assert set(m["files"]) == {"model_0.tflite", "model_0_float.tflite", "model_1.tflite", "model_1_float.tflite"}
     assert m["model_id"].startswith("emg-ensemble-")
 
