@@ -131,11 +131,8 @@ def fit_guard(bundle_dir: str | Path, data: str | Path, val_data: str | Path | N
     bundle = load_bundle(bundle_dir, authenticate=False)
     fe_cfg, wcfg = bundle.frontend_config, window_config_for(bundle)
     try:
-        recs = trainset.load_dir(data, fe_cfg.sample_rate, bundle.min_sample_rate, channel=channel)
-        if val_data:
-            val = trainset.load_dir(val_data, fe_cfg.sample_rate, bundle.min_sample_rate, channel=channel)
-        else:
-            recs, val = trainset.split_recordings(recs, 0.25, seed)
+        recs, val = trainset.load_train_val(data, val_data, fe_cfg.sample_rate, bundle.min_sample_rate, 0.25, seed,
+                                            channel)
     except ValueError as exc:
         raise UserError(f"--guard-data: {exc}") from None
     tr = trainset.features(recs, fe_cfg, wcfg, uv_per_lsb=bundle.uv_per_lsb)

@@ -100,11 +100,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     if not 0 <= args.freeze_blocks <= n_blocks:
         raise UserError(f"--freeze-blocks {args.freeze_blocks} out of range 0..{n_blocks} (blocks in the model)")
     fe_cfg, wcfg = base.frontend_config, window_config_for(base)
-    recs = trainset.load_dir(args.data, fe_cfg.sample_rate, base.min_sample_rate)
-    if args.val_data:
-        train_recs, val_recs = recs, trainset.load_dir(args.val_data, fe_cfg.sample_rate, base.min_sample_rate)
-    else:
-        train_recs, val_recs = trainset.split_recordings(recs, 0.25, args.seed)
+    train_recs, val_recs = trainset.load_train_val(args.data, args.val_data, fe_cfg.sample_rate,
+                                                   base.min_sample_rate, 0.25, args.seed)
     scale = base.uv_per_lsb  # the new bundle's features stay at the base bundle's µV per LSB
     tr = trainset.features(train_recs, fe_cfg, wcfg, augment_copies=args.augment_copies, seed=args.seed,
                            uv_per_lsb=scale)

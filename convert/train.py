@@ -231,12 +231,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     fe_cfg = trainset.default_frontend_config(args.sample_rate)
     wcfg = trainset.window_config(args.window_s, args.hop_s)
     cache = trainset.open_cache(args.cache or (out.parent / ".featcache"))
-    recs = trainset.load_dir(data, fe_cfg.sample_rate, args.min_rate, args.channel)
-    if args.val_data:
-        train_recs, val_recs = recs, trainset.load_dir(Path(args.val_data), fe_cfg.sample_rate, args.min_rate,
-                                                       args.channel)
-    else:
-        train_recs, val_recs = trainset.split_recordings(recs, val_fraction=0.2, seed=args.seed)
+    train_recs, val_recs = trainset.load_train_val(data, args.val_data, fe_cfg.sample_rate, args.min_rate,
+                                                   val_fraction=0.2, seed=args.seed, channel=args.channel)
     print(f"train: {len(train_recs)} recordings, validation: {len(val_recs)}", flush=True)
     tr = trainset.features(train_recs, fe_cfg, wcfg, cache=cache, augment_copies=args.augment_copies,
                            seed=args.seed)

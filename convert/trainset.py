@@ -74,6 +74,16 @@ def split_recordings(recs: list[Recording], val_fraction: float = 0.2,
     return [r for i, r in enumerate(recs) if i not in val], [r for i, r in enumerate(recs) if i in val]
 
 
+def load_train_val(data: str | Path, val_data: str | Path | None, target_rate: int, min_rate: int | None,
+                   val_fraction: float, seed: int = 0, channel: int = 0) -> tuple[list[Recording], list[Recording]]:
+    """Training and validation recordings: ``data`` and ``val_data`` (:func:`load_dir`), or
+    ``data`` split by recording (:func:`split_recordings`) when no ``val_data`` is given."""
+    recs = load_dir(data, target_rate, min_rate, channel)
+    if val_data:
+        return recs, load_dir(val_data, target_rate, min_rate, channel)
+    return split_recordings(recs, val_fraction, seed)
+
+
 @dataclass
 class FeatureSet:
     """Windows ``X`` (n, frames, n_mels) front-end integers, labels ``y`` (n,), and the index of
