@@ -259,7 +259,8 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
 
     t0 = time.time()
     out = Path(out_dir) / f"seed{seed}"
-    if reuse and (out / "manifest.json").is_file():
+    reused = reuse and (out / "manifest.json").is_file()
+    if reused:
         bundle = load_bundle(out)
         tm = bundle.manifest["training"]
         trained = tm.get("data", {}).get("sizes")
@@ -268,8 +269,6 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
 
             raise UserError(f"--reuse: {out} was trained with {trained}, not {_training_sizes(sizes)}")
         log(f"seed {seed}: reusing {out} (best epoch {tm['best_epoch']})")
-        record = {"best_epoch": tm["best_epoch"], "val_macro_f1": tm["val_macro_f1"], "model": tm.get("config", {}),
-                  "training": {k: v for k, v in tm.get("data", {}).items() if k != "source"}, "reused": str(out)}
     else:
         tr, va, info = build_train_sets(sizes, frontend_cfg, train_wcfg, wcfg, seed)
         log(f"seed {seed}: train {len(tr)} windows, val {len(va)} [{time.time() - t0:.0f} s]")
@@ -286,8 +285,12 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
         log(f"seed {seed}: trained, best epoch {result.best_epoch}, val macro-F1 {result.best_val_macro_f1:.3f} "
             f"[{time.time() - t0:.0f} s]")
         bundle = load_bundle(out)
-        record = {"best_epoch": result.best_epoch, "val_macro_f1": round(result.best_val_macro_f1, 6),
-                  "model": model_cfg.to_dict(), "training": info}
+    # one record for a trained and a reused bundle alike, from what its manifest says
+    tm, arch = bundle.manifest["training"], bundle.manifest["architecture"]
+    record = {"best_epoch": tm["best_epoch"], "val_macro_f1": tm["val_macro_f1"],
+              "model": {k: v for k, v in arch.items() if k != "batchnorm_folded"},
+              "training": {k: v for k, v in tm.get("data", {}).items() if k != "source"},
+              **({"reused": str(out)} if reused else {})}
     conds = {name: figures(evaluate_windows(bundle, t["features"].X, t["features"].y, latency=False))
              for name, t in tests.items()}
     return {"seed": seed, "seconds": round(time.time() - t0, 1), **record, "conditions": conds}

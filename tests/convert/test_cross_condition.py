@@ -60,6 +60,7 @@ def test_quick_harness_runs_end_to_end(tmp_path, capsys):
     res2 = json.loads(again.read_text())
     assert res2["runs"][0]["reused"] == str(work / "seed0") and res2["runs"][0]["best_epoch"] == res["runs"][0]["best_epoch"]
     assert res2["runs"][0]["training"]["train"] == res["runs"][0]["training"]["train"]
+    assert res2["runs"][0]["model"] == res["runs"][0]["model"] and res["runs"][0]["model"]["arch"] == "cnn"
     assert all(res2["runs"][0]["conditions"][k]["windows"] > res["runs"][0]["conditions"][k]["windows"]
                for k in C.CONDITIONS)
     # a bundle trained with other training sizes is refused in one line
