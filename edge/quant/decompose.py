@@ -181,9 +181,9 @@ def residual_share(a: np.ndarray, b: np.ndarray, K: int, subsample: bool = False
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     seg = np.concatenate([np.zeros(K), b, np.zeros(K)])
-    A = a[None, :]
-    _, _, r, _, _ = _best(seg, A, np.array([a @ a]), *(_deriv(A) if subsample else ()))
-    top = max(float(a @ a), float(b @ b))
+    A, aa = a[None, :], float(a @ a)
+    _, _, r, _, _ = _best(seg, A, np.array([aa]), *(_deriv(A) if subsample else ()))
+    top = max(aa, float(b @ b))
     return r / top if top > 0 else 0.0
 
 
