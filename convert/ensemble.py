@@ -51,18 +51,11 @@ def _check_compatible(bundles: Sequence[Bundle]) -> None:
                             f"({b.uv_per_lsb:g} µV/LSB) expect different input scales")
 
 
-def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
-                   weights: Sequence[float] | None = None) -> Path:
-    """Write an ensemble bundle of ``bundle_paths`` (2..MAX_MEMBERS trained bundles).
-
-    ``weights``: one positive number per member (default equal); normalised on loading.
-    Each member's int8 model is verified again (:func:`convert.quantize.verify_int8`).
-    Raises :class:`clikit.UserError` for incompatible members or bad weights.
-    """
+def load_members(bundle_paths: Sequence[str | Path], weights: Sequence[float] | None = None) -> tuple[list, list]:
+    """The members of an ensemble, loaded and checked compatible, and their weights (default
+    equal). Raises :class:`clikit.UserError` for a wrong count, bad weights, an unreadable or
+    incompatible member."""
     from clikit import UserError
-
-    from convert.export import write_manifest
-    from convert.quantize import verify_int8
 
     if not 2 <= len(bundle_paths) <= MAX_MEMBERS:
         raise UserError(f"--bundles: give 2..{MAX_MEMBERS} bundles, got {len(bundle_paths)}")
@@ -74,6 +67,21 @@ def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
     except BundleError as exc:
         raise UserError(str(exc)) from None
     _check_compatible(bundles)
+    return bundles, weights
+
+
+def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
+                   weights: Sequence[float] | None = None) -> Path:
+    """Write an ensemble bundle of ``bundle_paths`` (2..MAX_MEMBERS trained bundles).
+
+    ``weights``: one positive number per member (default equal); normalised on loading.
+    Each member's int8 model is verified again (:func:`convert.quantize.verify_int8`).
+    Raises :class:`clikit.UserError` for incompatible members or bad weights.
+    """
+    from convert.export import write_manifest
+    from convert.quantize import verify_int8
+
+    bundles, weights = load_members(bundle_paths, weights)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     models, files = [], {}
@@ -115,26 +123,35 @@ def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
     return out
 
 
-def fit_guard(bundle_dir: str | Path, data: str | Path, val_data: str | Path | None = None, seed: int = 0,
-              channel: int = 0) -> dict:
-    """Fit the open-set guard of the (ensemble) bundle in ``bundle_dir`` on the labelled
-    recordings of ``data`` (split by recording, a quarter held out, unless ``val_data`` is
-    given), at the bundle's front-end, window and µV per LSB; write ``open_set.json`` into the
-    bundle (listed in its manifest). Returns the window counts used. Raises
-    :class:`clikit.UserError` for an unusable data directory."""
+def guard_recordings(data: str | Path, val_data: str | Path | None, sample_rate: int, min_rate: int,
+                     seed: int = 0, channel: int = 0) -> tuple[list, list]:
+    """The labelled recordings a guard is fitted on: ``data`` split by recording (a quarter held
+    out) unless ``val_data`` is given, read at ``sample_rate`` Hz (``min_rate`` the lowest the
+    bundle accepts). Raises :class:`clikit.UserError` for an unusable data directory."""
     from clikit import UserError
 
+    from convert import trainset
+
+    try:
+        return trainset.load_train_val(data, val_data, sample_rate, min_rate, 0.25, seed, channel)
+    except ValueError as exc:
+        raise UserError(f"--guard-data: {exc}") from None
+
+
+def fit_guard(bundle_dir: str | Path, data: str | Path | None = None, val_data: str | Path | None = None,
+              seed: int = 0, channel: int = 0, recordings: tuple[list, list] | None = None) -> dict:
+    """Fit the open-set guard of the (ensemble) bundle in ``bundle_dir`` on labelled recordings
+    (``recordings`` from :func:`guard_recordings`, or read here from ``data``/``val_data``), at
+    the bundle's front-end, window and µV per LSB; write ``open_set.json`` into the bundle
+    (listed in its manifest). Returns the window counts used."""
     from convert import trainset
     from convert.evaluate import window_config_for
     from convert.openset import add_open_set
 
     bundle = load_bundle(bundle_dir, authenticate=False)
     fe_cfg, wcfg = bundle.frontend_config, window_config_for(bundle)
-    try:
-        recs, val = trainset.load_train_val(data, val_data, fe_cfg.sample_rate, bundle.min_sample_rate, 0.25, seed,
-                                            channel)
-    except ValueError as exc:
-        raise UserError(f"--guard-data: {exc}") from None
+    recs, val = recordings or guard_recordings(data, val_data, fe_cfg.sample_rate, bundle.min_sample_rate,
+                                               seed, channel)
     tr = trainset.features(recs, fe_cfg, wcfg, uv_per_lsb=bundle.uv_per_lsb)
     va = trainset.features(val, fe_cfg, wcfg, uv_per_lsb=bundle.uv_per_lsb)
     add_open_set(bundle_dir, tr.X, tr.y, va.X, va.y)
@@ -159,8 +176,16 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
 
     if args.guard_val_data and not args.guard_data:
         raise UserError("--guard-val-data needs --guard-data")
+    recordings = None
+    if args.guard_data:
+        # Read the guard's data first: an unusable directory must not leave an unguarded
+        # ensemble behind. The members share a front-end; the ensemble accepts the highest
+        # of their lowest rates.
+        members, _ = load_members(args.bundles, args.weights)
+        recordings = guard_recordings(args.guard_data, args.guard_val_data, members[0].frontend_config.sample_rate,
+                                      max(int(m.min_sample_rate) for m in members))
     out = write_ensemble(args.out, args.bundles, args.weights)
-    guard = fit_guard(out, args.guard_data, args.guard_val_data) if args.guard_data else {}
+    guard = fit_guard(out, recordings=recordings) if recordings else {}
     b = load_bundle(out, authenticate=False)
     print(json.dumps({"bundle": str(out), "model_id": b.model_id,
                       "members": [s["model_id"] for s in b.manifest["models"]],

@@ -149,3 +149,14 @@ def test_guard_data_fits_the_ensembles_own_open_set_guard(members, tmp_path, cap
     assert convert_main(["ensemble", "--bundles", str(members[0]), str(members[1]), "--out", str(tmp_path / "x"),
                          "--guard-val-data", str(data / "val")]) == 2
     assert "--guard-val-data needs --guard-data" in capsys.readouterr().err
+
+
+def test_unusable_guard_data_is_refused_before_anything_is_written(members, tmp_path, capsys):
+    # A typo in --guard-data must not leave an ensemble without its guard behind.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "ens"
+    assert convert_main(["ensemble", "--bundles", str(members[0]), str(members[1]), "--out", str(out),
+                         "--guard-data", str(empty)]) == 2
+    assert "--guard-data" in capsys.readouterr().err
+    assert not out.exists()
