@@ -25,7 +25,10 @@ from convert.metrics import macro_f1
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. ``patience``: epochs without a better validation macro-F1
-    before stopping (the best epoch's weights are restored)."""
+    before stopping (the best epoch's weights are restored). ``weight_average``: decay per step
+    of an exponential moving average of all the model's weights (BatchNorm statistics too),
+    in [0, 1); 0 = off. When on, each epoch is validated, selected and exported with the averaged
+    weights, and the optimiser keeps stepping the raw ones (Polyak averaging)."""
 
     epochs: int = 40
     batch_size: int = 64
@@ -35,8 +38,11 @@ class TrainConfig:
     class_weighting: bool = True
     spec_augment: bool = True
     verbose: int = 2
+    weight_average: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.weight_average < 1.0:
+            raise ValueError(f"weight_average {self.weight_average} out of range [0, 1)")
         if not 1 <= self.epochs <= 10000:
             raise ValueError(f"epochs {self.epochs} out of range [1, 10000]")
         if not 1 <= self.batch_size <= 4096:
@@ -101,6 +107,51 @@ def _batches_class():
     return WindowBatches
 
 
+def _weight_average_class():
+    import keras
+
+    class WeightAverage(keras.callbacks.Callback):
+        """Exponential moving average of every floating-point weight, updated after each batch.
+
+        Decay ``min(decay, (1 + t) / (10 + t))`` at step ``t`` (the usual warm-up, so the first
+        steps do not pin the average to the initialisation). At each epoch's end the average is
+        swapped in, so the callbacks after this one (validation macro-F1, best-epoch selection)
+        see it; the raw weights come back at the next epoch's start. Must come before the
+        early-stopping callback in the list.
+        """
+
+        def __init__(self, decay: float):
+            super().__init__()
+            self.decay = float(decay)
+            self.avg, self.raw, self.step = None, None, 0
+
+        def on_train_begin(self, logs=None):
+            self.avg = [np.array(w, np.float64) for w in self.model.get_weights()]
+            self.floating = [np.issubdtype(w.dtype, np.floating) for w in self.model.get_weights()]
+            self.step = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            d = min(self.decay, (1.0 + self.step) / (10.0 + self.step))
+            for a, w, f in zip(self.avg, self.model.get_weights(), self.floating):
+                if f:
+                    a *= d
+                    a += (1.0 - d) * w
+                else:
+                    a[...] = w
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.raw = self.model.get_weights()
+            self.model.set_weights([a.astype(r.dtype) for a, r in zip(self.avg, self.raw)])
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.raw is not None:
+                self.model.set_weights(self.raw)
+                self.raw = None
+
+    return WeightAverage
+
+
 def _early_stopping_class():
     import keras
 
@@ -147,9 +198,12 @@ def fit(model, q_train: np.ndarray, y_train: np.ndarray, q_val: np.ndarray, y_va
     x_val = to_model_input(q_val)
     stopper = _early_stopping_class()(x_val, np.asarray(y_val), n_classes, cfg.patience)
     lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5, verbose=0)
+    # The average (when on) goes first: the stopper then validates and keeps averaged weights.
+    # ReduceLROnPlateau reads Keras's own val_loss, computed with the raw weights.
+    averager = [_weight_average_class()(cfg.weight_average)] if cfg.weight_average > 0 else []
     t0 = time.time()
     hist = model.fit(data, validation_data=(x_val, np.asarray(y_val)), epochs=cfg.epochs,
-                     callbacks=[stopper, lr], verbose=cfg.verbose)
+                     callbacks=[*averager, stopper, lr], verbose=cfg.verbose)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     return TrainResult(model=model, history=history, best_epoch=stopper.best_epoch,
                        best_val_macro_f1=float(stopper.best), seconds=time.time() - t0)
