@@ -144,7 +144,7 @@ def summarise(results: Path, reference: dict | None = None, select: list[dict] |
         refs = [k for k, c in confs.items() if matches(c["config"], reference)]
     if len(refs) != 1:
         raise ValueError(f"reference {reference} matches {len(refs)} configurations; give KEY=VALUE pairs that "
-                         f"pick one of: {'; '.join(c['label'] for c in confs.values())}")
+                         f"pick one of: {'; '.join(sorted(c['label'] for c in confs.values()))}")
     ref = confs[refs[0]]
     sets = sorted({s for c in confs.values() for m in c["runs"].values() for s in m["sets"]})
     out = {"reference": ref["label"], "varying": varying, "sets": sets, "configurations": []}
