@@ -51,7 +51,7 @@ from edge.validation import check_ranges
 
 from .chunks import Window
 
-__all__ = ["DecomposeConfig", "noise_sigma", "candidates", "learn_templates", "residual_share", "Peeler"]
+__all__ = ["DecomposeConfig", "noise_sigma", "candidates", "learn_templates", "best_shift", "residual_share", "Peeler"]
 
 
 @dataclass(frozen=True)
@@ -172,19 +172,26 @@ def _best(seg, T, TT, D=None, DD=None, TD=None, allowed=None) -> tuple[int, int,
     return m, k, float(res.flat[j]), float(ww[k]), float(tau.flat[j])
 
 
-def residual_share(a: np.ndarray, b: np.ndarray, K: int, subsample: bool = False) -> float:
-    """How far template ``b`` is from template ``a`` (same length): the residual energy
-    |b(t − k) − a|² at the best shift k within ±``K`` samples (``b`` zero-padded, no
-    wrap-around), as a share of the larger of the two energies; with ``subsample`` the
-    shift is refined to a fraction of a sample as in :func:`_match`. 0 for equal templates
-    (two zero templates included), about 1 or more for unrelated ones."""
+def best_shift(a: np.ndarray, b: np.ndarray, K: int, subsample: bool = False) -> tuple[float, int]:
+    """How far template ``b`` is from template ``a`` (same length) and where: the residual
+    energy |b(t + k) − a(t)|² at the best shift k within ±``K`` samples (``b`` zero-padded,
+    no wrap-around), as a share of the larger of the two energies, and that k. With
+    ``subsample`` the residual is refined to a fraction of a sample as in :func:`_match` (k
+    stays whole). A share of 0 for equal templates (two zero templates included), about 1 or
+    more for unrelated ones. k > 0: ``b`` shows a feature k samples later than ``a`` does."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     seg = np.concatenate([np.zeros(K), b, np.zeros(K)])
     A, aa = a[None, :], float(a @ a)
-    _, _, r, _, _ = _best(seg, A, np.array([aa]), *(_deriv(A) if subsample else ()))
+    _, s, r, _, _ = _best(seg, A, np.array([aa]), *(_deriv(A) if subsample else ()))
     top = max(aa, float(b @ b))
-    return r / top if top > 0 else 0.0
+    return (r / top if top > 0 else 0.0), int(s) - K
+
+
+def residual_share(a: np.ndarray, b: np.ndarray, K: int, subsample: bool = False) -> float:
+    """The residual share of :func:`best_shift` (how far template ``b`` is from ``a`` at the
+    best shift within ±``K`` samples)."""
+    return best_shift(a, b, K, subsample)[0]
 
 
 def _deriv(T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

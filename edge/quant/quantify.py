@@ -53,7 +53,7 @@ from edge.validation import check_ranges
 
 from .bands import BandConfig
 from .chunks import decimation, windows
-from .decompose import (DecomposeConfig, Peeler, _center, _match, candidates, learn_templates, noise_sigma,
+from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shift, candidates, learn_templates, noise_sigma,
                         regular_train, residual_share)
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, regular_share, template_measures, turn_points
@@ -167,8 +167,13 @@ def _short_share(u: np.ndarray) -> float:
     return float(np.mean(isi < 0.35 * np.median(isi))) if len(isi) >= 3 else 1.0
 
 
+#: Two fragments' templates this close (residual share at the best shift within ± the
+#: template's half-width) are one potential aligned at two points: the joined train is
+#: put on one alignment (:func:`_merge_fragments`).
+ALIGN_SHARE = 0.3
+
 def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray | None = None, K: int = 0,
-                     similar: float = 0.15, short: float = 0.03) -> list[np.ndarray]:
+                     similar: float = 0.15, short: float = 0.03, q: int = 1) -> list[np.ndarray]:
     """Join trains that are fragments of one unit (its discharges split between templates),
     pair by pair, most regular union first. Either their union is regular (≥ 0.8 of intervals
     within 0.5–1.5 × the median), clearly more regular than either (+0.15) and they share no
@@ -177,11 +182,31 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
     smaller one's discharges (one potential matched by both, counted once) and at most
     ``short`` of their union's intervals are shorter than 0.35 × its median
     (:func:`_short_share`): a unit dealt at random to three near-identical templates leaves
-    pairs whose union is still far from regular, but never two discharges too close."""
+    pairs whose union is still far from regular, but never two discharges too close.
+
+    A unit may be learned twice, centred on different phases of its potential (two lobes of
+    similar size, more than the ±``K`` matching shift apart): its fragments then carry
+    discharge indices that differ by that offset. Before a pair is compared, the smaller
+    train is moved to the larger one's alignment by the best shift between their templates
+    within ± the half-width (:func:`~.decompose.best_shift`, when their residual there is
+    ≤ :data:`ALIGN_SHARE`; ``q``: input samples per template sample), so a joined train keeps
+    one time per discharge (simulated benchmark: amplitude within 10 % for 97 → 100 % of
+    found units, discharges matched 0.76 → 0.78)."""
     keep = [i for i, t in enumerate(trains) if len(t) >= 3]
     trains = [trains[i] for i in keep]
     tm = None if templates is None else [templates[i] for i in keep]
     own = max(1, int(0.001 * fs))
+    H = 0 if templates is None else templates.shape[1] // 2
+
+    def pair(i: int, j: int) -> tuple[int, np.ndarray, float]:
+        """(the larger train, the smaller one on its alignment, their templates' residual share
+        at the best shift within ± the half-width; inf without templates)."""
+        big, small = (i, j) if len(trains[i]) >= len(trains[j]) else (j, i)
+        if tm is None:
+            return big, trains[small], float("inf")
+        share, k = best_shift(tm[big], tm[small], H)
+        return big, (trains[small] + q * k if share <= ALIGN_SHARE else trains[small]), share
+
     changed = True
     while changed and len(trains) > 1:
         changed = False
@@ -189,7 +214,8 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
         best = None
         for i in range(len(trains)):
             for j in range(i + 1, len(trains)):
-                u = np.sort(np.concatenate([trains[i], trains[j]]))
+                big, moved, share = pair(i, j)
+                u = np.sort(np.concatenate([trains[big], moved]))
                 close = np.diff(u) <= own
                 r = regular_share(u)
                 join = not close.any() and r >= 0.8 and r > max(reg[i], reg[j]) + 0.15
@@ -201,7 +227,7 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
                     best = (r, i, j, u)
         if best is not None:
             _, i, j, u = best
-            big = i if len(trains[i]) >= len(trains[j]) else j
+            big = pair(i, j)[0]
             if tm is not None:
                 tm = [t for k, t in enumerate(tm) if k not in (i, j)] + [tm[big]]
             trains = [t for k, t in enumerate(trains) if k not in (i, j)] + [u]
@@ -237,7 +263,7 @@ def _unit_trains(units: list, q: int, fs: float, T: np.ndarray, K: int, cfg: Qua
         return regular_train(idx, isi) if len(idx) >= 4 else idx
 
     found = []
-    for idx in _merge_fragments([q * np.unique(np.asarray(u, dtype=np.int64)) for u in units], fs, T, K):
+    for idx in _merge_fragments([q * np.unique(np.asarray(u, dtype=np.int64)) for u in units], fs, T, K, q=q):
         if not clean:
             if unit(idx):
                 found.append(idx)

@@ -63,9 +63,9 @@ def test_amplitude_regression_bound(scores):
     assert np.median(errs) <= 0.03
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 28 of 29 found units within 10 %, median error "
-                                        "1.5 % (benchmark: 59 of 61, median 1.7 %)")
 def test_amplitude_target(scores):
+    # Met since fragments of one unit are joined on one alignment (measured: all 29 found units
+    # within 5 %, median 1.3 %; benchmark 61 of 61 and 166 of 167 held-out within 10 %).
     assert all(abs(s.amplitude_error) <= 0.10 for s in _found(scores))
 
 
@@ -76,7 +76,7 @@ def test_discharges_regression_bound(scores):
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): mean 0.82 of discharges matched per found unit; "
-                                        "24 % of found units reach 0.9 (benchmark 0.76 and 11 %: similar units of one "
+                                        "24 % of found units reach 0.9 (benchmark 0.78 and 13 %: similar units of one "
                                         "pool mixed between templates, close superpositions)")
 def test_discharges_matched_target(scores):
     assert all(s.recall >= 0.9 for s in _found(scores))
@@ -90,7 +90,7 @@ def test_duration_and_rate_regression_bound(scores):
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 52 % of found units within 1.5 ms, median "
-                                        "error 1.25 ms (benchmark 54 %, 1.20 ms): the broad terminal phase decays "
+                                        "error 1.41 ms (benchmark 52 %, 1.32 ms): the broad terminal phase decays "
                                         "slowly through the level, so the end moves with the template's residual "
                                         "background (4-9 uV)")
 def test_duration_target(scores):
@@ -98,7 +98,7 @@ def test_duration_target(scores):
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 28 of 29 found units within 0.5 Hz, median "
-                                        "error 0.07 Hz (benchmark 59 of 61): a unit that took discharges of a similar "
+                                        "error 0.08 Hz (benchmark 59 of 61): a unit that took discharges of a similar "
                                         "one fires faster")
 def test_rate_target(scores):
     assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))

@@ -180,3 +180,23 @@ def test_fragments_of_one_unit_are_joined_two_units_are_not(seed):
     assert len(out) == 1 and np.array_equal(out[0], unit)
     a, b = _train(rng, 14.0), _train(rng, 14.3)
     assert len(_merge_fragments([a, b], FS, T[:2], 5)) == 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fragments_aligned_at_two_points_are_joined_on_one(seed):
+    """A biphasic unit learned twice, centred once on each lobe (its templates 8 samples
+    apart, beyond the matching shift): its two fragments' union is regular only once the
+    smaller one is moved to the larger one's alignment, and every joined discharge is then at
+    the unit's own time, not 8 samples off."""
+    from edge.quant.quantify import _merge_fragments
+
+    rng = np.random.default_rng(seed)
+    tmpl = np.sin(np.linspace(0, 2 * np.pi, 21)) * np.hanning(21) * 300.0
+    a_tmpl = np.zeros(41)
+    a_tmpl[10:31] = tmpl
+    b_tmpl = np.roll(a_tmpl, 8)  # the same potential, centred 8 samples earlier
+    unit = _train(rng, 14.0)
+    second = rng.random(len(unit)) < 0.35
+    big, small = unit[~second], unit[second] - 8  # found through b: stamped 8 samples early
+    out = _merge_fragments([big, small], FS, np.stack([a_tmpl, b_tmpl]), 5)
+    assert len(out) == 1 and np.array_equal(out[0], unit)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.quant.bands import BandConfig, Bands
-from edge.quant.decompose import DecomposeConfig, residual_share
+from edge.quant.decompose import DecomposeConfig, best_shift, residual_share
 from edge.quant.measures import RecordingMeasures, UnitMeasures
 from edge.quant.quantify import QuantConfig
 from edge.quant.units import MeasureConfig, firing, template_measures
@@ -159,6 +159,20 @@ def test_residual_share_is_shift_and_scale_free(shift, gain, seed):
     if shift:  # out of the allowed range: not the same template
         assert residual_share(a, b, 0) > 0.05
     assert residual_share(np.zeros(5), np.zeros(5), 2) == 0.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(shift=st.integers(-6, 6), seed=st.integers(0, 10_000))
+def test_best_shift_says_how_much_later_the_second_template_is(shift, seed):
+    # The shift that joins two fragments of one unit on one alignment: b is a delayed by
+    # ``shift`` samples, so a discharge found through b is stamped ``shift`` samples early.
+    rng = np.random.default_rng(seed)
+    a = np.zeros(41)
+    a[12:29] = rng.normal(0.0, 1.0, 17)
+    b = np.roll(a, shift)
+    share, k = best_shift(a, b, 6)
+    assert k == shift and share == pytest.approx(0.0, abs=1e-12)
+    assert best_shift(a, b, 6)[0] == residual_share(a, b, 6)
 
 
 def test_bands_chunked_equals_whole():
