@@ -85,13 +85,15 @@ SIZE_RANGES = {
     "test_clips": (1, 1000, "", True), "test_recordings": (0, 1000, "", True),
     "clip_s": (2.0, 600.0, "s", False), "recording_s": (2.0, 3600.0, "s", False),
     "chain_copies": (0, 20, "", True), "voluntary_factor": (1, 20, "", True), "epochs": (1, 1000, "", True),
+    "weight_average": (0.0, 0.99999, "", False),
 }
 
 
 @dataclass(frozen=True)
 class Sizes:
     """Set sizes (simulated audio) and training length. ``clips``: single-class clips per class
-    of ``clip_s`` s; ``recordings`` examinations of ``recording_s`` s."""
+    of ``clip_s`` s; ``recordings`` examinations of ``recording_s`` s; ``weight_average``: the
+    training's weight average (:class:`convert.train.TrainConfig`; 0 = off)."""
 
     train_clips: int = 12
     train_recordings: int = 6
@@ -110,6 +112,7 @@ class Sizes:
     voluntary_factor: int = 3
     epochs: int = 15
     widths: tuple[int, ...] = (16, 32, 48, 64)
+    weight_average: float = 0.0
 
     def __post_init__(self) -> None:
         check_ranges(self, [(name, *spec) for name, spec in SIZE_RANGES.items()])
@@ -275,7 +278,7 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
         quant = trainset.fit_quantizer(tr.X)
         # the kit's default regularisation (ModelConfig: dropout 0.0 since the issue-16 comparison)
         model_cfg = ModelConfig.default("cnn", widths=tuple(sizes.widths))
-        tcfg = TrainConfig(epochs=sizes.epochs, seed=seed, verbose=0, patience=6)
+        tcfg = TrainConfig(epochs=sizes.epochs, seed=seed, verbose=0, patience=6, weight_average=sizes.weight_average)
         result = train_and_export(out, tr, va, quant, model_cfg, tcfg, frontend_cfg, wcfg, MIN_RATE,
                                   {"source": "convert.conditions training condition", **info,
                                    "sizes": _training_sizes(sizes)})
@@ -299,6 +302,8 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
 def _training_sizes(sizes: Sizes) -> dict:
     """The sizes that decide a trained model (not the test sets'), as stored in its manifest."""
     d = asdict(sizes)
+    if not d["weight_average"]:  # off: as bundles trained before the option recorded it
+        del d["weight_average"]
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if not k.startswith("test_")}
 
 

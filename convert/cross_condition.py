@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/cross_con
     p.add_argument("--test-clips", type=int, help="test clips per class per condition")
     p.add_argument("--test-recordings", type=int, help="test examinations per condition")
     p.add_argument("--chain-copies", type=int, help="chain copies per training recording")
+    p.add_argument("--weight-average", type=float, metavar="DECAY",
+                   help="train with a moving average of the weights (convert.train.TrainConfig; default off)")
     p.add_argument("--quick", action="store_true", help="tiny sets, 2 epochs, 1 seed (harness check)")
     p.add_argument("--out", default=str(default_out))
     p.add_argument("--work", help="keep the trained bundles here")
@@ -83,9 +85,13 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/cross_con
     sizes = C.Sizes.quick() if args.quick else C.Sizes()
     over = {k: v for k, v in (("epochs", args.epochs), ("train_clips", args.train_clips),
                                ("train_recordings", args.train_recordings), ("test_clips", args.test_clips),
-                               ("test_recordings", args.test_recordings), ("chain_copies", args.chain_copies))
+                               ("test_recordings", args.test_recordings), ("chain_copies", args.chain_copies),
+                               ("weight_average", args.weight_average))
             if v is not None}
-    sizes = replace(sizes, **over)
+    try:
+        sizes = replace(sizes, **over)
+    except ValueError as e:
+        p.error(str(e))
     if args.reuse and not args.work:
         p.error("--reuse needs --work DIR (the folder of the bundles to evaluate)")
     n_seeds = 1 if args.quick and args.seeds == 3 else args.seeds

@@ -85,6 +85,7 @@ def test_quick_harness_runs_end_to_end(tmp_path, capsys):
     (dict(clip_s=1.0), r"Sizes\.clip_s = 1\.0: allowed range is 2\.\.600 s"),
     (dict(epochs=2.5), r"Sizes\.epochs = 2\.5: allowed range is an integer in 1\.\.1000"),
     (dict(widths=()), r"Sizes\.widths = \(\): need a non-empty tuple"),
+    (dict(weight_average=1.0), r"Sizes\.weight_average = 1\.0: allowed range is 0\.\.0\.99999"),
 ])
 def test_sizes_name_the_bad_value_and_its_range(kw, match):
     from convert.conditions import Sizes
@@ -92,3 +93,12 @@ def test_sizes_name_the_bad_value_and_its_range(kw, match):
     with pytest.raises(ValueError, match=match):
         Sizes(**kw)
     Sizes.quick()  # the smoke sizes are valid
+
+
+def test_training_sizes_name_the_weight_average_only_when_on():
+    # A bundle trained before the option existed recorded no weight_average: --reuse still
+    # accepts it for a run without the option, and not for one with it.
+    from convert.conditions import Sizes, _training_sizes
+
+    assert "weight_average" not in _training_sizes(Sizes())
+    assert _training_sizes(Sizes(weight_average=0.999))["weight_average"] == 0.999
