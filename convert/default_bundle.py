@@ -597,6 +597,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-low-rates", action="store_true",
                    help="skip the 4/8/22.05 kHz evaluations and the model card (comparison runs)")
     args = p.parse_args(argv)
+    from convert.train import TrainConfig
+
+    try:  # the training options' ranges, before minutes of simulation
+        TrainConfig(epochs=args.epochs, weight_average=args.weight_average)
+    except ValueError as e:
+        p.error(str(e))
     if args.card_only:
         from edge.bundle import load_bundle
 

@@ -258,6 +258,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--augment-copies", type=int, default=1,
                    help="copies of each training recording through a random recording chain (convert.chain: "
                         "filters, rate, gain error, polarity, hum, noise, clipping, scale)")
+    p.add_argument("--weight-average", type=float, default=TrainConfig.weight_average, metavar="DECAY",
+                   help="per-step decay of a moving average of the weights, which is validated and exported "
+                        "instead of the raw weights (0 = off; docs/TRAINING.md, weight averaging)")
     p.add_argument("--no-class-weights", action="store_true")
     p.add_argument("--no-specaugment", action="store_true")
     p.add_argument("--window-s", type=float, default=1.0)
@@ -282,6 +285,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if not data.is_dir():
         raise UserError(f"--data {data} is not a directory")
+    # before reading any data: a bad option fails at once, with its range
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                       patience=args.patience, seed=args.seed, class_weighting=not args.no_class_weights,
+                       spec_augment=not args.no_specaugment, verbose=0 if args.quiet else 2,
+                       weight_average=args.weight_average)
     fe_cfg = trainset.default_frontend_config(args.sample_rate)
     wcfg = trainset.window_config(args.window_s, args.hop_s)
     cache = trainset.open_cache(args.cache or (out.parent / ".featcache"))
@@ -295,9 +303,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.rnn and args.model != "crnn":
         raise UserError(f"--rnn {args.rnn} needs --model crnn")
     model_cfg = ModelConfig.default(args.model, dropout=args.dropout, **({"rnn": args.rnn} if args.rnn else {}))
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                       patience=args.patience, seed=args.seed, class_weighting=not args.no_class_weights,
-                       spec_augment=not args.no_specaugment, verbose=0 if args.quiet else 2)
     result = train_and_export(out, tr, va, quant, model_cfg, tcfg, fe_cfg, wcfg, args.min_rate,
                               data_summary={"train_dir": str(data), "val_dir": args.val_data,
                                             "train": tr.summary(), "val": va.summary()})
