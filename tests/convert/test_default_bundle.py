@@ -72,3 +72,18 @@ def test_overlay_clips_put_every_pathology_over_every_background_after_the_other
     got = {(r.meta["episodes"][0]["label"], r.meta["episodes"][0]["background"]) for r in recs[1:]}
     assert got == {(p, o) for p in PATHOLOGICAL for o in OVERLAYS}
     assert all(s.overlay_clips == 0 for s in SETS.values())  # measured, not shipped (SetSpec docstring)
+
+
+def test_build_command_spells_out_what_differs_from_todays_recipe(bundle):
+    # The shipped bundle predates the weight average: its card must not claim that today's
+    # command (which averages) built it.
+    from convert.default_bundle import RECIPE_WEIGHT_AVERAGE, build_command
+
+    base = "python -m convert.default_bundle --out edge/bundles/default"
+    assert "weight_average" not in bundle.manifest["training"]["config"]
+    assert build_command(bundle.manifest["training"]) == base + " --weight-average 0"
+    assert f"`{base} --weight-average 0`" in (bundle.path / "MODEL_CARD.md").read_text()
+    today = {"seed": 0, "config": {"epochs": 10, "weight_average": RECIPE_WEIGHT_AVERAGE}}
+    assert build_command(today) == base
+    assert build_command({"seed": 2, "config": {"epochs": 16, "weight_average": 0.0}}) == \
+        base + " --seed 2 --epochs 16 --weight-average 0"
