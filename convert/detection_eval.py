@@ -241,10 +241,13 @@ def score_runs(runs: Sequence[RecordingRun], labels: Sequence[str], window_s: fl
     sparse_lat_after_2nd: list[float] = []
     missed_after: dict[str, int] = {name: 0 for name in labels}
     missed_list: list[dict] = []
+    false_list: list[dict] = []
     for k, run in enumerate(runs):
         al = run.alerts if alerts is None else alerts[k]
         card = score(run.episodes, al, run.duration_s, labels, TOLERANCE_S, MERGE_GAP_S)
         duration += run.duration_s
+        false_list += [{"seed": run.spec.seed, "label": lab, "onset_s": round(on, 3), "offset_s": round(off, 3),
+                        "during_episode_of": other} for lab, on, off, other in card.false_alarm_list]
         for name, c in card.per_class.items():
             t = total.setdefault(name, ClassScore(name))
             t.episodes += c.episodes
@@ -318,9 +321,10 @@ def score_runs(runs: Sequence[RecordingRun], labels: Sequence[str], window_s: fl
         "latency_median_excl_fasciculation_s": _r(np.median(dense_lat)) if dense_lat.size else None,
         "latency_p90_excl_fasciculation_s": _r(np.percentile(dense_lat, 90)) if dense_lat.size else None,
         "latency_max_excl_fasciculation_s": _r(dense_lat.max()) if dense_lat.size else None,
+        "false_alarms_during_other_pathology": sum(f["during_episode_of"] is not None for f in false_list),
     }
     return {"window_s": _r(window_s), "target_s": _r(target), "per_class": rows, "totals": totals,
-            "missed_episodes": missed_list}
+            "missed_episodes": missed_list, "false_alarms": false_list}
 
 
 def _r(x, nd: int = 4):
@@ -382,6 +386,10 @@ def table(summary: dict) -> str:
                 f"without fasciculation {100 * (t['within_target_share_excl_fasciculation'] or 0):.0f} %")
     rows.append(f"missed: {t['missed']}, of which {t['missed_within_refractory_of_previous']} began less than "
                 f"their class's refractory time after the previous pathological episode (taken as its continuation)")
+    if "false_alarms_during_other_pathology" in t:
+        other = t["false_alarms_during_other_pathology"]
+        rows.append(f"false alarms: {other} during a pathological episode of another class (a wrong class), "
+                    f"{t['false_alarms'] - other} on normal activity")
     sp = summary["per_class"].get(SPARSE, {}).get("reachable_target")
     if sp and sp["detected_with_two_potentials"]:
         rows.append(f"fasciculation, reachable target (2nd potential + {tgt:.3f} s, median "

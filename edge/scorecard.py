@@ -60,6 +60,9 @@ class Scorecard:
     duration_s: float
     #: every merged ground-truth episode in onset order with its latency (s), None if missed
     outcomes: list[tuple[Episode, float | None]] = field(default_factory=list)
+    #: every false alarm: (label, onset s, offset s, label of a ground-truth episode of another
+    #: class it overlaps within the tolerance, or None: raised on normal activity)
+    false_alarm_list: list[tuple[str, float, float, str | None]] = field(default_factory=list)
 
     @property
     def episodes(self) -> int:
@@ -156,6 +159,7 @@ def score(
         per_class.setdefault(ep.label, ClassScore(ep.label)).episodes += 1
     matched: set[int] = set()
     latency: dict[int, float] = {}  # episode index -> latency of the alert that detected it
+    false: list[tuple[str, float, float, str | None]] = []
     for alert in sorted(alerts, key=lambda a: float(a["onset_s"])):
         label = str(alert["label"])
         onset, offset = float(alert["onset_s"]), float(alert["offset_s"])
@@ -168,6 +172,9 @@ def score(
                     break
         if hit is None:
             cls.false_alarms += 1
+            other = next((ep.label for ep in episodes
+                          if onset <= ep.end_s + tolerance_s and offset >= ep.start_s - tolerance_s), None)
+            false.append((label, onset, offset, other))
         elif hit in matched:
             cls.repeats += 1
         else:
@@ -179,4 +186,4 @@ def score(
     for cls in per_class.values():
         cls.missed = cls.episodes - cls.detected
     return Scorecard(per_class=per_class, duration_s=float(duration_s),
-                     outcomes=[(ep, latency.get(i)) for i, ep in enumerate(episodes)])
+                     outcomes=[(ep, latency.get(i)) for i, ep in enumerate(episodes)], false_alarm_list=false)

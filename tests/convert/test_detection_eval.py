@@ -34,6 +34,8 @@ def test_every_episode_of_a_clean_plan_is_detected_with_its_label(clean):
     t = summary["totals"]
     assert t["episodes"] == 5
     assert t["detected"] == 5 and t["false_alarms"] == 0 and t["repeats"] == 0
+    assert summary["false_alarms"] == [] and t["false_alarms_during_other_pathology"] == 0
+    assert "false alarms: 0 during a pathological episode of another class" in D.table(summary)
     for label in ("fibrillation", "complex_repetitive_discharge", "myotonic_discharge", "neuromyotonic_discharge",
                   "fasciculation"):
         assert summary["per_class"][label]["detected"] == 1, label

@@ -21,6 +21,8 @@ def test_detection_miss_false_alarm_and_repeat_are_counted_separately():
     assert card.outcomes == [(eps[0], pytest.approx(1.2)), (eps[1], None), (eps[2], None)]
     assert card.recall == pytest.approx(1 / 3)
     assert card.false_alarms_per_10_min == pytest.approx(2.0)
+    # each false alarm says whether it sat on another class's episode (a wrong class) or not
+    assert card.false_alarm_list == [("fasciculation", 30.0, 31.0, None), ("fibrillation", 69.0, 76.0, "fasciculation")]
 
 
 def test_tolerance_lets_a_smeared_onset_match():
