@@ -70,6 +70,11 @@ def load_members(bundle_paths: Sequence[str | Path], weights: Sequence[float] | 
     return bundles, weights
 
 
+def min_sample_rate(bundles: Sequence[Bundle]) -> int:
+    """The lowest input rate (Hz) an ensemble of ``bundles`` accepts: the highest of theirs."""
+    return max(int(b.min_sample_rate) for b in bundles)
+
+
 def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
                    weights: Sequence[float] | None = None) -> Path:
     """Write an ensemble bundle of ``bundle_paths`` (2..MAX_MEMBERS trained bundles).
@@ -78,10 +83,14 @@ def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
     Each member's int8 model is verified again (:func:`convert.quantize.verify_int8`).
     Raises :class:`clikit.UserError` for incompatible members or bad weights.
     """
+    return write_members(out_dir, *load_members(bundle_paths, weights))
+
+
+def write_members(out_dir: str | Path, bundles: Sequence[Bundle], weights: Sequence[float]) -> Path:
+    """:func:`write_ensemble` of members already loaded and checked by :func:`load_members`."""
     from convert.export import write_manifest
     from convert.quantize import verify_int8
 
-    bundles, weights = load_members(bundle_paths, weights)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     models, files = [], {}
@@ -110,7 +119,7 @@ def write_ensemble(out_dir: str | Path, bundle_paths: Sequence[str | Path],
         "model_id": f"emg-ensemble-{digest[:12]}",
         "kit_version": edge.__version__,
         **{key: first[key] for key in SHARED},
-        "min_sample_rate": max(int(b.min_sample_rate) for b in bundles),
+        "min_sample_rate": min_sample_rate(bundles),
         "input": {**first["input"], "note": "per-member quantisation in models[k].input"},
         "output": {"dtype": "float32",
                    "meaning": "weighted mean of the members' dequantised softmax probabilities"},
@@ -176,15 +185,14 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
 
     if args.guard_val_data and not args.guard_data:
         raise UserError("--guard-val-data needs --guard-data")
+    members, weights = load_members(args.bundles, args.weights)
     recordings = None
     if args.guard_data:
         # Read the guard's data first: an unusable directory must not leave an unguarded
-        # ensemble behind. The members share a front-end; the ensemble accepts the highest
-        # of their lowest rates.
-        members, _ = load_members(args.bundles, args.weights)
+        # ensemble behind. The members share a front-end.
         recordings = guard_recordings(args.guard_data, args.guard_val_data, members[0].frontend_config.sample_rate,
-                                      max(int(m.min_sample_rate) for m in members))
-    out = write_ensemble(args.out, args.bundles, args.weights)
+                                      min_sample_rate(members))
+    out = write_members(args.out, members, weights)
     guard = fit_guard(out, recordings=recordings) if recordings else {}
     b = load_bundle(out, authenticate=False)
     print(json.dumps({"bundle": str(out), "model_id": b.model_id,
