@@ -164,17 +164,17 @@ def score(
         label = str(alert["label"])
         onset, offset = float(alert["onset_s"]), float(alert["offset_s"])
         cls = per_class.setdefault(label, ClassScore(label))
+        near = [i for i, ep in enumerate(episodes)  # episodes the alert overlaps within the tolerance
+                if onset <= ep.end_s + tolerance_s and offset >= ep.start_s - tolerance_s]
         hit = None
-        for i, ep in enumerate(episodes):
-            if ep.label == label and onset <= ep.end_s + tolerance_s and offset >= ep.start_s - tolerance_s:
+        for i in near:
+            if episodes[i].label == label:
                 hit = i
                 if i not in matched:
                     break
         if hit is None:
             cls.false_alarms += 1
-            other = next((ep.label for ep in episodes
-                          if onset <= ep.end_s + tolerance_s and offset >= ep.start_s - tolerance_s), None)
-            false.append((label, onset, offset, other))
+            false.append((label, onset, offset, episodes[near[0]].label if near else None))
         elif hit in matched:
             cls.repeats += 1
         else:
