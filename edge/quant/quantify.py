@@ -172,6 +172,7 @@ def _short_share(u: np.ndarray) -> float:
 #: put on one alignment (:func:`_merge_fragments`).
 ALIGN_SHARE = 0.3
 
+
 def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray | None = None, K: int = 0,
                      similar: float = 0.15, short: float = 0.03, q: int = 1) -> list[np.ndarray]:
     """Join trains that are fragments of one unit (its discharges split between templates),
@@ -224,10 +225,9 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
                     join = _short_share(u) <= short and _similar(tm[i], tm[j], K, similar)
                     r = regular_share(u)
                 if join and (best is None or r > best[0]):
-                    best = (r, i, j, u)
+                    best = (r, i, j, u, big)
         if best is not None:
-            _, i, j, u = best
-            big = pair(i, j)[0]
+            _, i, j, u, big = best
             if tm is not None:
                 tm = [t for k, t in enumerate(tm) if k not in (i, j)] + [tm[big]]
             trains = [t for k, t in enumerate(trains) if k not in (i, j)] + [u]
