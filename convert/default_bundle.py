@@ -196,8 +196,11 @@ RECIPE_DROPOUT = 0.3
 #: pathological share fell from 0.8/3.8/2.6 % to 0.65/1.7/0.41 %. The shipped bundle predates it.
 RECIPE_WEIGHT_AVERAGE = 0.999
 
+#: The recipe's training length (docs/TRAINING.md, "Training length at the full budget").
+RECIPE_EPOCHS = 10
 
-def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = None, epochs: int = 10,
+
+def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = None, epochs: int = RECIPE_EPOCHS,
           train_hop_s: float = 0.5, augment_copies: int = 2, dropout: float = RECIPE_DROPOUT,
           widths: tuple[int, ...] | None = None, sets: dict | None = None, low_rates: bool = True,
           weight_average: float = RECIPE_WEIGHT_AVERAGE) -> dict:
@@ -429,7 +432,7 @@ def build_command(training: dict) -> str:
     opts = []
     if int(training.get("seed", 0)) != 0:
         opts.append(f"--seed {int(training['seed'])}")
-    if int(cfg.get("epochs", 10)) != 10:
+    if int(cfg.get("epochs", RECIPE_EPOCHS)) != RECIPE_EPOCHS:
         opts.append(f"--epochs {int(cfg['epochs'])}")
     wa = float(cfg.get("weight_average", 0.0))
     if wa != RECIPE_WEIGHT_AVERAGE:
@@ -611,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="edge/bundles/default")
     p.add_argument("--model", choices=("cnn", "crnn"), default="cnn")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=10,
+    p.add_argument("--epochs", type=int, default=RECIPE_EPOCHS,
                    help="training epochs (default 10: ~29k windows an epoch, as many presentations as 23 epochs of the 13k-window 1.3.0 set)")
     p.add_argument("--dropout", type=float, default=RECIPE_DROPOUT,
                    help=f"dropout rate (default {RECIPE_DROPOUT}: the full-budget evidence, docs/TRAINING.md)")

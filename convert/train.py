@@ -123,11 +123,12 @@ def _weight_average_class():
         def __init__(self, decay: float):
             super().__init__()
             self.decay = float(decay)
-            self.avg, self.raw, self.step = None, None, 0
+            self.avg, self.floating, self.raw, self.step = None, None, None, 0
 
         def on_train_begin(self, logs=None):
-            self.avg = [np.array(w, np.float64) for w in self.model.get_weights()]
-            self.floating = [np.issubdtype(w.dtype, np.floating) for w in self.model.get_weights()]
+            w0 = self.model.get_weights()
+            self.avg = [np.array(w, np.float64) for w in w0]
+            self.floating = [np.issubdtype(w.dtype, np.floating) for w in w0]
             self.step = 0
 
         def on_train_batch_end(self, batch, logs=None):
