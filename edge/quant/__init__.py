@@ -5,7 +5,8 @@
     result.to_json()   # motor_units, summary, reference, pattern
 
 Stages (one per module): :mod:`.bands` (display and detection filters), :mod:`.chunks`
-(blocks with overlap), :mod:`.decompose` (threshold, templates, peel-off), :mod:`.units`
+(blocks with overlap), :mod:`.decompose` (threshold, templates, peel-off), :mod:`.gaps`
+(a found unit's missed discharges recovered by its rhythm), :mod:`.units`
 (template and firing measures), :mod:`.measures` (result types), :mod:`.quantify` (the
 passes and the result), :mod:`.cli` (``emg-edge quantify``), :mod:`.plot` (the PNG).
 """

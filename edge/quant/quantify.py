@@ -20,7 +20,9 @@ firing measures). The passes over the input:
    learned templates whose discharges did not go to a unit and whose train is rhythmic (≤ 5 %
    of intervals under 0.35 × its median); what the rhythm cleaning removed from a train is a
    unit of its own when it has a rhythm of its own (two units of one shape,
-   :func:`_unit_trains`);
+   :func:`_unit_trains`); then each found unit's gaps (two or more periods without a
+   discharge) are filled from the trains of similar templates by its rhythm (:mod:`.gaps`;
+   the discharge times and firing measures, not the templates);
 3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
    most isolated discharges (farthest from any other detected potential), each with the
    other found units' first templates subtracted where they fired in its window
@@ -55,6 +57,7 @@ from .bands import BandConfig
 from .chunks import decimation, windows
 from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shift, candidates, learn_templates, noise_sigma,
                         regular_train, residual_share)
+from .gaps import GapConfig, fill_gaps
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, regular_share, template_measures, turn_points
 
@@ -68,6 +71,7 @@ class QuantConfig:
     bands: BandConfig = field(default_factory=BandConfig)
     decompose: DecomposeConfig = field(default_factory=DecomposeConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    gaps: GapConfig = field(default_factory=GapConfig)
     block_s: float = 4.0             # block length of the chunked passes, s
     pre_ms: float = 15.0             # display template before the alignment point, ms
     post_ms: float = 25.0            # and after it, ms
@@ -579,6 +583,9 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         return _empty(f"no motor unit with {cfg.min_discharges} or more regular discharges "
                       "(rest, noise, or activity too dense to decompose)", fs, dur, interference)
 
+    # The trains' gaps filled by the units' rhythms (:mod:`.gaps`): times and firing only.
+    timed = fill_gaps(found, peeler.units, T, q, fs, cfg.gaps)
+
     # Pass 3: display templates from the most isolated discharges.
     every = q * np.sort(np.concatenate([np.asarray(u, dtype=np.int64) for u in peeler.units if len(u)]
                                        + [np.asarray(peeler.unassigned, dtype=np.int64)]))
@@ -606,7 +613,7 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         if tm.amplitude_uv < cfg.min_amplitude_uv:
             continue
         off = tm.peak - pre
-        times = (idx + off) / fs
+        times = (timed[u] + off) / fs
         rate, cv = firing(times)
         units_raw.append((float(times[0]), times, tm, tmpl, stack))
     units_raw.sort(key=lambda r: r[0])

@@ -45,8 +45,8 @@ def test_units_found_regression_bound(scores):
 HARD_CASES = [(102, 10_000, 0.15), (108, 10_000, 0.1)]
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 9 of 15 units found on these two benchmark "
-                                        "recordings (benchmark 61 of 79, 77 %; the 4 recordings above: 29 of 32): "
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 10 of 15 units found on these two benchmark "
+                                        "recordings (benchmark 64 of 79, 81 %; the 4 recordings above: 29 of 32): "
                                         "units at the 300 uV floor with near-identical spikes are mixed between "
                                         "templates, so no found unit holds half of one's discharges")
 def test_units_found_target():
@@ -71,12 +71,13 @@ def test_amplitude_target(scores):
 
 def test_discharges_regression_bound(scores):
     recall = np.array([s.recall for s in _found(scores)])
-    assert np.mean(recall) >= 0.75
-    assert np.mean(recall >= 0.9) >= 0.2
+    # measured 0.85 and 48 % since the gaps in a train are filled by its rhythm (edge.quant.gaps)
+    assert np.mean(recall) >= 0.8
+    assert np.mean(recall >= 0.9) >= 0.4
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): mean 0.82 of discharges matched per found unit; "
-                                        "24 % of found units reach 0.9 (benchmark 0.78 and 13 %: similar units of one "
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): mean 0.85 of discharges matched per found unit; "
+                                        "48 % of found units reach 0.9 (benchmark 0.81 and 23 %: similar units of one "
                                         "pool mixed between templates, close superpositions)")
 def test_discharges_matched_target(scores):
     assert all(s.recall >= 0.9 for s in _found(scores))
@@ -90,25 +91,25 @@ def test_duration_and_rate_regression_bound(scores):
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 52 % of found units within 1.5 ms, median "
-                                        "error 1.41 ms (benchmark 52 %, 1.32 ms): the broad terminal phase decays "
+                                        "error 1.41 ms (benchmark 50 %, 1.54 ms): the broad terminal phase decays "
                                         "slowly through the level, so the end moves with the template's residual "
                                         "background (4-9 uV)")
 def test_duration_target(scores):
     assert all(abs(s.duration_error_ms) <= 1.5 for s in _found(scores))
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.5.0): 28 of 29 found units within 0.5 Hz, median "
-                                        "error 0.08 Hz (benchmark 59 of 61): a unit that took discharges of a similar "
-                                        "one fires faster")
 def test_rate_target(scores):
+    # Met since the gaps in a train are filled by its rhythm (edge.quant.gaps): 29 of 29 found
+    # units within 0.5 Hz, median error 0.05 Hz (benchmark 64 of 64; held-out 152 of 159).
     assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))
 
 
-def test_refine_option_finds_more_units_on_the_hard_cases():
+def test_refine_option_matches_more_on_the_hard_cases():
     """The opt-in refinement (each found unit's own template, DecomposeConfig.refine; not the
     default because of the PhysioNet orderings, README QEMG) separates units of one pool that
-    the learned templates mix: on the two hard recordings it finds more units and matches
-    more of their discharges (measured 12 of 15 units, mean 0.81, against 10 and 0.74)."""
+    the learned templates mix: on the two hard recordings it finds as many units and matches
+    more of their discharges (measured, both with their gaps filled, edge.quant.gaps: 12 of 15
+    units each, mean 0.83 against 0.77; before the gap filling 12 and 0.81 against 10 and 0.74)."""
     from edge.quant.decompose import DecomposeConfig
     from edge.quant.quantify import QuantConfig
 
@@ -119,5 +120,5 @@ def test_refine_option_finds_more_units_on_the_hard_cases():
         for name, kw in (("default", {}), ("refine", {"config": refine})):
             r = quantify(tr.pcm, fs, uv_per_lsb=tr.uv_per_lsb, **kw)
             found[name] += [s for s in score_units(tr, r.units, min_discharges=20) if s.found_id is not None]
-    assert len(found["refine"]) > len(found["default"])
+    assert len(found["refine"]) >= len(found["default"])
     assert np.mean([s.recall for s in found["refine"]]) > np.mean([s.recall for s in found["default"]])

@@ -1,0 +1,113 @@
+"""Gap filling (``edge.quant.gaps``): a found unit's missed discharges recovered by its rhythm
+from the trains of similar templates, settled nearest first across units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.quant.gaps import GapConfig, fill_gaps
+
+FS = 10_000.0
+P = 1000  # samples: 10 Hz
+
+
+def _shape(width: float, sign: float = 1.0) -> np.ndarray:
+    t = np.arange(-15, 16, dtype=np.float64)
+    return sign * -t * np.exp(-(t / width) ** 2)
+
+
+T_A = _shape(3.0)
+T_SIMILAR = 1.05 * T_A           # another unit of the pool: residual share ~0.2 %
+T_OTHER = _shape(7.0, -1.0)      # a different shape
+
+
+def _unit(n: int = 40, start: int = 500, jitter: int = 60, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return start + P * np.arange(n) + rng.integers(-jitter, jitter + 1, n)
+
+
+def test_missed_discharges_come_back_from_a_similar_template():
+    a = _unit()
+    missed = a[2::5]  # a fifth missed: the period is read from the single intervals (units.firing)
+    found = np.setdiff1d(a, missed)
+    # the donor also holds another unit's discharges half a period off the rhythm
+    stray = found[:10] + P // 2
+    donor = np.sort(np.concatenate([missed, stray]))
+    out = fill_gaps([found], [found, donor], np.stack([T_A, T_SIMILAR]), 1, FS)
+    assert np.array_equal(out[0], np.sort(a))
+
+
+def test_a_different_template_gives_nothing():
+    a = _unit()
+    found = np.setdiff1d(a, a[2::3])
+    out = fill_gaps([found], [found, a[2::3]], np.stack([T_A, T_OTHER]), 1, FS)
+    assert np.array_equal(out[0], found)
+
+
+def test_disabled_leaves_the_trains():
+    a = _unit()
+    found = np.setdiff1d(a, a[2::3])
+    out = fill_gaps([found], [found, a[2::3]], np.stack([T_A, T_SIMILAR]), 1, FS, GapConfig(enabled=False))
+    assert np.array_equal(out[0], found)
+
+
+def test_a_discharge_goes_to_the_unit_whose_rhythm_expects_it_most():
+    a = _unit(seed=1, jitter=0)
+    c = _unit(start=700, seed=2, jitter=0)
+    fa, fc = np.delete(a, 10), np.delete(c, 10)
+    # a[10] = 10_500, c[10] = 10_700: a discharge at 10_540 is 0.04 P from A's slot, 0.16 P from C's
+    donor = np.array([10_540])
+    out = fill_gaps([fa, fc], [fa, fc, donor], np.stack([T_A, T_SIMILAR, T_A]), 1, FS)
+    assert 10_540 in out[0] and 10_540 not in out[1]
+    assert len(out[1]) == len(fc)
+
+
+def test_an_extra_discharge_moves_but_one_in_rhythm_stays():
+    a = _unit(seed=3, jitter=0)
+    c = _unit(start=800, seed=4, jitter=0)
+    fa = np.delete(a, [5, 20])                 # slots at a[5] = 5_500 and a[20] = 20_500
+    # C holds an extra discharge at 5_520 (its neighbours 4_800 and 5_800 are one period apart)
+    fc = np.sort(np.concatenate([c, [5_520]]))
+    out = fill_gaps([fa, fc], [fa, fc], np.stack([T_A, T_SIMILAR]), 1, FS)
+    assert 5_520 in out[0] and 5_520 not in out[1]
+    # C's own discharge 20_800 is 0.3 P from A's slot at 20_500 and in C's rhythm: it stays
+    assert 20_800 in out[1] and 20_800 not in out[0]
+    assert len(out[1]) == len(c)
+
+
+def test_decimated_trains_are_put_on_the_input_grid():
+    a = _unit(seed=5, jitter=0)
+    q = 2
+    found = np.setdiff1d(a, a[1::4])
+    out = fill_gaps([found], [found // q, a[1::4] // q], np.stack([T_A, T_SIMILAR]), q, FS)
+    assert np.array_equal(out[0], np.sort(a))
+
+
+@pytest.mark.parametrize("field, value", [("share", 1.5), ("tol", 0.9), ("extra", 0.5)])
+def test_config_is_validated(field, value):
+    with pytest.raises(ValueError, match=field):
+        GapConfig(**{field: value})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 3), st.floats(0.0, 0.6))
+def test_only_donor_discharges_are_added_and_each_once(seed, n_units, drop):
+    rng = np.random.default_rng(seed)
+    units = [np.cumsum(rng.integers(int(0.7 * P), int(1.3 * P), 30)) + rng.integers(0, P) for _ in range(n_units)]
+    found = [np.sort(u[rng.random(len(u)) >= drop]) for u in units]
+    found = [f if len(f) >= 3 else u for f, u in zip(found, units)]
+    donor = np.unique(np.concatenate([np.setdiff1d(u, f) for u, f in zip(units, found)]
+                                     + [rng.integers(0, 30 * P, 20)]))
+    T = np.stack([T_A * (1 + 0.02 * i) for i in range(n_units)] + [T_SIMILAR])
+    out = fill_gaps(found, found + [donor], T, 1, FS)
+    allowed = np.unique(np.concatenate(found + [donor]))
+    added = []
+    for f, o in zip(found, out):
+        assert np.array_equal(o, np.unique(o)) and o.dtype == np.int64
+        assert np.isin(o, allowed).all()
+        added.append(np.setdiff1d(o, f))
+    every = np.concatenate(added) if added else np.zeros(0)
+    assert len(every) == len(np.unique(every))
