@@ -45,7 +45,7 @@ import numpy as np
 from edge.validation import check_ranges
 
 from .decompose import best_shift
-from .units import firing
+from .units import firing, nearest
 
 __all__ = ["GapConfig", "fill_gaps"]
 
@@ -71,14 +71,9 @@ def _period(f: np.ndarray, fs: float) -> float:
     return fs / rate if rate > 0 else float(np.median(np.diff(f)))
 
 
-def _near(sorted_b: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """|distance| from each element of ``a`` to the nearest of the sorted ``sorted_b`` (inf if empty)."""
-    if len(sorted_b) == 0:
-        return np.full(len(a), np.inf)
-    pos = np.clip(np.searchsorted(sorted_b, a), 1, max(len(sorted_b) - 1, 1))
-    lo = sorted_b[np.minimum(pos - 1, len(sorted_b) - 1)]
-    hi = sorted_b[np.minimum(pos, len(sorted_b) - 1)]
-    return np.minimum(np.abs(a - lo), np.abs(a - hi)).astype(np.float64)
+def _distance(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """|distance| (samples) from each element of ``a`` to the nearest of the sorted ``b``; inf if ``b`` is empty."""
+    return np.abs(nearest(b, a) - a).astype(np.float64) if len(b) else np.full(len(a), np.inf)
 
 
 def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: int, fs: float,
@@ -114,7 +109,7 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
         if not len(gaps):
             continue
         n = np.rint(g[gaps] / p).astype(np.int64)
-        slots = np.concatenate([f[i] + np.arange(1, k) * (g[i] / k) for i, k in zip(gaps, n)]) if n.max() >= 2 else []
+        slots = np.concatenate([f[i] + np.arange(1, k) * (g[i] / k) for i, k in zip(gaps, n)])
         if len(slots) == 0:
             continue
         overlap = [np.count_nonzero(np.isin(t, f)) for t in tr]
@@ -127,17 +122,16 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
             share, k = best_shift(T[own_j], T[j], H)
             if share > cfg.share:
                 continue
-            free = (_near(taken, t) > own) | (_near(extra, t) <= own)
+            free = (_distance(taken, t) > own) | (_distance(extra, t) <= own)
             t0 = t[free]
             e = t0 + (q * k if j != own_j else 0)
-            s = np.clip(np.searchsorted(slots, e), 1, max(len(slots) - 1, 1))
-            s = np.where(np.abs(slots[np.minimum(s - 1, len(slots) - 1)] - e)
-                         <= np.abs(slots[np.minimum(s, len(slots) - 1)] - e), s - 1, s)
-            s = np.minimum(s, len(slots) - 1)
+            s = np.searchsorted(slots, e)
+            lo, hi = np.clip(s - 1, 0, len(slots) - 1), np.clip(s, 0, len(slots) - 1)
+            s = np.where(np.abs(slots[lo] - e) <= np.abs(slots[hi] - e), lo, hi)
             dn = np.abs(e - slots[s]) / p
             ok = dn <= cfg.tol
-            dist.append(dn[ok]); unit.append(np.full(ok.sum(), a)); slot.append(s[ok])
-            when.append(e[ok]); raw.append(t0[ok])
+            for out, v in ((dist, dn), (unit, np.full(len(dn), a)), (slot, s), (when, e), (raw, t0)):
+                out.append(v[ok])
     if not dist:
         return found
     dist, unit, slot, when, raw = (np.concatenate(v) for v in (dist, unit, slot, when, raw))
@@ -155,6 +149,6 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
     moved = np.asarray(sorted(used_raw), dtype=np.int64)
     out = []
     for f, ad in zip(found, add):
-        gone = (_near(moved, f) <= own) & (_near(extra, f) == 0)
+        gone = (_distance(moved, f) <= own) & (_distance(extra, f) == 0)
         out.append(np.unique(np.concatenate([f[~gone], np.asarray(ad, dtype=np.int64)])))
     return out

@@ -59,7 +59,7 @@ from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shift, ca
                         regular_train, residual_share)
 from .gaps import GapConfig, fill_gaps
 from .measures import RecordingMeasures, UnitMeasures
-from .units import MeasureConfig, firing, regular_share, template_measures, turn_points
+from .units import MeasureConfig, firing, nearest, regular_share, template_measures, turn_points
 
 __all__ = ["QuantConfig", "QuantResult", "quantify", "recruitment_rate"]
 
@@ -309,7 +309,7 @@ def _unused(units: list, found: list[np.ndarray], q: int, fs: float, min_members
         g = q * np.asarray(u, dtype=np.int64)
         if len(g) == 0:
             continue
-        near = np.abs(_nearest(every, g) - g)
+        near = np.abs(nearest(every, g) - g)
         if (len(g) >= min_members and np.count_nonzero(near <= tol) < 0.5 * len(g)
                 and _short_share(np.unique(g)) <= RHYTHMIC_SHORT):
             out.append(j)
@@ -359,22 +359,13 @@ def _unit_templates(x, fs: float, cfg: QuantConfig, block: int, margin: int, sca
     return np.stack(out)
 
 
-def _nearest(b: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """For each element of ``a``, the nearest element of the sorted, non-empty ``b``."""
-    if len(b) == 1:
-        return np.full(len(a), b[0])
-    pos = np.clip(np.searchsorted(b, a), 1, len(b) - 1)
-    lo, hi = b[pos - 1], b[pos]
-    return np.where(np.abs(a - lo) < np.abs(a - hi), lo, hi)
-
-
 def _locked(a: np.ndarray, b: np.ndarray, fs: float, share: float = 0.5) -> bool:
     """True if ≥ ``share`` of train ``a`` follows or precedes train ``b`` at one lag (±0.25 ms)
     within 10 ms (sample indices at ``fs``)."""
     if len(a) == 0 or len(b) < 2:
         return False
     win, tol = int(0.010 * fs), max(1, int(0.00025 * fs))
-    lag = a - _nearest(b, a)
+    lag = a - nearest(b, a)
     lag = lag[np.abs(lag) <= win]
     if len(lag) < share * len(a):
         return False

@@ -59,7 +59,7 @@ from scipy.signal import find_peaks
 
 from edge.validation import check_ranges
 
-__all__ = ["MeasureConfig", "TemplateMeasures", "template_measures", "firing", "regular_share", "turn_points"]
+__all__ = ["MeasureConfig", "TemplateMeasures", "template_measures", "firing", "nearest", "regular_share", "turn_points"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,15 @@ def template_measures(template_uv: np.ndarray, fs: float, cfg: MeasureConfig | N
     return TemplateMeasures(amplitude_uv=amp, duration_ms=(end - onset) * 1000.0 / fs, phases=phases,
                             turns=turns, area_uv_ms=area, thickness_ms=area / amp if amp > 0 else 0.0,
                             satellites=sats, onset=onset, end=end, peak=peak)
+
+
+def nearest(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """For each element of ``a``, the nearest element of the sorted, non-empty ``b``."""
+    if len(b) == 1:
+        return np.full(len(a), b[0])
+    pos = np.clip(np.searchsorted(b, a), 1, len(b) - 1)
+    lo, hi = b[pos - 1], b[pos]
+    return np.where(np.abs(a - lo) < np.abs(a - hi), lo, hi)
 
 
 def regular_share(times) -> float:
