@@ -55,7 +55,7 @@ class GapConfig:
     """Parameters of gap filling (module docstring). ``enabled=False``: trains unchanged."""
 
     enabled: bool = True
-    share: float = 0.3   # template residual share for a donor train (0.3: two units of one pool, RE §2)
+    share: float = 0.3   # template residual share for a donor train (0.5 measured: no more matched)
     tol: float = 0.2     # × period: how far from its slot a donor may lie (CV 0.1–0.35, bridged from both ends)
     extra: float = 1.3   # × period: a found discharge whose neighbours are this close is not needed
 
