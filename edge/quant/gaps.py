@@ -94,15 +94,17 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
     taken = np.sort(np.concatenate(found))
     extra_l = []
     for f, p in zip(found, periods):
-        if len(f) >= 3 and p > 0:
+        if p > 0:  # 3 or more discharges
             extra_l.append(f[1:-1][(f[2:] - f[:-2]) <= cfg.extra * p])
     extra = np.sort(np.concatenate(extra_l)) if extra_l else np.zeros(0, np.int64)
+    # each train's free discharges (step 3), the same for every unit
+    free = [t[(_distance(taken, t) > own) | (_distance(extra, t) <= own)] for t in tr]
 
     # claims: (distance in periods, unit, slot, aligned time, donor's raw time)
     dist, unit, slot, when, raw = [], [], [], [], []
     for a, f in enumerate(found):
         p = periods[a]
-        if p <= 0 or len(f) < 3:
+        if p <= 0:  # fewer than 3 discharges
             continue
         g = np.diff(f)
         gaps = np.nonzero(g > 1.5 * p)[0]
@@ -122,8 +124,7 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
             share, k = best_shift(T[own_j], T[j], H)
             if share > cfg.share:
                 continue
-            free = (_distance(taken, t) > own) | (_distance(extra, t) <= own)
-            t0 = t[free]
+            t0 = free[j]
             e = t0 + (q * k if j != own_j else 0)
             s = np.searchsorted(slots, e)
             lo, hi = np.clip(s - 1, 0, len(slots) - 1), np.clip(s, 0, len(slots) - 1)

@@ -595,17 +595,14 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
     stacks = [np.stack(s) if len(s) >= 3 else None for s in snaps]
     cleaned = _cleaned(stacks, picks, found, pre, fs)
     units_raw = []
-    for u, idx in enumerate(found):
-        if stacks[u] is None:
+    for stack, clean, idx in zip(stacks, cleaned, timed):
+        if stack is None:
             continue
-        stack = stacks[u]
-        tmpl = np.median(cleaned[u], axis=0).astype(np.float64)
-        tm = template_measures(tmpl, fs, cfg.measure, noise_uv=_median_noise(cleaned[u]))
+        tmpl = np.median(clean, axis=0).astype(np.float64)
+        tm = template_measures(tmpl, fs, cfg.measure, noise_uv=_median_noise(clean))
         if tm.amplitude_uv < cfg.min_amplitude_uv:
             continue
-        off = tm.peak - pre
-        times = (timed[u] + off) / fs
-        rate, cv = firing(times)
+        times = (idx + tm.peak - pre) / fs
         units_raw.append((float(times[0]), times, tm, tmpl, stack))
     units_raw.sort(key=lambda r: r[0])
     units, templates, discharges = [], [], []
