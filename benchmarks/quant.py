@@ -23,6 +23,17 @@ share of the larger one's, between the two noise-free templates in the detection
 ± 0.3 ms; ``edge.quant.decompose.residual_share``, the measure the decomposer merges and joins
 templates by). The found share and the mean share of discharges matched per range of it show
 how much of the shortfall is units whose spikes the pool all but duplicates.
+
+What limits the duration figure: ``duration_within_1_5ms_perfect_decomposition`` measures
+each scored unit (of at least ``QuantConfig.min_amplitude_uv``) as a perfect decomposition
+would leave it: display-band snippets at its true discharge times with every true unit's
+noise-free template subtracted at its true times and its own template added back, so what
+remains besides the potential is only the distant units' background and the amplifier noise;
+averaged (``edge.quant.units.median_template``, up to ``QuantConfig.max_average`` discharges
+spread over the recording) and measured exactly as ``quantify`` does. ``duration_level_sensitivity``
+is the share of those units whose true duration moves by more than 1.5 ms when the
+criterion's level changes by ±2 dB (× 1.25 or × 0.8): a low terminal phase that lingers near
+the level makes the onset/end criterion ill-conditioned.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXP
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
+from dataclasses import replace  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
@@ -41,15 +53,17 @@ import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from scipy.signal import oaconvolve  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from convert.simulator import GENERATOR_VERSION  # noqa: E402
 from convert.simulator.voluntary_truth import render_voluntary_truth, score_units  # noqa: E402
 from edge.frontend import Frontend, FrontendConfig  # noqa: E402
-from edge.quant import quantify  # noqa: E402
+from edge.quant import QuantConfig, quantify  # noqa: E402
 from edge.quant.bands import Bands  # noqa: E402
 from edge.quant.chunks import decimation  # noqa: E402
 from edge.quant.decompose import DecomposeConfig, residual_share  # noqa: E402
+from edge.quant.units import median_template, template_measures  # noqa: E402
 
 #: (seed, sample rate Hz, effort fraction of MVC)
 CASES = [(101, 10_000, 0.05), (102, 10_000, 0.15), (103, 10_000, 0.3), (104, 20_000, 0.05), (105, 20_000, 0.2),
@@ -116,13 +130,49 @@ def distinctness(tr) -> dict[int, float]:
             for i, a in spikes.items()}
 
 
+def duration_limits(tr, indices) -> tuple[list[float], list[bool]]:
+    """Per unit of ``indices`` (pool indices) of at least ``QuantConfig.min_amplitude_uv``:
+    the duration error (ms) of its template under a perfect decomposition, and whether its
+    true duration moves by more than 1.5 ms with the level ±2 dB (module docstring)."""
+    cfg, fs = QuantConfig(), tr.sample_rate
+    d, _ = Bands(fs).process(tr.signal_uv)
+    n = len(d)
+    placed = {}
+    for u in tr.units:
+        tt = u.template_uv
+        imp = np.zeros(n + len(tt))
+        idx = np.rint(np.asarray(u.discharge_times_s) * fs).astype(np.int64) - int(np.argmax(np.abs(tt))) + len(tt)
+        np.add.at(imp, idx[(idx >= 0) & (idx < len(imp))], 1.0)
+        placed[u.index] = oaconvolve(imp, tt)[len(tt):len(tt) + n]
+    rest = d - sum(placed.values())
+    pre, post = int(round(cfg.pre_ms * fs / 1000.0)), int(round(cfg.post_ms * fs / 1000.0))
+    m = cfg.measure
+    lo, hi = (replace(m, level_rel=m.level_rel * f, level_uv=m.level_uv * f) for f in (0.8, 1.25))
+    errors, brittle = [], []
+    for u in tr.units:
+        tt, pk = u.template_uv, int(np.argmax(np.abs(u.template_uv)))
+        if u.index not in indices or u.amplitude_uv < cfg.min_amplitude_uv or pk < pre or pk + post >= len(tt):
+            continue
+        g = np.rint(np.asarray(u.discharge_times_s) * fs).astype(np.int64)
+        g = g[(g >= pre) & (g + post < n)]
+        g = g[np.linspace(0, len(g) - 1, min(cfg.max_average, len(g))).astype(int)]
+        stack = rest[g[:, None] + np.arange(-pre, post + 1)[None, :]] + tt[pk - pre:pk + post + 1][None, :]
+        tmpl, noise = median_template(stack.astype(np.float32))
+        errors.append(template_measures(tmpl, fs, cfg.measure, noise_uv=noise).duration_ms - u.duration_ms)
+        brittle.append(max(abs(template_measures(tt, fs, c).duration_ms - u.duration_ms) for c in (lo, hi)) > 1.5)
+    return errors, brittle
+
+
 def accuracy(cases, seconds: float) -> dict:
-    rows, scores, distinct = [], [], []
+    rows, scores, distinct, perfect, brittle = [], [], [], [], []
     for seed, fs, effort in cases:
         tr = render_voluntary_truth(seed, effort=effort, duration_s=seconds, sample_rate=fs)
         r = quantify(tr.pcm, fs, uv_per_lsb=tr.uv_per_lsb)
         sc = score_units(tr, r.units, min_discharges=20)
         scores += sc
+        e, b = duration_limits(tr, {s.index for s in sc})
+        perfect += e
+        brittle += b
         dd = distinctness(tr)
         distinct += [dd[s.index] for s in sc]
         found = [s for s in sc if s.found_id is not None]
@@ -144,6 +194,8 @@ def accuracy(cases, seconds: float) -> dict:
         "amplitude_error_median_pct": round(float(100 * np.median(amp)), 2),
         "duration_within_1_5ms": round(float(np.mean(dur <= 1.5)), 3),
         "duration_error_median_ms": round(float(np.median(dur)), 2),
+        "duration_within_1_5ms_perfect_decomposition": round(float(np.mean(np.abs(perfect) <= 1.5)), 3),
+        "duration_level_sensitivity": round(float(np.mean(brittle)), 3),
         "rate_within_0_5hz": round(float(np.mean(rate <= 0.5)), 3),
         "rate_error_median_hz": round(float(np.median(rate)), 3),
     }

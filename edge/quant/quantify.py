@@ -59,7 +59,7 @@ from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shift, ca
                         regular_train, residual_share)
 from .gaps import GapConfig, fill_gaps
 from .measures import RecordingMeasures, UnitMeasures
-from .units import MeasureConfig, firing, nearest, regular_share, template_measures, turn_points
+from .units import MeasureConfig, firing, median_template, nearest, regular_share, template_measures, turn_points
 
 __all__ = ["QuantConfig", "QuantResult", "quantify", "recruitment_rate"]
 
@@ -430,13 +430,6 @@ def _cleaned(stacks: list, picks: list[np.ndarray], trains: list[np.ndarray], pr
     return out
 
 
-def _median_noise(stack: np.ndarray) -> float:
-    """σ (µV) of the sample-wise median of ``stack`` (N × L): 1.2533 × the robust spread across
-    discharges (1.4826 × MAD, median over the samples) / √N."""
-    mad = np.median(np.abs(stack - np.median(stack, axis=0)), axis=0)
-    return float(1.2533 * 1.4826 * np.median(mad) / math.sqrt(len(stack)))
-
-
 def _clipped_share(x: np.ndarray) -> float:
     if x.dtype.kind in "iu" and x.dtype.itemsize == 2:
         return float(np.mean((x >= 32767) | (x <= -32768)))
@@ -598,8 +591,8 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
     for stack, clean, idx in zip(stacks, cleaned, timed):
         if stack is None:
             continue
-        tmpl = np.median(clean, axis=0).astype(np.float64)
-        tm = template_measures(tmpl, fs, cfg.measure, noise_uv=_median_noise(clean))
+        tmpl, noise = median_template(clean)
+        tm = template_measures(tmpl, fs, cfg.measure, noise_uv=noise)
         if tm.amplitude_uv < cfg.min_amplitude_uv:
             continue
         times = (idx + tm.peak - pre) / fs

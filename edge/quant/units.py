@@ -59,7 +59,8 @@ from scipy.signal import find_peaks
 
 from edge.validation import check_ranges
 
-__all__ = ["MeasureConfig", "TemplateMeasures", "template_measures", "firing", "nearest", "regular_share", "turn_points"]
+__all__ = ["MeasureConfig", "TemplateMeasures", "template_measures", "median_template", "firing", "nearest",
+           "regular_share", "turn_points"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,17 @@ def template_measures(template_uv: np.ndarray, fs: float, cfg: MeasureConfig | N
     return TemplateMeasures(amplitude_uv=amp, duration_ms=(end - onset) * 1000.0 / fs, phases=phases,
                             turns=turns, area_uv_ms=area, thickness_ms=area / amp if amp > 0 else 0.0,
                             satellites=sats, onset=onset, end=end, peak=peak)
+
+
+def median_template(stack: np.ndarray) -> tuple[np.ndarray, float]:
+    """A unit's template from its aligned discharges ``stack`` (N × L, µV): the sample-wise
+    median (computed in the stack's dtype, returned as float64), and that median's noise σ
+    (µV): 1.2533 × the robust spread across discharges (1.4826 × MAD, median over the
+    samples) / √N."""
+    s = np.asarray(stack)
+    med = np.median(s, axis=0)
+    mad = np.median(np.abs(s - med), axis=0)
+    return med.astype(np.float64), float(1.2533 * 1.4826 * np.median(mad) / math.sqrt(len(s)))
 
 
 def nearest(b: np.ndarray, a: np.ndarray) -> np.ndarray:
