@@ -31,6 +31,9 @@ class UnitMeasures:
     ``thickness_ms``: area / amplitude (ms).
     ``satellites``: separate late components after the main potential's end.
     ``discharge_times_s``: time of each discharge's peak from the start of the recording (s).
+    ``duration_range_ms``: (shortest, longest) duration with the onset/end level ±2 dB (ms;
+    how much the duration depends on the criterion, :mod:`edge.quant.units`); None if not
+    measured.
     """
 
     id: int
@@ -45,10 +48,13 @@ class UnitMeasures:
     thickness_ms: float
     satellites: int
     discharge_times_s: tuple[float, ...] = ()
+    duration_range_ms: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["discharge_times_s"] = [round(float(t), 6) for t in self.discharge_times_s]
+        r = self.duration_range_ms
+        d["duration_range_ms"] = None if r is None else [round(float(r[0]), 3), round(float(r[1]), 3)]
         return d
 
 

@@ -605,7 +605,7 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
             id=i, n_discharges=len(times), firing_rate_hz=rate, isi_cv=cv, amplitude_uv=tm.amplitude_uv,
             duration_ms=tm.duration_ms, phases=tm.phases, turns=tm.turns, area_uv_ms=tm.area_uv_ms,
             thickness_ms=tm.thickness_ms, satellites=tm.satellites,
-            discharge_times_s=tuple(round(float(t), 6) for t in times)))
+            discharge_times_s=tuple(round(float(t), 6) for t in times), duration_range_ms=tm.duration_range_ms))
         templates.append(tmpl)
         discharges.append(stack)
     recruit = None

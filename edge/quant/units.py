@@ -18,6 +18,13 @@ Template measures (:func:`template_measures`), on a template in µV sampled at `
   return between its main spike and a broad, low terminal phase can stay under the level
   for 1–3 ms, and a 1 ms gap cut such a potential to its spike (2 ms instead of 10–15 ms,
   flipping with µV-sized differences).
+- *Duration range*: the duration again with the level lowered and raised by ``range_db``
+  (default 2 dB: h × 10^(∓range_db/20)), as (shortest, longest) ms, the nominal included. A
+  low initial or terminal phase that lingers near the level makes the duration
+  ill-conditioned: on the simulated QEMG benchmark, ±2 dB moves 26–41 % of the noise-free
+  templates' durations by more than 1.5 ms (``benchmarks/quant.py``), so the range is
+  reported beside the duration as its sensitivity to the criterion (not a confidence
+  interval).
 - *Amplitude*: peak-to-peak (max − min) between onset and end, µV.
 - *Phases*: baseline crossings between onset and end + 1; a crossing counts when the signal
   passes from beyond +h to beyond −h or back (hysteresis h, so noise around zero does not
@@ -74,11 +81,12 @@ class MeasureConfig:
     baseline_ms: float = 1.5  # ms at each end of the template for the baseline
     noise_k: float = 2.0      # the level is at least this × the template's noise (µV), if given
     smooth_ms: float = 0.5    # moving average of the onset/end search, ms (0: none)
+    range_db: float = 2.0     # level change of the duration range, dB (0: range = duration)
 
     def __post_init__(self) -> None:
         check_ranges(self, (("level_rel", 0.001, 0.5), ("level_uv", 0.0, 1000.0, "µV"), ("gap_ms", 0.05, 20.0, "ms"),
                             ("turn_uv", 0.1, 10000.0, "µV"), ("baseline_ms", 0.1, 20.0, "ms"), ("noise_k", 0.0, 20.0),
-                            ("smooth_ms", 0.0, 5.0, "ms")))
+                            ("smooth_ms", 0.0, 5.0, "ms"), ("range_db", 0.0, 12.0, "dB")))
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,7 @@ class TemplateMeasures:
     onset: int
     end: int
     peak: int
+    duration_range_ms: tuple[float, float] = (0.0, 0.0)
 
 
 def _baseline(v: np.ndarray, n_edge: int) -> np.ndarray:
@@ -152,6 +161,10 @@ def template_measures(template_uv: np.ndarray, fs: float, cfg: MeasureConfig | N
     above = np.abs(vs) > h
     gap = max(1, int(round(cfg.gap_ms * fs / 1000.0)))
     onset, end = _walk(above, peak, -1, gap), _walk(above, peak, 1, gap)
+    spans = [end - onset]
+    for f in (10.0 ** (-cfg.range_db / 20.0), 10.0 ** (cfg.range_db / 20.0)) if cfg.range_db > 0 else ():
+        a = np.abs(vs) > h * f
+        spans.append(_walk(a, peak, 1, gap) - _walk(a, peak, -1, gap))
     seg = v[onset:end + 1]
     amp = float(seg.max() - seg.min())
     area = float(np.sum(np.abs(seg)) * 1000.0 / fs)
@@ -169,7 +182,8 @@ def template_measures(template_uv: np.ndarray, fs: float, cfg: MeasureConfig | N
         i = k + 1
     return TemplateMeasures(amplitude_uv=amp, duration_ms=(end - onset) * 1000.0 / fs, phases=phases,
                             turns=turns, area_uv_ms=area, thickness_ms=area / amp if amp > 0 else 0.0,
-                            satellites=sats, onset=onset, end=end, peak=peak)
+                            satellites=sats, onset=onset, end=end, peak=peak,
+                            duration_range_ms=(min(spans) * 1000.0 / fs, max(spans) * 1000.0 / fs))
 
 
 def median_template(stack: np.ndarray) -> tuple[np.ndarray, float]:

@@ -104,6 +104,9 @@ def test_json_document(result):
     need = {"id", "n_discharges", "firing_rate_hz", "isi_cv", "amplitude_uv", "duration_ms", "phases", "turns",
             "area_uv_ms", "discharge_times_s"}
     assert all(need <= set(u) for u in doc["motor_units"])
+    for u in doc["motor_units"]:  # the duration's sensitivity to its criterion (±2 dB of level)
+        lo, hi = u["duration_range_ms"]
+        assert lo <= u["duration_ms"] <= hi
     s = doc["summary"]
     assert s["n_units"] == len(doc["motor_units"]) and s["reason"] is None
     assert s["interference"]["turns_per_s"] > 0

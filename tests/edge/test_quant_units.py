@@ -59,6 +59,33 @@ def test_broad_terminal_phase_after_a_slow_return_is_part_of_the_duration(sign):
     assert template_measures(v, FS, MeasureConfig(gap_ms=1.0)).duration_ms < 3.0
 
 
+def test_duration_range_shows_a_tail_that_lingers_near_the_level():
+    """A steep-edged biphasic potential keeps its duration within a sample when the level
+    moves ±2 dB; one whose broad terminal phase peaks near the level (simulator 1.5.0's
+    normal MUAP; here 11 µV against a level of 2 % of ~510 µV ≈ 10.2 µV) does not: raised
+    2 dB the level cuts the potential to its spike (1.6 ms against 5.6 ms)."""
+    steep = template_measures(_bumps([19.0, 21.0], [-500.0, 300.0], width_ms=0.15), FS)
+    lo, hi = steep.duration_range_ms
+    assert lo <= steep.duration_ms <= hi and hi - lo <= 0.3
+    v = _bumps([15.0], [-500.0], width_ms=0.3) + _bumps([19.0], [11.0], width_ms=2.0)
+    tail = template_measures(v, FS)
+    lo, hi = tail.duration_range_ms
+    assert lo <= tail.duration_ms <= hi and lo < 2.0 and hi - lo > 4.0
+    flat = template_measures(v, FS, MeasureConfig(range_db=0.0))
+    assert flat.duration_range_ms == (flat.duration_ms, flat.duration_ms)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), db=st.floats(0.5, 6.0))
+def test_duration_range_brackets_the_duration(seed, db):
+    rng = np.random.default_rng(seed)
+    v = _bumps(rng.uniform(10.0, 30.0, 4), rng.uniform(-600.0, 600.0, 4), width_ms=float(rng.uniform(0.2, 2.0)))
+    v = v + np.convolve(rng.normal(0.0, 5.0, len(v)), np.ones(10) / np.sqrt(10), "same")
+    m = template_measures(v, FS, MeasureConfig(range_db=db), noise_uv=3.0)
+    lo, hi = m.duration_range_ms
+    assert lo <= m.duration_ms <= hi
+
+
 def test_template_noise_raises_the_level():
     """Residual background at a small template's ends (σ ~8 µV, above the 10 µV floor's reach)
     stretches the duration unless the template's noise is given (8 noise draws, medians)."""
@@ -188,6 +215,7 @@ def test_bands_chunked_equals_whole():
 @pytest.mark.parametrize("make, match", [
     (lambda: MeasureConfig(level_rel=0.9), "level_rel"),
     (lambda: MeasureConfig(gap_ms=-1), "gap_ms"),
+    (lambda: MeasureConfig(range_db=-1.0), "range_db"),
     (lambda: BandConfig(detect_low_hz=5.0), "detect_low_hz"),
     (lambda: BandConfig(detect_low_hz=1000.0, detect_high_hz=1500.0), "detect_high_hz"),
     (lambda: DecomposeConfig(threshold_k=0.5), "threshold_k"),
@@ -205,7 +233,10 @@ def test_result_types_round_trip():
     u = UnitMeasures(0, 3, 10.0, 0.1, 500.0, 9.0, 3, 3, 800.0, 1.6, 0, (0.1, 0.2, 0.3))
     d = RecordingMeasures([u], 9.5, None, None, 10_000.0, 1.0).to_dict()
     assert d["units"][0]["discharge_times_s"] == [0.1, 0.2, 0.3]
+    assert d["units"][0]["duration_range_ms"] is None
     assert d["recruitment_hz"] == 9.5
+    r = UnitMeasures(0, 3, 10.0, 0.1, 500.0, 9.0, 3, 3, 800.0, 1.6, 0, (), (8.25, 11.0)).to_dict()
+    assert r["duration_range_ms"] == [8.25, 11.0]
 
 
 def test_recruitment_rate_of_the_first_unit():
