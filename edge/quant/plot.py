@@ -1,5 +1,6 @@
-"""QEMG figure: per unit its superimposed discharges and median template, a firing raster and
-the instantaneous rate over time (matplotlib, an optional dependency)."""
+"""QEMG figure: per unit its superimposed discharges and median template with its duration
+markers (onset and end, dashed) and duration range in the title, a firing raster and the
+instantaneous rate over time (matplotlib, an optional dependency)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,12 @@ def plot_result(result, path: str, title: str = "") -> None:
         ax.plot(t, result.templates[i], color=colors[i], lw=1.6)
         ax.set_xlim(-10, 15)
         ax.invert_yaxis()  # clinical convention: negative up
-        ax.set_title(f"MU {u.id}: {u.amplitude_uv:.0f} µV, {u.duration_ms:.1f} ms, {u.phases} ph", fontsize=8)
+        if i < len(result.markers_ms):
+            for m in result.markers_ms[i]:
+                ax.axvline(m, color="k", ls="--", lw=0.6)
+        rng = u.duration_range_ms
+        dur = f"{u.duration_ms:.1f} ms" + (f" ({rng[0]:.1f}–{rng[1]:.1f})" if rng else "")
+        ax.set_title(f"MU {u.id}: {u.amplitude_uv:.0f} µV, {dur}, {u.phases} ph", fontsize=8)
         ax.set_xlabel("ms", fontsize=7)
         ax.tick_params(labelsize=6)
     if not units:

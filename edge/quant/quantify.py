@@ -99,12 +99,15 @@ class QuantConfig:
 @dataclass
 class QuantResult:
     """A recording's QEMG: the measures, per-unit display templates and aligned discharges
-    (µV, for plots), and part B's ``reference`` and ``pattern`` (None until available)."""
+    (µV, for plots), each template's duration markers (onset, end: ms on the templates' time
+    axis, whose first sample is at ``template_t0_ms``), and part B's ``reference`` and
+    ``pattern`` (None until available)."""
 
     measures: RecordingMeasures
     templates: list[np.ndarray] = field(default_factory=list)
     discharges: list[np.ndarray] = field(default_factory=list)
     template_t0_ms: float = 0.0
+    markers_ms: list[tuple[float, float]] = field(default_factory=list)
     reference: dict | None = None
     pattern: dict | None = None
     muscle: str | None = None
@@ -598,7 +601,7 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         times = (idx + tm.peak - pre) / fs
         units_raw.append((float(times[0]), times, tm, tmpl, stack))
     units_raw.sort(key=lambda r: r[0])
-    units, templates, discharges = [], [], []
+    units, templates, discharges, markers = [], [], [], []
     for i, (_, times, tm, tmpl, stack) in enumerate(units_raw):
         rate, cv = firing(times)
         units.append(UnitMeasures(
@@ -608,6 +611,7 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
             discharge_times_s=tuple(round(float(t), 6) for t in times), duration_range_ms=tm.duration_range_ms))
         templates.append(tmpl)
         discharges.append(stack)
+        markers.append((-cfg.pre_ms + tm.onset * 1000.0 / fs, -cfg.pre_ms + tm.end * 1000.0 / fs))
     recruit = None
     if len(units) >= 2:
         t2 = units[1].discharge_times_s[0]
@@ -615,4 +619,4 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
             recruit = recruitment_rate(units[0].discharge_times_s, t2)
     reason = None if units else f"no unit template of {cfg.min_amplitude_uv:g} µV or more (distant units only)"
     meas = RecordingMeasures(units, recruit, interference, reason, fs, dur)
-    return QuantResult(meas, templates, discharges, template_t0_ms=-cfg.pre_ms)
+    return QuantResult(meas, templates, discharges, template_t0_ms=-cfg.pre_ms, markers_ms=markers)

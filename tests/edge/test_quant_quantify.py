@@ -98,6 +98,17 @@ def test_amplitude_follows_calibration(voluntary, result):
         assert b.discharge_times_s == a.discharge_times_s
 
 
+def test_duration_markers_span_the_duration(result):
+    """Each template's onset/end markers (ms on the templates' time axis) are its duration apart
+    and bracket the template's largest deflection."""
+    assert len(result.markers_ms) == len(result.units) == len(result.templates)
+    fs = result.measures.sample_rate_hz
+    for (on, end), u, t in zip(result.markers_ms, result.units, result.templates):
+        assert end - on == pytest.approx(u.duration_ms, abs=1e-9)
+        peak = result.template_t0_ms + int(np.argmax(np.abs(t))) * 1000.0 / fs
+        assert result.template_t0_ms <= on <= peak <= end
+
+
 def test_json_document(result):
     doc = json.loads(json.dumps(result.to_json()))
     assert set(doc) == {"motor_units", "summary", "reference", "pattern"}
