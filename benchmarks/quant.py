@@ -32,8 +32,8 @@ remains besides the potential is only the distant units' background and the ampl
 averaged (``edge.quant.units.median_template``, up to ``QuantConfig.max_average`` discharges
 spread over the recording) and measured exactly as ``quantify`` does. ``duration_level_sensitivity``
 is the share of those units whose true duration moves by more than 1.5 ms when the
-criterion's level changes by ±2 dB (× 1.25 or × 0.8): a low terminal phase that lingers near
-the level makes the onset/end criterion ill-conditioned.
+criterion's level changes by ±2 dB (the ends of its ``duration_range_ms``): a low terminal
+phase that lingers near the level makes the onset/end criterion ill-conditioned.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXP
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
-from dataclasses import replace  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
@@ -146,8 +145,6 @@ def duration_limits(tr, indices) -> tuple[list[float], list[bool]]:
         placed[u.index] = oaconvolve(imp, tt)[len(tt):len(tt) + n]
     rest = d - sum(placed.values())
     pre, post = int(round(cfg.pre_ms * fs / 1000.0)), int(round(cfg.post_ms * fs / 1000.0))
-    m = cfg.measure
-    lo, hi = (replace(m, level_rel=m.level_rel * f, level_uv=m.level_uv * f) for f in (0.8, 1.25))
     errors, brittle = [], []
     for u in tr.units:
         tt, pk = u.template_uv, int(np.argmax(np.abs(u.template_uv)))
@@ -159,7 +156,8 @@ def duration_limits(tr, indices) -> tuple[list[float], list[bool]]:
         stack = rest[g[:, None] + np.arange(-pre, post + 1)[None, :]] + tt[pk - pre:pk + post + 1][None, :]
         tmpl, noise = median_template(stack.astype(np.float32))
         errors.append(template_measures(tmpl, fs, cfg.measure, noise_uv=noise).duration_ms - u.duration_ms)
-        brittle.append(max(abs(template_measures(tt, fs, c).duration_ms - u.duration_ms) for c in (lo, hi)) > 1.5)
+        lo, hi = template_measures(tt, fs, cfg.measure).duration_range_ms  # the level ±2 dB
+        brittle.append(max(u.duration_ms - lo, hi - u.duration_ms) > 1.5)
     return errors, brittle
 
 

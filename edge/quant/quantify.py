@@ -45,7 +45,6 @@ Amplitudes are µV: samples × ``uv_per_lsb`` (the source's calibration, :mod:`e
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -21,7 +21,7 @@ Template measures (:func:`template_measures`), on a template in µV sampled at `
 - *Duration range*: the duration again with the level lowered and raised by ``range_db``
   (default 2 dB: h × 10^(∓range_db/20)), as (shortest, longest) ms, the nominal included. A
   low initial or terminal phase that lingers near the level makes the duration
-  ill-conditioned: on the simulated QEMG benchmark, ±2 dB moves 26–41 % of the noise-free
+  ill-conditioned: on the simulated QEMG benchmark, ±2 dB moves 30–42 % of the noise-free
   templates' durations by more than 1.5 ms (``benchmarks/quant.py``), so the range is
   reported beside the duration as its sensitivity to the criterion (not a confidence
   interval).
