@@ -12,7 +12,11 @@ PhysioNet ``emg_healthy`` record (concentric needle, tibialis anterior, 4 kHz, 0
     mean log-Mel level of bands 4, 8, …, 32 relative to band 0, as in RE §1.1;
 (c) turns/amplitude (Willison; Stålberg's cloud): per 100 ms epoch, the number of turns per
     second (a turn: a change of direction after a swing of ≥ 100 µV) vs the mean amplitude
-    between turns (µV).
+    between turns (µV);
+(d) motor unit potentials as the kit's QEMG measures them (:func:`edge.quant.quantify` on the
+    same 4 kHz signals): the medians of the units' amplitude, duration, duration range and
+    phases, and how many units were found. Reported, not checked: the real record yields a
+    handful of units.
 
 Active stretches: the records are not labelled. A 100 ms window is active when its RMS is
 ≥ 20 µV, twice the largest needle/amplifier noise RMS (≤ 10 µV, CW §2), so rest and noise
@@ -127,6 +131,20 @@ def turns_amplitude(x: np.ndarray, fs: float = REAL_RATE) -> np.ndarray:
     return np.array(rows, dtype=float).reshape(-1, 2)
 
 
+def qemg_units(parts: list[np.ndarray], fs: float = REAL_RATE) -> dict:
+    """(d): medians over the units :func:`edge.quant.quantify` finds in each of ``parts`` (µV)."""
+    from edge.quant import quantify
+
+    units = [u for x in parts for u in quantify(x, fs, uv_per_lsb=1.0).units]
+    if not units:
+        return {"units": 0}
+    med = (lambda f: float(np.median([f(u) for u in units])))
+    return {"units": len(units), "amplitude_uv_median": med(lambda u: u.amplitude_uv),
+            "duration_ms_median": med(lambda u: u.duration_ms),
+            "duration_range_ms_median": [med(lambda u: u.duration_range_ms[0]), med(lambda u: u.duration_range_ms[1])],
+            "phases_median": med(lambda u: u.phases), "polyphasic_share": float(np.mean([u.phases > 4 for u in units]))}
+
+
 def compare(real: np.ndarray, sims: list[np.ndarray]) -> dict:
     sim = np.concatenate(sims)
     out = {"real": {}, "sim": {}}
@@ -137,7 +155,7 @@ def compare(real: np.ndarray, sims: list[np.ndarray]) -> dict:
                      "turn_amplitude_uv_median": float(np.median(ta[ta[:, 0] > 0, 1])),
                      "turns_per_s_p5_p95": [float(v) for v in np.percentile(ta[:, 0], [5, 95])],
                      "turn_amplitude_uv_p5_p95": [float(v) for v in np.percentile(ta[ta[:, 0] > 0, 1], [5, 95])],
-                     "epochs": int(len(ta))}
+                     "epochs": int(len(ta)), "qemg": qemg_units(parts)}
     out["octaves_hz"] = [list(b) for b in OCTAVES_HZ]
     out["mel_bands"] = list(MEL_BANDS)
     return out

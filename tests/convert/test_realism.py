@@ -40,3 +40,15 @@ def test_spectrum_within_6_db(result):
                    "record is one gentle contraction with smaller units (benchmarks/results/realism.json)")
 def test_turns_amplitude_cloud(result):
     assert [b for b in R.check(result) if b.startswith("sim median")] == []
+
+
+def test_qemg_measures_of_simulated_units_as_the_real_records(result):
+    """(d): the kit's QEMG on the same 4 kHz signals finds units in both, and the simulated
+    ones measure as normal MUAPs do (a single MUAP 2–15 ms, Aminoff, CW §2; mostly 2–4
+    phases) and within 2× of the real record's amplitude and duration medians (measured with
+    6 seeds × 10 s: 447 µV, 8.9 ms, 2 phases, 68 units against 322 µV, 7.5 ms, 2 phases, 7 units)."""
+    r, s = result["real"]["qemg"], result["sim"]["qemg"]
+    assert r["units"] >= 3 and s["units"] >= 10, (r, s)
+    assert 2.0 <= s["duration_ms_median"] <= 15.0 and s["phases_median"] <= 4, s
+    for k in ("amplitude_uv_median", "duration_ms_median"):
+        assert 0.5 <= s[k] / r[k] <= 2.0, (k, r[k], s[k])
