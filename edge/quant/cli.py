@@ -94,4 +94,6 @@ def main(args: argparse.Namespace) -> int:
     m = result.measures
     print(f"emg-edge quantify: {len(m.units)} motor unit(s) in {m.duration_s:.1f} s"
           + (f" ({m.reason})" if m.reason else ""), file=sys.stderr)
+    for c in (result.pattern or {}).get("caveats", []):
+        print(f"emg-edge quantify: caveat: {c}", file=sys.stderr)
     return 0

@@ -38,6 +38,16 @@ def test_normal_units_are_within_limits_with_the_wording():
     assert json.loads(json.dumps(s.to_dict()))["label"] == WITHIN_LIMITS
 
 
+def test_a_low_analysis_rate_is_a_caveat_not_a_decision():
+    """Below 10 kHz durations measure short (README realism check): the summary says so and
+    decides as it would at 44.1 kHz."""
+    high = pattern(normal(), muscle="TA")
+    low = pattern(dataclasses.replace(normal(), sample_rate_hz=4000.0), muscle="TA")
+    assert high.caveats == () and high.to_dict()["caveats"] == []
+    assert len(low.caveats) == 1 and "4 kHz" in low.caveats[0]
+    assert (low.label, low.drivers, low.reason) == (high.label, high.drivers, high.reason)
+
+
 def test_long_large_polyphasic_units_with_reduced_recruitment_look_neurogenic():
     units = [unit(i, amp=2000.0, dur=15.0, phases=6, rate=22.0) for i in range(4)]
     s = pattern(rec(units, recruitment_hz=24.0), muscle="TA")
