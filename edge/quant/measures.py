@@ -69,7 +69,9 @@ class RecordingMeasures:
     (turns of the whole signal per second and the mean amplitude between consecutive turns,
     µV); None when not computed.
     ``reason``: why ``units`` is empty (no activity, clipping, too short, ...); None otherwise.
-    ``sample_rate_hz``, ``duration_s``: of the analysed signal.
+    ``sample_rate_hz``, ``duration_s``: of the analysed signal (a signal below
+    ``QuantConfig.analysis_rate_hz`` is analysed interpolated to it, :mod:`edge.quant.upsample`).
+    ``input_rate_hz``: the rate the samples came at (None: ``sample_rate_hz``).
     """
 
     units: list[UnitMeasures] = field(default_factory=list)
@@ -78,6 +80,7 @@ class RecordingMeasures:
     reason: str | None = None
     sample_rate_hz: float = 0.0
     duration_s: float = 0.0
+    input_rate_hz: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -87,4 +90,5 @@ class RecordingMeasures:
             "reason": self.reason,
             "sample_rate_hz": self.sample_rate_hz,
             "duration_s": self.duration_s,
+            "input_rate_hz": self.sample_rate_hz if self.input_rate_hz is None else self.input_rate_hz,
         }

@@ -59,6 +59,7 @@ from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shift, ca
 from .gaps import GapConfig, fill_gaps
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, median_template, nearest, regular_share, template_measures, turn_points
+from .upsample import Upsampled
 
 __all__ = ["QuantConfig", "QuantResult", "quantify", "recruitment_rate"]
 
@@ -83,6 +84,7 @@ class QuantConfig:
     min_duration_s: float = 1.0
     clip_share: float = 0.001        # share of samples at the rails that makes input "clipped"
     interference_turn_uv: float = 100.0  # turn criterion of the interference pattern (Willison)
+    analysis_rate_hz: float = 10_000.0   # slower whole-Hz input is interpolated to this rate (.upsample; 0: never)
 
     def __post_init__(self) -> None:
         check_ranges(self, (("block_s", 0.2, 600.0, "s"), ("pre_ms", 2.0, 100.0, "ms"), ("post_ms", 2.0, 100.0, "ms"),
@@ -90,6 +92,10 @@ class QuantConfig:
                             ("min_regular", 0.0, 1.0), ("min_isi_cv", 0.0, 1.0), ("min_amplitude_uv", 0.0, 10_000.0, "µV"),
                             ("min_duration_s", 0.05, 3600.0, "s"), ("clip_share", 0.0, 1.0),
                             ("interference_turn_uv", 1.0, 10_000.0, "µV")))
+        if self.analysis_rate_hz != 0 and not (2000.0 <= self.analysis_rate_hz <= 200_000.0
+                                               and float(self.analysis_rate_hz).is_integer()):
+            raise ValueError(f"QuantConfig.analysis_rate_hz = {self.analysis_rate_hz!r}: 0 (off) or a whole "
+                             "number of Hz in 2000..200000")
         a, b = self.rate_range_hz
         if not (0.1 <= a < b <= 200.0):
             raise ValueError(f"QuantConfig.rate_range_hz = {self.rate_range_hz!r}: need 0.1 <= low < high <= 200 Hz")
@@ -493,6 +499,11 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
     clip = _clipped_share(x)
     if clip > cfg.clip_share:
         return _empty(f"clipped: {100 * clip:.2f} % of samples at the rails (amplifier overload)", fs, dur)
+    rate_in = fs
+    if fs < cfg.analysis_rate_hz and float(fs).is_integer():
+        # a coarse grid splits units into fragments (:mod:`.upsample`): analyse at the analysis rate
+        x = Upsampled(x, int(fs), int(cfg.analysis_rate_hz))
+        fs, n = float(cfg.analysis_rate_hz), len(x)
 
     dc = cfg.decompose
     q = decimation(fs)
@@ -617,5 +628,5 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         if t2 - units[0].discharge_times_s[0] >= 0.5:
             recruit = recruitment_rate(units[0].discharge_times_s, t2)
     reason = None if units else f"no unit template of {cfg.min_amplitude_uv:g} µV or more (distant units only)"
-    meas = RecordingMeasures(units, recruit, interference, reason, fs, dur)
+    meas = RecordingMeasures(units, recruit, interference, reason, fs, dur, input_rate_hz=rate_in)
     return QuantResult(meas, templates, discharges, template_t0_ms=-cfg.pre_ms, markers_ms=markers)

@@ -39,12 +39,12 @@ def test_normal_units_are_within_limits_with_the_wording():
 
 
 def test_a_low_analysis_rate_is_a_caveat_not_a_decision():
-    """Below 10 kHz durations measure short (README realism check): the summary says so and
+    """Recorded below 10 kHz, amplitudes measure small (docs/QEMG.md): the summary says so and
     decides as it would at 44.1 kHz."""
     high = pattern(normal(), muscle="TA")
-    low = pattern(dataclasses.replace(normal(), sample_rate_hz=4000.0), muscle="TA")
+    low = pattern(dataclasses.replace(normal(), sample_rate_hz=10_000.0, input_rate_hz=4000.0), muscle="TA")
     assert high.caveats == () and high.to_dict()["caveats"] == []
-    assert len(low.caveats) == 1 and "4 kHz" in low.caveats[0]
+    assert len(low.caveats) == 1 and "4 kHz" in low.caveats[0] and "amplitude" in low.caveats[0]
     assert (low.label, low.drivers, low.reason) == (high.label, high.drivers, high.reason)
 
 

@@ -222,6 +222,7 @@ def test_bands_chunked_equals_whole():
     (lambda: DecomposeConfig(rounds=True), "rounds"),
     (lambda: QuantConfig(min_regular=2.0), "min_regular"),
     (lambda: QuantConfig(rate_range_hz=(20.0, 5.0)), "rate_range_hz"),
+    (lambda: QuantConfig(analysis_rate_hz=9999.5), "analysis_rate_hz"),
     (lambda: Bands(500.0), "sample rate"),
 ])
 def test_configs_name_the_bad_value(make, match):
