@@ -5,10 +5,10 @@ with sub-sample alignment, and the display-band template is averaged on the inpu
 4 kHz (the PhysioNet emgdb records) a sample is 0.25 ms, a quarter of a sharp spike's rise:
 templates of one unit no longer align, the clustering splits units into fragments and each
 fragment's template averages few discharges. Measured on the QEMG benchmark's 10 simulated
-contractions (``benchmarks/quant.py``), resampled to 4 kHz: 15 % of the units found and 151
-units reported for 79; the same signals interpolated back to 10 kHz: 82 % found, 100
-reported (8 kHz: 76 % → 80 %; ``benchmarks/quant.py --rate 4000 [--analysis-rate 0]``). A signal sampled at ``in_rate`` is band-limited below
-``in_rate / 2``, so interpolation adds no content, only a finer grid.
+contractions resampled to 4 kHz (``benchmarks/quant.py --rate 4000 [--analysis-rate 0]``):
+15 % of the units found and 151 units reported for 79; the same signals interpolated back to
+10 kHz: 82 % found, 100 reported (8 kHz: 76 % → 80 %). A signal sampled at ``in_rate`` is
+band-limited below ``in_rate / 2``, so interpolation adds no content, only a finer grid.
 
 :class:`Upsampled` wraps a 1-D signal at ``in_rate`` Hz and presents it at ``out_rate`` Hz
 (whole numbers) to :func:`.chunks.windows`: ``len()`` and forward slices ``[a:b]`` (a pass
