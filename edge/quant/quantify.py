@@ -45,7 +45,7 @@ Amplitudes are µV: samples × ``uv_per_lsb`` (the source's calibration, :mod:`e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -466,6 +466,7 @@ def quantify(samples, sample_rate_hz: float, uv_per_lsb: float = 1.0, muscle: st
     n = len(x)
     dur = n / fs
     result = _analyse(x, fs, scale, n, dur, cfg)
+    result.measures = replace(result.measures, input_rate_hz=fs)  # the analysed rate may be higher
     result.muscle = muscle
     _attach_reference(result, muscle)
     return result
@@ -499,7 +500,6 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
     clip = _clipped_share(x)
     if clip > cfg.clip_share:
         return _empty(f"clipped: {100 * clip:.2f} % of samples at the rails (amplifier overload)", fs, dur)
-    rate_in = fs
     if fs < cfg.analysis_rate_hz and float(fs).is_integer():
         # a coarse grid splits units into fragments (:mod:`.upsample`): analyse at the analysis rate
         x = Upsampled(x, int(fs), int(cfg.analysis_rate_hz))
@@ -628,5 +628,5 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         if t2 - units[0].discharge_times_s[0] >= 0.5:
             recruit = recruitment_rate(units[0].discharge_times_s, t2)
     reason = None if units else f"no unit template of {cfg.min_amplitude_uv:g} µV or more (distant units only)"
-    meas = RecordingMeasures(units, recruit, interference, reason, fs, dur, input_rate_hz=rate_in)
+    meas = RecordingMeasures(units, recruit, interference, reason, fs, dur)
     return QuantResult(meas, templates, discharges, template_t0_ms=-cfg.pre_ms, markers_ms=markers)
