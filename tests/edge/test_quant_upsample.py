@@ -54,6 +54,7 @@ def test_a_4_khz_recording_is_analysed_at_10_khz():
     r = quantify(x4, 4000, uv_per_lsb=1.0)
     off = quantify(x4, 4000, uv_per_lsb=1.0, config=QuantConfig(analysis_rate_hz=0))
     assert r.measures.sample_rate_hz == 10_000.0 and r.measures.to_dict()["input_rate_hz"] == 4000.0
+    assert r.to_json()["summary"]["input_rate_hz"] == 4000.0
     found = [s for s in score_units(tr, r.units, min_discharges=20) if s.found_id is not None]
     found_off = [s for s in score_units(tr, off.units, min_discharges=20) if s.found_id is not None]
     assert len(found) > len(found_off)
