@@ -208,7 +208,7 @@ def pattern(measures, muscle: str | None = None, age: float | None = None,
             config: PatternConfig = PatternConfig()) -> PatternSummary:
     """Summarise ``measures`` (a :class:`~edge.quant.measures.RecordingMeasures`) against the
     reference of ``muscle`` (None = the wide ``unspecified`` limits) for age ``age`` (years).
-    ``caveats`` says what limits the comparison (an analysis rate below
+    ``caveats`` says what limits the comparison (a recording rate below
     :data:`AMPLITUDE_RATE_HZ`); it does not change the decision."""
     out = _pattern(measures, muscle, age, config)
     caveats = _caveats(measures)

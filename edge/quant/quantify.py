@@ -1,9 +1,10 @@
 """``quantify``: voluntary needle EMG → motor units with their measures (QEMG).
 
-Stages, each its own module: :mod:`.bands` (display 2 Hz–10 kHz and detection 300 Hz–3 kHz
-bands), :mod:`.chunks` (blocks with overlap: memory stays flat on long input),
-:mod:`.decompose` (threshold, template learning, peel-off), :mod:`.units` (template and
-firing measures). The passes over the input:
+Stages, each its own module: :mod:`.upsample` (input below ``analysis_rate_hz``, 10 kHz,
+read interpolated to it: on a 4 kHz grid units split into fragments), :mod:`.bands` (display
+2 Hz–10 kHz and detection 300 Hz–3 kHz bands), :mod:`.chunks` (blocks with overlap: memory
+stays flat on long input), :mod:`.decompose` (threshold, template learning, peel-off),
+:mod:`.units` (template and firing measures). The passes over the input:
 
 0. robust noise σ of the detection band (median over blocks), the detection threshold;
 1. candidates, a uniform reservoir of their waveforms, and the interference-pattern counts;
