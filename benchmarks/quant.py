@@ -140,14 +140,13 @@ def duration_limits(tr, indices) -> tuple[list[float], list[bool]]:
     cfg, fs = QuantConfig(), tr.sample_rate
     d, _ = Bands(fs).process(tr.signal_uv)
     n = len(d)
-    placed = {}
+    rest = d.copy()  # the display band less every true unit's potentials at their true times
     for u in tr.units:
         tt = u.template_uv
         imp = np.zeros(n + len(tt))
         idx = np.rint(np.asarray(u.discharge_times_s) * fs).astype(np.int64) - int(np.argmax(np.abs(tt))) + len(tt)
         np.add.at(imp, idx[(idx >= 0) & (idx < len(imp))], 1.0)
-        placed[u.index] = oaconvolve(imp, tt)[len(tt):len(tt) + n]
-    rest = d - sum(placed.values())
+        rest -= oaconvolve(imp, tt)[len(tt):len(tt) + n]
     pre, post = int(round(cfg.pre_ms * fs / 1000.0)), int(round(cfg.post_ms * fs / 1000.0))
     errors, brittle = [], []
     for u in tr.units:

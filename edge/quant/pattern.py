@@ -196,9 +196,9 @@ AMPLITUDE_RATE_HZ = 10_000.0
 
 
 def _caveats(measures) -> tuple[str, ...]:
-    fs = getattr(measures, "input_rate_hz", None) or getattr(measures, "sample_rate_hz", 0.0) or 0.0
-    if 0.0 < float(fs) < AMPLITUDE_RATE_HZ:
-        return (f"recorded at {float(fs) / 1000:g} kHz: below {AMPLITUDE_RATE_HZ / 1000:g} kHz, the rate MUP "
+    fs = measures.input_rate_hz or measures.sample_rate_hz
+    if 0.0 < fs < AMPLITUDE_RATE_HZ:
+        return (f"recorded at {fs / 1000:g} kHz: below {AMPLITUDE_RATE_HZ / 1000:g} kHz, the rate MUP "
                 "analysis commonly uses, the band limit takes amplitude off the sharp main spikes (7 % at 4 kHz "
                 "on simulated contractions), so the amplitude comparison leans towards small",)
     return ()

@@ -158,13 +158,18 @@ def template_measures(template_uv: np.ndarray, fs: float, cfg: MeasureConfig | N
     h = max(cfg.level_rel * float(v.max() - v.min()), cfg.level_uv, cfg.noise_k * float(noise_uv))
     w = int(round(cfg.smooth_ms * fs / 1000.0))
     vs = np.convolve(v, np.ones(w) / w, mode="same") if w > 1 else v
-    above = np.abs(vs) > h
     gap = max(1, int(round(cfg.gap_ms * fs / 1000.0)))
-    onset, end = _walk(above, peak, -1, gap), _walk(above, peak, 1, gap)
+
+    def extent(level: float) -> tuple[np.ndarray, int, int]:
+        """Samples above ``level``, and the onset and end walked out from the peak."""
+        above = np.abs(vs) > level
+        return above, _walk(above, peak, -1, gap), _walk(above, peak, 1, gap)
+
+    above, onset, end = extent(h)
     spans = [end - onset]
     for f in (10.0 ** (-cfg.range_db / 20.0), 10.0 ** (cfg.range_db / 20.0)) if cfg.range_db > 0 else ():
-        a = np.abs(vs) > h * f
-        spans.append(_walk(a, peak, 1, gap) - _walk(a, peak, -1, gap))
+        _, a, b = extent(h * f)
+        spans.append(b - a)
     seg = v[onset:end + 1]
     amp = float(seg.max() - seg.min())
     area = float(np.sum(np.abs(seg)) * 1000.0 / fs)
