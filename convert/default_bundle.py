@@ -202,7 +202,8 @@ RECIPE_EPOCHS = 10
 
 def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = None, epochs: int = RECIPE_EPOCHS,
           train_hop_s: float = 0.5, augment_copies: int = 2, dropout: float = RECIPE_DROPOUT,
-          widths: tuple[int, ...] | None = None, sets: dict | None = None, low_rates: bool = True,
+          widths: tuple[int, ...] | None = None, pools: tuple[tuple[int, int], ...] | None = None,
+          sets: dict | None = None, low_rates: bool = True,
           weight_average: float = RECIPE_WEIGHT_AVERAGE) -> dict:
     """Train, export, evaluate and document the default bundle in ``out``; return the metrics."""
     from convert import trainset
@@ -227,6 +228,8 @@ def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = 
     overrides = {"dropout": dropout}
     if widths:
         overrides["widths"] = tuple(widths)
+    if pools:
+        overrides["pools"] = tuple(tuple(p) for p in pools)
     model_cfg = ModelConfig.default(arch, **overrides)
     tcfg = TrainConfig(epochs=epochs, seed=seed, verbose=2, patience=8, weight_average=weight_average)
     summary = {
@@ -424,12 +427,24 @@ def _dropout_provenance(dropout: float) -> str:
     return f"this bundle was built with dropout {dropout:g}, not the recipe's {RECIPE_DROPOUT:g}."
 
 
-def build_command(training: dict) -> str:
-    """The recipe command that builds a bundle with ``training`` (its manifest's): the options
-    that differ from today's recipe defaults are spelled out (a manifest without
-    ``weight_average`` was trained before the option existed, i.e. without it)."""
+def build_command(training: dict, architecture: dict | None = None) -> str:
+    """The recipe command that builds a bundle with ``training`` and ``architecture`` (its
+    manifest's): the options that differ from today's recipe defaults are spelled out (a
+    manifest without ``weight_average`` was trained before the option existed, i.e. without it)."""
+    from convert.models import ModelConfig
+
     cfg = training.get("config", {})
     opts = []
+    if architecture:
+        base = ModelConfig.default(architecture.get("arch", "cnn"))
+        if architecture.get("arch", "cnn") != "cnn":
+            opts.append(f"--model {architecture['arch']}")
+        if tuple(architecture.get("widths", base.widths)) != base.widths:
+            opts.append("--widths " + " ".join(str(int(w)) for w in architecture["widths"]))
+        if tuple(tuple(p) for p in architecture.get("pools", base.pools)) != base.pools:
+            opts.append("--pools " + " ".join(f"{int(t)}x{int(m)}" for t, m in architecture["pools"]))
+        if "dropout" in architecture and float(architecture["dropout"]) != RECIPE_DROPOUT:
+            opts.append(f"--dropout {float(architecture['dropout']):g}")
     if int(training.get("seed", 0)) != 0:
         opts.append(f"--seed {int(training['seed'])}")
     if int(cfg.get("epochs", RECIPE_EPOCHS)) != RECIPE_EPOCHS:
@@ -536,7 +551,7 @@ low-pass 2–10 kHz, 4–48 kHz, gain error ±6 dB, either polarity, mains, ampl
 {tr['data']['train']['windows']} training windows ({tr['data']['train']['audio_s'] / 60:.0f} min of audio).
 Validation on disjoint seeds {SETS['val'].seed0}… (clean and one chain each); early stopping on
 validation macro-F1 (best epoch {tr['best_epoch']}, {tr['val_macro_f1']:.3f}). Build command:
-`{build_command(tr)}`{build_time}.
+`{build_command(tr, man.get("architecture"))}`{build_time}.
 
 ## Real recordings (PhysioNet emgdb, not used in training or tuning)
 Three real concentric-needle recordings of tibialis anterior at 4 kHz, 0.1 µV/LSB (PhysioNet
@@ -609,6 +624,17 @@ A Raspberry Pi core is several times slower.
     (out / "MODEL_CARD.md").write_text(text, encoding="utf-8")
 
 
+def _pool(text: str) -> tuple[int, int]:
+    """``"2x1"`` → ``(2, 1)``: a (time, mel) pooling factor, each 1–8."""
+    try:
+        t, m = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--pools {text!r}: write TIMExMEL, e.g. 2x2") from None
+    if not (1 <= t <= 8 and 1 <= m <= 8):
+        raise ValueError(f"--pools {text!r}: each factor must be 1..8")
+    return t, m
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m convert.default_bundle", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="edge/bundles/default")
@@ -619,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dropout", type=float, default=RECIPE_DROPOUT,
                    help=f"dropout rate (default {RECIPE_DROPOUT}: the full-budget evidence, docs/TRAINING.md)")
     p.add_argument("--widths", type=int, nargs="+")
+    p.add_argument("--pools", nargs="+", metavar="TxM",
+                   help="(time, mel) max-pool after each block, e.g. 2x2 2x2 2x2 1x1 (one per width)")
     p.add_argument("--weight-average", type=float, default=RECIPE_WEIGHT_AVERAGE, metavar="DECAY",
                    help=f"per-step decay of a moving average of the weights, validated and exported instead of "
                         f"the raw ones (default {RECIPE_WEIGHT_AVERAGE}; 0 = off, the recipe before it; about "
@@ -634,8 +662,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from convert.train import TrainConfig
 
-    try:  # the training options' ranges, before minutes of simulation
+    pools = None
+    try:  # the training and model options' ranges, before minutes of simulation
         TrainConfig(epochs=args.epochs, weight_average=args.weight_average)
+        if args.pools:
+            pools = tuple(_pool(x) for x in args.pools)
+        if args.widths or pools:
+            from convert.models import ModelConfig
+
+            ModelConfig.default(args.model, **({"widths": tuple(args.widths)} if args.widths else {}),
+                                **({"pools": pools} if pools else {}))
     except ValueError as e:
         p.error(str(e))
     if args.card_only:
@@ -650,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluate_bundle_dir(Path(args.out), SETS, trainset.open_cache(Path(args.cache)), not args.no_low_rates)
         return 0
     build(Path(args.out), seed=args.seed, arch=args.model, cache_dir=Path(args.cache), epochs=args.epochs,
-          dropout=args.dropout, widths=args.widths, low_rates=not args.no_low_rates,
+          dropout=args.dropout, widths=args.widths, pools=pools, low_rates=not args.no_low_rates,
           weight_average=args.weight_average)
     return 0
 

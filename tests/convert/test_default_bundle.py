@@ -87,3 +87,26 @@ def test_build_command_spells_out_what_differs_from_todays_recipe(bundle):
     assert build_command(today) == base
     assert build_command({"seed": 2, "config": {"epochs": 16, "weight_average": 0.0}}) == \
         base + " --seed 2 --epochs 16 --weight-average 0"
+
+
+def test_build_command_spells_out_a_non_default_architecture():
+    from convert.default_bundle import RECIPE_WEIGHT_AVERAGE, build_command
+
+    base = "python -m convert.default_bundle --out edge/bundles/default"
+    today = {"seed": 0, "config": {"epochs": 10, "weight_average": RECIPE_WEIGHT_AVERAGE}}
+    shipped = {"arch": "cnn", "widths": [16, 32, 48, 64], "pools": [[2, 2], [2, 2], [2, 2], [1, 1]], "dropout": 0.3}
+    assert build_command(today, shipped) == base
+    five = {**shipped, "widths": [16, 32, 48, 64, 64], "pools": [[2, 2], [2, 2], [2, 2], [2, 1], [1, 1]]}
+    assert build_command(today, five) == base + " --widths 16 32 48 64 64 --pools 2x2 2x2 2x2 2x1 1x1"
+    assert build_command(today, {**shipped, "dropout": 0.0}) == base + " --dropout 0"
+
+
+def test_recipe_command_checks_pools_before_simulating(capsys):
+    from convert.default_bundle import main
+
+    for argv, msg in ((["--pools", "2x9"], "each factor must be 1..8"), (["--pools", "two"], "write TIMExMEL"),
+                      (["--widths", "16", "32", "--pools", "2x2"], "one (time, mel) pair per width")):
+        with pytest.raises(SystemExit) as e:
+            main(["--out", "/nonexistent/never-built", *argv])
+        assert e.value.code == 2
+        assert msg in capsys.readouterr().err
