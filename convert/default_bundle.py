@@ -374,8 +374,8 @@ def _cross_condition_rows(paths: tuple[Path, ...] = CROSS_CONDITION_JSONS) -> st
         ran_on = res.get("simulator_version")
         sim = f"; simulator {ran_on}" if ran_on else ""
         if ran_on != GENERATOR_VERSION:  # the benchmark trains its own small models: say when it is stale
-            sim += (f"; **not re-run on simulator {GENERATOR_VERSION}**, which this bundle was trained on: the "
-                    "rows describe the earlier simulator's data")
+            sim += (f"; **not re-run on simulator {GENERATOR_VERSION}**, the kit's current one: the rows "
+                    "describe the earlier simulator's data")
         z = res.get("sizes", {})
         size = (f"; per training seed {z['train_clips']} clips of {z['clip_s']:g} s per class (voluntary × "
                 f"{z['voluntary_factor']}) and {z['train_recordings']} examinations of {z['recording_s']:g} s, "

@@ -25,7 +25,7 @@ from convert.simulator.subject import MU_POOL_SIZE, Subject
 from convert.taxonomy import LABELS, PATHOLOGICAL, canonical_label
 
 #: Bump when the generated signals change for a given seed (recorded in corpus manifests).
-GENERATOR_VERSION = "1.5.0"
+GENERATOR_VERSION = "1.6.0"
 
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 48000
@@ -488,11 +488,53 @@ def render_episode(label: str, duration_s: float, sample_rate: float, subject: S
             background = str(rng.choice(kinds, p=[_OVERLAY_P[k] for k in kinds]))
         else:
             background = "none"
-    _overlay(c, rng, subject, background)
+    # The overlay is drawn first (the draws keep their order), on its own canvas, so that it
+    # can be scaled under the pattern once the pattern's size is known.
+    under = _Canvas(n, sample_rate)
+    _overlay(under, rng, subject, background)
     spans = _RENDERERS[label](c, rng, subject)
     if spans is None:
         spans = [] if label == "rest" else [(0.0, c.duration_s, label)]
+    if label in PATHOLOGICAL and not any(lab == label for _, lab in c.events):
+        # Nothing of the class fired (a sparse fasciculation episode can stay silent): the
+        # stretch shows its background, so it is labelled by it, not by a span of the class.
+        spans = []
+    if background != "none":
+        c.buf += overlay_gain(under.buf, c.buf, [t for t, lab in c.events if lab == label], c.fs) * under.buf
+        c.events.extend(under.events)
     return c.episode(spans, background)
+
+
+#: An overlay's level (95th percentile of its 100 ms block maxima, µV) may be at most this share
+#: of the pattern's typical potential (median peak of its events). Spontaneous activity is read
+#: in a relaxed muscle: small voluntary units or endplate noise as large as the fibrillation
+#: potentials hide them, and such a stretch is not read as fibrillation (CW). Before 1.6.0 the
+#: overlay was drawn without this bound: under fibrillations, the voluntary overlay's level was
+#: a median 4.8× the potentials' peak (87 % of episodes above 1×), endplate noise 0.85×.
+OVERLAY_PROMINENCE = 0.5
+
+
+def overlay_gain(overlay: np.ndarray, pattern: np.ndarray, events_s: list[float], fs: float) -> float:
+    """Gain (≤ 1) that keeps ``overlay`` at most :data:`OVERLAY_PROMINENCE` of the pattern's
+    typical potential: the median over ``events_s`` of the pattern's largest |µV| within ±2 ms
+    (without events: the 95th percentile of the pattern's own 100 ms block maxima)."""
+    level = _block_level(overlay, fs)
+    if level <= 0.0:
+        return 1.0
+    w = max(int(round(0.002 * fs)), 1)
+    idx = [int(round(t * fs)) for t in events_s]
+    peaks = [np.abs(pattern[max(i - w, 0):i + w + 1]).max() for i in idx if 0 <= i < len(pattern)]
+    size = float(np.median(peaks)) if peaks else _block_level(pattern, fs)
+    return float(min(1.0, OVERLAY_PROMINENCE * size / level))
+
+
+def _block_level(x: np.ndarray, fs: float) -> float:
+    """95th percentile of |x|'s maxima over 100 ms blocks (µV): the level most of it stays under."""
+    b = max(int(round(0.1 * fs)), 1)
+    m = len(x) // b
+    if m == 0:
+        return float(np.abs(x).max()) if len(x) else 0.0
+    return float(np.percentile(np.abs(x[:m * b]).reshape(m, b).max(axis=1), 95))
 
 
 # ---------------------------------------------------------------------------------------

@@ -143,8 +143,46 @@ def test_pathology_over_background(overlay):
     assert "fibrillation" in labels
     if overlay != "endplate_noise":  # MEPPs are too many to list
         assert overlay in labels
-    quiet = simulate_clip("fibrillation", 3.0, 16000, seed=2, background="none")
-    assert np.std(rec.pcm.astype(float)) > np.std(quiet.pcm.astype(float))
+    # How loud the overlay is (scaled under the pattern): test_overlay_stays_under_the_pattern.
+
+
+@pytest.mark.parametrize("label", ["fibrillation", "positive_sharp_wave", "complex_repetitive_discharge",
+                                   "myotonic_discharge"])
+@pytest.mark.parametrize("overlay", ["endplate_noise", "voluntary_muap"])
+def test_overlay_stays_under_the_pattern(label, overlay):
+    # The episode is the pattern plus the overlay scaled by overlay_gain (<= 1, the draws unchanged),
+    # and the overlay's level is at most OVERLAY_PROMINENCE of the pattern's median event peak:
+    # spontaneous activity is read in a relaxed muscle, not under units that hide it.
+    from convert.simulator import scenes as S
+    from convert.simulator.subject import Subject
+
+    fs, n = 16000.0, 48000
+    for seed in range(4):
+        subject = Subject.draw(70 + seed, muscle="neurogenic")  # the largest overlay units
+        under, pattern = S._Canvas(n, fs), S._Canvas(n, fs)
+        rng = np.random.default_rng(seed)
+        S._overlay(under, rng, subject, overlay)
+        S._RENDERERS[label](pattern, rng, subject)
+        events = [t for t, lab in pattern.events if lab == label]
+        gain = S.overlay_gain(under.buf, pattern.buf, events, fs)
+        ep = S.render_episode(label, n / fs, fs, subject, np.random.default_rng(seed), overlay)
+        np.testing.assert_allclose(ep.signal, pattern.buf + gain * under.buf)
+        w = int(0.002 * fs)
+        size = np.median([np.abs(pattern.buf[max(int(t * fs) - w, 0):int(t * fs) + w + 1]).max() for t in events])
+        assert 0 < gain <= 1
+        assert S._block_level(gain * under.buf, fs) <= S.OVERLAY_PROMINENCE * size * (1 + 1e-9)
+
+
+def test_overlay_gain_leaves_a_small_overlay_alone():
+    from convert.simulator.scenes import overlay_gain
+
+    fs = 1000.0
+    pattern = np.zeros(2000)
+    pattern[[500, 1500]] = 100.0
+    small = np.full(2000, 10.0)
+    assert overlay_gain(small, pattern, [0.5, 1.5], fs) == 1.0
+    assert overlay_gain(10 * small, pattern, [0.5, 1.5], fs) == pytest.approx(0.5)
+    assert overlay_gain(np.zeros(2000), pattern, [0.5], fs) == 1.0
 
 
 def test_auto_background_varies_for_pathology_only():
@@ -154,3 +192,20 @@ def test_auto_background_varies_for_pathology_only():
     for label in ("voluntary_muap", "fasciculation"):  # normal classes; sparse pathology
         assert {simulate_clip(label, 0.5, 8000, seed=s).meta["episodes"][0]["background"]
                 for s in range(8)} == {"none"}
+
+
+def test_a_silent_pathological_episode_is_labelled_by_its_background():
+    # A fasciculation episode in which no unit fired shows only its background: no span of the class
+    # (before 1.6.0 it was labelled fasciculation throughout, and a recording with no fasciculation
+    # event at all fell back to that span in the window labels).
+    from convert.simulator import scenes as S
+    from convert.simulator.subject import Subject
+
+    subject = Subject.draw(3)
+    silent = fired = 0
+    for seed in range(30):
+        ep = S.render_episode("fasciculation", 0.8, 8000.0, subject, np.random.default_rng(seed))
+        has = any(lab == "fasciculation" for _, lab in ep.events)
+        assert ep.spans == ([(0.0, 0.8, "fasciculation")] if has else [])
+        silent, fired = silent + (not has), fired + has
+    assert silent and fired
