@@ -86,8 +86,31 @@ def _predict(clf: TFLiteClassifier, X: np.ndarray, bar: Progress) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool = True) -> dict:
-    """Metrics of the bundle's int8 and float models on windows ``X`` (front-end integers)."""
+#: A pathological window at least this covered by its class lies inside the episode; below, at
+#: its edge (labelled from ``WindowConfig.min_cover``, 25 %).
+INSIDE_COVER = 0.99
+
+
+def sensitivity_by_cover(y: np.ndarray, pred: np.ndarray, cover: np.ndarray, bundle: Bundle) -> dict:
+    """Pathological sensitivity of windows inside an episode (own-class cover >= INSIDE_COVER)
+    and at its edge (below), with their counts: misses at an episode's edges are where one
+    second of context holds little of the pathology."""
+    mask = np.array([bundle.is_pathological(i) for i in range(bundle.n_classes)])
+    y, pred, cover = np.asarray(y, np.int64), np.asarray(pred, np.int64), np.asarray(cover, float)
+    out = {}
+    for name, sel in (("inside", cover >= INSIDE_COVER), ("edge", cover < INSIDE_COVER)):
+        t = mask[y] & sel
+        hit = int(np.sum(t & mask[pred]))
+        out[name] = {"windows": int(t.sum()), "missed": int(t.sum()) - hit,
+                     "sensitivity": round(hit / int(t.sum()), 6) if t.any() else None}
+    return out
+
+
+def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool = True,
+                     cover: np.ndarray | None = None) -> dict:
+    """Metrics of the bundle's int8 and float models on windows ``X`` (front-end integers).
+    ``cover``: each window's own-class cover (:func:`convert.windowing.label_coverage`), to
+    split the int8 sensitivity into windows inside an episode and at its edge."""
     y = np.asarray(y, np.int64)
     with Progress("inference", 2 * len(X), "windows (int8 + float)") as bar:
         p8 = _predict(Int8Classifier(bundle), X, bar)
@@ -107,6 +130,8 @@ def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool
         "normal_called_pathological": s8["normal_called_pathological"],
         "max_abs_prob_diff": round(float(np.abs(p8 - pf).max()), 6) if len(y) else None,
     }
+    if cover is not None:
+        out["pathological_by_cover"] = sensitivity_by_cover(y, pred8, cover, bundle)
     guard = load_guard(bundle)
     if guard is not None:
         # What the device decides: pathological calls the open-set guard finds atypical are
@@ -170,6 +195,14 @@ def format_report(res: dict) -> str:
         f"{res['float']['macro_f1']:.4f}   drop {res['macro_f1_drop']:+.4f}   top-1 agreement {res['agreement']:.4f}",
         f"normal vs pathological: sensitivity {p['sensitivity']}   specificity {p['specificity']}",
     ]
+    if "pathological_by_cover" in res:
+        c = res["pathological_by_cover"]
+
+        def sens(m):
+            return "-" if m["sensitivity"] is None else f"{m['sensitivity']:.3f} ({m['missed']} of {m['windows']} missed)"
+
+        lines.append(f"pathological windows inside an episode (>= {INSIDE_COVER:.0%} covered): sensitivity "
+                     f"{sens(c['inside'])}; at its edge: {sens(c['edge'])}")
     if "voluntary_called_pathological" in res:
         v, n = res["voluntary_called_pathological"], res["normal_called_pathological"]
 
@@ -227,7 +260,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from clikit import UserError
 
     from convert.datadir import load_datadir
-    from convert.windowing import window_recording
+    from convert.windowing import label_coverage, windows_of
     from edge.bundle import BundleError
 
     try:
@@ -246,16 +279,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         recs = [apply_chain(r, cfg.draw(args.chain_seed + i)) for i, r in enumerate(recs)]
         chains = [{"recording": r.name, **r.meta["chain"]} for r in recs]
     wcfg = window_config_for(bundle)
-    Xs, ys = [], []
-    # window_recording resamples each to the bundle's rate
+    Xs, ys, covers = [], [], []
+    # windows_of resamples each to the bundle's rate; ambiguous windows are left out, as training does
     for rec in progress(recs, "features", "recordings"):
-        X, y = window_recording(rec, bundle.frontend_config, wcfg, uv_per_lsb=bundle.uv_per_lsb)
-        Xs.append(X)
-        ys.append(y)
+        w = windows_of(rec, bundle.frontend_config, wcfg, uv_per_lsb=bundle.uv_per_lsb)
+        keep = ~w.ambiguous
+        Xs.append(w.X[keep])
+        ys.append(w.y[keep])
+        covers.append(label_coverage(rec, w.start_s[keep], w.end_s[keep], w.y[keep]))
     if not sum(len(y) for y in ys):
         raise UserError(f"{args.data}: no recording lasts one window ({bundle.window_s} s)")
     X, y = np.concatenate(Xs), np.concatenate(ys)
-    res = evaluate_windows(bundle, X, y, latency=not args.no_latency)
+    res = evaluate_windows(bundle, X, y, latency=not args.no_latency, cover=np.concatenate(covers))
     res["data"] = {"dir": str(args.data), "recordings": len(recs),
                    "sample_rates": sorted({int(r.sample_rate) for r in recs})}
     if chains is not None:

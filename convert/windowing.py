@@ -232,6 +232,24 @@ def label_windows(rec: Recording, start_s: np.ndarray, end_s: np.ndarray,
     return y, ambiguous & ~any_path
 
 
+def label_coverage(rec: Recording, start_s: np.ndarray, end_s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fraction (0–1) of each window ``[start_s, end_s)`` covered by segments of its own label
+    ``y`` (class indices; ``rest``: the time no segment covers). A pathological window can be
+    labelled from 25 % cover (``min_cover``): this tells such edge windows from windows inside an
+    episode, so a score can be split by them (``emg-convert evaluate``)."""
+    a = np.asarray(start_s, dtype=np.float64)
+    b = np.asarray(end_s, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    out = np.zeros(len(a))
+    for k in np.unique(y):
+        sel = y == k
+        if LABELS[k] == "rest":
+            out[sel] = 1.0 - _coverage([(g.start_s, g.end_s) for g in rec.segments], a[sel], b[sel])
+        else:
+            out[sel] = _coverage([(g.start_s, g.end_s) for g in rec.segments if g.label == LABELS[k]], a[sel], b[sel])
+    return np.clip(out, 0.0, 1.0)
+
+
 def slice_windows(frames: np.ndarray, window_frames: int, hop_frames: int) -> np.ndarray:
     """(n_frames, n_mels) → (n_windows, window_frames, n_mels) copies, same dtype."""
     frames = np.asarray(frames)

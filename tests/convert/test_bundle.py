@@ -111,7 +111,13 @@ def test_evaluate_command_writes_json_and_confusion_png(trained_bundle, datadir,
     assert "macro_f1" in res["int8"] and "sensitivity" in res["pathological"]
     assert res["data"]["sample_rates"] == [8000]
     assert (tmp_path / "eval.confusion.png").stat().st_size > 0
-    assert "macro-F1 int8" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "macro-F1 int8" in printed
+    # The split by cover adds up to the pathological windows and their misses.
+    c, p = res["pathological_by_cover"], res["pathological"]
+    assert c["inside"]["windows"] + c["edge"]["windows"] == p["tp"] + p["fn"]
+    assert c["inside"]["missed"] + c["edge"]["missed"] == p["fn"]
+    assert "inside an episode" in printed
 
 
 def test_finetune_command_continues_from_the_base(trained_bundle, datadir, tmp_path):

@@ -102,3 +102,20 @@ def test_evaluate_writes_its_json_even_without_matplotlib(tiny, tmp_path, capsys
     assert convert_main(["evaluate", "--bundle", str(tiny), "--data", str(data), "--json", str(out),
                          "--no-latency"]) == 0
     assert "int8" in json.loads(out.read_text()) and "no confusion plot" in capsys.readouterr().out
+
+
+def test_sensitivity_by_cover_splits_pathological_windows_inside_and_at_the_edge():
+    from types import SimpleNamespace
+
+    from convert.evaluate import sensitivity_by_cover
+
+    path = {1}
+    bundle = SimpleNamespace(n_classes=3, is_pathological=lambda i: i in path)
+    y = np.array([1, 1, 1, 1, 0, 2])
+    pred = np.array([1, 0, 1, 0, 0, 1])
+    cover = np.array([1.0, 1.0, 0.4, 0.3, 1.0, 1.0])
+    res = sensitivity_by_cover(y, pred, cover, bundle)
+    assert res == {"inside": {"windows": 2, "missed": 1, "sensitivity": 0.5},
+                   "edge": {"windows": 2, "missed": 1, "sensitivity": 0.5}}
+    none = sensitivity_by_cover(np.array([0]), np.array([0]), np.array([1.0]), bundle)
+    assert none["inside"] == {"windows": 0, "missed": 0, "sensitivity": None}

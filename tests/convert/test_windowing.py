@@ -8,7 +8,7 @@ import pytest
 
 from convert.recording import Recording, Segment
 from convert.taxonomy import LABEL_INDEX
-from convert.windowing import WindowConfig, label_windows, slice_windows, window_spans
+from convert.windowing import WindowConfig, label_coverage, label_windows, slice_windows, window_spans
 
 RATE = 8000
 I = LABEL_INDEX
@@ -173,3 +173,14 @@ def test_drop_ambiguous_leaves_out_windows_at_episode_edges():
     X, y = window_recording(rec, fcfg, w)
     assert full.ambiguous.sum() >= 1 and len(X) == len(full.X) - full.ambiguous.sum()
     assert np.array_equal(y, full.y[~full.ambiguous])
+
+
+def test_label_coverage_is_the_share_of_the_window_its_own_label_covers():
+    rec = _rec([Segment(0.0, 10.0, "endplate_noise"), Segment(6.0, 10.0, "fibrillation")],
+               events=[(t, "fibrillation") for t in np.arange(6.05, 10.0, 0.1)])
+    starts = np.array([2.0, 5.5, 5.7, 7.0])
+    y, _ = _labels(rec, starts)
+    assert list(y) == [I["endplate_noise"], I["fibrillation"], I["fibrillation"], I["fibrillation"]]
+    np.testing.assert_allclose(label_coverage(rec, starts, starts + 1.0, y), [1.0, 0.5, 0.7, 1.0])
+    quiet = _rec([Segment(3.0, 3.5, "voluntary_muap")])
+    np.testing.assert_allclose(label_coverage(quiet, np.array([2.5]), np.array([3.5]), np.array([I["rest"]])), [0.5])
