@@ -57,8 +57,13 @@ def measure_latency(bundle: Bundle, which: str = "int8", xnnpack: bool = False, 
     return out
 
 
+def _pathological_mask(bundle: Bundle) -> np.ndarray:
+    """``mask[k]``: class ``k`` of the bundle is pathological."""
+    return np.array([bundle.is_pathological(i) for i in range(bundle.n_classes)])
+
+
 def _summary(y: np.ndarray, pred: np.ndarray, bundle: Bundle) -> dict:
-    mask = np.array([bundle.is_pathological(i) for i in range(bundle.n_classes)])
+    mask = _pathological_mask(bundle)
     vol = [i for i, name in enumerate(bundle.labels) if name == "voluntary_muap"]
     return {
         "macro_f1": round(macro_f1(y, pred, bundle.n_classes), 6),
@@ -95,14 +100,11 @@ def sensitivity_by_cover(y: np.ndarray, pred: np.ndarray, cover: np.ndarray, bun
     """Pathological sensitivity of windows inside an episode (own-class cover >= INSIDE_COVER)
     and at its edge (below), with their counts: misses at an episode's edges are where one
     second of context holds little of the pathology."""
-    mask = np.array([bundle.is_pathological(i) for i in range(bundle.n_classes)])
     y, pred, cover = np.asarray(y, np.int64), np.asarray(pred, np.int64), np.asarray(cover, float)
-    out = {}
+    mask, out = _pathological_mask(bundle), {}
     for name, sel in (("inside", cover >= INSIDE_COVER), ("edge", cover < INSIDE_COVER)):
-        t = mask[y] & sel
-        hit = int(np.sum(t & mask[pred]))
-        out[name] = {"windows": int(t.sum()), "missed": int(t.sum()) - hit,
-                     "sensitivity": round(hit / int(t.sum()), 6) if t.any() else None}
+        d = pathological_detection(y[sel], pred[sel], mask)
+        out[name] = {"windows": d["tp"] + d["fn"], "missed": d["fn"], "sensitivity": d["sensitivity"]}
     return out
 
 
@@ -286,7 +288,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         keep = ~w.ambiguous
         Xs.append(w.X[keep])
         ys.append(w.y[keep])
-        covers.append(label_coverage(rec, w.start_s[keep], w.end_s[keep], w.y[keep]))
+        covers.append(label_coverage(rec, w.start_s[keep], w.end_s[keep], w.y[keep], wcfg))
     if not sum(len(y) for y in ys):
         raise UserError(f"{args.data}: no recording lasts one window ({bundle.window_s} s)")
     X, y = np.concatenate(Xs), np.concatenate(ys)

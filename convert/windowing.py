@@ -166,6 +166,26 @@ def _events_in(times: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.searchsorted(times, hi, side="right") - np.searchsorted(times, lo, side="left")
 
 
+def _spans(rec: Recording) -> dict[str, list[tuple[float, float]]]:
+    """Each label's segments of ``rec`` as (start_s, end_s) spans."""
+    spans: dict[str, list[tuple[float, float]]] = {label: [] for label in LABELS}
+    for seg in rec.segments:
+        spans[seg.label].append((seg.start_s, seg.end_s))
+    return spans
+
+
+def _class_cover(spans: dict[str, list[tuple[float, float]]], a: np.ndarray, b: np.ndarray,
+                 sparse_labels: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Each class's coverage of the windows ``[a, b)`` (fraction 0–1), as the label rule counts it."""
+    cover = {label: _coverage(spans[label], a, b) for label in LABELS if label != "rest"}
+    # rest = background not claimed by a normal segment; a sparse class's segment is the time
+    # its events may occur in, not a background of its own.
+    background = [sp for label in NORMAL if label != "rest" and label not in sparse_labels
+                  for sp in spans[label]]
+    cover["rest"] = np.clip(1.0 - _coverage(background, a, b), 0.0, 1.0)
+    return cover
+
+
 def label_windows(rec: Recording, start_s: np.ndarray, end_s: np.ndarray,
                   wcfg: WindowConfig) -> tuple[np.ndarray, np.ndarray]:
     """Apply the label rule to windows ``[start_s, end_s)``; return ``(y, ambiguous)``.
@@ -176,15 +196,8 @@ def label_windows(rec: Recording, start_s: np.ndarray, end_s: np.ndarray,
     b = np.asarray(end_s, dtype=np.float64)
     n = len(a)
     lo, hi = a + wcfg.edge_margin_s, b - wcfg.edge_margin_s
-    spans: dict[str, list[tuple[float, float]]] = {label: [] for label in LABELS}
-    for seg in rec.segments:
-        spans[seg.label].append((seg.start_s, seg.end_s))
-    cover = {label: _coverage(spans[label], a, b) for label in LABELS if label != "rest"}
-    # rest = background not claimed by a normal segment; a sparse class's segment is the time
-    # its events may occur in, not a background of its own.
-    background = [sp for label in NORMAL if label != "rest" and label not in wcfg.sparse_labels
-                  for sp in spans[label]]
-    cover["rest"] = np.clip(1.0 - _coverage(background, a, b), 0.0, 1.0)
+    spans = _spans(rec)
+    cover = _class_cover(spans, a, b, wcfg.sparse_labels)
 
     events: dict[str, list[float]] = {}
     for t, label in rec.meta.get("events", ()) or ():
@@ -232,22 +245,19 @@ def label_windows(rec: Recording, start_s: np.ndarray, end_s: np.ndarray,
     return y, ambiguous & ~any_path
 
 
-def label_coverage(rec: Recording, start_s: np.ndarray, end_s: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Fraction (0–1) of each window ``[start_s, end_s)`` covered by segments of its own label
-    ``y`` (class indices; ``rest``: the time no segment covers). A pathological window can be
-    labelled from 25 % cover (``min_cover``): this tells such edge windows from windows inside an
+def label_coverage(rec: Recording, start_s: np.ndarray, end_s: np.ndarray, y: np.ndarray,
+                   wcfg: WindowConfig | None = None) -> np.ndarray:
+    """Fraction (0–1) of each window ``[start_s, end_s)`` covered by its own label ``y`` (class
+    indices), as :func:`label_windows` counts coverage. A pathological window can be labelled
+    from 25 % cover (``min_cover``): this tells such edge windows from windows inside an
     episode, so a score can be split by them (``emg-convert evaluate``)."""
     a = np.asarray(start_s, dtype=np.float64)
-    b = np.asarray(end_s, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
+    cover = _class_cover(_spans(rec), a, np.asarray(end_s, dtype=np.float64), (wcfg or WindowConfig()).sparse_labels)
     out = np.zeros(len(a))
     for k in np.unique(y):
-        sel = y == k
-        if LABELS[k] == "rest":
-            out[sel] = 1.0 - _coverage([(g.start_s, g.end_s) for g in rec.segments], a[sel], b[sel])
-        else:
-            out[sel] = _coverage([(g.start_s, g.end_s) for g in rec.segments if g.label == LABELS[k]], a[sel], b[sel])
-    return np.clip(out, 0.0, 1.0)
+        out[y == k] = cover[LABELS[k]][y == k]
+    return out
 
 
 def slice_windows(frames: np.ndarray, window_frames: int, hop_frames: int) -> np.ndarray:
