@@ -495,12 +495,13 @@ def render_episode(label: str, duration_s: float, sample_rate: float, subject: S
     spans = _RENDERERS[label](c, rng, subject)
     if spans is None:
         spans = [] if label == "rest" else [(0.0, c.duration_s, label)]
-    if label in PATHOLOGICAL and not any(lab == label for _, lab in c.events):
+    own = [t for t, lab in c.events if lab == label]
+    if label in PATHOLOGICAL and not own:
         # Nothing of the class fired (a sparse fasciculation episode can stay silent): the
         # stretch shows its background, so it is labelled by it, not by a span of the class.
         spans = []
     if background != "none":
-        c.buf += overlay_gain(under.buf, c.buf, [t for t, lab in c.events if lab == label], c.fs) * under.buf
+        c.buf += overlay_gain(under.buf, c.buf, own, c.fs) * under.buf
         c.events.extend(under.events)
     return c.episode(spans, background)
 
