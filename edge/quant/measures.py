@@ -90,5 +90,10 @@ class RecordingMeasures:
             "reason": self.reason,
             "sample_rate_hz": self.sample_rate_hz,
             "duration_s": self.duration_s,
-            "input_rate_hz": self.sample_rate_hz if self.input_rate_hz is None else self.input_rate_hz,
+            "input_rate_hz": self.recorded_rate_hz,
         }
+
+    @property
+    def recorded_rate_hz(self) -> float:
+        """The rate the samples came at (Hz): ``input_rate_hz``, or ``sample_rate_hz`` if unset."""
+        return self.sample_rate_hz if self.input_rate_hz is None else self.input_rate_hz

@@ -196,7 +196,7 @@ AMPLITUDE_RATE_HZ = 10_000.0
 
 
 def _caveats(measures) -> tuple[str, ...]:
-    fs = measures.input_rate_hz or measures.sample_rate_hz
+    fs = measures.recorded_rate_hz
     if 0.0 < fs < AMPLITUDE_RATE_HZ:
         return (f"recorded at {fs / 1000:g} kHz: below {AMPLITUDE_RATE_HZ / 1000:g} kHz, the rate MUP "
                 "analysis commonly uses, the band limit takes amplitude off the sharp main spikes (7 % at 4 kHz "

@@ -138,7 +138,7 @@ class QuantResult:
             "interference": m.interference,
             "reason": m.reason,
             "sample_rate_hz": m.sample_rate_hz,
-            "input_rate_hz": m.sample_rate_hz if m.input_rate_hz is None else m.input_rate_hz,
+            "input_rate_hz": m.recorded_rate_hz,
             "duration_s": m.duration_s,
             "muscle": self.muscle,
         }
