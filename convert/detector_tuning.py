@@ -16,6 +16,8 @@ clinical episode — :data:`EPISODE_GRID`, relabelling and the refractory time, 
 thresholds in :class:`RuntimeConfig` — and then each class's refractory time
 (:data:`EPISODE_CLASS_GRID`): 15 + 28 settings. ``full`` also sweeps smoothing, thresholds,
 minimum durations and exit windows (:data:`GRID`, :data:`CLASS_GRID`: 1,296 + 448 settings).
+``hesitant`` sweeps only the confidence below which an episode waits longer before it alerts
+(:data:`HESITANT_GRID`, 12 settings); its defaults were picked with ``--rule errors``.
 Measured on ``emg-cnn-e7f24422d4ba``: the ``full`` pick overfitted the tuning set (0 false
 alarms there, 12 in the 53 held-out minutes against the defaults' 3), hence the small default.
 """
@@ -57,7 +59,11 @@ CLASS_GRID = {"enter": (0.6, 0.7, 0.8, 0.9), "min_duration_s": (0.0, 0.25, 0.5, 
 #: The ``episode`` grid: relabelling and the refractory time only, on the configured thresholds.
 EPISODE_GRID = {"relabel_windows": (0, 2, 4, 6, 8), "refractory_s": (1.0, 2.0, 4.0)}
 EPISODE_CLASS_GRID = {"refractory_s": (1.0, 2.0, 4.0, 10.0)}
-GRIDS = {"episode": (EPISODE_GRID, EPISODE_CLASS_GRID), "full": (GRID, CLASS_GRID)}
+#: The ``hesitant`` grid: how confident an episode must be to alert after ``min_duration_s``,
+#: and how long a less confident one waits (``ClassRule.confident``,
+#: ``hesitant_min_duration_s``; 0 = off), on the configured thresholds; no per-class stage.
+HESITANT_GRID = {"confident": (0.0, 0.8, 0.85, 0.9, 0.95, 1.0), "hesitant_min_duration_s": (0.5, 0.75)}
+GRIDS = {"episode": (EPISODE_GRID, EPISODE_CLASS_GRID), "full": (GRID, CLASS_GRID), "hesitant": (HESITANT_GRID, {})}
 #: Knobs of RuntimeConfig itself; the rest of GRID are fields of the default ClassRule.
 _CONFIG_KNOBS = ("smoothing_windows", "relabel_windows")
 
@@ -74,7 +80,7 @@ def make_config(knobs: dict, overrides: dict | None = None) -> RuntimeConfig:
 
 def default_knobs() -> dict:
     cfg = RuntimeConfig()
-    rule_knobs = {*GRID, *EPISODE_GRID} - set(_CONFIG_KNOBS)
+    rule_knobs = {*GRID, *EPISODE_GRID, *HESITANT_GRID} - set(_CONFIG_KNOBS)
     return {**{k: getattr(cfg, k) for k in _CONFIG_KNOBS},
             **{k: getattr(cfg.default_rule, k) for k in sorted(rule_knobs)}}
 
@@ -170,7 +176,7 @@ def sweep_runs(bundle, tune: list, eval_runs, minutes: float, rule: str = "paret
     echo(f"sweep: stage 1, {len(stage1)} settings; pick {knobs}: {_brief(best)}")
     overrides: dict[str, dict] = {}
     stage2 = []
-    for label in labels:
+    for label in labels if class_grid else ():
         trials = [(None, best)]
         for values in itertools.product(*class_grid.values()):
             o = dict(zip(class_grid, values))
@@ -270,6 +276,7 @@ def add_parser(subparsers) -> None:
                    help="audio per seed set, in minutes (default %(default)s)")
     p.add_argument("--rule", default="pareto", choices=("pareto", "errors"), help="selection rule (see pick)")
     p.add_argument("--grid", default="episode", choices=tuple(GRIDS),
-                   help="episode: relabelling and refractory times only (default); full: every knob")
+                   help="episode: relabelling and refractory times only (default); full: every knob; "
+                        "hesitant: the confidence below which an episode waits longer")
     p.add_argument("--out", default="detection_sweep.json", help="JSON output (default %(default)s)")
     p.set_defaults(func=_run)

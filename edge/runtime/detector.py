@@ -9,7 +9,12 @@ raw posteriors. For every class that raises alerts:
    not yet show the activity.
 2. **Confirm**: the episode raises one alert (a :class:`Detection`) as soon as its evidence
    spans ``min_duration_s`` and it contains ``min_potentials`` separate potentials. Alerting
-   at confirmation, not at the episode's end, keeps latency near one window.
+   at confirmation, not at the episode's end, keeps latency near one window. A hesitant
+   episode (mean smoothed posterior, the alert's ``confidence``, below ``confident``) waits
+   until its evidence spans ``hesitant_min_duration_s``: the first windows of a new activity
+   still hold the previous one, and the model's call on such a mixture is hesitant and often
+   another class (the end of a contraction called myokymic discharges, its start called
+   fibrillation); a confident call alerts at once.
 3. **Stay/exit**: it stays open while the smoothed posterior is at least ``exit``; it closes
    after ``exit_windows`` consecutive windows below ``exit``.
 4. **Refractory**: an episode of the same class opening within ``refractory_s`` after the
@@ -19,8 +24,12 @@ Potential counting (``min_potentials``): a run of consecutive windows whose *raw
 is at least ``enter`` is the footprint of the activity in the sliding windows. One short
 potential is inside every window whose span covers it, so its run of window ends lasts at most
 ``window - hop``; a longer run must hold at least two potentials. Runs are remembered for
-``potential_window_s`` so two fasciculations seconds apart still count as two. The count is a
-lower bound; it is exact for sparse isolated potentials (fasciculations), the case it is for.
+``potential_window_s`` so two fasciculations seconds apart still count as two. A run shorter
+than the class's ``potential_min_windows`` windows is not counted: a short potential stays in
+view for about window / hop consecutive windows (4 here), so a run of one window is a flicker
+of the model (typically a window straddling the end or start of a voluntary contraction), not
+a potential. The count is a lower bound; it is exact for sparse isolated potentials
+(fasciculations), the case it is for.
 
 **Exclusive mode** (``exclusive=True``: ``RuntimeConfig.exclusive`` defaults to it, so the
 service runs it; the bare :class:`EventDetector` constructor defaults to per-class): the
@@ -207,31 +216,39 @@ class EventDetector:
         """Step 2: the alert for ``name`` if episode ``ep`` (with smoothed posterior ``s`` now
         and ``evidence`` summed over its windows) meets the class's rule at window end ``end``."""
         rule = self.rules[name]
-        n_pot, first_run = self._potentials(self._state[name], end)
+        n_pot, first_run = self._potentials(self._state[name], end, rule)
         onset = ep.onset
         if rule.min_potentials > 1:
             if n_pot < rule.min_potentials:
                 return None
             if first_run is not None:  # the episode began with its first potential
                 onset = min(onset, max(0, first_run - self.hop))
+        confidence = evidence / ep.conf_n
         if ep.last_end - onset < self._samples(rule.min_duration_s) or s < rule.enter:
+            return None
+        # A hesitant call waits on its own windows' span (the ones its confidence averages),
+        # not on a span taken back to earlier potentials.
+        if confidence < rule.confident and ep.last_end - ep.onset < self._samples(rule.hesitant_min_duration_s):
             return None
         return Detection(
             label=name, class_index=ci, pathological=name in self.pathological,
-            confidence=round(evidence / ep.conf_n, 4), onset=onset, offset=end,
+            confidence=round(confidence, 4), onset=onset, offset=end,
             detected_at=end, severity=rule.severity, potentials=max(n_pot, 1),
         )
 
-    def _potentials(self, st: _ClassState, now_end: int) -> tuple[int, int | None]:
-        """Lower-bound count of separate potentials in the remembered runs, and the first
-        run's first window end."""
+    def _potentials(self, st: _ClassState, now_end: int, rule: ClassRule) -> tuple[int, int | None]:
+        """Lower-bound count of separate potentials in the remembered runs at least
+        ``rule.potential_min_windows`` windows long, and the first such run's first window end."""
         horizon = now_end - self._potential_window
         while st.runs and st.runs[0][1] < horizon:
             st.runs.popleft()
         single = self.window - self.hop  # longest run one short potential can produce
+        shortest = (rule.potential_min_windows - 1) * self.hop  # shortest run that is a potential's footprint
         count = 0
         first = None
         for first_end, last_end in st.runs:
+            if last_end - first_end < shortest:
+                continue  # a flicker, not the footprint of a potential
             count += 1 if last_end - first_end <= single else 2
             if first is None:
                 first = first_end

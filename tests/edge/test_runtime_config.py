@@ -18,6 +18,12 @@ def test_defaults_and_overrides():
     (dict(enter=1.5), "enter=1.5"),
     (dict(enter=0.5, exit=0.7), "exit=0.7"),
     (dict(min_potentials=0), "min_potentials=0"),
+    (dict(potential_min_windows=0), re.escape("potential_min_windows=0 is out of range: allowed integers [1, 64]")),
+    (dict(potential_min_windows=65), "potential_min_windows=65"),
+    (dict(potential_min_windows=2.0), "potential_min_windows=2.0"),
+    (dict(confident=1.2), re.escape("confident=1.2 is out of range: allowed [0.0, 1.0]")),
+    (dict(hesitant_min_duration_s=-0.5),
+     re.escape("hesitant_min_duration_s=-0.5 is out of range: allowed [0.0, 600.0]")),
     (dict(severity=7), "severity=7"),
 ])
 def test_class_rule_errors_name_value_and_range(kwargs, msg):

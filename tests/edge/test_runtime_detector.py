@@ -151,6 +151,105 @@ def test_long_run_counts_as_two_potentials(exclusive):
 
 
 @both_modes
+def test_one_window_flickers_are_not_potentials(exclusive):
+    # A short potential stays in view for window / hop = 4 windows; a one-window blip (a window
+    # straddling the end of a contraction) is no potential: three of them do not make two.
+    flick = ["fasciculation"] + [None] * 8
+    assert feed(make(exclusive=exclusive), flick * 3) == []
+    rule = ClassRule(min_potentials=2, min_duration_s=0.0, refractory_s=10.0, potential_min_windows=1)
+    assert len(feed(make({"fasciculation": rule}, exclusive=exclusive), flick * 3)) == 1  # the old count
+    # a flicker does not stand in for a missing second potential either
+    out = feed(make(exclusive=exclusive), flick + ["fasciculation"] * 4 + [None] * 8)
+    assert out == []
+
+
+def _expected_potentials(runs, k):
+    """Potentials the rule counts: runs of at least k windows; one potential stays in view for
+    at most window - hop of window ends (4 windows here), a longer run holds two."""
+    return sum(1 if n <= WIN // HOP else 2 for n in runs if n >= k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(3, 6)), min_size=1, max_size=6), st.integers(1, 4))
+def test_fasciculation_alerts_iff_two_runs_reach_potential_min_windows(runs, k):
+    # runs of (length, quiet windows after) within the 20 s potential memory (<= 72 windows)
+    seq = [None] * 4
+    for n, gap in runs:
+        seq += ["fasciculation"] * n + [None] * gap
+    rule = ClassRule(min_potentials=2, min_duration_s=0.0, refractory_s=10.0, potential_min_windows=k)
+    want = _expected_potentials([n for n, _ in runs], k) >= 2
+    for exclusive in (False, True):
+        out = feed(make({"fasciculation": rule}, exclusive=exclusive), seq)
+        assert (len(out) >= 1) == want, (runs, k, exclusive)
+        for _, d in out:
+            assert d.potentials >= 2
+
+
+def _level(cls, p, n):
+    """Feed-able rows: class ``cls`` at posterior ``p`` for ``n`` windows between rest."""
+    return [None] * 4 + [(cls, p)] * n + [None] * 8
+
+
+def feed_levels(det, seq):
+    out = []
+    for i, item in enumerate(seq):
+        end = WIN + i * HOP
+        v = post(None) if item is None else post(*item)
+        out += [(i, d) for d in det.update(v, v, end - WIN, end)]
+    return out
+
+
+@both_modes
+def test_a_hesitant_call_waits_until_the_window_is_mostly_new_activity(exclusive):
+    # default rule: min_duration 0.25 s; below confidence 0.8 the evidence must span 0.5 s
+    rule = RuntimeConfig().default_rule
+    assert (rule.confident, rule.hesitant_min_duration_s, rule.min_duration_s) == (0.8, 0.5, 0.25)
+    det = lambda: make({"fibrillation": rule}, exclusive=exclusive)  # noqa: E731
+    # one hesitant (smoothed) window, like those straddling the end of a contraction: no alert
+    assert feed_levels(det(), _level("fibrillation", 0.75, 1)) == []
+    # the same window called confidently alerts at once (window 4: its span is onset + one hop)
+    assert [i for i, _ in feed_levels(det(), _level("fibrillation", 0.9, 1))] == [4]
+    # a hesitant call that lasts alerts one hop later (0.5 s of evidence), with its own confidence
+    got = feed_levels(det(), _level("fibrillation", 0.75, 6))
+    assert [i for i, _ in got] == [5] and got[0][1].confidence == 0.75
+
+
+@both_modes
+def test_a_hesitant_call_is_not_confirmed_by_earlier_potentials(exclusive):
+    # Fasciculations take their onset back to the first potential in memory; a hesitant window
+    # seconds later (the start of another pattern) must still wait on its own span.
+    rule = ClassRule(min_potentials=2, min_duration_s=0.0, refractory_s=1.0)
+    earlier = [("fasciculation", 0.95)] * 8 + [None] * 20  # two potentials, alerted, then 5 s quiet
+    hesitant = feed_levels(make({"fasciculation": rule}, exclusive=exclusive),
+                           earlier + [("fasciculation", 0.75)] + [None] * 8)
+    confident = feed_levels(make({"fasciculation": rule}, exclusive=exclusive),
+                            earlier + [("fasciculation", 0.95)] + [None] * 8)
+    assert [i for i, _ in hesitant] == [4]  # the first episode's alert only (its 5th window: two potentials)
+    assert [i for i, _ in confident] == [4, 28]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from([0.75, 0.8125, 0.875, 0.9375, 1.0]),  # dyadic: the mean of n equal values is exact
+       st.sampled_from([0.0, 0.78, 0.8, 0.85, 0.9, 0.97, 1.0]),
+       st.sampled_from([0.0, 0.25, 0.5]), st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]),
+       st.integers(1, 8), st.booleans())
+def test_alert_time_follows_the_confidence_dependent_minimum_duration(p, confident, min_dur, hesitant, n, exclusive):
+    rule = ClassRule(enter=0.7, exit=0.4, min_duration_s=min_dur, confident=confident,
+                     hesitant_min_duration_s=hesitant, refractory_s=4.0)
+    need_s = min_dur if p >= confident else max(min_dur, hesitant)
+    # the episode opens on the first window (onset one hop before its end): after j + 1
+    # windows its evidence spans (j + 1) hops
+    first = max(1, -(-int(need_s * RATE) // HOP))  # windows needed, at least the opening one
+    got = feed_levels(make({"fibrillation": rule}, exclusive=exclusive), [None] * 4 + [("fibrillation", p)] * n
+                      + [None] * 8)
+    if n >= first:
+        assert [i for i, _ in got] == [4 + first - 1]
+        assert got[0][1].confidence == p
+    else:
+        assert got == []
+
+
+@both_modes
 def test_reset_closes_open_episodes_without_alert(exclusive):
     det = make(exclusive=exclusive)
     feed(det, ["fibrillation"] * 2)
