@@ -180,16 +180,22 @@ def _short_share(u: np.ndarray) -> float:
 #: put on one alignment (:func:`_merge_fragments`).
 ALIGN_SHARE = 0.3
 
+#: Two fragments joined by their rhythm alone may share this share of the smaller one's
+#: discharges (a potential matched by both, counted once; :func:`_merge_fragments`).
+RHYTHM_SHARED = 0.02
+
 
 def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray | None = None,
                      similar: float = 0.15, short: float = 0.03, q: int = 1) -> list[np.ndarray]:
     """Join trains that are fragments of one unit (its discharges split between templates),
     pair by pair, most regular union first (pairs whose templates align, below, before the
-    others). Either their union is regular (≥ 0.8 of intervals
-    within 0.5–1.5 × the median), clearly more regular than either (+0.15) and they share no
-    discharge (within 1 ms); or (``templates[i]`` the detection-band template of train i)
-    their templates match within ``similar`` of their energy (at the best shift within ± the
-    half-width, below), they share at most 10 % of the
+    others). Either their union is regular (≥ 0.8 of intervals within 0.5–1.5 × the median),
+    clearly more regular than either (+0.15) and they share at most :data:`RHYTHM_SHARED` of
+    the smaller one's discharges (within 1 ms, counted once; was none: one potential matched
+    by both kept two fragments of 109 and 150 discharges apart; simulated benchmark:
+    discharges matched 0.824 → 0.830, held-out 0.837 → 0.839); or (``templates[i]`` the
+    detection-band template of train i) their templates match within ``similar`` of their
+    energy (at the best shift within ± the half-width, below), they share at most 10 % of the
     smaller one's discharges (one potential matched by both, counted once) and at most
     ``short`` of their union's intervals are shorter than 0.35 × its median
     (:func:`_short_share`): a unit dealt at random to three near-identical templates leaves
@@ -248,12 +254,14 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
                 small = j if big == i else i
                 u = np.sort(np.concatenate([trains[big], trains[small] + q * k]))
                 close = np.diff(u) <= own
+                n_small = min(len(trains[i]), len(trains[j]))
+                if close.sum() > 0.1 * n_small:
+                    continue
+                u = u[np.concatenate([[True], ~close])]  # a potential matched by both, once
                 r = regular_share(u)
-                join = not close.any() and r >= 0.8 and r > max(reg[i], reg[j]) + 0.15
-                if not join and members is not None and close.sum() <= 0.1 * min(len(trains[i]), len(trains[j])):
-                    u = u[np.concatenate([[True], ~close])]
+                join = close.sum() <= RHYTHM_SHARED * n_small and r >= 0.8 and r > max(reg[i], reg[j]) + 0.15
+                if not join and members is not None:
                     join = _short_share(u) <= short and share <= similar
-                    r = regular_share(u)
                 # a pair whose alignment is known first: joined by its rhythm alone, a
                 # misaligned pair would hide the member that aligns a third fragment
                 if join and (best is None or (share <= ALIGN_SHARE, r) > best[0]):

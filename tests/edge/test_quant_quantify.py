@@ -217,6 +217,21 @@ def test_fragments_aligned_at_two_points_are_joined_on_one(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_fragments_sharing_one_potential_are_joined_by_their_rhythm(seed):
+    """One unit dealt at random to two fragments, one potential matched by both (0.5 ms
+    apart): their union is regular, so they are one train with that discharge counted once."""
+    from edge.quant.quantify import _merge_fragments
+
+    rng = np.random.default_rng(seed)
+    unit = _train(rng, 14.0)
+    deal = rng.random(len(unit)) < 0.5
+    a = unit[deal]
+    b = np.sort(np.append(unit[~deal], a[len(a) // 2] + 5))
+    out = _merge_fragments([a, b], FS)
+    assert len(out) == 1 and len(out[0]) == len(unit)
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_fragments_aligned_at_three_points_are_joined_through_the_middle(seed):
     """A unit learned three times, centred 6 samples apart: the outer two templates are 12
     samples apart, beyond the half-width (10), so they never match each other, but each
