@@ -25,7 +25,7 @@ from convert.simulator.subject import MU_POOL_SIZE, Subject
 from convert.taxonomy import LABELS, PATHOLOGICAL, canonical_label
 
 #: Bump when the generated signals change for a given seed (recorded in corpus manifests).
-GENERATOR_VERSION = "1.6.0"
+GENERATOR_VERSION = "1.7.0"
 
 MIN_RATE_HZ = 8000
 MAX_RATE_HZ = 48000

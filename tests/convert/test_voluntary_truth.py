@@ -39,8 +39,11 @@ def test_truth_measures_use_the_measuring_criteria(rec):
             assert 0.05 <= u.isi_cv <= 0.4
 
 
-def test_discharge_times_are_template_peaks(rec):
-    """At an isolated discharge the recording shows the unit's largest deflection."""
+def test_discharge_times_are_template_peaks():
+    """At an isolated discharge the recording shows the unit's largest deflection. Isolated:
+    no other unit within 10 ms, since the pool's potentials last up to ~16 ms (a neighbour 5 ms
+    away still adds its tail); a gentle contraction so that enough discharges are isolated."""
+    rec = render_voluntary_truth(7, effort=0.05, duration_s=12.0, sample_rate=10_000)
     x = rec.signal_uv
     fs = rec.sample_rate
     every = np.sort(np.concatenate([u.discharge_times_s for u in rec.units]))
@@ -48,7 +51,7 @@ def test_discharge_times_are_template_peaks(rec):
     peak = float(u.template_uv[np.argmax(np.abs(u.template_uv))])
     checked = 0
     for t in u.discharge_times_s:
-        if np.sort(np.abs(every - t))[1] < 0.005:  # another unit within 5 ms
+        if np.sort(np.abs(every - t))[1] < 0.010:  # another unit within 10 ms
             continue
         i = int(round(t * fs))
         seg = x[i - 3:i + 4]

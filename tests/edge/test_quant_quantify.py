@@ -190,10 +190,10 @@ def test_fragments_of_one_unit_are_joined_two_units_are_not(seed):
     T = np.stack([tmpl, tmpl * 1.03, tmpl * 0.97])
     unit = _train(rng, 14.0)
     deal = rng.integers(0, 3, len(unit))
-    out = _merge_fragments([unit[deal == k] for k in range(3)], FS, T, 5)
+    out = _merge_fragments([unit[deal == k] for k in range(3)], FS, T)
     assert len(out) == 1 and np.array_equal(out[0], unit)
     a, b = _train(rng, 14.0), _train(rng, 14.3)
-    assert len(_merge_fragments([a, b], FS, T[:2], 5)) == 2
+    assert len(_merge_fragments([a, b], FS, T[:2])) == 2
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -212,5 +212,40 @@ def test_fragments_aligned_at_two_points_are_joined_on_one(seed):
     unit = _train(rng, 14.0)
     second = rng.random(len(unit)) < 0.35
     big, small = unit[~second], unit[second] - 8  # found through b: stamped 8 samples early
-    out = _merge_fragments([big, small], FS, np.stack([a_tmpl, b_tmpl]), 5)
+    out = _merge_fragments([big, small], FS, np.stack([a_tmpl, b_tmpl]))
     assert len(out) == 1 and np.array_equal(out[0], unit)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fragments_sharing_one_potential_are_joined_by_their_rhythm(seed):
+    """One unit dealt at random to two fragments, one potential matched by both (0.5 ms
+    apart): their union is regular, so they are one train with that discharge counted once."""
+    from edge.quant.quantify import _merge_fragments
+
+    rng = np.random.default_rng(seed)
+    unit = _train(rng, 14.0)
+    deal = rng.random(len(unit)) < 0.5
+    a = unit[deal]
+    b = np.sort(np.append(unit[~deal], a[len(a) // 2] + 5))
+    out = _merge_fragments([a, b], FS)
+    assert len(out) == 1 and len(out[0]) == len(unit)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fragments_aligned_at_three_points_are_joined_through_the_middle(seed):
+    """A unit learned three times, centred 6 samples apart: the outer two templates are 12
+    samples apart, beyond the half-width (10), so they never match each other, but each
+    matches the middle one. The joined train keeps its members' templates, so the third
+    fragment is aligned through the middle one and every discharge lands on one alignment
+    (any of the three: the display template's peak sets the reported time)."""
+    from edge.quant.quantify import _merge_fragments
+
+    rng = np.random.default_rng(seed)
+    spike = np.sin(np.linspace(0, 2 * np.pi, 7)) * np.hanning(7) * 300.0
+    T = np.zeros((3, 21))
+    for i, c in enumerate((1, 7, 13)):  # the potential 0, 6 and 12 samples later in the window
+        T[i, c:c + 7] = spike
+    unit = _train(rng, 14.0)
+    deal = rng.choice(3, len(unit), p=[0.45, 0.15, 0.4])
+    out = _merge_fragments([unit[deal == k] - 6 * k for k in range(3)], FS, T)
+    assert len(out) == 1 and any(np.array_equal(out[0], unit - 6 * k) for k in range(3))
