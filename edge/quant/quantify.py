@@ -21,7 +21,8 @@ stays flat on long input), :mod:`.decompose` (threshold, template learning, peel
    learned templates whose discharges did not go to a unit and whose train is rhythmic (≤ 5 %
    of intervals under 0.35 × its median); what the rhythm cleaning removed from a train is a
    unit of its own when it has a rhythm of its own (two units of one shape,
-   :func:`_unit_trains`); then each found unit's gaps (two or more periods without a
+   :func:`_unit_trains`); then the discharges of two found units of one shape are re-dealt
+   between them by their rhythms, and each found unit's gaps (two or more periods without a
    discharge) are filled from the trains of similar templates by its rhythm (:mod:`.gaps`;
    the discharge times and firing measures, not the templates);
 3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
@@ -57,7 +58,7 @@ from .bands import BandConfig
 from .chunks import decimation, windows
 from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shift, candidates, learn_templates, noise_sigma,
                         regular_train, residual_share)
-from .gaps import GapConfig, fill_gaps
+from .gaps import GapConfig, fill_gaps, separate
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, median_template, nearest, regular_share, template_measures, turn_points
 from .upsample import Upsampled
@@ -613,8 +614,9 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         return _empty(f"no motor unit with {cfg.min_discharges} or more regular discharges "
                       "(rest, noise, or activity too dense to decompose)", fs, dur, interference)
 
-    # The trains' gaps filled by the units' rhythms (:mod:`.gaps`): times and firing only.
-    timed = fill_gaps(found, peeler.units, T, q, fs, cfg.gaps)
+    # Units of one shape re-dealt and the trains' gaps filled by the units' rhythms (:mod:`.gaps`):
+    # times and firing only.
+    timed = fill_gaps(separate(found, peeler.units, T, q, fs, cfg.gaps), peeler.units, T, q, fs, cfg.gaps)
 
     # Pass 3: display templates from the most isolated discharges.
     every = q * np.sort(np.concatenate([np.asarray(u, dtype=np.int64) for u in peeler.units if len(u)]
