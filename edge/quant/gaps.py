@@ -181,18 +181,19 @@ def _viterbi(e: np.ndarray, src: np.ndarray, P: tuple[float, float], sd: tuple[f
     (``src``) costs ``shape``. State: the unit of the latest element and how many elements
     back the other unit's latest is (1..W − 1; W: none within reach)."""
     n = len(e)
-    e = [float(v) for v in e]
-    src = [int(v) for v in src]
+    e = np.asarray(e, dtype=np.float64)
     restart = 4.0 * miss
-
-    def cost(x: int, d: float) -> float:
-        p = P[x]
-        if d > 3.5 * p:
-            return restart
-        k = min(3, max(1, int(d / p + 0.5)))
-        z = (d - k * p) / sd[x]
-        return 0.5 * z * z / k + (k - 1) * miss
-
+    # C[x][i][m]: unit x's cost for the interval from element i − 1 − m to element i
+    # (m = 0..W − 1), all at once; restart where that element does not exist
+    m = np.arange(W)
+    prev = np.arange(n)[:, None] - 1 - m[None, :]
+    d = e[:, None] - e[np.maximum(prev, 0)]
+    C = []
+    for x in (0, 1):
+        k = np.clip(np.rint(d / P[x]), 1, 3)
+        c = 0.5 * ((d - k * P[x]) / sd[x]) ** 2 / k + (k - 1) * miss
+        C.append(np.where((prev < 0) | (d > 3.5 * P[x]), restart, c).tolist())
+    src = [int(v) for v in src]
     inf = float("inf")
     D = [[inf] * (W + 1) for _ in range(2)]
     D[0][W] = shape * (src[0] != 0)
@@ -203,22 +204,29 @@ def _viterbi(e: np.ndarray, src: np.ndarray, P: tuple[float, float], sd: tuple[f
         B = [[None] * (W + 1) for _ in range(2)]
         for x in (0, 1):
             s = shape * (src[i] != x)
-            Dx, Nx, Bx = D[x], N[x], B[x]
+            Dx, Nx, Bx, Cx = D[x], N[x], B[x], C[x][i]
             # i in x after i-1 in x: the other unit's latest moves one further back
-            c0 = cost(x, e[i] - e[i - 1]) + s
+            c0 = Cx[0] + s
             for j in range(1, W + 1):
-                v = Dx[j] + c0
+                v = Dx[j]
+                if v == inf:
+                    continue
+                v += c0
                 t = j + 1 if j < W else W
                 if v < Nx[t]:
                     Nx[t], Bx[t] = v, (x, j)
             # i in x after i-1 in y: x's latest is element i-1-j (j = W: none)
             Dy = D[1 - x]
+            best, arg = inf, None
             for j in range(1, W + 1):
-                if Dy[j] == inf:
+                v = Dy[j]
+                if v == inf:
                     continue
-                v = Dy[j] + s + (cost(x, e[i] - e[i - 1 - j]) if j < W and i - 1 - j >= 0 else restart)
-                if v < Nx[1]:
-                    Nx[1], Bx[1] = v, (1 - x, j)
+                v += restart if j == W else Cx[j]
+                if v < best:
+                    best, arg = v, j
+            if arg is not None and best + s < Nx[1]:
+                Nx[1], Bx[1] = best + s, (1 - x, arg)
         back.append(B)
         D = N
     x = 0 if min(D[0]) <= min(D[1]) else 1
