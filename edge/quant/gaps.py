@@ -22,9 +22,12 @@ Rule, per found unit ``a`` (input-grid sample indices):
    the unit's own (the train sharing most discharges with it) within ``share`` of the larger
    one's energy at the best shift within ± the half-width
    (:func:`~.decompose.best_shift`); the shift also moves them to the unit's alignment. A
-   donor must be free: no found unit has a discharge within 1 ms of it, unless it is an
-   *extra* discharge of that unit (its neighbours are at most ``extra`` × the unit's period
-   apart without it: the unit's rhythm does not need it).
+   donor must be free: no found unit has a discharge within ``taken_ms`` (0.3 ms) of it,
+   unless it is an *extra* discharge of that unit (its neighbours are at most ``extra`` × the
+   unit's period apart without it: the unit's rhythm does not need it). Within 0.3 ms it is
+   the same potential; a discharge of another unit 0.3–1 ms away is a superposition the
+   peel-off resolved as a pair (1 ms before: simulator 1.7.0, discharges matched 0.852 →
+   0.856, held-out 0.857 → 0.862).
 4. *Claims*: a donor within ``tol`` × P of a slot claims it. Claims are settled across all
    units nearest first (in periods): one discharge per slot, one slot per discharge, so two
    similar units compete for a discharge by their rhythms. A claimed extra discharge leaves
@@ -72,13 +75,15 @@ class GapConfig:
     share: float = 0.3   # template residual share for a donor train (0.5 measured: no more matched)
     tol: float = 0.2     # × period: how far from its slot a donor may lie (CV 0.1–0.35, bridged from both ends)
     extra: float = 1.3   # × period: a found discharge whose neighbours are this close is not needed
+    taken_ms: float = 0.3  # a donor this close to a found discharge is that potential (ms)
     separate_share: float = 0.3  # template residual share for two units to be re-dealt (0: never)
     separate_shape: float = 3.0  # cost of moving a discharge off the train that held it
     separate_miss: float = 2.0   # cost of each missed period in a re-dealt train
 
     def __post_init__(self) -> None:
-        check_ranges(self, (("share", 0.0, 1.0), ("tol", 0.01, 0.5), ("extra", 1.0, 2.0), ("separate_share", 0.0, 1.0),
-                            ("separate_shape", 0.0, 100.0), ("separate_miss", 0.0, 100.0)))
+        check_ranges(self, (("share", 0.0, 1.0), ("tol", 0.01, 0.5), ("extra", 1.0, 2.0), ("taken_ms", 0.0, 5.0, "ms"),
+                            ("separate_share", 0.0, 1.0), ("separate_shape", 0.0, 100.0),
+                            ("separate_miss", 0.0, 100.0)))
         if not isinstance(self.enabled, bool):
             raise ValueError(f"GapConfig.enabled = {self.enabled!r}: must be True or False")
 
@@ -116,7 +121,8 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
             extra_l.append(f[1:-1][(f[2:] - f[:-2]) <= cfg.extra * p])
     extra = np.sort(np.concatenate(extra_l)) if extra_l else np.zeros(0, np.int64)
     # each train's free discharges (step 3), the same for every unit
-    free = [t[(_distance(taken, t) > own) | (_distance(extra, t) <= own)] for t in tr]
+    held = max(1, int(cfg.taken_ms * 0.001 * fs))
+    free = [t[(_distance(taken, t) > held) | (_distance(extra, t) <= own)] for t in tr]
 
     # claims: (distance in periods, unit, slot, aligned time, donor's raw time)
     dist, unit, slot, when, raw = [], [], [], [], []
