@@ -21,7 +21,8 @@ stays flat on long input), :mod:`.decompose` (threshold, template learning, peel
    learned templates whose discharges did not go to a unit and whose train is rhythmic (≤ 5 %
    of intervals under 0.35 × its median); what the rhythm cleaning removed from a train is a
    unit of its own when it has a rhythm of its own (two units of one shape,
-   :func:`_unit_trains`); then each found unit's gaps (two or more periods without a
+   :func:`_unit_trains`); then the discharges of two found units of one shape are re-dealt
+   between them by their rhythms, and each found unit's gaps (two or more periods without a
    discharge) are filled from the trains of similar templates by its rhythm (:mod:`.gaps`;
    the discharge times and firing measures, not the templates);
 3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
@@ -57,7 +58,7 @@ from .bands import BandConfig
 from .chunks import decimation, windows
 from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shift, candidates, learn_templates, noise_sigma,
                         regular_train, residual_share)
-from .gaps import GapConfig, fill_gaps
+from .gaps import GapConfig, fill_gaps, separate
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, median_template, nearest, regular_share, template_measures, turn_points
 from .upsample import Upsampled
@@ -185,6 +186,21 @@ ALIGN_SHARE = 0.3
 RHYTHM_SHARED = 0.02
 
 
+def _all_shifts(T: np.ndarray, H: int) -> list[list[tuple[float, int]]]:
+    """:func:`~.decompose.best_shift` of every pair of templates (row a, column b: the share
+    and shift of ``T[b]`` against ``T[a]`` within ±``H``), one batched match per row."""
+    n, L = T.shape
+    pad = np.concatenate([np.zeros((n, H)), T, np.zeros((n, H))], axis=1)
+    E = np.einsum("ij,ij->i", T, T)
+    out = []
+    for a in range(n):
+        _, s, r, _, _ = _match(pad, T[a:a + 1], E[a:a + 1])
+        top = np.maximum(E[a], E)
+        share = np.where(top > 0, r / np.where(top > 0, top, 1.0), 0.0)
+        out.append([(float(share[b]), int(s[b]) - H) for b in range(n)])
+    return out
+
+
 def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray | None = None,
                      similar: float = 0.15, short: float = 0.07, q: int = 1) -> list[np.ndarray]:
     """Join trains that are fragments of one unit (its discharges split between templates),
@@ -228,8 +244,7 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
     members = None if templates is None else [[(k, 0)] for k in range(len(keep))]
     shift = None
     if templates is not None:
-        # best_shift of every pair of templates, once (row a, column b)
-        shift = [[best_shift(templates[a], templates[b], H) for b in keep] for a in keep]
+        shift = _all_shifts(np.asarray(templates, dtype=np.float64)[keep], H)
 
     def pair(i: int, j: int) -> tuple[int, int, float]:
         """(the larger train, the shift (template samples) that puts the smaller one on its
@@ -246,37 +261,50 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
                     best = (share, k + oa - ob)
         return big, (best[1] if best[0] <= ALIGN_SHARE else 0), best[0]
 
-    changed = True
-    while changed and len(trains) > 1:
-        changed = False
-        reg = [regular_share(t) for t in trains]
+    def judge(i: int, j: int) -> tuple | None:
+        """(order key, the union, the larger train is i, shift) if trains i and j join, else None."""
+        big, k, share = pair(i, j)
+        small = j if big == i else i
+        u = np.sort(np.concatenate([trains[big], trains[small] + q * k]))
+        close = np.diff(u) <= own
+        n_small = min(len(trains[i]), len(trains[j]))
+        if close.sum() > 0.1 * n_small:
+            return None
+        u = u[np.concatenate([[True], ~close])]  # a potential matched by both, once
+        r = regular_share(u)
+        join = close.sum() <= RHYTHM_SHARED * n_small and r >= 0.8 and r > max(reg[i], reg[j]) + 0.15
+        if not join and members is not None:
+            join = _short_share(u) <= short and share <= similar
+        # a pair whose alignment is known first: joined by its rhythm alone, a misaligned
+        # pair would hide the member that aligns a third fragment
+        return ((share <= ALIGN_SHARE, r), u, big == i, k) if join else None
+
+    # a pair's verdict depends on its two trains only: kept until one of them is joined
+    uid = list(range(len(trains)))
+    next_uid = len(trains)
+    cache: dict[tuple[int, int], tuple | None] = {}
+    reg = [regular_share(t) for t in trains]
+    while len(trains) > 1:
         best = None
         for i in range(len(trains)):
             for j in range(i + 1, len(trains)):
-                big, k, share = pair(i, j)
-                small = j if big == i else i
-                u = np.sort(np.concatenate([trains[big], trains[small] + q * k]))
-                close = np.diff(u) <= own
-                n_small = min(len(trains[i]), len(trains[j]))
-                if close.sum() > 0.1 * n_small:
-                    continue
-                u = u[np.concatenate([[True], ~close])]  # a potential matched by both, once
-                r = regular_share(u)
-                join = close.sum() <= RHYTHM_SHARED * n_small and r >= 0.8 and r > max(reg[i], reg[j]) + 0.15
-                if not join and members is not None:
-                    join = _short_share(u) <= short and share <= similar
-                # a pair whose alignment is known first: joined by its rhythm alone, a
-                # misaligned pair would hide the member that aligns a third fragment
-                if join and (best is None or (share <= ALIGN_SHARE, r) > best[0]):
-                    best = ((share <= ALIGN_SHARE, r), i, j, u, big, k)
-        if best is not None:
-            _, i, j, u, big, k = best
-            if members is not None:
-                small = j if big == i else i
-                members = ([m for n, m in enumerate(members) if n not in (i, j)]
-                           + [members[big] + [(b, ob + k) for b, ob in members[small]]])
-            trains = [t for n, t in enumerate(trains) if n not in (i, j)] + [u]
-            changed = True
+                key = (uid[i], uid[j])
+                if key not in cache:
+                    cache[key] = judge(i, j)
+                v = cache[key]
+                if v is not None and (best is None or v[0] > best[0]):
+                    best = (v[0], i, j, v[1], i if v[2] else j, v[3])
+        if best is None:
+            break
+        _, i, j, u, big, k = best
+        if members is not None:
+            small = j if big == i else i
+            members = ([m for n, m in enumerate(members) if n not in (i, j)]
+                       + [members[big] + [(b, ob + k) for b, ob in members[small]]])
+        trains = [t for n, t in enumerate(trains) if n not in (i, j)] + [u]
+        reg = [r for n, r in enumerate(reg) if n not in (i, j)] + [regular_share(u)]
+        uid = [x for n, x in enumerate(uid) if n not in (i, j)] + [next_uid]
+        next_uid += 1
     return trains
 
 
@@ -613,8 +641,9 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         return _empty(f"no motor unit with {cfg.min_discharges} or more regular discharges "
                       "(rest, noise, or activity too dense to decompose)", fs, dur, interference)
 
-    # The trains' gaps filled by the units' rhythms (:mod:`.gaps`): times and firing only.
-    timed = fill_gaps(found, peeler.units, T, q, fs, cfg.gaps)
+    # Units of one shape re-dealt and the trains' gaps filled by the units' rhythms (:mod:`.gaps`):
+    # times and firing only.
+    timed = fill_gaps(separate(found, peeler.units, T, q, fs, cfg.gaps), peeler.units, T, q, fs, cfg.gaps)
 
     # Pass 3: display templates from the most isolated discharges.
     every = q * np.sort(np.concatenate([np.asarray(u, dtype=np.int64) for u in peeler.units if len(u)]
