@@ -1,6 +1,7 @@
 """The decision stage: window posteriors → smoothing → event detector → detections.
 
-Config: the ``smoothing*``, ``require_argmax``, ``exclusive``, ``relabel_windows``, ``alert_normal`` and rule fields
+Config: the ``smoothing*``, ``require_argmax``, ``exclusive``, ``relabel_windows``,
+``relabel_confident``, ``alert_normal`` and rule fields
 of :class:`~edge.runtime.config.RuntimeConfig`. State: a :class:`PosteriorSmoother` (a ring of
 ``smoothing_windows`` posterior vectors) and an :class:`EventDetector` (a fixed state per
 alerting class). Process: :meth:`DecisionStage.process` takes one window's posteriors (after the
@@ -43,7 +44,7 @@ class DecisionStage:
             labels, set(pathological), rules_for(config, labels, pathological),
             sample_rate=sample_rate, window_samples=self.window_samples, hop_samples=self.hop_samples,
             require_argmax=config.require_argmax, exclusive=config.exclusive,
-            relabel_windows=config.relabel_windows,
+            relabel_windows=config.relabel_windows, relabel_confident=config.relabel_confident,
         )
 
     @classmethod

@@ -44,7 +44,10 @@ neuromyotonic discharges, a CRD after fibrillations) gets its own alert: when an
 class leads for N consecutive windows (it is the argmax and its smoothed posterior is at least
 its ``enter``), the open episode closes (its class's refractory time starts) and the
 challenger's episode opens at the first of those windows, with their evidence, and is confirmed
-by its own rule. Wandering between classes for fewer than N windows changes nothing. Per-class mode
+by its own rule. Wandering between classes for fewer than N windows changes nothing. With
+``relabel_confident``, the challenger's mean smoothed posterior over its lead must also reach
+its rule's ``confident``: a hesitant lead inside an open episode is mostly the model wavering
+between two similar findings (complex repetitive discharge and fibrillation). Per-class mode
 (``exclusive=False``) runs an independent state machine per class. Both modes take the same
 steps through the same helpers (one :meth:`EventDetector._confirm` for step 2); they differ only
 in whether an episode belongs to one class or to all alerting classes.
@@ -127,6 +130,7 @@ class EventDetector:
         potential_window_s: float = 20.0,
         exclusive: bool = False,
         relabel_windows: int = 0,
+        relabel_confident: bool = False,
     ) -> None:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate={sample_rate} must be > 0 Hz")
@@ -153,6 +157,7 @@ class EventDetector:
         self._ep_evidence = np.zeros(len(self._idx))
         self._ep_label: str | None = None  # label the shared episode was confirmed (or continued) as
         self.relabel_windows = int(relabel_windows)
+        self.relabel_confident = bool(relabel_confident)
         # The challenger to a labelled shared episode: its column, consecutive leading windows,
         # the onset of its lead and its evidence over them.
         self._sw_k = -1
@@ -355,7 +360,9 @@ class EventDetector:
 
     def _challenged(self, smoothed: np.ndarray, s: np.ndarray, end: int) -> bool:
         """Track the class leading a labelled shared episode; True once another class has led
-        for ``relabel_windows`` consecutive windows (always False when that is 0)."""
+        for ``relabel_windows`` consecutive windows (always False when that is 0) and, with
+        ``relabel_confident``, its mean smoothed posterior over that lead reaches its rule's
+        ``confident``."""
         if not self.relabel_windows:
             return False
         k = int(np.argmax(s))
@@ -368,7 +375,11 @@ class EventDetector:
             self._sw_evidence[:] = 0.0
         self._sw_n += 1
         self._sw_evidence += s
-        return self._sw_n >= self.relabel_windows
+        if self._sw_n < self.relabel_windows:
+            return False
+        # A hesitant lead (mean smoothed posterior below the challenger's ``confident``) is
+        # the model's confusion within one finding more often than a new finding: keep leading.
+        return not self.relabel_confident or self._sw_evidence[k] / self._sw_n >= self.rules[name].confident
 
 
 def rules_for(config, labels: Sequence[str], pathological) -> dict[str, ClassRule]:

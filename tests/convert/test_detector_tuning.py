@@ -17,12 +17,17 @@ def test_stage1_starts_with_the_defaults_and_keeps_exit_at_most_enter():
     configs = list(T.stage1_configs("full"))
     assert configs[0] == T.default_knobs()
     assert T.make_config(configs[0]) == RuntimeConfig()
-    assert len(configs) == 1296 and all(k["exit"] <= k["enter"] for k in configs)
+    # the grid's 1,296 cells and the defaults, which lie off it (relabel_windows 6)
+    assert len(configs) == 1297 and all(k["exit"] <= k["enter"] for k in configs)
     episode = list(T.stage1_configs("episode"))
     assert episode[0] == T.default_knobs() and len(episode) == 15  # 5 × 3, the defaults' own cell first
     moved = {k for c in episode for k, v in c.items() if v != episode[0][k]}
     assert moved == {"relabel_windows", "refractory_s"}  # the thresholds stay as configured
     assert len({tuple(sorted(k.items())) for k in configs}) == len(configs)
+    relabel = list(T.stage1_configs("relabel"))
+    assert relabel[0] == T.default_knobs() and len(relabel) == 12  # 6 × 2, the defaults' own cell first
+    assert {k for c in relabel for k, v in c.items() if v != relabel[0][k]} == {"relabel_windows", "relabel_confident"}
+    assert T.make_config({**relabel[0], "relabel_confident": False}).relabel_confident is False
 
 
 def test_pareto_pick_never_trades_latency_for_fewer_errors():

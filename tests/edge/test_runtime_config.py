@@ -12,6 +12,8 @@ def test_defaults_and_overrides():
     assert cfg.rule_for("fasciculation").min_potentials == 2
     assert cfg.rule_for("myotonic_discharge") == cfg.default_rule
     assert cfg.rule_for("fibrillation") == cfg.default_rule.replace(refractory_s=2.0)
+    # a pattern that follows another gets its own alert after 6 windows (1.5 s) of confident lead
+    assert cfg.relabel_windows == 6 and cfg.relabel_confident is True
 
 
 @pytest.mark.parametrize("kwargs, msg", [
@@ -35,14 +37,14 @@ def test_toml_round(tmp_path):
     p = tmp_path / "rt.toml"
     p.write_text(
         '[smoothing]\nmethod = "ema"\nalpha = 0.3\n'
-        "[detector]\nrequire_argmax = false\nrelabel_windows = 3\n"
+        "[detector]\nrequire_argmax = false\nrelabel_windows = 3\nrelabel_confident = false\n"
         "[detector.default]\nenter = 0.7\nexit = 0.5\n"
         "[detector.classes.fibrillation]\nmin_duration_s = 1.0\n"
         "[service]\nstats_every_s = 5\n"
     )
     cfg = RuntimeConfig.from_toml(p)
     assert cfg.smoothing == "ema" and cfg.ema_alpha == 0.3 and not cfg.require_argmax
-    assert cfg.relabel_windows == 3
+    assert cfg.relabel_windows == 3 and cfg.relabel_confident is False
     assert cfg.rule_for("fibrillation").min_duration_s == 1.0
     assert cfg.rule_for("fibrillation").enter == 0.7
     assert cfg.rule_for("fasciculation").min_potentials == 2  # built-in override kept
@@ -78,6 +80,8 @@ def test_check_labels_refuses_unknown_class():
     ({"smoothing": {"windows": 2.5}}, "smoothing.windows=2.5 must be an integer"),
     ({"detector": {"relabel_windows": 1.5}}, "detector.relabel_windows=1.5 must be an integer"),
     ({"detector": {"relabel_windows": 65}}, "detector.relabel_windows=65 is out of range: allowed integers [0, 64]"),
+    ({"detector": {"relabel_confident": "true"}}, "detector.relabel_confident='true' must be true or false"),
+    ({"detector": {"relabel_confident": 1}}, "detector.relabel_confident=1 must be true or false"),
     ({"service": {"queue_blocks": True}}, "service.queue_blocks=True must be an integer"),
     ({"service": {"stats_every_s": "10"}}, "service.stats_every_s='10' must be a number"),
     ({"detector": {"default": {"enter": "0.5"}}}, "detector.default: enter='0.5' must be a number"),

@@ -14,12 +14,12 @@ RATE = 1000  # Hz: 1 sample = 1 ms keeps the arithmetic readable
 WIN, HOP = 1000, 250
 
 
-def make(rules=None, require_argmax=True, exclusive=False, relabel_windows=0):
+def make(rules=None, require_argmax=True, exclusive=False, relabel_windows=0, relabel_confident=False):
     rules = rules or {"fibrillation": ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, refractory_s=4.0),
                       "positive_sharp_wave": ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, refractory_s=4.0),
                       "fasciculation": ClassRule(min_potentials=2, min_duration_s=0.0, refractory_s=10.0)}
     return EventDetector(LABELS, PATH, rules, RATE, WIN, HOP, require_argmax=require_argmax, exclusive=exclusive,
-                         relabel_windows=relabel_windows)
+                         relabel_windows=relabel_windows, relabel_confident=relabel_confident)
 
 
 both_modes = pytest.mark.parametrize("exclusive", [False, True], ids=["per-class", "exclusive"])
@@ -349,6 +349,53 @@ def test_relabel_back_to_the_first_class_within_its_refractory_time_is_no_new_al
     seq = [None] * 4 + ["fibrillation"] * 8 + ["positive_sharp_wave"] * 8 + ["fibrillation"] * 8 + [None] * 8
     got = feed(make(exclusive=True, relabel_windows=2), seq)
     assert [d.label for _, d in got] == ["fibrillation", "positive_sharp_wave"]
+
+
+def feed_p(det, seq):
+    """seq: (class-or-None, posterior) per window; returns detections with the window index."""
+    out = []
+    for i, (cls, p) in enumerate(seq):
+        end = WIN + i * HOP
+        v = post(cls, p)
+        out += [(i, d) for d in det.update(v, v, end - WIN, end)]
+    return out
+
+
+def test_relabel_confident_lets_a_hesitant_challenger_keep_the_episode():
+    # fibrillation, then 8 windows in which the model calls positive sharp waves hesitantly
+    # (0.7 < confident 0.8): inside one episode that is the model wavering, not a new finding
+    hesitant = [(None, 1.0)] * 4 + [("fibrillation", 0.9)] * 8 + [("positive_sharp_wave", 0.7)] * 8 + [(None, 1.0)] * 8
+    assert [d.label for _, d in feed_p(make(exclusive=True, relabel_windows=2), hesitant)] == \
+        ["fibrillation", "positive_sharp_wave"]
+    assert [d.label for _, d in feed_p(make(exclusive=True, relabel_windows=2, relabel_confident=True), hesitant)] \
+        == ["fibrillation"]
+    # a confident challenger takes over after its relabel windows, as without the rule
+    confident = hesitant[:12] + [("positive_sharp_wave", 0.9)] * 8 + hesitant[20:]
+    assert feed_p(make(exclusive=True, relabel_windows=2), confident) == \
+        feed_p(make(exclusive=True, relabel_windows=2, relabel_confident=True), confident)
+    # a hesitant lead that turns confident takes over once its mean over the lead reaches 0.8:
+    # (4 × 0.7 + k × 0.95) / (4 + k) >= 0.8 from k = 3 on
+    turning = hesitant[:12] + [("positive_sharp_wave", 0.7)] * 4 + [("positive_sharp_wave", 0.95)] * 6 + hesitant[20:]
+    got = feed_p(make(exclusive=True, relabel_windows=2, relabel_confident=True), turning)
+    assert [d.label for _, d in got] == ["fibrillation", "positive_sharp_wave"]
+    (i, second) = got[1]
+    assert i == 12 + 4 + 3 - 1 and second.onset == WIN + 12 * HOP - HOP  # onset: the lead's first window
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from([0.625, 0.75, 0.8125, 0.875, 1.0]),  # dyadic: the mean of n equal values is exact
+       st.sampled_from([0.0, 0.75, 0.875, 1.0]), st.integers(1, 4), st.integers(1, 8), st.booleans())
+def test_relabel_alerts_iff_the_lead_is_long_enough_and_confident_enough(p, confident, n, lead, relabel_confident):
+    psw = ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, confident=confident, hesitant_min_duration_s=0.5,
+                    refractory_s=4.0)
+    rules = {"fibrillation": ClassRule(enter=0.6, exit=0.4, min_duration_s=0.5, refractory_s=4.0),
+             "positive_sharp_wave": psw}
+    seq = [(None, 1.0)] * 4 + [("fibrillation", 1.0)] * 8 + [("positive_sharp_wave", p)] * lead + [(None, 1.0)] * 8
+    det = make(rules, exclusive=True, relabel_windows=n, relabel_confident=relabel_confident)
+    got = [d.label for _, d in feed_p(det, seq)]
+    # the challenger's own rule then needs its lead to span min_duration_s = 0.5 s (2 windows)
+    expect = lead >= max(n, 2) and (not relabel_confident or p >= confident)
+    assert got == ["fibrillation"] + ["positive_sharp_wave"] * expect
 
 
 # Exclusive mode differs from per-class mode only when two alerting classes compete for one
