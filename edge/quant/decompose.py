@@ -188,6 +188,22 @@ def best_shift(a: np.ndarray, b: np.ndarray, K: int, subsample: bool = False) ->
     return (r / top if top > 0 else 0.0), int(s) - K
 
 
+def best_shifts(T: np.ndarray, K: int) -> list[list[tuple[float, int]]]:
+    """:func:`best_shift` of every pair of templates ``T`` (M × L): row a, column b holds
+    ``best_shift(T[a], T[b], K)`` (whole-sample shifts), one batched match per row."""
+    T = np.asarray(T, dtype=np.float64)
+    n = len(T)
+    pad = np.concatenate([np.zeros((n, K)), T, np.zeros((n, K))], axis=1)
+    E = np.einsum("ij,ij->i", T, T)
+    out = []
+    for a in range(n):
+        _, s, r, _, _ = _match(pad, T[a:a + 1], E[a:a + 1])
+        top = np.maximum(E[a], E)
+        share = np.where(top > 0, r / np.where(top > 0, top, 1.0), 0.0)
+        out.append([(float(share[b]), int(s[b]) - K) for b in range(n)])
+    return out
+
+
 def residual_share(a: np.ndarray, b: np.ndarray, K: int, subsample: bool = False) -> float:
     """The residual share of :func:`best_shift` (how far template ``b`` is from ``a`` at the
     best shift within ±``K`` samples)."""

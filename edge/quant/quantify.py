@@ -56,8 +56,8 @@ from edge.validation import check_ranges
 
 from .bands import BandConfig
 from .chunks import decimation, windows
-from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shift, candidates, learn_templates, noise_sigma,
-                        regular_train, residual_share)
+from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shifts, candidates, learn_templates,
+                        noise_sigma, regular_train, residual_share)
 from .gaps import GapConfig, fill_gaps, separate
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, median_template, nearest, regular_share, template_measures, turn_points
@@ -186,21 +186,6 @@ ALIGN_SHARE = 0.3
 RHYTHM_SHARED = 0.02
 
 
-def _all_shifts(T: np.ndarray, H: int) -> list[list[tuple[float, int]]]:
-    """:func:`~.decompose.best_shift` of every pair of templates (row a, column b: the share
-    and shift of ``T[b]`` against ``T[a]`` within ±``H``), one batched match per row."""
-    n, L = T.shape
-    pad = np.concatenate([np.zeros((n, H)), T, np.zeros((n, H))], axis=1)
-    E = np.einsum("ij,ij->i", T, T)
-    out = []
-    for a in range(n):
-        _, s, r, _, _ = _match(pad, T[a:a + 1], E[a:a + 1])
-        top = np.maximum(E[a], E)
-        share = np.where(top > 0, r / np.where(top > 0, top, 1.0), 0.0)
-        out.append([(float(share[b]), int(s[b]) - H) for b in range(n)])
-    return out
-
-
 def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray | None = None,
                      similar: float = 0.15, short: float = 0.07, q: int = 1) -> list[np.ndarray]:
     """Join trains that are fragments of one unit (its discharges split between templates),
@@ -244,7 +229,7 @@ def _merge_fragments(trains: list[np.ndarray], fs: float, templates: np.ndarray 
     members = None if templates is None else [[(k, 0)] for k in range(len(keep))]
     shift = None
     if templates is not None:
-        shift = _all_shifts(np.asarray(templates, dtype=np.float64)[keep], H)
+        shift = best_shifts(np.asarray(templates, dtype=np.float64)[keep], H)
 
     def pair(i: int, j: int) -> tuple[int, int, float]:
         """(the larger train, the shift (template samples) that puts the smaller one on its

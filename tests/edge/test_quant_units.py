@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.quant.bands import BandConfig, Bands
-from edge.quant.decompose import DecomposeConfig, best_shift, residual_share
+from edge.quant.decompose import DecomposeConfig, best_shift, best_shifts, residual_share
 from edge.quant.measures import RecordingMeasures, UnitMeasures
 from edge.quant.quantify import QuantConfig
 from edge.quant.units import MeasureConfig, firing, template_measures
@@ -186,6 +186,23 @@ def test_residual_share_is_shift_and_scale_free(shift, gain, seed):
     if shift:  # out of the allowed range: not the same template
         assert residual_share(a, b, 0) > 0.05
     assert residual_share(np.zeros(5), np.zeros(5), 2) == 0.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 5), K=st.integers(0, 8))
+def test_best_shifts_is_best_shift_of_every_pair(seed, n, K):
+    # The batched form the fragment joining uses must say what best_shift says, pair by pair.
+    rng = np.random.default_rng(seed)
+    T = np.zeros((n, 41))
+    T[:, 10:31] = rng.normal(0.0, 1.0, (n, 21))
+    T[rng.random(n) < 0.2] = 0.0  # zero templates: share 0 by definition
+    got = best_shifts(T, K)
+    for a in range(n):
+        for b in range(n):
+            share, k = best_shift(T[a], T[b], K)
+            assert got[a][b][0] == pytest.approx(share, rel=1e-9, abs=1e-12)
+            if T[a].any() and T[b].any():  # against a zero template every shift ties
+                assert got[a][b][1] == k
 
 
 @settings(max_examples=40, deadline=None)
