@@ -99,6 +99,14 @@ def _distance(b: np.ndarray, a: np.ndarray) -> np.ndarray:
     return np.abs(nearest(b, a) - a).astype(np.float64) if len(b) else np.full(len(a), np.inf)
 
 
+def _own_train(f: np.ndarray, tr: list[np.ndarray]) -> tuple[int, int]:
+    """The peel-off train (index into ``tr``) that shares most discharges with found train
+    ``f`` (the unit's own, whose template stands for it), and how many it shares."""
+    overlap = [np.count_nonzero(np.isin(t, f)) for t in tr]
+    j = int(np.argmax(overlap))
+    return j, overlap[j]
+
+
 def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: int, fs: float,
               cfg: GapConfig | None = None) -> list[np.ndarray]:
     """Found units' trains (``found``: input-grid indices at ``fs`` Hz) with the gaps in their
@@ -138,9 +146,8 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
         slots = np.concatenate([f[i] + np.arange(1, k) * (g[i] / k) for i, k in zip(gaps, n)])
         if len(slots) == 0:
             continue
-        overlap = [np.count_nonzero(np.isin(t, f)) for t in tr]
-        own_j = int(np.argmax(overlap))
-        if overlap[own_j] == 0:
+        own_j, shared = _own_train(f, tr)
+        if shared == 0:
             continue
         for j, t in enumerate(tr):
             if len(t) == 0:
@@ -257,7 +264,7 @@ def separate(found: list[np.ndarray], trains: list, templates: np.ndarray, q: in
     T = np.asarray(templates, dtype=np.float64)
     H = T.shape[1] // 2
     tr = [q * np.unique(np.asarray(u, dtype=np.int64)) for u in trains]
-    own_j = [int(np.argmax([np.count_nonzero(np.isin(t, f)) for t in tr])) for f in found]
+    own_j = [_own_train(f, tr)[0] for f in found]
     pairs = []
     for a in range(len(found)):
         for b in range(a + 1, len(found)):
