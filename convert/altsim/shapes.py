@@ -234,23 +234,23 @@ def muap(rng: np.random.Generator, fs_hz: float, p2p_uv: float, duration_ms_: fl
 # ------------------------------------------------------------------ parametric shapes
 
 def positive_sharp_wave(rng: np.random.Generator, fs_hz: float, p2p_uv: float, total_ms: float) -> np.ndarray:
-    """A positive sharp wave (µV at ``fs_hz``, positive = positive voltage): a sharp positive
-    onset (rise time constant 0.1–0.4 ms), a positive phase decaying over 1–3 ms, then a long
-    low negative phase (peak 10–30 % of the positive one) returning to baseline by about
-    ``total_ms`` (10–30 ms in the reference). The time constants and the negative/positive ratio
-    are our choice; the reference gives the shape and the total duration only.
+    """A positive sharp wave (µV at ``fs_hz``, positive = positive voltage) lasting ``total_ms``
+    (10–30 ms in the reference): a sharp positive onset (rise time constant 0.1–0.4 ms) and a
+    positive phase falling back to baseline by 1.5–4 ms (at most 30 % of the total), then a
+    long low negative phase (peak 10–30 % of the positive one, reached a third of the way in)
+    returning slowly to baseline at ``total_ms``. The time constants and the negative/positive
+    ratio are our choice; the reference gives the shape and the total duration only.
     """
     check_range("total_ms", total_ms, 1.0, 200.0)
     tau_r = rng.uniform(0.1, 0.4)
-    tau_f = rng.uniform(1.0, 3.0)
+    t_pos = min(rng.uniform(1.5, 4.0), 0.3 * total_ms)
     ratio = rng.uniform(0.1, 0.3)
     t = np.arange(0.0, total_ms, FINE_DT_MS)
-    pos = (1.0 - np.exp(-t / tau_r)) * np.exp(-t / tau_f)
+    pos = (1.0 - np.exp(-t / tau_r)) * np.cos(0.5 * np.pi * np.clip(t / t_pos, 0.0, 1.0)) ** 2
     pos /= pos.max()
-    tau_n = total_ms / 6.0  # the negative hump peaks at tau_n and is ~4 % of its peak at total_ms
-    neg = (t / tau_n) * np.exp(1.0 - t / tau_n)
+    u = np.clip((t - t_pos) / (total_ms - t_pos), 0.0, 1.0)
+    neg = 6.75 * u * (1.0 - u) ** 2  # peak 1 at u = 1/3, slow return to 0 at u = 1
     x = pos - ratio * neg
-    x -= x[-1] * np.clip(t / total_ms, 0, 1)  # end exactly at baseline
     t_out = np.arange(int(total_ms * fs_hz / 1000.0)) * 1000.0 / fs_hz
     out = np.interp(t_out, t, x)
     return out * (p2p_uv / peak_to_peak(out))
