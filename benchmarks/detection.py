@@ -1,13 +1,18 @@
 """Event-level detection benchmark: the shipped runtime on held-out simulated examinations.
 
     .venv/bin/python benchmarks/detection.py [--bundle default] [--seeds eval|tune|N] [--minutes 53]
-                                             [--config FILE.toml] [--out benchmarks/results/detection.json]
+                                             [--config FILE.toml] [--chain-seed N] [--out benchmarks/results/detection.json]
     .venv/bin/python benchmarks/detection.py --sweep   # tune detector knobs on "tune", confirm on "eval"
 
 The command line over :mod:`convert.detection_eval` (what runs, the recordings and seed sets,
 the scoring and the latency targets are described there) and, with ``--sweep``, over
 :mod:`convert.detector_tuning` (the same sweep as ``emg-convert tune-detector``).
-``--no-open-set`` runs without the bundle's open-set guard, to measure its cost. Writes JSON
+``--no-open-set`` runs without the bundle's open-set guard, to measure its cost.
+``--chain-seed N`` records examination ``i`` through a recording chain drawn with seed ``N + i``
+from the ranges the default bundle trains through (``convert.chain.ChainConfig()``: 4–48 kHz,
+high-pass 2–20 Hz, low-pass 2–10 kHz, gain error ±6 dB, either polarity, hum, noise, rare
+clipping, 0.1–2 µV/LSB) and feeds it at the chain's rate and scale, as other equipment would:
+false alarms on other equipment, not only on the simulator's own output. Writes JSON
 (``benchmarks/results/detection.json``, ``detection_sweep.json`` with ``--sweep``).
 """
 
@@ -56,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="tune on the tuning seeds, confirm on the evaluation seeds")
     ap.add_argument("--rule", default="pareto", choices=("pareto", "errors"), help="sweep selection rule")
     ap.add_argument("--grid", default="episode", choices=tuple(T.GRIDS), help="sweep grid (convert.detector_tuning)")
+    ap.add_argument("--chain-seed", type=int, default=None,
+                    help="record examination i through a recording chain drawn with seed N + i "
+                         "(convert.chain.ChainConfig() ranges); default: the simulator's 44.1 kHz output")
     ap.add_argument("--out", default=None, help="JSON output (default benchmarks/results/detection.json, "
                                                 "detection_sweep.json with --sweep)")
     args = ap.parse_args(argv)
@@ -77,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         config = RuntimeConfig.from_toml(args.config) if args.config else RuntimeConfig()
         if args.no_open_set:
             config = dataclasses.replace(config, open_set=False)
-        specs = recording_set(args.seeds, args.minutes, args.demo_plan, args.random_s)
+        specs = recording_set(args.seeds, args.minutes, args.demo_plan, args.random_s, args.chain_seed)
         print(f"detection: {bundle.model_id}, {len(specs)} recordings, seeds {specs[0].seed}–{specs[-1].seed}, "
               f"{sum(s.duration_s for s in specs) / 60:.1f} min")
         summary, _ = evaluate(specs, bundle, config, echo=print)
-        result.update({"seeds": {"set": args.seeds, "first": specs[0].seed, "last": specs[-1].seed},
+        result.update({"seeds": {"set": args.seeds, "first": specs[0].seed, "last": specs[-1].seed,
+                                 "chain_seed": args.chain_seed},
                        "config": config_dict(config), **summary})
         print()
         print(table(summary))

@@ -81,6 +81,11 @@ class RecordingSpec:
     duration_s: float
     plan: tuple[tuple[str, float], ...] | None  # None: the simulator draws a plan from the seed
     kind: str  # "demo-plan", "random" or anything a caller names it
+    #: Seed of a recording chain drawn from ``convert.chain.ChainConfig()`` (the ranges the
+    #: default bundle trains through: 4–48 kHz, filters, gain error, polarity, hum, noise,
+    #: clipping, stored scale) that the examination is recorded through; None = the simulator's
+    #: own 44.1 kHz output at 0.5 µV/LSB.
+    chain_seed: int | None = None
 
 
 def demo_plan() -> tuple[tuple[str, float], ...]:
@@ -90,8 +95,10 @@ def demo_plan() -> tuple[tuple[str, float], ...]:
 
 
 def recording_set(seeds: str | int = "eval", minutes: float = DEFAULT_MINUTES,
-                  demo_plan_recordings: int = DEMO_PLAN_RECORDINGS, random_s: float = RANDOM_S) -> list[RecordingSpec]:
-    """The recordings of a seed set: demo-plan examinations first, then random plans."""
+                  demo_plan_recordings: int = DEMO_PLAN_RECORDINGS, random_s: float = RANDOM_S,
+                  chain_seed: int | None = None) -> list[RecordingSpec]:
+    """The recordings of a seed set: demo-plan examinations first, then random plans.
+    ``chain_seed``: recording ``i`` goes through the chain drawn with seed ``chain_seed + i``."""
     seed0 = SEED_SETS[seeds] if isinstance(seeds, str) and seeds in SEED_SETS else int(seeds)
     plan = demo_plan()
     plan_s = sum(d for _, d in plan)
@@ -101,15 +108,19 @@ def recording_set(seeds: str | int = "eval", minutes: float = DEFAULT_MINUTES,
     for _ in range(demo_plan_recordings):
         if budget < plan_s - 1e-6:
             break
-        specs.append(RecordingSpec(seed, plan_s, plan, "demo-plan"))
+        specs.append(RecordingSpec(seed, plan_s, plan, "demo-plan", _chain_seed(chain_seed, len(specs))))
         budget -= plan_s
         seed += 1
     while budget >= 30.0:  # shorter remainders are dropped: too short for a random plan
         d = min(random_s, budget)
-        specs.append(RecordingSpec(seed, d, None, "random"))
+        specs.append(RecordingSpec(seed, d, None, "random", _chain_seed(chain_seed, len(specs))))
         budget -= d
         seed += 1
     return specs
+
+
+def _chain_seed(seed0: int | None, i: int) -> int | None:
+    return None if seed0 is None else int(seed0) + i
 
 
 def window_seconds(bundle) -> float:
@@ -128,6 +139,8 @@ class RecordingRun:
     episodes: list[Episode]  # merged pathological ground truth
     events: list[tuple[float, str]]  # simulator events (t_s, label) of pathological potentials
     alerts: list[dict]
+    sample_rate: int = RATE  # the stream's rate (Hz): a drawn chain's, else the simulator's
+    chain: str | None = None  # the drawn chain, one line (convert.chain.Chain.describe)
     windows: list[tuple[int, int]] = field(default_factory=list)  # (start, end) stream samples
     probs: np.ndarray | None = None  # (windows, classes) posteriors after the open-set guard
     unknown_windows: int = 0  # pathological calls the open-set guard withheld
@@ -163,9 +176,16 @@ def _alert(det, rate: int) -> dict:
 
 
 def simulate(spec: RecordingSpec):
+    """The examination of ``spec``: simulated at 44.1 kHz, then through its drawn chain if any
+    (labels in seconds are kept; rate, scale and polarity become the chain's)."""
     from convert.simulator import simulate_recording
 
-    return simulate_recording(spec.seed, spec.duration_s, RATE, plan=spec.plan)
+    rec = simulate_recording(spec.seed, spec.duration_s, RATE, plan=spec.plan)
+    if spec.chain_seed is None:
+        return rec
+    from convert.chain import ChainConfig, apply_chain
+
+    return apply_chain(rec, ChainConfig().draw(spec.chain_seed))
 
 
 def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig, keep_posteriors: bool = False,
@@ -179,7 +199,9 @@ def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig
                            MERGE_GAP_S)
     events = [(float(t), str(lab)) for t, lab in rec.meta.get("events", []) if lab in path]
     stage = (_RecordingDecision if keep_posteriors else DecisionStage).for_bundle(bundle, config, rec.sample_rate)
-    pipe = Pipeline(bundle, classifier, config, rec.sample_rate, guard=_guard(bundle, config), decision=stage)
+    # The source's scale, as a WAV comment or HELLO would give it: the runtime calibrates.
+    pipe = Pipeline(bundle, classifier, config, rec.sample_rate, source_uv_per_lsb=rec.uv_per_lsb,
+                    guard=_guard(bundle, config), decision=stage)
     step = int(BLOCK_S * rec.sample_rate)
     pcm = rec.pcm
     t0 = time.perf_counter()
@@ -187,11 +209,21 @@ def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig
     for i in range(0, pcm.size, step):
         dets += pipe.feed(SampleBlock(i, pcm[i:i + step], 0))
     pipe_s = time.perf_counter() - t0
+    chain = rec.meta.get("chain")
     run = RecordingRun(spec, pcm.size / rec.sample_rate, truth, events, [_alert(d, rec.sample_rate) for d in dets],
+                       sample_rate=rec.sample_rate, chain=_describe(chain) if chain else None,
                        unknown_windows=pipe.counters.unknown_windows, sim_s=sim_s, pipeline_s=pipe_s)
     if isinstance(stage, _RecordingDecision):
         run.windows, run.probs, run.resets = stage.windows, np.array(stage.probs), stage.resets
     return run
+
+
+def _describe(chain: dict) -> str:
+    from convert.chain import Chain
+
+    fields = {k: chain[k] for k in Chain.__dataclass_fields__}
+    fields["hum_harmonics"] = tuple(fields["hum_harmonics"])
+    return Chain(**fields).describe()
 
 
 def _guard(bundle, config: RuntimeConfig):
@@ -207,13 +239,13 @@ def replay(run: RecordingRun, bundle, config: RuntimeConfig) -> list[dict]:
     for ``config`` (the class the live pipeline runs), reset where the live one was."""
     if run.probs is None:
         raise ValueError("replay needs a run made with keep_posteriors=True")
-    stage = DecisionStage.for_bundle(bundle, config, RATE)
+    stage = DecisionStage.for_bundle(bundle, config, run.sample_rate)
     resets = set(run.resets)
     out = []
     for i, (p, (start, end)) in enumerate(zip(run.probs, run.windows)):
         if i in resets:
             stage.reset()
-        out.extend(_alert(d, RATE) for d in stage.process(p, start, end))
+        out.extend(_alert(d, run.sample_rate) for d in stage.process(p, start, end))
     return out
 
 
@@ -351,7 +383,9 @@ def evaluate(specs: Sequence[RecordingSpec], bundle=None, config: RuntimeConfig 
                  f"{len(r.alerts)} alerts; simulate {r.sim_s:.1f} s, pipeline {r.pipeline_s:.1f} s")
     summary = score_runs(runs, labels, window_seconds(bundle), config=config)
     summary["recordings"] = [{"seed": r.spec.seed, "kind": r.spec.kind, "duration_s": _r(r.duration_s),
-                              "episodes": len(r.episodes), "alerts": len(r.alerts)} for r in runs]
+                              "episodes": len(r.episodes), "alerts": len(r.alerts),
+                              **({"chain_seed": r.spec.chain_seed, "chain": r.chain} if r.chain else {})}
+                             for r in runs]
     summary["open_set"] = {"on": bool(config.open_set and _guard(bundle, config) is not None),
                            "windows_withheld": int(sum(r.unknown_windows for r in runs))}
     summary["timing_s"] = {"simulate": _r(sum(r.sim_s for r in runs), 2),

@@ -92,3 +92,37 @@ def test_seed_sets_are_disjoint_from_training_and_demo_seeds():
     specs = D.recording_set("eval")
     assert [s.kind for s in specs[:4]] == ["demo-plan"] * 4
     assert 45 <= sum(s.duration_s for s in specs) / 60 <= 60
+
+
+def _chain_seed_at(rates: tuple[int, ...]) -> int:
+    """The first chain seed from 7,100,000 whose drawn chain records at one of ``rates`` (Hz)."""
+    from convert.chain import ChainConfig
+
+    seed = 7_100_000
+    while ChainConfig().draw(seed).sample_rate not in rates:
+        seed += 1
+    return seed
+
+
+def test_an_examination_through_a_drawn_chain_runs_at_the_chains_rate_and_scale(bundle):
+    from convert.chain import ChainConfig
+
+    plan = (("rest", 3.0), ("fibrillation", 8.0), ("rest", 5.0))
+    cs = _chain_seed_at((8000, 10000, 16000))
+    chain = ChainConfig().draw(cs)
+    spec = D.RecordingSpec(SEED + 2, sum(d for _, d in plan), plan, "test", chain_seed=cs)
+    summary, (run,) = D.evaluate([spec], bundle, RuntimeConfig(), keep_posteriors=True)
+    assert run.sample_rate == chain.sample_rate
+    assert run.chain == chain.describe()
+    assert summary["recordings"][0]["chain_seed"] == cs
+    # Stream positions are in the chain's samples; alerts are reported in seconds.
+    assert run.windows[-1][1] <= run.duration_s * chain.sample_rate
+    assert [a["label"] for a in run.alerts] == ["fibrillation"]
+    assert 3.0 - D.TOLERANCE_S <= run.alerts[0]["onset_s"] <= 11.0
+    assert D.replay(run, bundle, RuntimeConfig()) == run.alerts
+
+
+def test_recording_set_numbers_chain_seeds_per_recording():
+    specs = D.recording_set("eval", chain_seed=100)
+    assert [s.chain_seed for s in specs] == list(range(100, 100 + len(specs)))
+    assert all(s.chain_seed is None for s in D.recording_set("eval"))
