@@ -434,7 +434,7 @@ def myotonic_discharge(rng: np.random.Generator, duration_s: float, fs_hz: float
         gains = 1.0 - depth * (1.0 - env(times))
         x += firing.render(n, fs_hz, times, w, gains)
         segments.append((a, b, "myotonic_discharge"))
-        sources.append({"times_s": times, "kind": kind, "f_lo": f_lo, "f_hi": f_hi, "gains": gains})
+        sources.append({"times_s": times, "kind": kind, "f_lo": f_lo, "f_hi": f_hi, "gains": gains, "p2p_uv": amp})
     return Clip("myotonic_discharge", fs_hz, x, segments, sources=sources)
 
 
@@ -487,7 +487,8 @@ def neuromyotonic_discharge(rng: np.random.Generator, duration_s: float, fs_hz: 
         gains = final ** ((times - a) / (b - a))
         x += firing.render(n, fs_hz, times, w, gains)
         segments.append((a, b, "neuromyotonic_discharge"))
-        sources.append({"times_s": times, "rate_hz": rate, "final_gain": final, "gains": gains})
+        sources.append({"times_s": times, "rate_hz": rate, "final_gain": final, "gains": gains,
+                        "p2p_uv": float(np.ptp(w))})
     return Clip("neuromyotonic_discharge", fs_hz, x, segments, sources=sources)
 
 

@@ -116,6 +116,13 @@ def _jsonable(d: dict) -> dict:
             if isinstance(v, (int, float, str, bool, list, type(None)))}
 
 
+def _source_p2p(source: dict) -> float | None:
+    """Peak-to-peak (µV) of a source's potential, as drawn (before the chain)."""
+    if "waveform" in source:
+        return round(float(np.ptp(source["waveform"])), 1)
+    return round(float(source["p2p_uv"]), 1) if source.get("p2p_uv") is not None else None
+
+
 def write_corpus(out_dir: str | os.PathLike, cfg: CorpusConfig | None = None) -> list[dict]:
     """Write the corpus into ``out_dir`` (created; existing clip files are overwritten) and
     return the manifest rows (also written to ``manifest.json``)."""
@@ -131,6 +138,7 @@ def write_corpus(out_dir: str | os.PathLike, cfg: CorpusConfig | None = None) ->
             (out / f"{stem}.csv").write_text(label_csv(clip, cfg.clip_s), encoding="utf-8")
             manifest.append({"stem": stem, "label": label, "segments": [list(s) for s in clip.segments],
                              "events": len(clip.events), "sources": len(clip.sources),
+                             "source_p2p_uv": [_source_p2p(s) for s in clip.sources],
                              "info": _jsonable(clip.info), "chain": chain_info})
     config = asdict(cfg)
     (out / "manifest.json").write_text(json.dumps({"generator": "convert.altsim", "config": config,
