@@ -1,7 +1,7 @@
 """Out-of-generator check: the shipped bundle on the independent generator ``convert.altsim``.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/altsim.py [--clips-per-class 10] [--seeds 1 2 3]
-        [--bundle default] [--work DIR] [--out benchmarks/results/altsim.json]
+        [--bundle default] [--work DIR] [--out benchmarks/results/altsim.json] [--per-clip]
 
 For each corpus seed: writes an altsim data directory (8 s clips, one class each, voluntary 3×;
 under ``--work`` or a temporary folder), evaluates the bundle on it with the kit's own
@@ -72,7 +72,34 @@ def summarise(res: dict, labels: list[str]) -> dict:
     return out
 
 
-def run_seed(seed: int, clips: int, bundle: str, work: Path) -> dict:
+def per_clip(bundle_name: str, data: Path) -> list[dict]:
+    """Per clip: its windows (ambiguous ones left out, as ``evaluate`` does), the share the int8
+    model labels correctly, its most common prediction and what the manifest says was drawn.
+    The same windowing and classifier as ``emg-convert evaluate``."""
+    from convert.datadir import load_datadir
+    from convert.evaluate import window_config_for
+    from convert.windowing import windows_of
+    from edge.bundle import load_bundle
+    from edge.inference import Int8Classifier
+
+    bundle = load_bundle(bundle_name)
+    clf, wcfg = Int8Classifier(bundle), window_config_for(bundle)
+    manifest = {c["stem"]: c for c in json.loads((data / "manifest.json").read_text())["clips"]}
+    rows = []
+    for rec in load_datadir(data, min_rate=bundle.min_sample_rate):
+        w = windows_of(rec, bundle.frontend_config, wcfg, uv_per_lsb=bundle.uv_per_lsb)
+        keep = ~w.ambiguous
+        y, pred = w.y[keep], clf.predict_many(w.X[keep]).argmax(axis=1)
+        m = manifest[rec.name]
+        names, counts = np.unique(pred, return_counts=True)
+        rows.append({"stem": rec.name, "label": m["label"], "windows": int(len(y)),
+                     "correct": round(float(np.mean(pred == y)), 3) if len(y) else None,
+                     "most_predicted": bundle.labels[int(names[np.argmax(counts)])] if len(y) else None,
+                     "info": m["info"], "chain": {k: m["chain"][k] for k in ("noise_uv_rms", "hum_uv")}})
+    return rows
+
+
+def run_seed(seed: int, clips: int, bundle: str, work: Path, with_clips: bool = False) -> dict:
     data = work / f"altsim_seed{seed}"
     t0 = time.perf_counter()
     write_corpus(data, CorpusConfig(clips_per_class=clips, seed=seed))
@@ -88,9 +115,12 @@ def run_seed(seed: int, clips: int, bundle: str, work: Path) -> dict:
     from edge.bundle import load_bundle
 
     labels = list(load_bundle(bundle).labels)
-    return {"seed": seed, "data": str(data), "evaluate_command": "emg-convert " + shlex.join(argv),
-            "seconds_generate": round(t_gen, 1), "seconds_evaluate": round(t_eval, 1),
-            **summarise(res, labels)}
+    out = {"seed": seed, "data": str(data), "evaluate_command": "emg-convert " + shlex.join(argv),
+           "seconds_generate": round(t_gen, 1), "seconds_evaluate": round(t_eval, 1),
+           **summarise(res, labels)}
+    if with_clips:
+        out["per_clip"] = per_clip(bundle, data)
+    return out
 
 
 def _f(v) -> str:
@@ -127,12 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bundle", default="default")
     ap.add_argument("--work", help="folder for the corpora and evaluation JSONs (default: a temporary folder)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/altsim.json"))
+    ap.add_argument("--per-clip", action="store_true",
+                    help="also record each clip's share of correct windows and its most common prediction")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="altsim-") as tmp:
         work = Path(a.work) if a.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        runs = [run_seed(s, a.clips_per_class, a.bundle, work) for s in a.seeds]
+        runs = [run_seed(s, a.clips_per_class, a.bundle, work, a.per_clip) for s in a.seeds]
     keys = ("macro_f1", "pathological_sensitivity", "pathological_specificity", "voluntary_called_pathological")
     summary = {}
     for part in ("int8", "int8_guarded"):
