@@ -1,7 +1,7 @@
 """Out-of-generator check: the shipped bundle on the independent generator ``convert.altsim``.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/altsim.py [--clips-per-class 10] [--seeds 1 2 3]
-        [--bundle default] [--work DIR] [--out benchmarks/results/altsim.json] [--per-clip]
+        [--bundle default] [--work DIR] [--out benchmarks/results/altsim.json] [--sample-rate 44100] [--per-clip]
 
 For each corpus seed: writes an altsim data directory (8 s clips, one class each, voluntary 3×;
 under ``--work`` or a temporary folder), evaluates the bundle on it with the kit's own
@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from convert import cli  # noqa: E402
 from convert.altsim import ALTSIM_VERSION  # noqa: E402
 from convert.altsim.corpus import CorpusConfig, write_corpus  # noqa: E402
+from convert.altsim.recording_chain import ChainConfig  # noqa: E402
 
 
 def top_confusions(confusion: list[list[int]], labels: list[str], k: int = 8) -> list[dict]:
@@ -99,12 +100,14 @@ def per_clip(bundle_name: str, data: Path) -> list[dict]:
     return rows
 
 
-def run_seed(seed: int, clips: int, bundle: str, work: Path, with_clips: bool = False) -> dict:
-    data = work / f"altsim_seed{seed}"
+def run_seed(seed: int, clips: int, bundle: str, work: Path, with_clips: bool = False,
+             chain: ChainConfig | None = None) -> dict:
+    chain = chain or ChainConfig()
+    data = work / f"altsim_seed{seed}_{chain.sample_rate_hz}hz"
     t0 = time.perf_counter()
-    write_corpus(data, CorpusConfig(clips_per_class=clips, seed=seed))
+    write_corpus(data, CorpusConfig(clips_per_class=clips, seed=seed, chain=chain))
     t_gen = time.perf_counter() - t0
-    out_json = work / f"evaluate_seed{seed}.json"
+    out_json = work / f"evaluate_seed{seed}_{chain.sample_rate_hz}hz.json"
     argv = ["evaluate", "--bundle", bundle, "--data", str(data), "--json", str(out_json), "--no-latency"]
     t1 = time.perf_counter()
     rc = cli.main(argv)
@@ -157,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bundle", default="default")
     ap.add_argument("--work", help="folder for the corpora and evaluation JSONs (default: a temporary folder)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/altsim.json"))
+    ap.add_argument("--sample-rate", type=int, default=ChainConfig.sample_rate_hz,
+                    help="corpus sample rate, Hz (default 44100; the band's high edge is at most 45 %% of it)")
     ap.add_argument("--per-clip", action="store_true",
                     help="also record each clip's share of correct windows and its most common prediction")
     a = ap.parse_args(argv)
@@ -164,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="altsim-") as tmp:
         work = Path(a.work) if a.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        runs = [run_seed(s, a.clips_per_class, a.bundle, work, a.per_clip) for s in a.seeds]
+        chain = ChainConfig(sample_rate_hz=a.sample_rate)
+        runs = [run_seed(s, a.clips_per_class, a.bundle, work, a.per_clip, chain) for s in a.seeds]
     keys = ("macro_f1", "pathological_sensitivity", "pathological_specificity", "voluntary_called_pathological")
     summary = {}
     for part in ("int8", "int8_guarded"):
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "generator": f"convert.altsim {ALTSIM_VERSION}",
         "bundle": a.bundle,
         "clips_per_class": a.clips_per_class,
+        "sample_rate_hz": a.sample_rate,
         "command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/altsim.py " + shlex.join(argv or sys.argv[1:]),
         "seconds": round(time.perf_counter() - t0, 1),
         "summary": summary,
