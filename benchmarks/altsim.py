@@ -126,6 +126,12 @@ def run_seed(seed: int, clips: int, bundle: str, work: Path, with_clips: bool = 
     return out
 
 
+def _model_id(bundle: str) -> str:
+    from edge.bundle import load_bundle
+
+    return load_bundle(bundle).model_id
+
+
 def _f(v) -> str:
     return "  -  " if v is None else f"{v:.3f}"
 
@@ -181,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "altsim out-of-generator check",
         "generator": f"convert.altsim {ALTSIM_VERSION}",
         "bundle": a.bundle,
+        "model_id": _model_id(a.bundle),
         "clips_per_class": a.clips_per_class,
         "sample_rate_hz": a.sample_rate,
         "command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/altsim.py " + shlex.join(argv or sys.argv[1:]),

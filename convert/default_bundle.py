@@ -357,6 +357,45 @@ CROSS_CONDITION_JSONS = (Path("benchmarks/results/cross_condition.json"),
                          Path("benchmarks/results/cross_condition_large_averaged.json"))
 
 
+#: ``benchmarks/altsim.py``'s result: the bundle on the independent second generator.
+ALTSIM_JSON = Path("benchmarks/results/altsim.json")
+
+
+def _altsim_rows(path: Path = ALTSIM_JSON, model_id: str | None = None) -> str:
+    """The out-of-generator table from ``benchmarks/altsim.py``'s JSON, if it exists and was
+    run on this bundle (its ``model_id``); else how to make it."""
+    how = ("Not run for this build: `python benchmarks/altsim.py --seeds 1 2 3` scores the bundle on "
+           "`convert.altsim`, a generator written independently of the training simulator, and writes "
+           "`benchmarks/results/altsim.json`; rerun `python -m convert.default_bundle --card-only` to put "
+           "its table here.")
+    if not path.is_file():
+        return how
+    d = json.loads(path.read_text(encoding="utf-8"))
+    if model_id is not None and d.get("model_id") not in (None, model_id):
+        return how
+    runs = d.get("runs", [])
+    if not runs:
+        return how
+
+    def pct(x):
+        return f"{100 * x:.1f} %"
+
+    head = "| corpus seed | windows | int8 macro-F1 | sensitivity | specificity | voluntary → pathological |"
+    rows = [head, "|---|---|---|---|---|---|"]
+    for r in runs:
+        m = r["int8"]
+        rows.append(f"| {r['seed']} | {r['windows']} | {m['macro_f1']:.3f} | {m['pathological_sensitivity']:.3f} | "
+                    f"{m['pathological_specificity']:.3f} | {pct(m['voluntary_called_pathological'])} |")
+    recall = {lab: np.mean([r["int8"]["recall"][lab] for r in runs]) for lab in runs[0]["int8"]["recall"]}
+    worst = ", ".join(f"{lab.replace('_', ' ')} {v:.2f}" for lab, v in sorted(recall.items(), key=lambda kv: kv[1])[:4])
+    return (f"`{d.get('generator', 'convert.altsim')}`, written from the clinical reference alone with its own "
+            f"waveform and firing models and never used in training; {d.get('clips_per_class')} clips of 8 s per "
+            f"class (3× voluntary) at {d.get('sample_rate_hz')} Hz per corpus seed (`{d.get('command')}`):\n\n"
+            + "\n".join(rows) + f"\n\nLowest mean recall: {worst}. What the model learned of its "
+            "simulator's waveforms carries over to another generator's only in part: a measure of that gap "
+            "on simulation, not of accuracy on patients.")
+
+
 def _cross_condition_rows(paths: tuple[Path, ...] = CROSS_CONDITION_JSONS) -> str:
     """The cross-condition tables from ``benchmarks/cross_condition.py``'s JSON files that exist."""
     found = [p for p in paths if p.is_file()]
@@ -600,6 +639,9 @@ A Raspberry Pi core is several times slower.
 
 ## Cross-condition validation
 {_cross_condition_rows()}
+
+## Another generator
+{_altsim_rows(model_id=bundle.model_id)}
 
 ## Validation status and limits
 - Trained on simulation only. The three real records above are unlabelled voluntary activity:

@@ -1,8 +1,8 @@
 """An independent second generator of labelled needle EMG, for EVALUATION ONLY.
 
 It exists to check the kit's classifier on a generator it was not trained on. It is written
-from the reference facts alone (``/work/shared/reference/clinical-waveforms.md`` and
-``real-emg.md``), with its own waveform models (line-source single-fibre potentials, MUAPs as
+from the reference facts alone (``clinical-waveforms.md`` and ``real-emg.md`` of the project's
+shared reference notes), with its own waveform models (line-source single-fibre potentials, MUAPs as
 their sums, parametric positive sharp waves and end-plate potentials) and discharge models,
 and it imports nothing from ``convert.simulator``, ``convert.chain``, ``convert.augment`` or
 ``convert.synth`` (a test checks this).

@@ -1,7 +1,7 @@
 """One function per label, each drawing one clip of that class: the signal at the electrode
 (µV, before the recording chain), its labelled segments and point events.
 
-Figures follow ``/work/shared/reference/clinical-waveforms.md`` §2 (cited as [CW]) and
+Figures follow ``clinical-waveforms.md`` (shared reference notes) §2 (cited as [CW]) and
 ``real-emg.md`` §2 ([RE]); each function's docstring says which numbers come from there and
 which are our own plain choices where the reference gives none. Where the reference gives a
 range, values are drawn uniformly across it (amplitudes log-uniformly, as they span decades).

@@ -4,6 +4,7 @@ manifest's), not fixed text."""
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 
 from convert.default_bundle import write_model_card
@@ -51,8 +52,6 @@ def test_card_leaves_the_build_time_out_when_the_manifest_has_none(tmp_path):
 
 
 def _cc_json(path, command, train_clips, windows, f1):
-    import json
-
     from convert.conditions import FIGURES
     from convert.simulator import GENERATOR_VERSION
 
@@ -78,3 +77,26 @@ def test_card_shows_every_cross_condition_run_that_exists_with_its_training_size
     assert "12 clips of 8 s per class (voluntary × 3) and 6 examinations of 60 s, up to 15 epochs (5,000 training windows)" in text
     assert "(16,864 training windows); tested per condition on 12 clips per class and 4 examinations (4,954 windows)" in text
     assert "0.861 ± 0.000" in text and "0.947 ± 0.000" in text and text.count("```") == 4
+
+
+def test_card_shows_the_other_generator_only_for_the_bundle_it_was_run_on(tmp_path):
+    from convert.default_bundle import _altsim_rows
+
+    path = tmp_path / "altsim.json"
+    assert _altsim_rows(path, "emg-cnn-x").startswith("Not run for this build")
+
+    def run(seed, f1, vol, fib):
+        recall = {"rest": 0.95, "fibrillation": fib, "fasciculation": 0.4}
+        return {"seed": seed, "windows": 3858, "int8": {"macro_f1": f1, "pathological_sensitivity": 0.9,
+                                                         "pathological_specificity": 0.95,
+                                                         "voluntary_called_pathological": vol, "recall": recall}}
+
+    path.write_text(json.dumps({"generator": "convert.altsim 1.0.0", "model_id": "emg-cnn-x", "clips_per_class": 10,
+                                "sample_rate_hz": 44100, "command": "benchmarks/altsim.py --seeds 1 2",
+                                "runs": [run(1, 0.752, 0.08, 0.86), run(2, 0.768, 0.035, 0.82)]}), encoding="utf-8")
+    text = _altsim_rows(path, "emg-cnn-x")
+    assert "| 1 | 3858 | 0.752 | 0.900 | 0.950 | 8.0 % |" in text
+    assert "| 2 | 3858 | 0.768 | 0.900 | 0.950 | 3.5 % |" in text
+    assert "Lowest mean recall: fasciculation 0.40, fibrillation 0.84, rest 0.95" in text
+    # A result measured on another bundle is not this bundle's evidence.
+    assert _altsim_rows(path, "emg-cnn-y").startswith("Not run for this build")
