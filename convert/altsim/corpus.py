@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,13 +21,9 @@ import numpy as np
 from convert.altsim import classes
 from convert.altsim._check import check_range
 from convert.altsim.recording_chain import ChainConfig, record
+from convert.recordings import write_wav
+from convert.taxonomy import LABELS
 
-#: Label order (the kit's taxonomy order; spelled out so this package imports nothing it need not).
-LABELS: tuple[str, ...] = (
-    "rest", "insertional", "endplate_noise", "endplate_spike", "voluntary_muap",
-    "fibrillation", "positive_sharp_wave", "fasciculation", "complex_repetitive_discharge",
-    "myotonic_discharge", "myokymic_discharge", "neuromyotonic_discharge",
-)
 
 
 @dataclass(frozen=True)
@@ -87,19 +82,6 @@ def draw_clip(label: str, index: int, cfg: CorpusConfig) -> tuple[classes.Clip, 
     return clip, pcm, chain_info
 
 
-def write_wav(path: str | os.PathLike, pcm: np.ndarray, sample_rate: int, uv_per_lsb: float) -> None:
-    """Mono 16-bit PCM WAV with ``uv_per_lsb=…`` in a ``LIST/INFO/ICMT`` comment."""
-    audio = np.asarray(pcm, dtype="<i2").tobytes()
-    fmt = struct.pack("<HHIIHH", 1, 1, int(sample_rate), int(sample_rate) * 2, 2, 16)
-    text = f"altsim uv_per_lsb={float(uv_per_lsb)!r}".encode("ascii") + b"\0"
-    if len(text) % 2:
-        text += b"\0"
-    info = b"INFO" + b"ICMT" + struct.pack("<I", len(text)) + text
-    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"LIST" + struct.pack("<I", len(info)) + info
-            + b"data" + struct.pack("<I", len(audio)) + audio + (b"\0" if len(audio) % 2 else b""))
-    Path(path).write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
-
-
 def label_csv(clip: classes.Clip, duration_s: float) -> str:
     """The clip's ``start_s,end_s,label`` text: segments, then point events (start == end)."""
     rows = ["start_s,end_s,label"]
@@ -134,6 +116,7 @@ def write_corpus(out_dir: str | os.PathLike, cfg: CorpusConfig | None = None) ->
         for i in range(cfg.count(label)):
             clip, pcm, chain_info = draw_clip(label, i, cfg)
             stem = f"{label}_{i:03d}"
+            # The kit's own WAV writer: file I/O, not generator logic.
             write_wav(out / f"{stem}.wav", pcm, cfg.chain.sample_rate_hz, cfg.chain.uv_per_lsb)
             (out / f"{stem}.csv").write_text(label_csv(clip, cfg.clip_s), encoding="utf-8")
             manifest.append({"stem": stem, "label": label, "segments": [list(s) for s in clip.segments],
