@@ -1,7 +1,8 @@
 """Event-level detection benchmark: the shipped runtime on held-out simulated examinations.
 
     .venv/bin/python benchmarks/detection.py [--bundle default] [--seeds eval|tune|N] [--minutes 53]
-                                             [--config FILE.toml] [--chain-seed N] [--out benchmarks/results/detection.json]
+                                             [--config FILE.toml] [--chain-seed N]
+                                             [--out benchmarks/results/detection.json]
     .venv/bin/python benchmarks/detection.py --sweep   # tune detector knobs on "tune", confirm on "eval"
 
 The command line over :mod:`convert.detection_eval` (what runs, the recordings and seed sets,
