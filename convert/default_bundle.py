@@ -48,7 +48,10 @@ class SetSpec:
     :data:`SETS`: with 4 (training) and 1 (validation) the rebuilt bundle
     (``emg-cnn-260205fe5101``) gained sensitivity (held-out 0.976 → 0.983, public route 0.956 →
     0.966) but called 8.5 % of the real healthy record's windows fibrillation (was 0 %) and 1.4 %
-    of simulated voluntary windows pathological (was 0.3 %): README, "Known limits"."""
+    of simulated voluntary windows pathological (was 0.3 %): README, "Known limits".
+    ``altsim_clips``: per class, that many clips (3× voluntary) from :mod:`convert.altsim`, the
+    kit's second generator (its own waveform and firing models and chain), corpus seed
+    ``seed0``, so that the model sees two families of waveforms for each class, not one."""
 
     seed0: int
     clips_per_class: int
@@ -58,6 +61,7 @@ class SetSpec:
     corpus_minutes: float = 0.0
     voluntary_factor: int = 1
     overlay_clips: int = 0
+    altsim_clips: int = 0
 
     def clips(self, label: str) -> int:
         return self.clips_per_class * (self.voluntary_factor if label == "voluntary_muap" else 1)
@@ -67,7 +71,8 @@ class SetSpec:
         from convert.simulator import OVERLAYS
 
         n_overlay = self.overlay_clips * len(OVERLAYS) * len(PATHOLOGICAL)
-        return ((sum(self.clips(lab) for lab in LABELS) + n_overlay) * self.clip_s
+        n_altsim = self.altsim_clips * (len(LABELS) + 2)  # voluntary 3×
+        return ((sum(self.clips(lab) for lab in LABELS) + n_overlay + n_altsim) * self.clip_s
                 + self.recordings * self.recording_s + 60.0 * self.corpus_minutes)
 
 
@@ -135,6 +140,30 @@ def simulate_set(spec: SetSpec, sample_rate: int = NATIVE_RATE, workers: int | N
         return list(pool.map(_simulate_job, jobs, chunksize=4))
 
 
+def altsim_set(spec: SetSpec) -> list[Recording]:
+    """``spec.altsim_clips`` clips per class (3× voluntary) of :mod:`convert.altsim`, corpus seed
+    ``spec.seed0``, ``spec.clip_s`` long, as recorded by its own chain (44.1 kHz, 0.8 µV/LSB),
+    labelled as its data directories label them (segments, and point events)."""
+    from convert.altsim import ALTSIM_VERSION
+    from convert.altsim.corpus import CorpusConfig, draw_clip
+    from convert.recording import Segment
+
+    if not spec.altsim_clips:
+        return []
+    cfg = CorpusConfig(clips_per_class=spec.altsim_clips, clip_s=spec.clip_s, seed=spec.seed0)
+    recs = []
+    for label in cfg.labels:
+        for i in range(cfg.count(label)):
+            clip, pcm, _ = draw_clip(label, i, cfg)
+            segs = [Segment(max(a, 0.0), min(b, cfg.clip_s), lab) for a, b, lab in sorted(clip.segments)
+                    if min(b, cfg.clip_s) > max(a, 0.0)]
+            events = sorted((float(t), lab) for t, lab in clip.events if 0.0 <= t <= cfg.clip_s)
+            recs.append(Recording(pcm, cfg.chain.sample_rate_hz, cfg.chain.uv_per_lsb, segs,
+                                  name=f"altsim{spec.seed0}_{label}_{i:03d}",
+                                  meta={"events": events, "generator": f"convert.altsim {ALTSIM_VERSION}"}))
+    return recs
+
+
 def as_recorded_at(rec: Recording, rate: int) -> Recording:
     """``rec`` as an archive sampled at ``rate`` Hz would hold it (anti-aliased downsampling)."""
     from dataclasses import replace
@@ -163,6 +192,12 @@ def _cached_trainset(cache_dir: Path | None, spec: SetSpec, fe_cfg, wcfg, cache,
     from edge.frontend import SPEC_VERSION
     from edge.resample import RESAMPLER_VERSION
 
+    if spec.altsim_clips:  # the simulator's part keeps its cache entry; the second generator's is added
+        from dataclasses import replace
+
+        base = _cached_trainset(cache_dir, replace(spec, altsim_clips=0), fe_cfg, wcfg, cache, augment_copies, seed)
+        alt = _features(altsim_set(spec), fe_cfg, wcfg, None, augment_copies=augment_copies, seed=seed + 104729)
+        return trainset.concat(base, alt)
     ident = json.dumps({"spec": asdict(spec), "seed": seed, "augment_copies": augment_copies,
                         "chain": repr(ChainConfig()), "frontend": fe_cfg.to_dict(), "window": wcfg.to_dict(),
                         "versions": [SPEC_VERSION, str(GENERATOR_VERSION), str(RESAMPLER_VERSION)]}, sort_keys=True)
@@ -221,7 +256,8 @@ def build(out: Path, seed: int = 0, arch: str = "cnn", cache_dir: Path | None = 
     tr = _cached_trainset(cache_dir, sets["train"], fe_cfg, train_wcfg, cache, augment_copies, seed)
     # Validation in the clean form plus one drawn recording chain per recording, so early
     # stopping and the open-set thresholds see the conditions training saw.
-    va = _features(simulate_set(sets["val"]), fe_cfg, wcfg, cache, augment_copies=1, seed=seed + 7919, p_mix=0.0)
+    va = _features(simulate_set(sets["val"]) + altsim_set(sets["val"]), fe_cfg, wcfg, cache, augment_copies=1,
+                   seed=seed + 7919, p_mix=0.0)
     print(f"train windows {len(tr)} ({tr.seconds / 60:.1f} min audio incl. augmentation), "
           f"val windows {len(va)}  [{time.time() - t_start:.0f} s]", flush=True)
     quant = trainset.fit_quantizer(tr.X)
@@ -693,6 +729,10 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"per-step decay of a moving average of the weights, validated and exported instead of "
                         f"the raw ones (default {RECIPE_WEIGHT_AVERAGE}; 0 = off, the recipe before it; about "
                         "451 steps an epoch)")
+    p.add_argument("--altsim-clips", type=int, default=None, metavar="N",
+                   help="train on N clips per class (3x voluntary) of convert.altsim, the second generator, "
+                        "beside the simulator's (validation: N/5); default: the recipe's "
+                        f"({SETS['train'].altsim_clips})")
     p.add_argument("--cache", default=".featcache", help="feature cache directory")
     p.add_argument("--evaluate-only", action="store_true",
                    help="re-evaluate the bundle already in --out with the current simulator (no training)")
@@ -727,8 +767,16 @@ def main(argv: list[str] | None = None) -> int:
 
         evaluate_bundle_dir(Path(args.out), SETS, trainset.open_cache(Path(args.cache)), not args.no_low_rates)
         return 0
+    sets = None
+    if args.altsim_clips is not None:
+        if not 0 <= args.altsim_clips <= 200:
+            p.error(f"--altsim-clips {args.altsim_clips}: allowed 0..200")
+        from dataclasses import replace
+
+        sets = dict(SETS, train=replace(SETS["train"], altsim_clips=args.altsim_clips),
+                    val=replace(SETS["val"], altsim_clips=max(args.altsim_clips // 5, 1 if args.altsim_clips else 0)))
     build(Path(args.out), seed=args.seed, arch=args.model, cache_dir=Path(args.cache), epochs=args.epochs,
-          dropout=args.dropout, widths=args.widths, pools=pools, low_rates=not args.no_low_rates,
+          dropout=args.dropout, widths=args.widths, pools=pools, sets=sets, low_rates=not args.no_low_rates,
           weight_average=args.weight_average)
     return 0
 

@@ -110,3 +110,30 @@ def test_recipe_command_checks_pools_before_simulating(capsys):
             main(["--out", "/nonexistent/never-built", *argv])
         assert e.value.code == 2
         assert msg in capsys.readouterr().err
+
+
+def test_altsim_clips_add_the_second_generator_to_a_set_with_its_scale_and_labels():
+    from convert.default_bundle import altsim_set
+    from convert.taxonomy import LABELS
+
+    spec = SetSpec(seed0=990_000, clips_per_class=0, clip_s=2.0, recordings=0, recording_s=2.0, altsim_clips=1)
+    recs = altsim_set(spec)
+    assert sum(r.pcm.size / r.sample_rate for r in recs) == pytest.approx(spec.audio_s)
+    named = {r.name.split("_", 1)[1].rsplit("_", 1)[0]: r for r in recs}
+    assert set(named) == set(LABELS)
+    # every clip carries its class, as a segment or (sparse classes) as point events
+    assert all({s.label for s in r.segments} | {e[1] for e in r.meta["events"]} >= {lab}
+               for lab, r in named.items() if lab != "rest")
+    assert sum(r.name.startswith("altsim990000_voluntary_muap") for r in recs) == 3
+    assert {(r.sample_rate, r.uv_per_lsb) for r in recs} == {(44100, 0.8)}
+    assert [e for r in recs if r.name.startswith("altsim990000_fibrillation") for e in r.meta["events"]]
+    assert altsim_set(SetSpec(seed0=1, clips_per_class=0, clip_s=2.0, recordings=0, recording_s=2.0)) == []
+
+
+def test_recipe_command_checks_altsim_clips_before_simulating(capsys):
+    from convert.default_bundle import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--out", "/nonexistent/never-built", "--altsim-clips", "500"])
+    assert e.value.code == 2
+    assert "--altsim-clips 500: allowed 0..200" in capsys.readouterr().err
