@@ -23,8 +23,10 @@ stays flat on long input), :mod:`.decompose` (threshold, template learning, peel
    unit of its own when it has a rhythm of its own (two units of one shape,
    :func:`_unit_trains`); then the discharges of two found units of one shape are re-dealt
    between them by their rhythms, and each found unit's gaps (two or more periods without a
-   discharge) are filled from the trains of similar templates by its rhythm (:mod:`.gaps`;
-   the discharge times and firing measures, not the templates);
+   discharge) are filled from the trains of similar templates by its rhythm (:mod:`.gaps`),
+   and the slots its rhythm still leaves empty are searched for its template on what the
+   peel-off left of the detection band (:mod:`.slots`: superpositions the peel-off explained
+   by another unit alone); the discharge times and firing measures, not the templates;
 3. the display-band template of each unit: the sample-wise median of its ``max_average`` (400)
    most isolated discharges (farthest from any other detected potential), each with the
    other found units' first templates subtracted where they fired in its window
@@ -59,6 +61,7 @@ from .chunks import decimation, windows
 from .decompose import (DecomposeConfig, Peeler, _center, _match, best_shifts, candidates, learn_templates,
                         noise_sigma, regular_train, residual_share)
 from .gaps import GapConfig, fill_gaps, separate
+from .slots import SlotConfig, fill_slots
 from .measures import RecordingMeasures, UnitMeasures
 from .units import MeasureConfig, firing, median_template, nearest, regular_share, template_measures, turn_points
 from .upsample import Upsampled
@@ -74,6 +77,7 @@ class QuantConfig:
     decompose: DecomposeConfig = field(default_factory=DecomposeConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     gaps: GapConfig = field(default_factory=GapConfig)
+    slots: SlotConfig = field(default_factory=SlotConfig)
     block_s: float = 4.0             # block length of the chunked passes, s
     pre_ms: float = 15.0             # display template before the alignment point, ms
     post_ms: float = 25.0            # and after it, ms
@@ -629,6 +633,8 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
     # Units of one shape re-dealt and the trains' gaps filled by the units' rhythms (:mod:`.gaps`):
     # times and firing only.
     timed = fill_gaps(separate(found, peeler.units, T, q, fs, cfg.gaps), peeler.units, T, q, fs, cfg.gaps)
+    # then what the peel-off left where each unit's rhythm still expects a discharge (:mod:`.slots`)
+    timed = fill_slots(x, fs, cfg.bands, block, margin, scale, timed, peeler.units, T, q, cfg.slots)
 
     # Pass 3: display templates from the most isolated discharges.
     every = q * np.sort(np.concatenate([np.asarray(u, dtype=np.int64) for u in peeler.units if len(u)]

@@ -69,15 +69,16 @@ def test_amplitude_target(scores):
 
 def test_discharges_regression_bound(scores):
     recall = np.array([s.recall for s in _found(scores)])
-    # measured 0.87 and 55 % since fragments are joined through their members' templates and
-    # two units of one shape are re-dealt by their rhythms (0.85 and 48 % before)
-    assert np.mean(recall) >= 0.83
-    assert np.mean(recall >= 0.9) >= 0.45
+    # measured 0.88 and 62 % since the slots a unit's rhythm leaves empty are searched on the
+    # peel-off's residual (0.87 and 55 % before; 0.85 and 48 % before fragments were joined
+    # through their members' templates and two units of one shape re-dealt by their rhythms)
+    assert np.mean(recall) >= 0.84
+    assert np.mean(recall >= 0.9) >= 0.52
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.7.0): mean 0.87 of discharges matched per found unit; "
-                                        "55 % of found units reach 0.9 (benchmark 0.85 and 39 %, held-out 0.86 and "
-                                        "41 %: similar units of one pool mixed between templates, close superpositions)")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.7.0): mean 0.88 of discharges matched per found unit; "
+                                        "62 % of found units reach 0.9 (benchmark 0.87 and 46 %, held-out 0.87 and "
+                                        "49 %: similar units of one pool mixed between templates, close superpositions)")
 def test_discharges_matched_target(scores):
     assert all(s.recall >= 0.9 for s in _found(scores))
 
