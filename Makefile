@@ -59,6 +59,7 @@ bench: $(VENV)/.dev-stamp
 	$(PY) benchmarks/runtime.py
 	$(PY) benchmarks/detection.py
 	$(PY) benchmarks/altsim.py --seeds 1 2 3
+	$(PY) benchmarks/holdoutsim.py --seeds 1 2 3
 
 clean:
 	rm -rf $(VENV) build wheelhouse *.egg-info .pytest_cache
