@@ -28,6 +28,14 @@ Rule, per found unit ``a`` (input-grid sample indices):
    the same potential; a discharge of another unit 0.3–1 ms away is a superposition the
    peel-off resolved as a pair (1 ms before: simulator 1.7.0, discharges matched 0.852 →
    0.856, held-out 0.857 → 0.862).
+   A found train of the unit's shape is a donor too, every discharge of it, when it is a
+   *fragment* of the unit: at least ``fragment_fit`` of its discharges, and
+   ``fragment_chance`` × the share expected by chance (the slots' total width over the
+   unit's span), lie within ``tol`` × P of the unit's slots; a discharge it gives leaves it.
+   Such a train (mostly a mixture of a unit's missed discharges with a similar unit's, at
+   half the unit's rate or less) passes as a unit itself, so its discharges were never free
+   (simulator 1.7.0, with the slot search of :mod:`.slots`: discharges matched 0.867 →
+   0.869, held-out 0.873 → 0.875).
 4. *Claims*: a donor within ``tol`` × P of a slot claims it. Claims are settled across all
    units nearest first (in periods): one discharge per slot, one slot per discharge, so two
    similar units compete for a discharge by their rhythms. A claimed extra discharge leaves
@@ -79,13 +87,17 @@ class GapConfig:
     separate_share: float = 0.3  # template residual share for two units to be re-dealt (0: never)
     separate_shape: float = 3.0  # cost of moving a discharge off the train that held it
     separate_miss: float = 2.0   # cost of each missed period in a re-dealt train
+    fragments: bool = True       # found trains that fill a unit's slots are donors too (docstring)
+    fragment_fit: float = 0.25   # share of such a train's discharges in the unit's slots, at least
+    fragment_chance: float = 3.0  # and at least this × the share expected by chance
 
     def __post_init__(self) -> None:
         check_ranges(self, (("share", 0.0, 1.0), ("tol", 0.01, 0.5), ("extra", 1.0, 2.0), ("taken_ms", 0.0, 5.0, "ms"),
                             ("separate_share", 0.0, 1.0), ("separate_shape", 0.0, 100.0),
-                            ("separate_miss", 0.0, 100.0)))
-        if not isinstance(self.enabled, bool):
-            raise ValueError(f"GapConfig.enabled = {self.enabled!r}: must be True or False")
+                            ("separate_miss", 0.0, 100.0), ("fragment_fit", 0.0, 1.0), ("fragment_chance", 1.0, 100.0)))
+        for name in ("enabled", "fragments"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"GapConfig.{name} = {getattr(self, name)!r}: must be True or False")
 
 
 def _period(f: np.ndarray, fs: float) -> float:
@@ -121,6 +133,7 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
     own = max(1, int(0.001 * fs))
     tr = [q * np.unique(np.asarray(u, dtype=np.int64)) for u in trains]
     periods = [_period(f, fs) if len(f) >= 3 else 0.0 for f in found]
+    owns = [_own_train(f, tr)[0] for f in found]
 
     taken = np.sort(np.concatenate(found))
     extra_l = []
@@ -133,7 +146,7 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
     free = [t[(_distance(taken, t) > held) | (_distance(extra, t) <= own)] for t in tr]
 
     # claims: (distance in periods, unit, slot, aligned time, donor's raw time)
-    dist, unit, slot, when, raw = [], [], [], [], []
+    dist, unit, slot, when, raw, held_by = [], [], [], [], [], []  # held_by: the fragment holding it, or -1
     for a, f in enumerate(found):
         p = periods[a]
         if p <= 0:  # fewer than 3 discharges
@@ -149,27 +162,48 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
         own_j, shared = _own_train(f, tr)
         if shared == 0:
             continue
-        for j, t in enumerate(tr):
+        srcs = list(enumerate(tr))
+        if cfg.fragments:
+            # other found trains of the unit's shape whose discharges fall in its slots far more
+            # often than chance (slots × their width over the train's span): fragments of it
+            chance = len(slots) * 2.0 * cfg.tol * p / max(float(f[-1] - f[0]), 1.0)
+            for b, fb in enumerate(found):
+                if b == a or len(fb) < 3:
+                    continue
+                share, kb = best_shift(T[own_j], T[owns[b]], H)
+                if share > cfg.share:
+                    continue
+                e = fb + q * kb
+                fit = float(np.mean(np.abs(nearest(slots, e) - e) <= cfg.tol * p))
+                if fit >= max(cfg.fragment_chance * chance, cfg.fragment_fit):
+                    srcs.append((-1 - b, fb))
+        for j, t in srcs:
             if len(t) == 0:
                 continue
-            share, k = best_shift(T[own_j], T[j], H)
-            if share > cfg.share:
-                continue
-            t0 = free[j]
+            if j < 0:  # a fragment's found train (above): all its discharges
+                share, k = best_shift(T[own_j], T[owns[-1 - j]], H)
+                t0 = t
+            else:
+                share, k = best_shift(T[own_j], T[j], H)
+                if share > cfg.share:
+                    continue
+                t0 = free[j]
             e = t0 + (q * k if j != own_j else 0)
             s = np.searchsorted(slots, e)
             lo, hi = np.clip(s - 1, 0, len(slots) - 1), np.clip(s, 0, len(slots) - 1)
             s = np.where(np.abs(slots[lo] - e) <= np.abs(slots[hi] - e), lo, hi)
             dn = np.abs(e - slots[s]) / p
             ok = dn <= cfg.tol
-            for out, v in ((dist, dn), (unit, np.full(len(dn), a)), (slot, s), (when, e), (raw, t0)):
+            for out, v in ((dist, dn), (unit, np.full(len(dn), a)), (slot, s), (when, e), (raw, t0),
+                           (held_by, np.full(len(dn), -1 - j if j < 0 else -1))):
                 out.append(v[ok])
     if not dist:
         return found
-    dist, unit, slot, when, raw = (np.concatenate(v) for v in (dist, unit, slot, when, raw))
+    dist, unit, slot, when, raw, held_by = (np.concatenate(v) for v in (dist, unit, slot, when, raw, held_by))
     used_slot: set[tuple[int, int]] = set()
     used_raw: set[int] = set()
     add: list[list[int]] = [[] for _ in found]
+    lose: list[list[int]] = [[] for _ in found]
     for i in np.argsort(dist, kind="stable"):
         key = (int(unit[i]), int(slot[i]))
         r = int(raw[i])
@@ -178,10 +212,13 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
         used_slot.add(key)
         used_raw.add(r)
         add[key[0]].append(int(when[i]))
+        if held_by[i] >= 0:
+            lose[int(held_by[i])].append(r)
     moved = np.asarray(sorted(used_raw), dtype=np.int64)
     out = []
-    for f, ad in zip(found, add):
-        gone = (_distance(moved, f) <= own) & (_distance(extra, f) == 0)
+    for f, ad, lo in zip(found, add, lose):
+        # a claimed extra discharge leaves its train, and so does a fragment's claimed discharge
+        gone = ((_distance(moved, f) <= own) & (_distance(extra, f) == 0)) | np.isin(f, lo)
         out.append(np.unique(np.concatenate([f[~gone], np.asarray(ad, dtype=np.int64)])))
     return out
 

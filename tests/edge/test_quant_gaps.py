@@ -86,7 +86,34 @@ def test_decimated_trains_are_put_on_the_input_grid():
     assert np.array_equal(out[0], np.sort(a))
 
 
-@pytest.mark.parametrize("field, value", [("share", 1.5), ("tol", 0.9), ("extra", 0.5)])
+def test_a_found_fragment_gives_its_discharges_back():
+    """A found train of the unit's shape that holds the unit's missed discharges (every fourth)
+    plus a few strays is a fragment of it: the unit gets them back, the fragment keeps the strays."""
+    a = _unit(seed=6)
+    missed = a[2::4]
+    fa = np.setdiff1d(a, missed)
+    strays = fa[:6] + P // 2
+    fb = np.sort(np.concatenate([missed, strays]))
+    T = np.stack([T_A, T_SIMILAR])
+    out = fill_gaps([fa, fb], [fa, fb], T, 1, FS)
+    assert np.array_equal(out[0], np.sort(a))
+    assert np.array_equal(out[1], np.sort(strays))
+    # without: only the discharges the fragment's rhythm does not need (extra) come back
+    off = fill_gaps([fa, fb], [fa, fb], T, 1, FS, GapConfig(fragments=False))
+    assert len(off[0]) - len(fa) < len(missed) // 2
+
+
+def test_an_independent_unit_of_the_same_shape_is_no_fragment():
+    # C fires at its own rhythm (7.3 Hz): only a chance share of its discharges lies in A's slots
+    a = _unit(seed=7)
+    fa = np.setdiff1d(a, a[2::4])
+    c = _rhythm(7.3, 4.0, seed=8)
+    out = fill_gaps([fa, c], [fa, c], np.stack([T_A, T_SIMILAR]), 1, FS)
+    assert np.array_equal(out[1], c)
+
+
+@pytest.mark.parametrize("field, value", [("share", 1.5), ("tol", 0.9), ("extra", 0.5), ("fragment_fit", 1.5),
+                                          ("fragment_chance", 0.5), ("fragments", 1)])
 def test_config_is_validated(field, value):
     with pytest.raises(ValueError, match=field):
         GapConfig(**{field: value})
