@@ -85,7 +85,7 @@ SIZE_RANGES = {
     "test_clips": (1, 1000, "", True), "test_recordings": (0, 1000, "", True),
     "clip_s": (2.0, 600.0, "s", False), "recording_s": (2.0, 3600.0, "s", False),
     "chain_copies": (0, 20, "", True), "voluntary_factor": (1, 20, "", True), "epochs": (1, 1000, "", True),
-    "weight_average": (0.0, 0.99999, "", False),
+    "weight_average": (0.0, 0.99999, "", False), "altsim_clips": (0, 200, "", True),
 }
 
 
@@ -113,6 +113,9 @@ class Sizes:
     epochs: int = 15
     widths: tuple[int, ...] = (16, 32, 48, 64)
     weight_average: float = 0.0
+    #: Per class, clips (3× voluntary) of the second generator, :mod:`convert.altsim`, added to
+    #: training (validation: a fifth, at least 1), as the default recipe adds them.
+    altsim_clips: int = 0
 
     def __post_init__(self) -> None:
         check_ranges(self, [(name, *spec) for name, spec in SIZE_RANGES.items()])
@@ -214,11 +217,16 @@ def build_train_sets(sizes: Sizes, frontend_cfg, train_wcfg, wcfg, seed: int):
     44.1 kHz copies plus ``sizes.chain_copies`` copies through :data:`TRAIN_CHAIN`."""
     from convert import trainset
 
+    from convert.second_generator import altsim_recordings
+
     tr_recs, applied = simulate(SEED0["train"], sizes.train_clips, sizes.clip_s, sizes.train_recordings,
                                 sizes.recording_s, "concentric", sizes.voluntary_factor)
+    tr_recs += altsim_recordings(sizes.altsim_clips, sizes.clip_s, SEED0["train"])
     tr = trainset.features(tr_recs, frontend_cfg, train_wcfg, augment_copies=sizes.chain_copies, seed=seed,
                            chain_cfg=TRAIN_CHAIN, keep_clean=True)
     va_recs, _ = simulate(SEED0["val"], sizes.val_clips, sizes.clip_s, sizes.val_recordings, sizes.recording_s)
+    va_recs += altsim_recordings(max(sizes.altsim_clips // 5, 1) if sizes.altsim_clips else 0, sizes.clip_s,
+                                 SEED0["val"])
     va = trainset.features(through(va_recs, (TRAIN_CHAIN,), _CHAIN_SEED0), frontend_cfg, wcfg)
     return tr, va, {"needle": "concentric", "needle_keyword_supported": applied, "chain": asdict(TRAIN_CHAIN),
                     "train": tr.summary(), "val": va.summary()}
@@ -304,6 +312,8 @@ def _training_sizes(sizes: Sizes) -> dict:
     d = asdict(sizes)
     if not d["weight_average"]:  # off: as bundles trained before the option recorded it
         del d["weight_average"]
+    if not d["altsim_clips"]:  # none: as bundles trained before the option recorded it
+        del d["altsim_clips"]
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if not k.startswith("test_")}
 
 

@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/cross_con
     p.add_argument("--chain-copies", type=int, help="chain copies per training recording")
     p.add_argument("--weight-average", type=float, metavar="DECAY",
                    help="train with a moving average of the weights (convert.train.TrainConfig; default off)")
+    p.add_argument("--altsim-clips", type=int, metavar="N",
+                   help="add N clips per class (3x voluntary) of convert.altsim, the second generator, to training, "
+                        "as the default recipe does (default 0)")
     p.add_argument("--quick", action="store_true", help="tiny sets, 2 epochs, 1 seed (harness check)")
     p.add_argument("--out", default=str(default_out))
     p.add_argument("--work", help="keep the trained bundles here")
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/cross_con
     over = {k: v for k, v in (("epochs", args.epochs), ("train_clips", args.train_clips),
                                ("train_recordings", args.train_recordings), ("test_clips", args.test_clips),
                                ("test_recordings", args.test_recordings), ("chain_copies", args.chain_copies),
-                               ("weight_average", args.weight_average))
+                               ("weight_average", args.weight_average), ("altsim_clips", args.altsim_clips))
             if v is not None}
     try:
         sizes = replace(sizes, **over)

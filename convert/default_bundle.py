@@ -142,26 +142,10 @@ def simulate_set(spec: SetSpec, sample_rate: int = NATIVE_RATE, workers: int | N
 
 def altsim_set(spec: SetSpec) -> list[Recording]:
     """``spec.altsim_clips`` clips per class (3× voluntary) of :mod:`convert.altsim`, corpus seed
-    ``spec.seed0``, ``spec.clip_s`` long, as recorded by its own chain (44.1 kHz, 0.8 µV/LSB),
-    labelled as its data directories label them (segments, and point events)."""
-    from convert.altsim import ALTSIM_VERSION
-    from convert.altsim.corpus import CorpusConfig, draw_clip
-    from convert.recording import Segment
+    ``spec.seed0`` (:func:`convert.second_generator.altsim_recordings`)."""
+    from convert.second_generator import altsim_recordings
 
-    if not spec.altsim_clips:
-        return []
-    cfg = CorpusConfig(clips_per_class=spec.altsim_clips, clip_s=spec.clip_s, seed=spec.seed0)
-    recs = []
-    for label in cfg.labels:
-        for i in range(cfg.count(label)):
-            clip, pcm, _ = draw_clip(label, i, cfg)
-            segs = [Segment(max(a, 0.0), min(b, cfg.clip_s), lab) for a, b, lab in sorted(clip.segments)
-                    if min(b, cfg.clip_s) > max(a, 0.0)]
-            events = sorted((float(t), lab) for t, lab in clip.events if 0.0 <= t <= cfg.clip_s)
-            recs.append(Recording(pcm, cfg.chain.sample_rate_hz, cfg.chain.uv_per_lsb, segs,
-                                  name=f"altsim{spec.seed0}_{label}_{i:03d}",
-                                  meta={"events": events, "generator": f"convert.altsim {ALTSIM_VERSION}"}))
-    return recs
+    return altsim_recordings(spec.altsim_clips, spec.clip_s, spec.seed0)
 
 
 def as_recorded_at(rec: Recording, rate: int) -> Recording:

@@ -102,3 +102,14 @@ def test_training_sizes_name_the_weight_average_only_when_on():
 
     assert "weight_average" not in _training_sizes(Sizes())
     assert _training_sizes(Sizes(weight_average=0.999))["weight_average"] == 0.999
+
+
+def test_altsim_clips_are_a_training_size_checked_and_recorded_only_when_used():
+    from dataclasses import replace
+
+    from convert import conditions as C
+
+    with pytest.raises(ValueError, match="altsim_clips"):
+        C.Sizes(altsim_clips=500)
+    assert "altsim_clips" not in C._training_sizes(C.Sizes())
+    assert C._training_sizes(replace(C.Sizes(), altsim_clips=10))["altsim_clips"] == 10
