@@ -248,35 +248,31 @@ def _viterbi(e: np.ndarray, src: np.ndarray, P: tuple[float, float], sd: tuple[f
     D = [[inf] * (W + 1) for _ in range(2)]
     D[0][W] = shape * (src[0] != 0)
     D[1][W] = shape * (src[0] != 1)
+    # back-pointers of the same-unit move (the other unit's latest one further back: j → j + 1,
+    # W stays W), built once: a state's predecessor is (x, j)
+    same = [[None, None] + [(x, j) for j in range(1, W - 1)] for x in (0, 1)]
     back = []  # per element: per (x, j) the previous (x, j)
     for i in range(1, n):
-        N = [[inf] * (W + 1) for _ in range(2)]
-        B = [[None] * (W + 1) for _ in range(2)]
+        N, B = [], []
         for x in (0, 1):
             s = shape * (src[i] != x)
-            Dx, Nx, Bx, Cx = D[x], N[x], B[x], C[x][i]
-            # i in x after i-1 in x: the other unit's latest moves one further back
+            Dx, Dy, Cx = D[x], D[1 - x], C[x][i]
+            # i in x after i-1 in x
             c0 = Cx[0] + s
-            for j in range(1, W + 1):
-                v = Dx[j]
-                if v == inf:
-                    continue
-                v += c0
-                t = j + 1 if j < W else W
-                if v < Nx[t]:
-                    Nx[t], Bx[t] = v, (x, j)
+            Nx = [inf, inf] + [v + c0 for v in Dx[1:W - 1]]
+            Bx = same[x][:]
+            a, b = Dx[W - 1] + c0, Dx[W] + c0
+            Nx.append(b if b < a else a)
+            Bx.append((x, W) if b < a else (x, W - 1))
             # i in x after i-1 in y: x's latest is element i-1-j (j = W: none)
-            Dy = D[1 - x]
-            best, arg = inf, None
-            for j in range(1, W + 1):
-                v = Dy[j]
-                if v == inf:
-                    continue
-                v += restart if j == W else Cx[j]
-                if v < best:
-                    best, arg = v, j
-            if arg is not None and best + s < Nx[1]:
-                Nx[1], Bx[1] = best + s, (1 - x, arg)
+            vals = [Dy[j] + Cx[j] for j in range(1, W)]
+            vals.append(Dy[W] + restart)
+            best = min(vals)
+            if best < inf:
+                Nx[1] = best + s
+                Bx[1] = (1 - x, vals.index(best) + 1)
+            N.append(Nx)
+            B.append(Bx)
         back.append(B)
         D = N
     x = 0 if min(D[0]) <= min(D[1]) else 1
