@@ -47,7 +47,7 @@ HARD_CASES = [(102, 10_000, 0.15), (108, 10_000, 0.1)]
 
 def test_units_found_target():
     # Met since simulator 1.7.0 draws pool amplitudes truncated rather than clipped at 300 µV
-    # (measured: 15 of 15 units found here; benchmark 72 of 79, 91.1 %; held-out 97.6 %).
+    # (measured: 15 of 15 units found here; benchmark 72 of 79, 91.1 %; held-out 97.0 %).
     out = []
     for seed, fs, effort in HARD_CASES:
         tr = render_voluntary_truth(seed, effort=effort, duration_s=20.0, sample_rate=fs)
@@ -69,16 +69,16 @@ def test_amplitude_target(scores):
 
 def test_discharges_regression_bound(scores):
     recall = np.array([s.recall for s in _found(scores)])
-    # measured 0.88 and 62 % since the slots a unit's rhythm leaves empty are searched on the
+    # measured 0.89 and 62 % since the slots a unit's rhythm leaves empty are searched on the
     # peel-off's residual (0.87 and 55 % before; 0.85 and 48 % before fragments were joined
     # through their members' templates and two units of one shape re-dealt by their rhythms)
-    assert np.mean(recall) >= 0.84
+    assert np.mean(recall) >= 0.85
     assert np.mean(recall >= 0.9) >= 0.52
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.7.0): mean 0.88 of discharges matched per found unit; "
-                                        "62 % of found units reach 0.9 (benchmark 0.87 and 46 %, held-out 0.87 and "
-                                        "49 %: similar units of one pool mixed between templates, close superpositions)")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.7.0): mean 0.89 of discharges matched per found unit; "
+                                        "62 % of found units reach 0.9 (benchmark 0.88 and 50 %, held-out 0.88 and "
+                                        "51 %: similar units of one pool mixed between templates, close superpositions)")
 def test_discharges_matched_target(scores):
     assert all(s.recall >= 0.9 for s in _found(scores))
 
