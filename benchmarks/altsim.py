@@ -8,7 +8,8 @@ under ``--work`` or a temporary folder), evaluates the bundle on it with the kit
 ``emg-convert evaluate`` (``convert.cli``, no latency), and collects int8 macro-F1,
 pathological sensitivity/specificity, the share of voluntary windows called pathological,
 per-class recall and the top confusions, with and without the open-set guard. Writes JSON and
-prints a short table. altsim is for evaluation only: never train on its output.
+prints a short table. The default recipe trains on altsim's corpus seed 100000: for its bundles these
+corpora (other seeds) are a seen generator; the held-out check is benchmarks/holdoutsim.py.
 """
 
 from __future__ import annotations

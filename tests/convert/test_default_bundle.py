@@ -75,25 +75,26 @@ def test_overlay_clips_put_every_pathology_over_every_background_after_the_other
 
 
 def test_build_command_spells_out_what_differs_from_todays_recipe(bundle):
-    # The shipped bundle predates the weight average: its card must not claim that today's
-    # command (which averages) built it.
-    from convert.default_bundle import RECIPE_WEIGHT_AVERAGE, build_command
+    # The shipped bundle is today's recipe: its card gives the plain command. A bundle from
+    # before the weight average and the second generator gets both spelled out.
+    from convert.default_bundle import RECIPE_WEIGHT_AVERAGE, SETS, build_command
 
     base = "python -m convert.default_bundle --out edge/bundles/default"
-    assert "weight_average" not in bundle.manifest["training"]["config"]
-    assert build_command(bundle.manifest["training"]) == base + " --weight-average 0"
-    assert f"`{base} --weight-average 0`" in (bundle.path / "MODEL_CARD.md").read_text()
-    today = {"seed": 0, "config": {"epochs": 10, "weight_average": RECIPE_WEIGHT_AVERAGE}}
+    assert build_command(bundle.manifest["training"], bundle.manifest["architecture"]) == base
+    assert f"`{base}`" in (bundle.path / "MODEL_CARD.md").read_text()
+    sets = {"sets": {"train": {"altsim_clips": SETS["train"].altsim_clips}}}
+    today = {"seed": 0, "config": {"epochs": 10, "weight_average": RECIPE_WEIGHT_AVERAGE}, "data": sets}
     assert build_command(today) == base
     assert build_command({"seed": 2, "config": {"epochs": 16, "weight_average": 0.0}}) == \
-        base + " --seed 2 --epochs 16 --weight-average 0"
+        base + " --seed 2 --epochs 16 --weight-average 0 --altsim-clips 0"
 
 
 def test_build_command_spells_out_a_non_default_architecture():
-    from convert.default_bundle import RECIPE_WEIGHT_AVERAGE, build_command
+    from convert.default_bundle import RECIPE_WEIGHT_AVERAGE, SETS, build_command
 
     base = "python -m convert.default_bundle --out edge/bundles/default"
-    today = {"seed": 0, "config": {"epochs": 10, "weight_average": RECIPE_WEIGHT_AVERAGE}}
+    today = {"seed": 0, "config": {"epochs": 10, "weight_average": RECIPE_WEIGHT_AVERAGE},
+             "data": {"sets": {"train": {"altsim_clips": SETS["train"].altsim_clips}}}}
     shipped = {"arch": "cnn", "widths": [16, 32, 48, 64], "pools": [[2, 2], [2, 2], [2, 2], [1, 1]], "dropout": 0.3}
     assert build_command(today, shipped) == base
     five = {**shipped, "widths": [16, 32, 48, 64, 64], "pools": [[2, 2], [2, 2], [2, 2], [2, 1], [1, 1]]}

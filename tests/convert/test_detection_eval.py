@@ -55,9 +55,9 @@ def test_latency_meets_the_target_except_for_fasciculation(clean, bundle):
     assert sparse["reachable_target"]["detected_with_two_potentials"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="emg-cnn-e7f24422d4ba alerts this fasciculation 4.15 s after its second "
-                                       "potential (target window + 0.25 s = 1.265 s); the 53-min benchmark has 21 "
-                                       "of 21 within (median 0.38 s after the second potential)")
+@pytest.mark.xfail(strict=True, reason="the shipped bundle (emg-cnn-d882fa9ca92d, as emg-cnn-e7f24422d4ba before "
+                                       "it) alerts this fasciculation 4.15 s after its second potential (target "
+                                       "window + 0.25 s = 1.265 s); on the 53-min benchmark 19 of its 20 are within")
 def test_fasciculation_alert_within_reach_of_its_second_potential(clean):
     summary, _ = clean
     assert summary["per_class"][D.SPARSE]["reachable_target"]["within"] == 1

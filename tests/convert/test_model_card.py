@@ -79,11 +79,11 @@ def test_card_shows_every_cross_condition_run_that_exists_with_its_training_size
     assert "0.861 ± 0.000" in text and "0.947 ± 0.000" in text and text.count("```") == 4
 
 
-def test_card_shows_the_other_generator_only_for_the_bundle_it_was_run_on(tmp_path):
-    from convert.default_bundle import _altsim_rows
+def test_card_shows_the_other_generators_only_for_the_bundle_they_were_run_on(tmp_path):
+    from convert.default_bundle import _generator_rows
 
     path = tmp_path / "altsim.json"
-    assert _altsim_rows(path, "emg-cnn-x").startswith("Not run for this build")
+    assert _generator_rows("altsim", path, "emg-cnn-x").startswith("Not run for this build")
 
     def run(seed, f1, vol, fib):
         recall = {"rest": 0.95, "fibrillation": fib, "fasciculation": 0.4}
@@ -91,12 +91,20 @@ def test_card_shows_the_other_generator_only_for_the_bundle_it_was_run_on(tmp_pa
                                                          "pathological_specificity": 0.95,
                                                          "voluntary_called_pathological": vol, "recall": recall}}
 
-    path.write_text(json.dumps({"generator": "convert.altsim 1.0.0", "model_id": "emg-cnn-x", "clips_per_class": 10,
-                                "sample_rate_hz": 44100, "command": "benchmarks/altsim.py --seeds 1 2",
+    path.write_text(json.dumps({"model_id": "emg-cnn-x", "command": "benchmarks/altsim.py --seeds 1 2",
                                 "runs": [run(1, 0.752, 0.08, 0.86), run(2, 0.768, 0.035, 0.82)]}), encoding="utf-8")
-    text = _altsim_rows(path, "emg-cnn-x")
+    text = _generator_rows("altsim", path, "emg-cnn-x")
     assert "| 1 | 3858 | 0.752 | 0.900 | 0.950 | 8.0 % |" in text
     assert "| 2 | 3858 | 0.768 | 0.900 | 0.950 | 3.5 % |" in text
     assert "Lowest mean recall: fasciculation 0.40, fibrillation 0.84, rest 0.95" in text
     # A result measured on another bundle is not this bundle's evidence.
-    assert _altsim_rows(path, "emg-cnn-y").startswith("Not run for this build")
+    assert _generator_rows("altsim", path, "emg-cnn-y").startswith("Not run for this build")
+    # benchmarks/holdoutsim.py's layout: per seed, flat figures and per-class recall with support
+    held = tmp_path / "holdoutsim.json"
+    per_class = {"rest": {"recall": 0.93, "support": 621}, "voluntary_muap": {"recall": 0.5, "support": 840}}
+    held.write_text(json.dumps({"model_id": "emg-cnn-x", "command": "benchmarks/holdoutsim.py --seeds 1", "seeds": {
+        "1": {"windows": 3852, "macro_f1": 0.813, "sensitivity": 0.932, "specificity": 0.868,
+              "voluntary_called_pathological": 0.321, "per_class_recall": per_class}}}), encoding="utf-8")
+    text = _generator_rows("holdoutsim", held, "emg-cnn-x")
+    assert "| 1 | 3852 | 0.813 | 0.932 | 0.868 | 32.1 % |" in text
+    assert "Lowest mean recall: voluntary muap 0.50, rest 0.93" in text

@@ -58,9 +58,10 @@ def test_polarity_does_not_change_any_window(healthy):
 
 
 def test_healthy_record_regression_bound(healthy):
-    # Measured with emg-cnn-e7f24422d4ba (simulator 1.5.0): 0 of 47 windows, no alert. Its
-    # predecessor (1.4.0) called 21.3 % positive sharp waves and raised one alert; the one before
-    # that called 100 % complex repetitive discharge.
+    # Measured with emg-cnn-d882fa9ca92d (simulator 1.7.0 plus convert.altsim) and with its
+    # predecessor emg-cnn-e7f24422d4ba (1.5.0): 0 of 47 windows, no alert. Before that, the
+    # 1.4.0 bundle called 21.3 % positive sharp waves and raised one alert; the one before that
+    # called 100 % complex repetitive discharge.
     res = healthy[False]
     assert res["uv_per_lsb"] == pytest.approx(UV_PER_LSB)
     assert res["windows"] >= 45
