@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/cross_con
     ``prog`` and the arguments as its command."""
     p = argparse.ArgumentParser(description=description or __doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=3, help="number of training seeds (0, 1, ...)")
+    p.add_argument("--first-seed", type=int, default=0, metavar="N",
+                   help="first training seed (default 0): seeds N, N+1, ...; separate processes can train "
+                        "different seeds on one machine and their JSON runs be summarised together")
     p.add_argument("--epochs", type=int, help=f"training epochs (default {C.Sizes().epochs})")
     p.add_argument("--train-clips", type=int, help="training clips per class")
     p.add_argument("--train-recordings", type=int, help="training examinations (60 s)")
@@ -98,10 +101,13 @@ def main(argv: list[str] | None = None, prog: str = "python benchmarks/cross_con
     if args.reuse and not args.work:
         p.error("--reuse needs --work DIR (the folder of the bundles to evaluate)")
     n_seeds = 1 if args.quick and args.seeds == 3 else args.seeds
+    if not 0 <= args.first_seed <= 10_000:
+        p.error(f"--first-seed {args.first_seed}: allowed 0..10000")
+    seeds = list(range(args.first_seed, args.first_seed + n_seeds))
     from clikit import UserError
 
     try:
-        run(list(range(n_seeds)), sizes, Path(args.out), Path(args.work) if args.work else None,
+        run(seeds, sizes, Path(args.out), Path(args.work) if args.work else None,
             command=f"{prog} " + " ".join(args_list), reuse=args.reuse)
     except UserError as e:
         print(f"{prog}: {e}", file=sys.stderr)

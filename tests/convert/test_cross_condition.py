@@ -113,3 +113,11 @@ def test_altsim_clips_are_a_training_size_checked_and_recorded_only_when_used():
         C.Sizes(altsim_clips=500)
     assert "altsim_clips" not in C._training_sizes(C.Sizes())
     assert C._training_sizes(replace(C.Sizes(), altsim_clips=10))["altsim_clips"] == 10
+
+
+def test_first_seed_is_checked_before_anything_is_built(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cross_condition.main(["--quick", "--first-seed", "-1", "--out", str(tmp_path / "x.json")])
+    assert e.value.code == 2
+    assert "--first-seed -1: allowed 0..10000" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
