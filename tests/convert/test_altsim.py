@@ -4,7 +4,6 @@ the package."""
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from convert.altsim import classes, firing
 from convert.altsim.corpus import LABELS, CorpusConfig, draw_clip, write_corpus
 from convert.altsim.recording_chain import ChainConfig, record
 from convert.altsim.shapes import MuapSpec
+
+from .import_check import imported_modules
 
 PKG = Path(__file__).resolve().parents[2] / "convert" / "altsim"
 FS = 44100
@@ -32,22 +33,7 @@ def rng(seed: int) -> np.random.Generator:
 # ------------------------------------------------------------------ independence
 
 def _imports(path: Path) -> list[str]:
-    """Absolute module names imported by ``path`` (relative imports resolved in convert.altsim)."""
-    names = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = ["convert", "altsim"][: 2 - (node.level - 1)]
-                base = ".".join(parent + ([base] if base else []))
-            names.append(base)
-            names += [f"{base}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "import_module", "__import__"):
-            names.append("<dynamic import>")
-    return names
+    return imported_modules(path, "convert.altsim")
 
 
 KIT_FORMAT = ("convert.taxonomy", "convert.recordings")
