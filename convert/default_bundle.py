@@ -374,7 +374,8 @@ def _compact(res: dict) -> dict:
 #: each one that exists.
 CROSS_CONDITION_JSONS = (Path("benchmarks/results/cross_condition.json"),
                          Path("benchmarks/results/cross_condition_large.json"),
-                         Path("benchmarks/results/cross_condition_large_averaged.json"))
+                         Path("benchmarks/results/cross_condition_large_averaged.json"),
+                         Path("benchmarks/results/cross_condition_altsim.json"))
 
 
 #: The other generators' benchmark results: ``benchmarks/holdoutsim.py`` (the held-out outside
@@ -451,6 +452,8 @@ def _cross_condition_rows(paths: tuple[Path, ...] = CROSS_CONDITION_JSONS) -> st
         size = (f"; per training seed {z['train_clips']} clips of {z['clip_s']:g} s per class (voluntary × "
                 f"{z['voluntary_factor']}) and {z['train_recordings']} examinations of {z['recording_s']:g} s, "
                 f"up to {z['epochs']} epochs" if {"train_clips", "train_recordings", "epochs"} <= set(z) else "")
+        if z.get("altsim_clips"):
+            size += f", plus {z['altsim_clips']} clips per class of the second generator (`convert.altsim`)"
         windows = [r.get("training", {}).get("train", {}).get("windows") for r in res.get("runs", [])]
         if windows and all(isinstance(w, int) for w in windows):
             span = f"{min(windows):,}" + (f"–{max(windows):,}" if max(windows) != min(windows) else "")
