@@ -115,6 +115,21 @@ def _period(f: np.ndarray, fs: float) -> float:
     return fs / rate if rate > 0 else float(np.median(np.diff(f)))
 
 
+def _slots(f: np.ndarray, p: float, max_missing: int | None = None) -> np.ndarray:
+    """Expected times (input-grid samples, float) in the gaps of train ``f`` of period ``p``:
+    each gap of more than 1.5 periods split evenly into its rounded number of periods; with
+    ``max_missing``, only gaps of at most that many missing discharges."""
+    g = np.diff(f)
+    wide = g > 1.5 * p
+    if max_missing is not None:
+        wide &= g < (max_missing + 1.5) * p
+    gaps = np.nonzero(wide)[0]
+    if not len(gaps):
+        return np.zeros(0)
+    n = np.rint(g[gaps] / p).astype(np.int64)
+    return np.concatenate([f[i] + np.arange(1, k) * (g[i] / k) for i, k in zip(gaps, n)])
+
+
 def _distance(b: np.ndarray, a: np.ndarray) -> np.ndarray:
     """|distance| (samples) from each element of ``a`` to the nearest of the sorted ``b``; inf if ``b`` is empty."""
     return np.abs(nearest(b, a) - a).astype(np.float64) if len(b) else np.full(len(a), np.inf)
@@ -160,12 +175,7 @@ def fill_gaps(found: list[np.ndarray], trains: list, templates: np.ndarray, q: i
         p = periods[a]
         if p <= 0:  # fewer than 3 discharges
             continue
-        g = np.diff(f)
-        gaps = np.nonzero(g > 1.5 * p)[0]
-        if not len(gaps):
-            continue
-        n = np.rint(g[gaps] / p).astype(np.int64)
-        slots = np.concatenate([f[i] + np.arange(1, k) * (g[i] / k) for i, k in zip(gaps, n)])
+        slots = _slots(f, p)
         if len(slots) == 0:
             continue
         own_j, shared = _own_train(f, tr)

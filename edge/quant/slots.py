@@ -45,7 +45,7 @@ import numpy as np
 from edge.validation import check_ranges
 
 from .chunks import windows
-from .gaps import _own_train, _period
+from .gaps import _own_train, _period, _slots
 from .units import nearest
 
 __all__ = ["SlotConfig", "fill_slots"]
@@ -67,17 +67,6 @@ class SlotConfig:
                             ("max_missing", 1, 1000, "", True), ("held_ms", 0.0, 5.0, "ms")))
         if not isinstance(self.enabled, bool):
             raise ValueError(f"SlotConfig.enabled = {self.enabled!r}: must be True or False")
-
-
-def _slots(f: np.ndarray, p: float, max_missing: int) -> np.ndarray:
-    """Expected times (input-grid samples, float) in the gaps of train ``f`` of period ``p``
-    of at most ``max_missing`` missing discharges."""
-    g = np.diff(f)
-    gaps = np.nonzero((g > 1.5 * p) & (g < (max_missing + 1.5) * p))[0]
-    if not len(gaps):
-        return np.zeros(0)
-    n = np.rint(g[gaps] / p).astype(np.int64)
-    return np.concatenate([f[i] + np.arange(1, k) * (g[i] / k) for i, k in zip(gaps, n)])
 
 
 def fill_slots(x, fs: float, bands, block: int, margin: int, scale: float, found: list[np.ndarray],
