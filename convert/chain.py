@@ -176,6 +176,14 @@ class Chain:
         d["hum_harmonics"] = list(self.hum_harmonics)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Chain":
+        """The chain :meth:`to_dict` (or a recording's ``meta["chain"]``, which adds what applying
+        it did) describes; keys that are not fields are ignored."""
+        fields = {k: d[k] for k in cls.__dataclass_fields__}
+        fields["hum_harmonics"] = tuple(fields["hum_harmonics"])
+        return cls(**fields)
+
     def describe(self) -> str:
         """One line, e.g. for logs: rate, filters, gain, polarity, hum, noise, clipping, scale."""
         parts = [f"{self.sample_rate} Hz", f"HP {self.highpass_hz:.1f} Hz/{self.highpass_order}",

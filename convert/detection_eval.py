@@ -209,21 +209,17 @@ def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig
     for i in range(0, pcm.size, step):
         dets += pipe.feed(SampleBlock(i, pcm[i:i + step], 0))
     pipe_s = time.perf_counter() - t0
-    chain = rec.meta.get("chain")
+    chain = None
+    if "chain" in rec.meta:
+        from convert.chain import Chain
+
+        chain = Chain.from_dict(rec.meta["chain"]).describe()
     run = RecordingRun(spec, pcm.size / rec.sample_rate, truth, events, [_alert(d, rec.sample_rate) for d in dets],
-                       sample_rate=rec.sample_rate, chain=_describe(chain) if chain else None,
+                       sample_rate=rec.sample_rate, chain=chain,
                        unknown_windows=pipe.counters.unknown_windows, sim_s=sim_s, pipeline_s=pipe_s)
     if isinstance(stage, _RecordingDecision):
         run.windows, run.probs, run.resets = stage.windows, np.array(stage.probs), stage.resets
     return run
-
-
-def _describe(chain: dict) -> str:
-    from convert.chain import Chain
-
-    fields = {k: chain[k] for k in Chain.__dataclass_fields__}
-    fields["hum_harmonics"] = tuple(fields["hum_harmonics"])
-    return Chain(**fields).describe()
 
 
 def _guard(bundle, config: RuntimeConfig):

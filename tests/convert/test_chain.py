@@ -156,3 +156,11 @@ def test_labels_events_and_name_are_unchanged_and_the_chain_is_recorded():
     assert out.meta["chain"]["seed"] == 11 and out.meta["chain"]["sample_rate"] == chain.sample_rate
     assert "chain" not in rec.meta  # input untouched
     np.testing.assert_array_equal(apply_chain(rec, chain).pcm, out.pcm)  # same chain, same output
+
+
+def test_a_recordings_chain_record_gives_its_chain_back():
+    for seed in range(20):
+        chain = ChainConfig().draw(seed)
+        assert Chain.from_dict(chain.to_dict()) == chain
+        # a recording's meta["chain"] adds what applying the chain did; those keys are ignored
+        assert Chain.from_dict({**chain.to_dict(), "clipped_samples": 3, "lowpass_applied_hz": 1.0}) == chain
