@@ -217,7 +217,7 @@ def build_train_sets(sizes: Sizes, frontend_cfg, train_wcfg, wcfg, seed: int):
     44.1 kHz copies plus ``sizes.chain_copies`` copies through :data:`TRAIN_CHAIN`."""
     from convert import trainset
 
-    from convert.second_generator import altsim_recordings
+    from convert.second_generator import altsim_recordings, validation_clips
 
     tr_recs, applied = simulate(SEED0["train"], sizes.train_clips, sizes.clip_s, sizes.train_recordings,
                                 sizes.recording_s, "concentric", sizes.voluntary_factor)
@@ -225,8 +225,7 @@ def build_train_sets(sizes: Sizes, frontend_cfg, train_wcfg, wcfg, seed: int):
     tr = trainset.features(tr_recs, frontend_cfg, train_wcfg, augment_copies=sizes.chain_copies, seed=seed,
                            chain_cfg=TRAIN_CHAIN, keep_clean=True)
     va_recs, _ = simulate(SEED0["val"], sizes.val_clips, sizes.clip_s, sizes.val_recordings, sizes.recording_s)
-    va_recs += altsim_recordings(max(sizes.altsim_clips // 5, 1) if sizes.altsim_clips else 0, sizes.clip_s,
-                                 SEED0["val"])
+    va_recs += altsim_recordings(validation_clips(sizes.altsim_clips), sizes.clip_s, SEED0["val"])
     va = trainset.features(through(va_recs, (TRAIN_CHAIN,), _CHAIN_SEED0), frontend_cfg, wcfg)
     return tr, va, {"needle": "concentric", "needle_keyword_supported": applied, "chain": asdict(TRAIN_CHAIN),
                     "train": tr.summary(), "val": va.summary()}

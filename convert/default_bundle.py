@@ -68,10 +68,12 @@ class SetSpec:
 
     @property
     def audio_s(self) -> float:
+        from convert.altsim.corpus import CorpusConfig
         from convert.simulator import OVERLAYS
 
         n_overlay = self.overlay_clips * len(OVERLAYS) * len(PATHOLOGICAL)
-        n_altsim = self.altsim_clips * (len(LABELS) + 2)  # voluntary 3×
+        n_altsim = sum(CorpusConfig(clips_per_class=self.altsim_clips).count(lab) for lab in LABELS) \
+            if self.altsim_clips else 0
         return ((sum(self.clips(lab) for lab in LABELS) + n_overlay + n_altsim) * self.clip_s
                 + self.recordings * self.recording_s + 60.0 * self.corpus_minutes)
 
@@ -786,8 +788,10 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--altsim-clips {args.altsim_clips}: allowed 0..200")
         from dataclasses import replace
 
+        from convert.second_generator import validation_clips
+
         sets = dict(SETS, train=replace(SETS["train"], altsim_clips=args.altsim_clips),
-                    val=replace(SETS["val"], altsim_clips=max(args.altsim_clips // 5, 1 if args.altsim_clips else 0)))
+                    val=replace(SETS["val"], altsim_clips=validation_clips(args.altsim_clips)))
     build(Path(args.out), seed=args.seed, arch=args.model, cache_dir=Path(args.cache), epochs=args.epochs,
           dropout=args.dropout, widths=args.widths, pools=pools, sets=sets, low_rates=not args.no_low_rates,
           weight_average=args.weight_average)

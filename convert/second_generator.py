@@ -20,7 +20,7 @@ def altsim_recordings(clips_per_class: int, clip_s: float, seed: int) -> list[Re
     Names ``altsim<seed>_<label>_<i>``; ``meta["events"]`` the point labels. ``clips_per_class``
     0 gives none."""
     from convert.altsim import ALTSIM_VERSION
-    from convert.altsim.corpus import CorpusConfig, draw_clip
+    from convert.altsim.corpus import CorpusConfig, clip_labels, draw_clip
 
     if not clips_per_class:
         return []
@@ -29,10 +29,16 @@ def altsim_recordings(clips_per_class: int, clip_s: float, seed: int) -> list[Re
     for label in cfg.labels:
         for i in range(cfg.count(label)):
             clip, pcm, _ = draw_clip(label, i, cfg)
-            segs = [Segment(max(a, 0.0), min(b, cfg.clip_s), lab) for a, b, lab in sorted(clip.segments)
-                    if min(b, cfg.clip_s) > max(a, 0.0)]
-            events = sorted((float(t), lab) for t, lab in clip.events if 0.0 <= t <= cfg.clip_s)
+            spans, points = clip_labels(clip, cfg.clip_s)
+            segs = [Segment(a, b, lab) for a, b, lab in spans if b > a]
+            events = sorted((float(t), lab) for t, lab in points)
             recs.append(Recording(pcm, cfg.chain.sample_rate_hz, cfg.chain.uv_per_lsb, segs,
                                   name=f"altsim{seed}_{label}_{i:03d}",
                                   meta={"events": events, "generator": f"convert.altsim {ALTSIM_VERSION}"}))
     return recs
+
+
+def validation_clips(train_clips: int) -> int:
+    """Clips per class of the second generator in validation beside ``train_clips`` in
+    training: a fifth, at least 1 when any are trained on."""
+    return max(train_clips // 5, 1) if train_clips else 0

@@ -82,14 +82,21 @@ def draw_clip(label: str, index: int, cfg: CorpusConfig) -> tuple[classes.Clip, 
     return clip, pcm, chain_info
 
 
+def clip_labels(clip: classes.Clip, duration_s: float) -> tuple[list[tuple[float, float, str]],
+                                                                list[tuple[float, str]]]:
+    """The clip's labels within ``[0, duration_s]`` s: its segments (sorted) clipped to it, and
+    its point events inside it (as drawn, in order)."""
+    segments = [(max(a, 0.0), min(b, duration_s), label) for a, b, label in sorted(clip.segments)]
+    events = [(t, label) for t, label in clip.events if 0.0 <= t <= duration_s]
+    return segments, events
+
+
 def label_csv(clip: classes.Clip, duration_s: float) -> str:
     """The clip's ``start_s,end_s,label`` text: segments, then point events (start == end)."""
+    segments, events = clip_labels(clip, duration_s)
     rows = ["start_s,end_s,label"]
-    for a, b, label in sorted(clip.segments):
-        rows.append(f"{max(a, 0.0):.6f},{min(b, duration_s):.6f},{label}")
-    for t, label in clip.events:
-        if 0.0 <= t <= duration_s:
-            rows.append(f"{t:.6f},{t:.6f},{label}")
+    rows += [f"{a:.6f},{b:.6f},{label}" for a, b, label in segments]
+    rows += [f"{t:.6f},{t:.6f},{label}" for t, label in events]
     return "\n".join(rows) + "\n"
 
 
