@@ -34,6 +34,10 @@
    superimposed units whose sum resembles a third unit's potential are then resolved as
    the pair (at 15 % effort ~1 discharge in 10 overlaps another within 1 ms).
    (superimposed potentials at low to moderate effort).
+5. *Fit per discharge* (:meth:`Peeler.fits`): for every discharge one template explained,
+   each template's residual there at its own best shift (the firing context not applied),
+   less the best one's, in noise variances: what the shape alone says, which the re-deal of
+   two units of one shape (:func:`edge.quant.gaps.separate`) weighs against their rhythms.
 
 Discharge indices are the template's alignment sample (its detection-band peak) on the
 detection band's (decimated, :func:`chunks.decimation`) grid; ``fs`` here is that grid's rate.
@@ -108,7 +112,8 @@ def candidates(d: np.ndarray, lo: int, hi: int, thr: float, sep: int) -> np.ndar
 
 
 def _match(segs: np.ndarray, T: np.ndarray, TT: np.ndarray, D: np.ndarray | None = None,
-           DD: np.ndarray | None = None, TD: np.ndarray | None = None, allowed: np.ndarray | None = None):
+           DD: np.ndarray | None = None, TD: np.ndarray | None = None, allowed: np.ndarray | None = None,
+           per_template: bool = False):
     """Best template, shift, residual energy, window energy and fractional shift of each row
     of ``segs`` (N × (L + 2K)) against templates ``T`` (M × L) over the shifts 0..2K.
 
@@ -116,12 +121,15 @@ def _match(segs: np.ndarray, T: np.ndarray, TT: np.ndarray, D: np.ndarray | None
     to a fraction τ of a sample (|τ| ≤ 0.5) by a first-order Taylor step T(t − τ) ≈ T − τ·D:
     at 10 kHz a sharp MUAP spike half a sample off leaves several % of its energy, as much
     as separates two units of the same pool. ``allowed`` (N × M bool) excludes templates per
-    row. Returns five arrays of length N."""
+    row. Returns five arrays of length N; with ``per_template`` a sixth, N × M: each
+    template's residual energy at its own best shift, ``allowed`` not applied."""
     segs = np.atleast_2d(segs)
     N, L = len(segs), T.shape[1]
     S = segs.shape[1] - L + 1
     idx = np.arange(S)[:, None] + np.arange(L)[None, :]
     out = [np.zeros(N, dtype=np.int64), np.zeros(N, dtype=np.int64), np.zeros(N), np.zeros(N), np.zeros(N)]
+    if per_template:
+        out.append(np.zeros((N, T.shape[0])))
     step = max(1, 2_000_000 // max(S * L, 1))
     for a in range(0, N, step):
         W = segs[a:a + step][:, idx]                           # n × S × L
@@ -132,6 +140,8 @@ def _match(segs: np.ndarray, T: np.ndarray, TT: np.ndarray, D: np.ndarray | None
             g = W @ D.T - TD[None, None, :]                    # <W − T, D>
             tau = np.clip(-g / np.maximum(DD, 1e-12), -0.5, 0.5)
             res = res + 2.0 * tau * g + tau * tau * DD
+        if per_template:
+            out[5][a:a + step] = res.min(axis=1)
         if allowed is not None:
             res = np.where(allowed[a:a + step, None, :], res, np.inf)
         flat = res.reshape(len(W), -1)
@@ -319,6 +329,12 @@ class Peeler:
         self.H, self.K, self.sep = cfg.samples(fs)
         self.units: list[list[int]] = [[] for _ in range(len(self.T))]
         self.unassigned: list[int] = []
+        # Per discharge fitted by one template (:meth:`fits`): each template's residual there
+        # at its best shift less the best one's, in noise variances; kept per round as arrays
+        # (float16, M per discharge: memory stays small on long input).
+        self._fit_at: list[np.ndarray] = []
+        self._fit_z: list[np.ndarray] = []
+        self._var = (self.thr / cfg.threshold_k) ** 2
         # Firing context from an earlier peel-off: per template its sorted discharge indices and
         # the shortest plausible interval (half its median interval). A template whose unit
         # fired less than that interval before or after a candidate (and not at the candidate
@@ -332,6 +348,19 @@ class Peeler:
                 isi = float(np.median(np.diff(c))) if len(c) >= 4 else 0.0
                 self.ctx.append((regular_train(c, isi), 0.5 * isi))
         self.own = max(1, int(round(fs / 1000.0)))
+
+    def fits(self) -> tuple[np.ndarray, np.ndarray]:
+        """The discharges fitted by one template: their global indices (sorted, int64) and,
+        per discharge, every template's residual energy at its own best shift (firing
+        context not applied) less the best template's, in units of the band's noise
+        variance σ² (σ = thr / threshold_k; N × M float16): how far the shape alone prefers
+        one template to another (:func:`edge.quant.gaps.separate` weighs it against the
+        rhythms)."""
+        if not self._fit_at:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(self.T)), dtype=np.float16)
+        at, z = np.concatenate(self._fit_at), np.concatenate(self._fit_z)
+        o = np.argsort(at, kind="stable")
+        return at[o], z[o]
 
     def _allowed(self, g: np.ndarray) -> np.ndarray | None:
         """(len(g) × M) templates allowed at global sample indices ``g`` by the firing context."""
@@ -414,10 +443,13 @@ class Peeler:
                 break
             p = p[np.argsort(-np.abs(d[p]))]
             allowed = self._allowed(p + w.dstart)
-            m, k, r, e, tau = _match(d[p[:, None] + idx[None, :]], self.T, self.TT, self.D, self.DD, self.TD, allowed)
+            m, k, r, e, tau, rm = _match(d[p[:, None] + idx[None, :]], self.T, self.TT, self.D, self.DD, self.TD,
+                                         allowed, per_template=True)
             ok = (e > 0) & (r <= self.cfg.accept_residual * e)
             busy = np.zeros(len(d), dtype=bool)
             hit = False
+            single: list[int] = []  # candidates fitted by one template, and where (global index)
+            at: list[int] = []
             pairs: list = [None] * len(p)
             if self.pairs and self.cfg.pair_residual > 0:
                 tp = np.nonzero(r > self.cfg.pair_try * e)[0]
@@ -433,11 +465,19 @@ class Peeler:
                         fits = pair[1]
                 if not fits or any(busy[a:a + L].any() for _, a, _ in fits):
                     continue
+                if len(fits) == 1:
+                    single.append(i)
+                    at.append(w.dstart + fits[0][1] + H)
                 for mm, a, t in fits:
                     d[a:a + L] -= self.T[mm] - t * self.D[mm]
                     busy[a:a + L] = True
                     self.units[mm].append(w.dstart + a + H)
                 hit = True
+            if single:
+                z = rm[single]
+                z = (z - z.min(axis=1, keepdims=True)) / self._var
+                self._fit_at.append(np.asarray(at, dtype=np.int64))
+                self._fit_z.append(np.minimum(z, 6e4).astype(np.float16))
             if not hit:
                 break
         left = candidates(d, lo, hi, self.thr, self.sep)

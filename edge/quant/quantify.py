@@ -632,7 +632,7 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
 
     # Units of one shape re-dealt and the trains' gaps filled by the units' rhythms (:mod:`.gaps`):
     # times and firing only.
-    timed = fill_gaps(separate(found, peeler.units, T, q, fs, cfg.gaps), peeler.units, T, q, fs, cfg.gaps)
+    timed = fill_gaps(separate(found, peeler.units, T, q, fs, cfg.gaps, peeler.fits()), peeler.units, T, q, fs, cfg.gaps)
     # then what the peel-off left where each unit's rhythm still expects a discharge (:mod:`.slots`)
     timed = fill_slots(x, fs, cfg.bands, block, margin, scale, timed, peeler.units, T, q, cfg.slots)
 

@@ -200,3 +200,57 @@ def test_units_of_different_shapes_are_not_re_dealt():
     fa = np.unique(np.concatenate([a, b[:20]]))
     out = separate([fa, b[20:]], [fa, b[20:]], np.stack([T_A, T_OTHER]), 1, FS)
     assert np.array_equal(out[0], fa) and np.array_equal(out[1], b[20:])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 4), st.floats(0.01, 5.0))
+def test_evidence_is_a_non_negative_cost_zero_for_the_better_template(seed, q, weight):
+    """The shape's cost of dealing a discharge to each of two units: 0 for the better-fitting
+    template, ``weight`` × half the residual excess for the other; none (zeros, not fitted)
+    where the peel-off fitted no single template."""
+    from edge.quant.gaps import _evidence
+
+    rng = np.random.default_rng(seed)
+    at = np.unique(rng.integers(0, 5000, 60))
+    z = (rng.random((len(at), 3)) * 200).astype(np.float16)
+    z[np.arange(len(at)), rng.integers(0, 3, len(at))] = 0
+    raw = q * np.concatenate([at[::2], at[-1] + 1 + rng.integers(0, 100, 10)])  # some never fitted
+    fitted, C = _evidence(raw, (0, 2), q, (at, z), weight)
+    assert np.array_equal(fitted, np.isin(raw // q, at))
+    assert C.shape == (len(raw), 2) and np.all(C >= 0) and np.all(C[~fitted] == 0)
+    zz = z[np.searchsorted(at, raw[fitted] // q)][:, [0, 2]].astype(np.float64)
+    assert np.allclose(C[fitted], 0.5 * weight * (zz - zz.min(axis=1, keepdims=True)))
+    assert np.allclose(C[fitted].min(axis=1), 0.0)
+    off, C0 = _evidence(raw, (0, 2), q, (at, z), 0.0)
+    assert not off.any() and not C0.any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_shape_of_each_discharge_tells_two_units_of_one_rate_apart(seed):
+    """Two units of one shape at nearly one rate (13 and 13.4 Hz, so their rhythms cross), each
+    train holding 30 % of the other's discharges: with the peel-off's per-discharge fit (right
+    for 93 % of the discharges on its own) the re-deal leaves far fewer errors than by the
+    rhythms and the dealing alone (measured 0.01–0.05 × against 0.29–0.59 × the errors
+    before, seeds 0–5)."""
+    from edge.quant.gaps import separate
+
+    a, b = _rhythm(13.0, 20.0, seed), _rhythm(13.4, 20.0, seed + 100) + 37
+    b = b[~np.isin(b, a)]
+    rng = np.random.default_rng(seed + 7)
+    ga, gb = rng.random(len(a)) < 0.3, rng.random(len(b)) < 0.3
+    fa = np.unique(np.concatenate([a[~ga], b[gb]]))
+    fb = np.unique(np.concatenate([b[~gb], a[ga]]))
+    T = np.stack([T_A, T_SIMILAR])
+    # the fit: template 0 better by ~60 noise variances for a's discharges (sd 40), 1 for b's
+    at = np.unique(np.concatenate([a, b]))
+    diff = np.where(np.isin(at, a), 1.0, -1.0) * rng.normal(60.0, 40.0, len(at))
+    z = np.stack([np.maximum(-diff, 0), np.maximum(diff, 0)], axis=1).astype(np.float16)
+
+    def wrong(out):
+        return sum(np.count_nonzero(np.isin(f, other)) + np.count_nonzero(~np.isin(own, f))
+                   for f, own, other in ((out[0], a, b), (out[1], b, a)))
+
+    before = wrong([fa, fb])
+    shape = wrong(separate([fa, fb], [fa, fb], T, 1, FS, fit=(at, z)))
+    rhythm = wrong(separate([fa, fb], [fa, fb], T, 1, FS))
+    assert shape < 0.25 * before and shape < 0.5 * rhythm
