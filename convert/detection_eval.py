@@ -144,6 +144,7 @@ class RecordingRun:
     windows: list[tuple[int, int]] = field(default_factory=list)  # (start, end) stream samples
     probs: np.ndarray | None = None  # (windows, classes) posteriors after the open-set guard
     unknown_windows: int = 0  # pathological calls the open-set guard withheld
+    irregular_windows: int = 0  # fibrillation / PSW calls the rhythm check withheld
     sim_s: float = 0.0
     pipeline_s: float = 0.0
     resets: list[int] = field(default_factory=list)  # window indices before which the stage was reset
@@ -216,7 +217,8 @@ def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig
         chain = Chain.from_dict(rec.meta["chain"]).describe()
     run = RecordingRun(spec, pcm.size / rec.sample_rate, truth, events, [_alert(d, rec.sample_rate) for d in dets],
                        sample_rate=rec.sample_rate, chain=chain,
-                       unknown_windows=pipe.counters.unknown_windows, sim_s=sim_s, pipeline_s=pipe_s)
+                       unknown_windows=pipe.counters.unknown_windows,
+                       irregular_windows=pipe.counters.irregular_windows, sim_s=sim_s, pipeline_s=pipe_s)
     if isinstance(stage, _RecordingDecision):
         run.windows, run.probs, run.resets = stage.windows, np.array(stage.probs), stage.resets
     return run
@@ -384,6 +386,8 @@ def evaluate(specs: Sequence[RecordingSpec], bundle=None, config: RuntimeConfig 
                              for r in runs]
     summary["open_set"] = {"on": bool(config.open_set and _guard(bundle, config) is not None),
                            "windows_withheld": int(sum(r.unknown_windows for r in runs))}
+    summary["rhythm_check"] = {"on": bool(config.rhythm_check),
+                               "windows_withheld": int(sum(r.irregular_windows for r in runs))}
     summary["timing_s"] = {"simulate": _r(sum(r.sim_s for r in runs), 2),
                            "pipeline": _r(sum(r.pipeline_s for r in runs), 2)}
     return summary, runs

@@ -49,8 +49,9 @@ class _Recorder:
 
 
 def run_record(bundle, pcm: np.ndarray, rate: int, uv_per_lsb: float, invert: bool = False,
-               open_set: bool = True, block_s: float = 0.01) -> dict:
-    """One record (int16 ``pcm`` at ``rate`` Hz and ``uv_per_lsb`` µV) through the device chain."""
+               open_set: bool = True, block_s: float = 0.01, config=None) -> dict:
+    """One record (int16 ``pcm`` at ``rate`` Hz and ``uv_per_lsb`` µV) through the device chain
+    (``config``: a RuntimeConfig, default the service's defaults)."""
     from edge.inference import Int8Classifier
     from edge.runtime.config import RuntimeConfig
     from edge.runtime.openset import load_guard
@@ -58,7 +59,7 @@ def run_record(bundle, pcm: np.ndarray, rate: int, uv_per_lsb: float, invert: bo
 
     rec = _Recorder(Int8Classifier(bundle))
     guard = load_guard(bundle) if open_set else None
-    pipe = Pipeline(bundle, rec, RuntimeConfig(), int(rate), source_uv_per_lsb=float(uv_per_lsb),
+    pipe = Pipeline(bundle, rec, config or RuntimeConfig(), int(rate), source_uv_per_lsb=float(uv_per_lsb),
                     invert=invert, guard=guard)
     step = max(1, int(round(block_s * rate)))
     dets = []
@@ -78,6 +79,7 @@ def run_record(bundle, pcm: np.ndarray, rate: int, uv_per_lsb: float, invert: bo
         "pathological_windows": int(sum(p in path for p in pred)),
         "pathological_share": round(sum(p in path for p in pred) / max(n, 1), 4),
         "withheld_windows": int(pipe.counters.unknown_windows),
+        "irregular_windows": int(pipe.counters.irregular_windows),
         "saturated_samples": int(pipe.counters.saturated_samples),
         "alerts": [{"label": d.label, "pathological": bool(d.pathological), "confidence": round(d.confidence, 3),
                     "onset_s": round(d.onset / rate, 3)} for d in dets],

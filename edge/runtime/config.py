@@ -14,6 +14,7 @@ the bad value and the allowed range. It loads from TOML::
     relabel_windows = 6      # exclusive mode: windows another class must lead to start its own alert (0 = never)
     relabel_confident = true # ... and only if its mean posterior over that lead reaches its rule's `confident`
     open_set = true          # withhold pathological calls the bundle's open-set guard finds atypical
+    rhythm_check = true      # withhold fibrillation / PSW calls when the signal fires irregularly
 
     [detector.default]       # applies to every pathological class
     enter = 0.7
@@ -358,6 +359,9 @@ class RuntimeConfig:
     relabel_confident: bool = True
     #: Use the bundle's open-set guard (edge.runtime.openset) when it has one.
     open_set: bool = True
+    #: Withhold fibrillation / positive-sharp-wave calls when the last seconds of the signal
+    #: fire irregularly (edge.runtime.rhythm).
+    rhythm_check: bool = True
     default_rule: ClassRule = field(default_factory=ClassRule)
     class_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=_default_classes)
     alert_normal: bool = False
@@ -435,7 +439,8 @@ class RuntimeConfig:
         _take(det, kwargs, "detector", {"require_argmax": "require_argmax", "exclusive": "exclusive",
                                          "relabel_windows": "relabel_windows",
                                          "relabel_confident": "relabel_confident",
-                                         "alert_normal": "alert_normal", "open_set": "open_set"})
+                                         "alert_normal": "alert_normal", "open_set": "open_set",
+                                         "rhythm_check": "rhythm_check"})
         if default is not None:
             try:
                 kwargs["default_rule"] = ClassRule(**dict(default))
@@ -480,7 +485,7 @@ _TOML_NAMES = {
     "smoothing": "smoothing.method", "smoothing_windows": "smoothing.windows", "ema_alpha": "smoothing.alpha",
     "require_argmax": "detector.require_argmax", "exclusive": "detector.exclusive",
     "relabel_windows": "detector.relabel_windows", "relabel_confident": "detector.relabel_confident",
-    "open_set": "detector.open_set", "alert_normal": "detector.alert_normal",
+    "open_set": "detector.open_set", "rhythm_check": "detector.rhythm_check", "alert_normal": "detector.alert_normal",
     "queue_blocks": "service.queue_blocks", "max_gap_fill_s": "service.max_gap_fill_s",
     "stats_every_s": "service.stats_every_s", "keep_delivered": "service.keep_delivered",
 }

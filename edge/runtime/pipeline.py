@@ -1,5 +1,5 @@
 """The processing chain of one stream: samples → calibration → (resampler) → front-end →
-windows → classifier → decision stage (smoothing → event detector, :mod:`edge.runtime.decision`)
+windows → classifier → (open-set guard) → (rhythm check) → decision stage (smoothing → event detector, :mod:`edge.runtime.decision`)
 → :class:`~edge.runtime.detector.Detection`.
 
 Calibration (:mod:`edge.calibration`) re-expresses the source's int16 samples at the bundle's
@@ -35,6 +35,7 @@ from edge.runtime.config import RuntimeConfig
 from edge.runtime.decision import DecisionStage
 from edge.runtime.detector import Detection
 from edge.runtime.feature_chain import FeatureChain
+from edge.runtime.rhythm import IRREGULAR, RhythmGuard
 from firmware_bridge.host.gaps import index_step
 
 
@@ -48,6 +49,7 @@ class PipelineCounters:
     duplicate_samples: int = 0  # samples dropped because their index was already processed
     saturated_samples: int = 0  # samples the calibration gain pushed beyond int16 (clamped)
     unknown_windows: int = 0  # pathological calls the open-set guard withheld (edge.runtime.openset)
+    irregular_windows: int = 0  # regular-discharge calls the rhythm check withheld (edge.runtime.rhythm)
 
 
 class Pipeline:
@@ -75,6 +77,9 @@ class Pipeline:
         self.bundle_uv_per_lsb = float(bundle.uv_per_lsb)
         self.guard = guard
         self.features = FeatureChain(bundle, self.source_rate, source_uv_per_lsb, invert, frontend)
+        #: The rhythm check (edge.runtime.rhythm) of calls of regularly firing classes; None = off.
+        self.rhythm = RhythmGuard(bundle.labels, sorted(bundle.pathological), self.source_rate) \
+            if config.rhythm_check else None
         self.decision = decision if decision is not None else DecisionStage.for_bundle(
             bundle, config, self.source_rate)
         self._ratio = self.source_rate / self.model_rate
@@ -152,17 +157,22 @@ class Pipeline:
         self.counters.saturated_samples += self.features.saturated - saturated
         if self.tap is not None:
             self.tap.samples(first, samples)
+        if self.rhythm is not None:
+            self.rhythm.samples(first, samples)
         out: list[Detection] = []
         for first_frame, window in windows:
-            probs = np.asarray(self.classifier.predict(window), dtype=np.float64)
-            if self.guard is not None and not self.guard.is_known(window, probs):
-                self.counters.unknown_windows += 1
-                probs = self.guard.withhold(probs)  # counted, and no pathological evidence
-            self.counters.windows += 1
             start_m = first_frame * self.hop_length
             end_m = start_m + self.window_model_samples
             start = self._anchor + int(round(start_m * self._ratio))
             end = self._anchor + int(round(end_m * self._ratio))
+            probs = np.asarray(self.classifier.predict(window), dtype=np.float64)
+            if self.guard is not None and not self.guard.is_known(window, probs):
+                self.counters.unknown_windows += 1
+                probs = self.guard.withhold(probs)  # counted, and no pathological evidence
+            if self.rhythm is not None and self.rhythm.check(probs, end) == IRREGULAR:
+                self.counters.irregular_windows += 1
+                probs = self.rhythm.withhold(probs)  # counted; the signal's rhythm contradicts the call
+            self.counters.windows += 1
             out.extend(self.decision.process(probs, start, end))
             if self.tap is not None:
                 self.tap.window(probs, start, end)

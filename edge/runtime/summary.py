@@ -27,6 +27,7 @@ class RunSummary:
     crc_errors: int = 0
     saturated_samples: int = 0
     unknown_windows: int = 0  # pathological calls withheld by the open-set guard
+    irregular_windows: int = 0  # fibrillation / PSW calls withheld by the rhythm check
     source_uv_per_lsb: float | None = None  # µV/LSB the source stated last (None: unknown)
     bundle_uv_per_lsb: float = 0.0
     alerts_raised: int = 0
@@ -54,3 +55,4 @@ class RunSummary:
         self.gap_samples = counters.gap_samples
         self.saturated_samples = counters.saturated_samples
         self.unknown_windows = counters.unknown_windows
+        self.irregular_windows = counters.irregular_windows

@@ -1,0 +1,250 @@
+"""Rhythm check: a call of a *regular* discharge needs a regular train in the signal.
+
+Fibrillation potentials and positive sharp waves fire **regularly** (0.5–15 Hz) and a complex
+repetitive discharge repeats one complex at a uniform rate (``clinical-waveforms.md`` §2);
+voluntary motor units fire with an interval CV of 10–35 % (``real-emg.md`` §2). The classifier
+sees 1 s of features: it cannot hear regularity over several seconds, and a lone, slow
+voluntary unit through a narrow recording chain has been called positive sharp waves with
+confidence 0.98. This stage listens to the last ``context_s`` seconds of the (calibrated)
+signal whenever the model calls one of the regular classes, and withholds the call when the
+potentials there fire irregularly. It never adds evidence; it only removes a call that the
+signal's own rhythm contradicts.
+
+Config :class:`RhythmConfig`; state :class:`RhythmGuard` (a ring of the last ``context_s`` of
+samples); process :meth:`RhythmGuard.check` for one window. The steps, on the context:
+
+1. **Detection band**: 2nd-order Butterworth band-pass ``band_lo_hz``–``band_hi_hz`` (upper
+   edge at most 0.4 × the sample rate), causal (``scipy.signal.sosfilt``, started in the steady
+   state of the context's first sample): the sharp phases of single-fibre potentials,
+   positive sharp waves and MUAPs, without baseline drift or the slow negative tail of a PSW.
+2. **Potentials** (:func:`detect`): local maxima of ``|band|`` at least ``threshold_sigma`` × σ,
+   σ = median(|band|) / 0.6745 (the robust noise estimate of spike sorting), at least
+   ``dead_ms`` apart. Either polarity counts, and the threshold is relative to the noise, so
+   the result does not depend on the µV per LSB or the sign convention.
+3. **Trains by size** (:func:`size_groups`): sorted by height, potentials split where one is
+   more than ``group_ratio`` times the next smaller: one fibre's or one unit's discharges have
+   near-equal heights, and potentials of different sizes belong to different sources (a
+   fibrillating fibre under a voluntary contraction, a second smaller fibre).
+4. **Regularity** (:func:`regular_pairs`): in each train, each pair of successive intervals
+   ``(a, b)`` is *regular* when ``|b − a| ≤ tolerance · (a + b) / 2 + abs_tolerance_ms``, or
+   when one is twice the other within the same tolerance (one discharge missed by the
+   detection). Successive intervals, not the train's CV: a fibrillating fibre may slow over
+   seconds before it stops (``clinical-waveforms.md``) and stays regular from one interval to
+   the next. With ``tolerance`` 0.08, a train with interval CV ≤ 3 % gives ≥ 0.9 regular
+   pairs, a voluntary unit at CV 10 % about 0.43 and at CV 12 % about 0.36 (independent
+   Gaussian intervals).
+5. **Verdict** (:func:`verdict`): a train with at least ``min_pairs`` pairs is *decided* on its
+   latest ``min_pairs`` pairs (the activity the window holds; older ones may be another
+   source's, such as end-plate spikes just before fibrillation starts): regular when their
+   share of regular pairs is at least ``regular_share``, else irregular —
+   but only a train whose median height is at least ``decide_sigma`` × σ and whose median
+   interval is at least ``min_interval_ms`` may be decided irregular: near the threshold,
+   missed discharges and noise peaks break a regular train's intervals, so a weak train can
+   show regularity but not its absence; and potentials closer than 20 ms (50 Hz, faster than
+   motor units and fibres fire, ``clinical-waveforms.md`` §2) are not one source's train.
+   The window's call is withheld (``irregular``) only when some train is decided irregular,
+   none is decided regular, and no smaller train (``2 ≤ pairs < min_pairs``) looks regular so
+   far (share ≥ ``regular_share``), and no train's latest ``tail_pairs`` pairs are all regular
+   (a source that has just begun to fire regularly): a slow fibrillation under a contraction
+   may not yet have ``min_pairs`` pairs in the context, and it must keep its call. Otherwise the call stands
+   (``regular`` or ``undecided``, e.g. too few potentials to judge).
+
+A withheld window passes on no evidence for the regular classes: their posterior mass moves to
+the normal classes in proportion (to ``voluntary_muap`` when the model gave the normal classes
+nothing: an irregular train is what voluntary activity sounds like). It is counted
+(``PipelineCounters.irregular_windows``). Computed in float64: like the open-set guard this is
+a decision, not a signal stage a firmware port must match bit for bit.
+
+Known limits: two fibres of near-equal size firing at different rates form one train whose
+merged intervals are irregular; the check then withholds their call unless another train is
+regular. A very regular voluntary unit (the continuous single discharges of ``clinical-waveforms.md``,
+CV ≈ 3.5 %) passes as regular: rhythm cannot tell it from a fibrillating fibre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from edge.validation import check_ranges
+
+#: The classes defined by their regular firing (clinical-waveforms.md §2).
+REGULAR_CLASSES = ("fibrillation", "positive_sharp_wave")
+
+REGULAR, IRREGULAR, UNDECIDED = "regular", "irregular", "undecided"
+
+
+@dataclass(frozen=True)
+class RhythmConfig:
+    """Parameters of the rhythm check (module docstring)."""
+
+    context_s: float = 4.0  # s of signal judged, ending at the window's end
+    band_lo_hz: float = 150.0  # detection band, Hz
+    band_hi_hz: float = 3000.0  # Hz; at most 0.4 × the sample rate is used
+    threshold_sigma: float = 6.0  # potential threshold, × the band's robust noise σ
+    dead_ms: float = 3.0  # ms between potentials (one potential's phases count once)
+    group_ratio: float = 1.25  # height ratio that separates trains
+    tolerance: float = 0.06  # relative difference of successive intervals that is regular
+    abs_tolerance_ms: float = 0.5  # ms added to the tolerance (timing jitter of a peak)
+    min_pairs: int = 8  # interval pairs for a train to be judged (its latest ones)
+    tail_pairs: int = 4  # latest pairs all regular: the train may be turning regular, not judged
+    regular_share: float = 0.75  # share of regular pairs that makes a train regular
+    decide_sigma: float = 12.0  # median height (× σ) a train needs to be judged irregular
+    min_interval_ms: float = 20.0  # median interval (ms) a train needs to be judged irregular
+    classes: tuple[str, ...] = REGULAR_CLASSES
+
+    def __post_init__(self) -> None:
+        check_ranges(self, [
+            ("context_s", 1.0, 30.0, "s"), ("band_lo_hz", 10.0, 1000.0, "Hz"), ("band_hi_hz", 500.0, 20000.0, "Hz"),
+            ("threshold_sigma", 2.0, 50.0), ("dead_ms", 0.5, 50.0, "ms"), ("group_ratio", 1.01, 4.0),
+            ("tolerance", 0.0, 0.5), ("abs_tolerance_ms", 0.0, 5.0, "ms"), ("min_pairs", 2, 1000, "", True),
+            ("tail_pairs", 1, 1000, "", True),
+            ("regular_share", 0.0, 1.0), ("decide_sigma", 2.0, 100.0),
+            ("min_interval_ms", 0.0, 1000.0, "ms"),
+        ])
+        if self.band_lo_hz >= self.band_hi_hz:
+            raise ValueError(f"band_lo_hz={self.band_lo_hz} must be below band_hi_hz={self.band_hi_hz}")
+        if not self.classes:
+            raise ValueError("classes must name at least one class")
+
+
+def detect(x: np.ndarray, fs: float, cfg: RhythmConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Potentials in ``x`` (any scale) at ``fs`` Hz: their times (s) and heights (× σ)."""
+    # Imported here: scipy.signal adds ~0.5 s to the service's start-up, before its signal
+    # handlers are installed, and most streams never call a regular class.
+    from scipy.signal import butter, find_peaks, sosfilt, sosfilt_zi
+
+    x = np.asarray(x, dtype=np.float64)
+    hi = min(cfg.band_hi_hz, 0.4 * fs)
+    if x.size < 16 or hi <= cfg.band_lo_hz:
+        return np.zeros(0), np.zeros(0)
+    sos = butter(2, [cfg.band_lo_hz, hi], btype="bandpass", fs=fs, output="sos")
+    # Start in the steady state of the context's first sample: a cold start on a baseline
+    # offset rings like a burst of potentials.
+    band = np.abs(sosfilt(sos, x, zi=sosfilt_zi(sos) * x[0])[0])
+    sigma = float(np.median(band)) / 0.6745
+    if sigma <= 0.0:
+        return np.zeros(0), np.zeros(0)
+    peaks, props = find_peaks(band, height=cfg.threshold_sigma * sigma,
+                              distance=max(1, int(round(cfg.dead_ms * 1e-3 * fs))))
+    return peaks / fs, props["peak_heights"] / sigma
+
+
+def size_groups(heights: np.ndarray, ratio: float) -> list[np.ndarray]:
+    """Indices of ``heights`` split into trains of similar size (module docstring, step 3)."""
+    h = np.asarray(heights, dtype=np.float64)
+    if h.size == 0:
+        return []
+    order = np.argsort(h)
+    cuts = np.flatnonzero(h[order][1:] > ratio * h[order][:-1]) + 1
+    return [np.sort(g) for g in np.split(order, cuts)]
+
+
+def regular_pairs(times: np.ndarray, cfg: RhythmConfig) -> np.ndarray:
+    """For each successive-interval pair of one train (times in s, sorted), in time order,
+    whether it is regular (module docstring, step 4)."""
+    iv = np.diff(np.asarray(times, dtype=np.float64))
+    if iv.size < 2:
+        return np.zeros(0, dtype=bool)
+    a, b = iv[:-1], iv[1:]
+    slack = cfg.abs_tolerance_ms * 1e-3
+    ok = np.zeros(a.size, dtype=bool)
+    for ka, kb in ((1, 1), (2, 1), (1, 2)):  # equal, or one discharge missed in a or in b
+        x, y = a / ka, b / kb
+        ok |= np.abs(y - x) <= cfg.tolerance * (x + y) / 2 + slack
+    return ok
+
+
+def verdict(times: np.ndarray, heights: np.ndarray, cfg: RhythmConfig) -> str:
+    """REGULAR, IRREGULAR or UNDECIDED for potentials at ``times`` (s) with ``heights``."""
+    times = np.asarray(times, dtype=np.float64)
+    irregular = False
+    heights = np.asarray(heights, dtype=np.float64)
+    for g in size_groups(heights, cfg.group_ratio):
+        ok = regular_pairs(times[g], cfg)
+        recent = ok[-cfg.min_pairs:]  # the train's latest pairs: the activity the window holds
+        if ok.size >= cfg.min_pairs and recent.mean() >= cfg.regular_share:
+            return REGULAR
+        if ok.size >= cfg.tail_pairs and ok[-cfg.tail_pairs:].all():
+            return UNDECIDED  # it has just turned regular: a new regular source, not yet judged
+        if ok.size >= cfg.min_pairs:
+            irregular = irregular or (float(np.median(heights[g])) >= cfg.decide_sigma
+                                      and float(np.median(np.diff(times[g]))) * 1e3 >= cfg.min_interval_ms)
+        elif ok.size >= 2 and ok.mean() >= cfg.regular_share:
+            return UNDECIDED  # a slow train that may yet prove regular keeps the call
+    return IRREGULAR if irregular else UNDECIDED
+
+
+class RhythmGuard:
+    """The rhythm check of one stream (module docstring).
+
+    ``labels``: the bundle's classes in model output order, ``pathological`` its pathological
+    ones (the rest are normal); ``sample_rate``: the stream's, Hz.
+    Feed every calibrated sample with :meth:`samples` (in stream order, ``first_index`` the
+    stream index of its first sample) and ask :meth:`check` for each window.
+    """
+
+    def __init__(self, labels: Sequence[str], pathological: Sequence[str], sample_rate: float,
+                 config: RhythmConfig | None = None) -> None:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate={sample_rate} must be > 0 Hz")
+        self.config = config or RhythmConfig()
+        self.labels = tuple(labels)
+        self.rate = float(sample_rate)
+        self._checked = np.array([lab in self.config.classes for lab in self.labels])
+        self._normal = np.array([lab not in set(pathological) for lab in self.labels])
+        self._fallback = self.labels.index("voluntary_muap") if "voluntary_muap" in self.labels else None
+        self._size = max(16, int(round(self.config.context_s * self.rate)))
+        self._ring = np.zeros(self._size, dtype=np.int16)  # calibrated int16 samples
+        self._end = 0  # stream index one past the newest sample held
+        self._held = 0  # samples held (≤ ring size)
+
+    def reset(self, first_index: int = 0) -> None:
+        """Forget the signal (a new segment starts at ``first_index``)."""
+        self._end = int(first_index)
+        self._held = 0
+
+    def samples(self, first_index: int, x: np.ndarray) -> None:
+        """Take a block of calibrated int16 samples whose first is stream index ``first_index``."""
+        x = np.asarray(x).reshape(-1).astype(np.int16, copy=False)
+        if int(first_index) != self._end:
+            self.reset(int(first_index))
+        n = x.size
+        if n >= self._size:
+            self._ring[:] = x[-self._size:]
+        else:
+            self._ring = np.roll(self._ring, -n)
+            self._ring[-n:] = x
+        self._end += n
+        self._held = min(self._size, self._held + n)
+
+    def context(self, end: int) -> np.ndarray:
+        """The held samples before stream index ``end`` (at most ``context_s``)."""
+        lag = max(0, self._end - int(end))
+        n = max(0, self._held - lag)
+        return self._ring[self._size - lag - n:self._size - lag].astype(np.float64)
+
+    def check(self, probs: np.ndarray, end: int) -> str:
+        """Verdict for a window ending at stream index ``end`` whose posterior is ``probs``:
+        UNDECIDED when the model does not call a regular class (nothing to check)."""
+        if not self._checked[int(np.argmax(probs))]:
+            return UNDECIDED
+        times, heights = detect(self.context(end), self.rate, self.config)
+        return verdict(times, heights, self.config)
+
+    def withhold(self, probs: np.ndarray) -> np.ndarray:
+        """The posterior of a withheld window: the regular classes' mass moved to the normal
+        classes in proportion (to ``voluntary_muap`` when they have none)."""
+        p = np.asarray(probs, dtype=np.float64).copy()
+        mass = float(p[self._checked].sum())
+        p[self._checked] = 0.0
+        normal = float(p[self._normal].sum())
+        if normal > 1e-9:
+            p[self._normal] += mass * p[self._normal] / normal
+        elif self._fallback is not None:
+            p[self._fallback] += mass
+        else:
+            p[int(np.argmax(~self._checked))] += mass
+        return p
