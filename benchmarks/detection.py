@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(summary))
         print(f"open-set guard {'on' if summary['open_set']['on'] else 'off'}: "
               f"{summary['open_set']['windows_withheld']} window(s) withheld")
+        print(f"rhythm check {'on' if summary['rhythm_check']['on'] else 'off'}: "
+              f"{summary['rhythm_check']['windows_withheld']} window(s) withheld")
     result["benchmark_wall_s"] = round(time.perf_counter() - t0, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -421,6 +421,36 @@ def _generator_rows(name: str, path: Path | None = None, model_id: str | None = 
     return (f"`{d.get('command', name)}`:\n\n" + "\n".join(rows) + f"\n\nLowest mean recall: {worst}.")
 
 
+#: ``benchmarks/rhythm.py``'s JSON: what the runtime's rhythm check withholds on three generators.
+RHYTHM_JSON = Path("benchmarks/results/rhythm.json")
+
+
+def _rhythm_rows(model_id: str | None = None, path: Path = RHYTHM_JSON) -> str:
+    """The rhythm check's table (per generator, summed over corpus seeds) if ``benchmarks/rhythm.py``
+    was run on this bundle; else how to make it."""
+    how = ("Not measured for this build: `python benchmarks/rhythm.py` writes "
+           f"`{RHYTHM_JSON}`; rerun `python -m convert.default_bundle --card-only` to put its table here.")
+    if not path.is_file():
+        return how
+    d = json.loads(path.read_text(encoding="utf-8"))
+    if model_id is not None and d.get("model_id") != model_id:
+        return how
+    rows = ["| generator (corpus seeds) | correct fibrillation / PSW window calls withheld | voluntary windows "
+            "called fibrillation / PSW, withheld | voluntary → pathological, without → with the check |",
+            "|---|---|---|---|"]
+    for gen, seeds in d["generators"].items():
+        runs = list(seeds.values())
+        calls = sum(r["correct_fib_psw_calls_withheld"]["calls"] for r in runs)
+        held = sum(r["correct_fib_psw_calls_withheld"]["withheld"] for r in runs)
+        vc = sum(r["voluntary"]["called_fib_psw"] for r in runs)
+        vh = sum(r["voluntary"]["withheld"] for r in runs)
+        before = " / ".join(f"{100 * r['voluntary_called_pathological']['before']:.1f}" for r in runs)
+        after = " / ".join(f"{100 * r['voluntary_called_pathological']['after']:.1f}" for r in runs)
+        rows.append(f"| `{gen}` ({', '.join(seeds)}) | {held} of {calls} ({100 * held / max(calls, 1):.1f} %) | "
+                    f"{vh} of {vc} | {before} → {after} % |")
+    return "\n".join(rows)
+
+
 def _altsim_use(bundle) -> str:
     """Whether the bundle trained on :mod:`convert.altsim` (its manifest's training sets)."""
     n = int(bundle.manifest.get("training", {}).get("data", {}).get("sets", {}).get("train", {})
@@ -617,6 +647,15 @@ to dropout 0.0; {_dropout_provenance(man['architecture']['dropout'])}
 pathological is withheld (counted, no alert evidence) when its confidence is below
 {json.loads((out / "open_set.json").read_text())["min_confidence"]:.3f} or its 20-value band summary is further from that class's
 training windows than the 99.5 % quantile of held-out windows of the class.
+
+**Rhythm check** (runtime, `edge.runtime.rhythm`, `[detector] rhythm_check`, on by default): a
+window called fibrillation or positive sharp waves is withheld when the last 4 s of the signal hold
+one strong train of potentials that fires irregularly (successive intervals differing by more
+than 6 %, as a voluntary unit's do) and no train that fires regularly. Measured by
+`python benchmarks/rhythm.py` (8 s clips through each generator's own recording chains; `holdoutsim`
+is the held-out outside check):
+
+{_rhythm_rows(bundle.model_id)}
 
 ## Training data (simulated)
 `convert.simulator` {train_sim}, seeds {SETS['train'].seed0}…: {SETS['train'].clips_per_class} clips of

@@ -1,8 +1,8 @@
 """Rhythm check: a call of a *regular* discharge needs a regular train in the signal.
 
-Fibrillation potentials and positive sharp waves fire **regularly** (0.5–15 Hz) and a complex
-repetitive discharge repeats one complex at a uniform rate (``clinical-waveforms.md`` §2);
-voluntary motor units fire with an interval CV of 10–35 % (``real-emg.md`` §2). The classifier
+Fibrillation potentials and positive sharp waves fire **regularly** (0.5–15 Hz,
+``clinical-waveforms.md`` §2); voluntary motor units fire with an interval CV of 10–35 %
+(``real-emg.md`` §2). The classifier
 sees 1 s of features: it cannot hear regularity over several seconds, and a lone, slow
 voluntary unit through a narrow recording chain has been called positive sharp waves with
 confidence 0.98. This stage listens to the last ``context_s`` seconds of the (calibrated)
@@ -30,9 +30,9 @@ samples); process :meth:`RhythmGuard.check` for one window. The steps, on the co
    when one is twice the other within the same tolerance (one discharge missed by the
    detection). Successive intervals, not the train's CV: a fibrillating fibre may slow over
    seconds before it stops (``clinical-waveforms.md``) and stays regular from one interval to
-   the next. With ``tolerance`` 0.08, a train with interval CV ≤ 3 % gives ≥ 0.9 regular
-   pairs, a voluntary unit at CV 10 % about 0.43 and at CV 12 % about 0.36 (independent
-   Gaussian intervals).
+   the next. With ``tolerance`` 0.06, a train with interval CV 3 % gives about 0.84 regular
+   pairs (CV 1 %: all), a voluntary unit at CV 10 % about 0.33 and at CV 12 % about 0.28
+   (independent Gaussian intervals).
 5. **Verdict** (:func:`verdict`): a train with at least ``min_pairs`` pairs is *decided* on its
    latest ``min_pairs`` pairs (the activity the window holds; older ones may be another
    source's, such as end-plate spikes just before fibrillation starts): regular when their
@@ -40,8 +40,13 @@ samples); process :meth:`RhythmGuard.check` for one window. The steps, on the co
    but only a train whose median height is at least ``decide_sigma`` × σ and whose median
    interval is at least ``min_interval_ms`` may be decided irregular: near the threshold,
    missed discharges and noise peaks break a regular train's intervals, so a weak train can
-   show regularity but not its absence; and potentials closer than 20 ms (50 Hz, faster than
-   motor units and fibres fire, ``clinical-waveforms.md`` §2) are not one source's train.
+   show regularity but not its absence; potentials closer than 20 ms (50 Hz, faster than
+   motor units and fibres fire, ``clinical-waveforms.md`` §2) are not one source's train; and
+   neither are potentials whose intervals spread with a robust CV (:func:`interval_spread`)
+   above ``single_train_spread``: one unit's intervals cluster around its period (interval CV
+   10–35 %, ``real-emg.md``), while several regular fibres of one size merged into one train
+   give intervals spread almost exponentially (robust CV ≥ 0.5 for three or more), whose
+   successive pairs are irregular although every fibre fires regularly.
    The window's call is withheld (``irregular``) only when some train is decided irregular,
    none is decided regular, and no smaller train (``2 ≤ pairs < min_pairs``) looks regular so
    far (share ≥ ``regular_share``), and no train's latest ``tail_pairs`` pairs are all regular
@@ -55,9 +60,13 @@ nothing: an irregular train is what voluntary activity sounds like). It is count
 (``PipelineCounters.irregular_windows``). Computed in float64: like the open-set guard this is
 a decision, not a signal stage a firmware port must match bit for bit.
 
-Known limits: two fibres of near-equal size firing at different rates form one train whose
-merged intervals are irregular; the check then withholds their call unless another train is
-regular. A very regular voluntary unit (the continuous single discharges of ``clinical-waveforms.md``,
+Not checked: complex repetitive discharges, although uniform in rate: a complex holds several
+peaks of near-equal size and which of them passes the detection varies from discharge to
+discharge, so their trains read irregular (38 % of simulated CRD contexts in a trial).
+
+Known limits: two fibres of near-equal size whose merged intervals happen to cluster (close
+rates, half a period apart) read as one irregular train, and their call is withheld (0.5 % of
+4 s contexts of two merged 2–15 Hz fibres in a simulation). A very regular voluntary unit (the continuous single discharges of ``clinical-waveforms.md``,
 CV ≈ 3.5 %) passes as regular: rhythm cannot tell it from a fibrillating fibre.
 """
 
@@ -93,6 +102,7 @@ class RhythmConfig:
     regular_share: float = 0.75  # share of regular pairs that makes a train regular
     decide_sigma: float = 12.0  # median height (× σ) a train needs to be judged irregular
     min_interval_ms: float = 20.0  # median interval (ms) a train needs to be judged irregular
+    single_train_spread: float = 0.3  # robust interval CV above which a train is several sources
     classes: tuple[str, ...] = REGULAR_CLASSES
 
     def __post_init__(self) -> None:
@@ -102,7 +112,7 @@ class RhythmConfig:
             ("tolerance", 0.0, 0.5), ("abs_tolerance_ms", 0.0, 5.0, "ms"), ("min_pairs", 2, 1000, "", True),
             ("tail_pairs", 1, 1000, "", True),
             ("regular_share", 0.0, 1.0), ("decide_sigma", 2.0, 100.0),
-            ("min_interval_ms", 0.0, 1000.0, "ms"),
+            ("min_interval_ms", 0.0, 1000.0, "ms"), ("single_train_spread", 0.0, 10.0),
         ])
         if self.band_lo_hz >= self.band_hi_hz:
             raise ValueError(f"band_lo_hz={self.band_lo_hz} must be below band_hi_hz={self.band_hi_hz}")
@@ -157,6 +167,14 @@ def regular_pairs(times: np.ndarray, cfg: RhythmConfig) -> np.ndarray:
     return ok
 
 
+def interval_spread(intervals: np.ndarray) -> float:
+    """Robust coefficient of variation of intervals: 1.4826 · MAD / median (a few missed
+    discharges, which double an interval, do not move it)."""
+    iv = np.asarray(intervals, dtype=np.float64)
+    med = float(np.median(iv))
+    return 1.4826 * float(np.median(np.abs(iv - med))) / med if med > 0 else float("inf")
+
+
 def verdict(times: np.ndarray, heights: np.ndarray, cfg: RhythmConfig) -> str:
     """REGULAR, IRREGULAR or UNDECIDED for potentials at ``times`` (s) with ``heights``."""
     times = np.asarray(times, dtype=np.float64)
@@ -170,8 +188,10 @@ def verdict(times: np.ndarray, heights: np.ndarray, cfg: RhythmConfig) -> str:
         if ok.size >= cfg.tail_pairs and ok[-cfg.tail_pairs:].all():
             return UNDECIDED  # it has just turned regular: a new regular source, not yet judged
         if ok.size >= cfg.min_pairs:
+            iv = np.diff(times[g])
             irregular = irregular or (float(np.median(heights[g])) >= cfg.decide_sigma
-                                      and float(np.median(np.diff(times[g]))) * 1e3 >= cfg.min_interval_ms)
+                                      and float(np.median(iv)) * 1e3 >= cfg.min_interval_ms
+                                      and interval_spread(iv) <= cfg.single_train_spread)
         elif ok.size >= 2 and ok.mean() >= cfg.regular_share:
             return UNDECIDED  # a slow train that may yet prove regular keeps the call
     return IRREGULAR if irregular else UNDECIDED

@@ -93,6 +93,20 @@ def test_a_train_that_has_just_turned_regular_is_not_withheld():
     assert rh.verdict(t, strong(t), cfg) == rh.UNDECIDED
 
 
+def test_several_regular_fibres_of_one_size_are_not_judged_irregular():
+    # Four fibres at 3-13 Hz, each regular, merged into one train of one size: the merged
+    # intervals are irregular, but their spread says several sources, not one unit.
+    cfg = rh.RhythmConfig()
+    t = np.sort(np.concatenate([train(r, 0.02, 4.0, seed=s) for s, r in enumerate((3.1, 5.3, 8.2, 12.7))]))
+    assert rh.interval_spread(np.diff(t)) > cfg.single_train_spread
+    assert rh.verdict(t, strong(t), cfg) != rh.IRREGULAR
+
+
+def test_interval_spread_ignores_a_few_missed_discharges():
+    t = train(10.0, 0.1, 8.0, seed=9)
+    assert rh.interval_spread(np.diff(np.delete(t, [10, 30, 50]))) < 1.2 * rh.interval_spread(np.diff(t))
+
+
 def test_potentials_faster_than_any_single_source_are_not_judged():
     rng = np.random.default_rng(0)
     t = np.sort(rng.uniform(0, 4.0, 400))  # 100 per second: an interference pattern or an oscillation
