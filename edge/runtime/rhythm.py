@@ -33,11 +33,11 @@ samples); process :meth:`RhythmGuard.check` for one window. The steps, on the co
    the next. With ``tolerance`` 0.06, a train with interval CV 3 % gives about 0.84 regular
    pairs (CV 1 %: all), a voluntary unit at CV 10 % about 0.33 and at CV 12 % about 0.28
    (independent Gaussian intervals).
-5. **Verdict** (:func:`verdict`): a train with at least ``min_pairs`` pairs is *decided* on its
-   latest ``min_pairs`` pairs (the activity the window holds; older ones may be another
-   source's, such as end-plate spikes just before fibrillation starts): regular when their
-   share of regular pairs is at least ``regular_share``, else irregular —
-   but only a train whose median height is at least ``decide_sigma`` × σ and whose median
+5. **Verdict** (:func:`verdict`): a train with at least ``min_pairs`` pairs is *decided*:
+   regular when its successive variability (:func:`successive_variability`, a robust estimate
+   of the interval CV from successive pairs) is below ``irregular_cv`` (0.07, between the
+   ≤ 3–4 % of regular discharges, fibrillating fibres and the continuous single discharges of
+   ``clinical-waveforms.md``, and a voluntary unit's ≥ 10 %), else irregular — but only a train whose median height is at least ``decide_sigma`` × σ and whose median
    interval is at least ``min_interval_ms`` may be decided irregular: near the threshold,
    missed discharges and noise peaks break a regular train's intervals, so a weak train can
    show regularity but not its absence; potentials closer than 20 ms (50 Hz, faster than
@@ -48,11 +48,15 @@ samples); process :meth:`RhythmGuard.check` for one window. The steps, on the co
    give intervals spread almost exponentially (robust CV ≥ 0.5 for three or more), whose
    successive pairs are irregular although every fibre fires regularly.
    The window's call is withheld (``irregular``) only when some train is decided irregular,
-   none is decided regular, and no smaller train (``2 ≤ pairs < min_pairs``) looks regular so
-   far (share ≥ ``regular_share``), and no train's latest ``tail_pairs`` pairs are all regular
-   (a source that has just begun to fire regularly): a slow fibrillation under a contraction
-   may not yet have ``min_pairs`` pairs in the context, and it must keep its call. Otherwise the call stands
-   (``regular`` or ``undecided``, e.g. too few potentials to judge).
+   none is decided regular, no smaller train (``2 ≤ pairs < min_pairs``) looks regular so far
+   (a share of at least ``regular_share`` of its pairs regular) and no train's latest
+   ``tail_pairs`` pairs are all regular (a source that has just begun to fire regularly, e.g.
+   fibrillation after end-plate spikes of the same size): a slow fibrillation under a
+   contraction may not yet have ``min_pairs`` pairs in the context, and it must keep its call.
+   Otherwise the call stands (``regular`` or ``undecided``, e.g. too few potentials to judge).
+   With 4 s of independent Gaussian intervals a train is judged irregular with probability
+   0–1 % at CV 3 %, 0.3–18 % at CV 5 % (15 and 3 Hz), 26–49 % at 7 %, 77–90 % at 10 % and
+   85–98 % at 12 % (``tests/edge/test_runtime_rhythm.py`` checks the ends).
 
 A withheld window passes on no evidence for the regular classes: their posterior mass moves to
 the normal classes in proportion (to ``voluntary_muap`` when the model gave the normal classes
@@ -97,9 +101,10 @@ class RhythmConfig:
     group_ratio: float = 1.25  # height ratio that separates trains
     tolerance: float = 0.06  # relative difference of successive intervals that is regular
     abs_tolerance_ms: float = 0.5  # ms added to the tolerance (timing jitter of a peak)
-    min_pairs: int = 8  # interval pairs for a train to be judged (its latest ones)
+    min_pairs: int = 8  # interval pairs for a train to be judged
+    irregular_cv: float = 0.07  # successive variability (fraction) from which a train is irregular
     tail_pairs: int = 4  # latest pairs all regular: the train may be turning regular, not judged
-    regular_share: float = 0.75  # share of regular pairs that makes a train regular
+    regular_share: float = 0.75  # share of regular pairs that makes a short train look regular
     decide_sigma: float = 12.0  # median height (× σ) a train needs to be judged irregular
     min_interval_ms: float = 20.0  # median interval (ms) a train needs to be judged irregular
     single_train_spread: float = 0.3  # robust interval CV above which a train is several sources
@@ -111,7 +116,7 @@ class RhythmConfig:
             ("threshold_sigma", 2.0, 50.0), ("dead_ms", 0.5, 50.0, "ms"), ("group_ratio", 1.01, 4.0),
             ("tolerance", 0.0, 0.5), ("abs_tolerance_ms", 0.0, 5.0, "ms"), ("min_pairs", 2, 1000, "", True),
             ("tail_pairs", 1, 1000, "", True),
-            ("regular_share", 0.0, 1.0), ("decide_sigma", 2.0, 100.0),
+            ("regular_share", 0.0, 1.0), ("decide_sigma", 2.0, 100.0), ("irregular_cv", 0.0, 1.0),
             ("min_interval_ms", 0.0, 1000.0, "ms"), ("single_train_spread", 0.0, 10.0),
         ])
         if self.band_lo_hz >= self.band_hi_hz:
@@ -167,6 +172,24 @@ def regular_pairs(times: np.ndarray, cfg: RhythmConfig) -> np.ndarray:
     return ok
 
 
+def successive_variability(times: np.ndarray, cfg: RhythmConfig) -> float:
+    """Robust estimate of a train's interval-to-interval variability (a fraction; module
+    docstring, step 4): the median over successive pairs of ``|b − a| / ((a + b) / 2)`` (less
+    ``abs_tolerance_ms``, the smallest over a discharge missed in ``a`` or ``b``) divided by
+    0.954, the median of ``|d|`` for ``d`` ~ N(0, 2c²): for independent intervals of CV ``c``
+    it estimates ``c``. NaN with fewer than one pair."""
+    iv = np.diff(np.asarray(times, dtype=np.float64))
+    if iv.size < 2:
+        return float("nan")
+    a, b = iv[:-1], iv[1:]
+    slack = cfg.abs_tolerance_ms * 1e-3
+    d = np.full(a.size, np.inf)
+    for ka, kb in ((1, 1), (2, 1), (1, 2)):
+        x, y = a / ka, b / kb
+        d = np.minimum(d, np.maximum(np.abs(y - x) - slack, 0.0) / ((x + y) / 2))
+    return float(np.median(d)) / 0.954
+
+
 def interval_spread(intervals: np.ndarray) -> float:
     """Robust coefficient of variation of intervals: 1.4826 · MAD / median (a few missed
     discharges, which double an interval, do not move it)."""
@@ -182,8 +205,7 @@ def verdict(times: np.ndarray, heights: np.ndarray, cfg: RhythmConfig) -> str:
     heights = np.asarray(heights, dtype=np.float64)
     for g in size_groups(heights, cfg.group_ratio):
         ok = regular_pairs(times[g], cfg)
-        recent = ok[-cfg.min_pairs:]  # the train's latest pairs: the activity the window holds
-        if ok.size >= cfg.min_pairs and recent.mean() >= cfg.regular_share:
+        if ok.size >= cfg.min_pairs and successive_variability(times[g], cfg) < cfg.irregular_cv:
             return REGULAR
         if ok.size >= cfg.tail_pairs and ok[-cfg.tail_pairs:].all():
             return UNDECIDED  # it has just turned regular: a new regular source, not yet judged

@@ -60,6 +60,29 @@ def test_regular_share_separates_fibrillation_from_voluntary_variability():
     assert fib > 0.9 and vol < 0.4
 
 
+@pytest.mark.parametrize("cv", [0.05, 0.1, 0.2])
+def test_successive_variability_estimates_the_interval_cv(cv):
+    est = [rh.successive_variability(train(10.0, cv, 40.0, s), rh.RhythmConfig()) for s in range(5)]
+    assert abs(np.mean(est) / cv - 1.0) < 0.25
+
+
+def test_successive_variability_ignores_slowing_and_missed_discharges():
+    cfg = rh.RhythmConfig()
+    t = train(8.0, 0.01, 20.0, seed=2, slowing=0.5)
+    assert rh.successive_variability(np.delete(t, [5, 40, 90]), cfg) < 0.02
+
+
+def test_judged_irregular_rarely_at_fibrillation_regularity_and_mostly_at_voluntary_variability():
+    cfg = rh.RhythmConfig()
+
+    def share(cv, rate):
+        v = [rh.verdict(t, strong(t), cfg) for t in (train(rate, cv, 4.0, s) for s in range(100))]
+        return np.mean([x == rh.IRREGULAR for x in v])
+
+    assert share(0.03, 3.0) <= 0.03 and share(0.03, 12.0) == 0.0
+    assert share(0.15, 6.0) >= 0.9 and share(0.15, 12.0) >= 0.9
+
+
 # -- verdict --------------------------------------------------------------------------------
 def strong(times):
     return np.full(len(times), 40.0)
