@@ -108,3 +108,43 @@ def test_card_shows_the_other_generators_only_for_the_bundle_they_were_run_on(tm
     text = _generator_rows("holdoutsim", held, "emg-cnn-x")
     assert "| 1 | 3852 | 0.813 | 0.932 | 0.868 | 32.1 % |" in text
     assert "Lowest mean recall: voluntary muap 0.50, rest 0.93" in text
+
+
+def test_rhythm_table_sums_seeds_and_refuses_another_bundle(tmp_path):
+    from convert.default_bundle import _rhythm_rows
+
+    path = tmp_path / "rhythm.json"
+    assert _rhythm_rows("emg-cnn-x", path).startswith("Not measured for this build")
+
+    def seed(calls, held, vc, vh, before, after):
+        return {"correct_fib_psw_calls_withheld": {"calls": calls, "withheld": held},
+                "voluntary": {"windows": 300, "called_fib_psw": vc, "withheld": vh},
+                "voluntary_called_pathological": {"before": before, "after": after}}
+
+    path.write_text(json.dumps({"model_id": "emg-cnn-x", "generators": {
+        "holdoutsim": {"1": seed(475, 5, 34, 13, 0.0881, 0.0726), "2": seed(489, 24, 6, 6, 0.1, 0.0929)}}}),
+        encoding="utf-8")
+    text = _rhythm_rows("emg-cnn-x", path)
+    assert "| `holdoutsim` (1, 2) | 29 of 964 (3.0 %) | 19 of 40 | 8.8 / 10.0 → 7.3 / 9.3 % |" in text
+    assert _rhythm_rows("emg-cnn-y", path).startswith("Not measured for this build")
+
+
+def test_rhythm_benchmark_counts_withheld_calls():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "rhythm_bench", Path(__file__).resolve().parents[2] / "benchmarks" / "rhythm.py")
+    rb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rb)
+    path = {"fibrillation", "positive_sharp_wave", "fasciculation"}
+    rows = [("fibrillation", "fibrillation", False), ("fibrillation", "fibrillation", True),
+            ("positive_sharp_wave", "fibrillation", False), ("voluntary_muap", "positive_sharp_wave", True),
+            ("voluntary_muap", "fasciculation", False), ("voluntary_muap", "voluntary_muap", False),
+            ("rest", "fibrillation", False)]
+    s = rb.summarise(rows, path)
+    assert s["fib_psw_true"] == {"windows": 3, "called_fib_psw": 3, "withheld": 1, "withheld_share": 0.3333}
+    assert s["correct_fib_psw_calls_withheld"] == {"calls": 2, "withheld": 1}
+    assert s["voluntary"]["called_fib_psw"] == 1 and s["voluntary"]["withheld"] == 1
+    assert s["voluntary_called_pathological"] == {"before": 0.6667, "after": 0.3333}
+    assert s["other_normal"]["called_fib_psw"] == 1 and s["other_normal"]["withheld"] == 0
