@@ -18,7 +18,7 @@ Generators: ``sim`` (the kit's simulator, ``simulate_clip`` through ``convert.ch
 chains, seeds 7 100 000 + …, disjoint from the recipe's), ``altsim`` (seen in training) and
 ``holdoutsim`` (the held-out outside check: reported, never tuned against; the check's settings
 were fixed from the physiology before it was run). Writes ``--out`` (default
-benchmarks/results/rhythm.json) and prints a table.
+benchmarks/results/rhythm.json) and prints one line per generator and corpus seed.
 """
 
 from __future__ import annotations

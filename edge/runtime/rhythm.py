@@ -257,7 +257,7 @@ class RhythmGuard:
         if n >= self._size:
             self._ring[:] = x[-self._size:]
         else:
-            self._ring = np.roll(self._ring, -n)
+            self._ring[:-n] = self._ring[n:]  # shift in place (numpy copies overlapping slices safely)
             self._ring[-n:] = x
         self._end += n
         self._held = min(self._size, self._held + n)
