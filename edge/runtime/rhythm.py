@@ -254,6 +254,8 @@ class RhythmGuard:
         if int(first_index) != self._end:
             self.reset(int(first_index))
         n = x.size
+        if n == 0:
+            return
         if n >= self._size:
             self._ring[:] = x[-self._size:]
         else:

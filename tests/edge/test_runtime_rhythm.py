@@ -199,6 +199,13 @@ def test_the_guard_withholds_a_psw_call_on_an_irregular_unit_and_keeps_it_on_a_r
     assert g.check(np.array([0.1, 0.1, 0.0, 0.0, 0.8]), x.size) == rh.UNDECIDED
 
 
+def test_an_empty_block_changes_nothing():
+    g = rh.RhythmGuard(LABELS, PATH, FS, rh.RhythmConfig(context_s=1.0))
+    g.samples(0, np.arange(100, dtype=np.int16))
+    g.samples(100, np.zeros(0, dtype=np.int16))
+    np.testing.assert_array_equal(g.context(100), np.arange(100))
+
+
 def test_a_new_segment_forgets_the_signal():
     g = rh.RhythmGuard(LABELS, PATH, FS)
     g.samples(0, np.ones(1000, dtype=np.int16))
