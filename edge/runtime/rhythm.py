@@ -28,8 +28,8 @@ samples); process :meth:`RhythmGuard.check` for one window. The steps, on the co
    more than ``group_ratio`` times the next smaller: one fibre's or one unit's discharges have
    near-equal heights, and potentials of different sizes belong to different sources (a
    fibrillating fibre under a voluntary contraction, a second smaller fibre).
-4. **Regularity** (:func:`regular_pairs`): in each train, each pair of successive intervals
-   ``(a, b)`` is *regular* when ``|b − a| ≤ tolerance · (a + b) / 2 + abs_tolerance_ms``, or
+4. **Regularity** (:func:`pair_differences`, :func:`regular_pairs`): in each train, each pair
+   of successive intervals ``(a, b)`` is *regular* when ``|b − a| ≤ tolerance · (a + b) / 2 + abs_tolerance_ms``, or
    when one is twice the other within the same tolerance (one discharge missed by the
    detection). Successive intervals, not the train's CV: a fibrillating fibre may slow over
    seconds before it stops (``clinical-waveforms.md``) and stays regular from one interval to
@@ -197,37 +197,40 @@ def size_groups(heights: np.ndarray, ratio: float) -> list[np.ndarray]:
     return [np.sort(g) for g in np.split(order, cuts)]
 
 
-def regular_pairs(times: np.ndarray, cfg: RhythmConfig) -> np.ndarray:
-    """For each successive-interval pair of one train (times in s, sorted), in time order,
-    whether it is regular (module docstring, step 4)."""
+def pair_differences(times: np.ndarray, cfg: RhythmConfig) -> np.ndarray:
+    """For each successive-interval pair ``(a, b)`` of one train (times in s, sorted), in time
+    order, ``max(|b − a| − abs_tolerance_ms, 0) / ((a + b) / 2)``, the smallest over the pair
+    as it is and with one discharge missed in ``a`` or in ``b`` (that interval halved): how far
+    the pair is from regular, as a fraction (module docstring, step 4)."""
     iv = np.diff(np.asarray(times, dtype=np.float64))
     if iv.size < 2:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0)
     a, b = iv[:-1], iv[1:]
     slack = cfg.abs_tolerance_ms * 1e-3
-    ok = np.zeros(a.size, dtype=bool)
+    d = np.full(a.size, np.inf)
     for ka, kb in ((1, 1), (2, 1), (1, 2)):  # equal, or one discharge missed in a or in b
         x, y = a / ka, b / kb
-        ok |= np.abs(y - x) <= cfg.tolerance * (x + y) / 2 + slack
-    return ok
+        d = np.minimum(d, np.maximum(np.abs(y - x) - slack, 0.0) / ((x + y) / 2))
+    return d
+
+
+def regular_pairs(times: np.ndarray, cfg: RhythmConfig) -> np.ndarray:
+    """For each successive-interval pair of one train, whether it is regular: its
+    :func:`pair_differences` at most ``tolerance`` (module docstring, step 4)."""
+    return pair_differences(times, cfg) <= cfg.tolerance
+
+
+def _variability(d: np.ndarray) -> float:
+    # The median of |d| for d ~ N(0, 2c²) is 0.954 c.
+    return float(np.median(d)) / 0.954 if d.size else float("nan")
 
 
 def successive_variability(times: np.ndarray, cfg: RhythmConfig) -> float:
     """Robust estimate of a train's interval-to-interval variability (a fraction; module
-    docstring, step 4): the median over successive pairs of ``|b − a| / ((a + b) / 2)`` (less
-    ``abs_tolerance_ms``, the smallest over a discharge missed in ``a`` or ``b``) divided by
-    0.954, the median of ``|d|`` for ``d`` ~ N(0, 2c²): for independent intervals of CV ``c``
-    it estimates ``c``. NaN with fewer than one pair."""
-    iv = np.diff(np.asarray(times, dtype=np.float64))
-    if iv.size < 2:
-        return float("nan")
-    a, b = iv[:-1], iv[1:]
-    slack = cfg.abs_tolerance_ms * 1e-3
-    d = np.full(a.size, np.inf)
-    for ka, kb in ((1, 1), (2, 1), (1, 2)):
-        x, y = a / ka, b / kb
-        d = np.minimum(d, np.maximum(np.abs(y - x) - slack, 0.0) / ((x + y) / 2))
-    return float(np.median(d)) / 0.954
+    docstring, step 4): the median of its :func:`pair_differences` divided by 0.954, the median
+    of ``|d|`` for ``d`` ~ N(0, 2c²): for independent intervals of CV ``c`` it estimates ``c``.
+    NaN with fewer than one pair."""
+    return _variability(pair_differences(times, cfg))
 
 
 def interval_spread(intervals: np.ndarray) -> float:
@@ -244,8 +247,9 @@ def verdict(times: np.ndarray, heights: np.ndarray, cfg: RhythmConfig) -> str:
     irregular = False
     heights = np.asarray(heights, dtype=np.float64)
     for g in size_groups(heights, cfg.group_ratio):
-        ok = regular_pairs(times[g], cfg)
-        if ok.size >= cfg.min_pairs and successive_variability(times[g], cfg) < cfg.irregular_cv:
+        d = pair_differences(times[g], cfg)
+        ok = d <= cfg.tolerance
+        if ok.size >= cfg.min_pairs and _variability(d) < cfg.irregular_cv:
             return REGULAR
         if ok.size >= cfg.tail_pairs and ok[-cfg.tail_pairs:].all():
             return UNDECIDED  # it has just turned regular: a new regular source, not yet judged
