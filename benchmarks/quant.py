@@ -234,16 +234,16 @@ def _brittle(u) -> bool:
     return max(u.duration_ms - lo, hi - u.duration_ms) > 1.5
 
 
-PHYSIONET = Path(__file__).resolve().parents[1] / "tests" / "data" / "physionet-emgdb"
-
-
 def physionet_level_sensitivity() -> dict:
     """Per PhysioNet record: units found and the share whose duration moves > 1.5 ms with the
-    level ±2 dB (module docstring)."""
+    level ±2 dB (module docstring). Rate and µV per LSB from each record's header."""
+    from convert.real_records import PHYSIONET_DIR, RECORDS
+    from convert.recordings import read_recording
+
     out = {}
-    for name in ("emg_healthy", "emg_neuropathy", "emg_myopathy"):
-        pcm = np.fromfile(PHYSIONET / f"{name}.dat", dtype="<i2")
-        units = [u for u in quantify(pcm, 4000, uv_per_lsb=0.1).units if u.duration_range_ms]
+    for name in RECORDS:
+        r = read_recording(PHYSIONET_DIR / f"{name}.hea")
+        units = [u for u in quantify(r.pcm, r.sample_rate, uv_per_lsb=r.uv_per_lsb).units if u.duration_range_ms]
         out[name] = {"units": len(units), "level_sensitivity": round(float(np.mean([_brittle(u) for u in units])), 3)
                      if units else None}
     return out
