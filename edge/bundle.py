@@ -20,6 +20,10 @@ Manifest (``schema == "emg-edge-bundle"``, ``schema_version == 1``), keys the lo
 :class:`edge.inference.FeatureQuantizer`), ``input``/``output`` int8 quantisation
 (``scale``, ``zero_point``) and ``files`` (name → ``sha256``, ``bytes``).
 
+``decision_prior`` (optional): ``{"weights": {label: factor}}``, the class prior the window
+call uses (:mod:`edge.runtime.prior`); absent, every class keeps 1. Like ``uv_per_lsb`` it may
+be added to an existing bundle (the manifest is not among the hashed files).
+
 ``input.uv_per_lsb`` (optional): µV at the electrode per LSB of the int16 samples the model's
 features were computed at; the runtime calibrates every source to it (:mod:`edge.calibration`).
 Bundles written before the key existed are read as :data:`LEGACY_UV_PER_LSB` (0.5 µV/LSB, the
@@ -332,6 +336,15 @@ def _check_types(path: Path, m: dict) -> None:
             raise bad(f"window.{key}", "a positive number of seconds")
     if not isinstance(m["input"].get("feature_to_int8"), dict):
         raise bad("input.feature_to_int8", "a JSON object (the feature quantiser)")
+    if "decision_prior" in m:
+        from edge.runtime.prior import check_weights  # numpy only (edge.runtime.__init__ imports nothing)
+
+        if not isinstance(m["decision_prior"], dict):
+            raise bad("decision_prior", 'a JSON object {"weights": {label: factor}}')
+        try:
+            check_weights(m["decision_prior"].get("weights", {}), m["labels"])
+        except ValueError as e:
+            raise BundleError(f"bundle {path}: manifest {e}") from None
     files = m["files"]
     if not isinstance(files, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
                                               for v in files.values()):

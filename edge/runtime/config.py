@@ -13,6 +13,7 @@ the bad value and the allowed range. It loads from TOML::
     exclusive = true         # one alert per episode of abnormal activity, labelled by evidence
     relabel_windows = 6      # exclusive mode: windows another class must lead to start its own alert (0 = never)
     relabel_confident = true # ... and only if its mean posterior over that lead reaches its rule's `confident`
+    class_prior = true       # decide on the posteriors under the bundle's class prior (decision_prior)
     open_set = true          # withhold pathological calls the bundle's open-set guard finds atypical
     rhythm_check = true      # withhold fibrillation / PSW calls when the signal fires irregularly
 
@@ -357,6 +358,9 @@ class RuntimeConfig:
     #: inside an open episode is mostly the model wavering between two similar findings
     #: (complex repetitive discharge and fibrillation), not a new one. false = any lead.
     relabel_confident: bool = True
+    #: Decide on the posteriors under the bundle's class prior (edge.runtime.prior), when its
+    #: manifest states one (``decision_prior``); false = the model's posteriors as they are.
+    class_prior: bool = True
     #: Use the bundle's open-set guard (edge.runtime.openset) when it has one.
     open_set: bool = True
     #: Withhold fibrillation / positive-sharp-wave calls when the last seconds of the signal
@@ -440,7 +444,7 @@ class RuntimeConfig:
                                          "relabel_windows": "relabel_windows",
                                          "relabel_confident": "relabel_confident",
                                          "alert_normal": "alert_normal", "open_set": "open_set",
-                                         "rhythm_check": "rhythm_check"})
+                                         "rhythm_check": "rhythm_check", "class_prior": "class_prior"})
         if default is not None:
             try:
                 kwargs["default_rule"] = ClassRule(**dict(default))
@@ -485,7 +489,7 @@ _TOML_NAMES = {
     "smoothing": "smoothing.method", "smoothing_windows": "smoothing.windows", "ema_alpha": "smoothing.alpha",
     "require_argmax": "detector.require_argmax", "exclusive": "detector.exclusive",
     "relabel_windows": "detector.relabel_windows", "relabel_confident": "detector.relabel_confident",
-    "open_set": "detector.open_set", "rhythm_check": "detector.rhythm_check", "alert_normal": "detector.alert_normal",
+    "open_set": "detector.open_set", "rhythm_check": "detector.rhythm_check", "class_prior": "detector.class_prior", "alert_normal": "detector.alert_normal",
     "queue_blocks": "service.queue_blocks", "max_gap_fill_s": "service.max_gap_fill_s",
     "stats_every_s": "service.stats_every_s", "keep_delivered": "service.keep_delivered",
 }

@@ -1,6 +1,6 @@
 """The processing chain of one stream: samples → calibration → (resampler) → front-end →
-windows → classifier → (open-set guard) → (rhythm check) → decision stage (smoothing → event detector, :mod:`edge.runtime.decision`)
-→ :class:`~edge.runtime.detector.Detection`.
+windows → classifier → (open-set guard) → (class prior) → (rhythm check) → decision stage
+(smoothing → event detector, :mod:`edge.runtime.decision`) → :class:`~edge.runtime.detector.Detection`.
 
 Calibration (:mod:`edge.calibration`) re-expresses the source's int16 samples at the bundle's
 µV per LSB (and negates them for ``invert``) before anything filters them; it is the identity
@@ -35,6 +35,7 @@ from edge.runtime.config import RuntimeConfig
 from edge.runtime.decision import DecisionStage
 from edge.runtime.detector import Detection
 from edge.runtime.feature_chain import FeatureChain
+from edge.runtime.prior import ClassPrior
 from edge.runtime.rhythm import IRREGULAR, RhythmGuard
 from firmware_bridge.host.gaps import index_step
 
@@ -76,6 +77,11 @@ class Pipeline:
         self.hop_length = int(bundle.frontend_config.hop_length)
         self.bundle_uv_per_lsb = float(bundle.uv_per_lsb)
         self.guard = guard
+        #: The bundle's class prior (edge.runtime.prior), applied to every window's posteriors
+        #: after the open-set guard (which judges the model's own); None = none stated, or
+        #: ``class_prior`` off.
+        prior = ClassPrior.for_bundle(bundle) if config.class_prior else None
+        self.prior = None if prior is None or prior.is_identity else prior
         self.features = FeatureChain(bundle, self.source_rate, source_uv_per_lsb, invert, frontend)
         #: The rhythm check (edge.runtime.rhythm) of calls of regularly firing classes; None = off.
         self.rhythm = RhythmGuard(bundle.labels, sorted(bundle.pathological), self.source_rate) \
@@ -169,6 +175,8 @@ class Pipeline:
             if self.guard is not None and not self.guard.is_known(window, probs):
                 self.counters.unknown_windows += 1
                 probs = self.guard.withhold(probs)  # counted, and no pathological evidence
+            if self.prior is not None:
+                probs = self.prior.apply(probs)  # the decision's posteriors (the guard judges the model's)
             if self.rhythm is not None and self.rhythm.check(probs, end) == IRREGULAR:
                 self.counters.irregular_windows += 1
                 probs = self.rhythm.withhold(probs)  # counted; the signal's rhythm contradicts the call
