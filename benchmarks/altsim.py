@@ -83,15 +83,17 @@ def per_clip(bundle_name: str, data: Path) -> list[dict]:
     from convert.windowing import windows_of
     from edge.bundle import load_bundle
     from edge.inference import Int8Classifier
+    from edge.runtime.prior import ClassPrior
 
     bundle = load_bundle(bundle_name)
     clf, wcfg = Int8Classifier(bundle), window_config_for(bundle)
+    prior = ClassPrior.for_bundle(bundle)  # the bundle's call, as emg-convert evaluate makes it
     manifest = {c["stem"]: c for c in json.loads((data / "manifest.json").read_text())["clips"]}
     rows = []
     for rec in load_datadir(data, min_rate=bundle.min_sample_rate):
         w = windows_of(rec, bundle.frontend_config, wcfg, uv_per_lsb=bundle.uv_per_lsb)
         keep = ~w.ambiguous
-        y, pred = w.y[keep], clf.predict_many(w.X[keep]).argmax(axis=1)
+        y, pred = w.y[keep], prior.apply(clf.predict_many(w.X[keep])).argmax(axis=1)
         m = manifest[rec.name]
         names, counts = np.unique(pred, return_counts=True)
         rows.append({"stem": rec.name, "label": m["label"], "windows": int(len(y)),

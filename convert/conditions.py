@@ -234,12 +234,15 @@ def build_train_sets(sizes: Sizes, frontend_cfg, train_wcfg, wcfg, seed: int):
 #: The figures per condition; ``*_guarded`` are with the bundle's open-set guard (what the
 #: device decides), the others the model alone.
 FIGURES = ("int8_macro_f1", "sensitivity", "specificity", "voluntary_called_pathological",
-           "normal_called_pathological", "sensitivity_guarded", "voluntary_called_pathological_guarded")
+           "normal_called_pathological", "sensitivity_guarded", "voluntary_called_pathological_guarded",
+           "int8_macro_f1_no_prior", "sensitivity_no_prior", "voluntary_called_pathological_no_prior")
 
 
 def figures(res: dict) -> dict:
     """The cross-condition figures of one :func:`convert.evaluate.evaluate_windows` result."""
     g = res.get("open_set", {}).get("int8_guarded")
+    # the model's own argmax, without the bundle's class prior (edge.runtime.prior): None when it has none
+    w = res.get("class_prior", {}).get("int8_without")
     return {
         "int8_macro_f1": res["int8"]["macro_f1"],
         "sensitivity": res["pathological"]["sensitivity"],
@@ -248,6 +251,9 @@ def figures(res: dict) -> dict:
         "normal_called_pathological": res["normal_called_pathological"]["share"],
         "sensitivity_guarded": g["pathological"]["sensitivity"] if g else None,
         "voluntary_called_pathological_guarded": g["voluntary_called_pathological"]["share"] if g else None,
+        "int8_macro_f1_no_prior": w["macro_f1"] if w else None,
+        "sensitivity_no_prior": w["pathological"]["sensitivity"] if w else None,
+        "voluntary_called_pathological_no_prior": w["voluntary_called_pathological"]["share"] if w else None,
         # top-1 agreement of the int8 model with its float twin: the int8 fidelity target (issue 16)
         "agreement": res.get("agreement"),
         "windows": res["windows"],
@@ -264,7 +270,7 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
     from convert import trainset
     from convert.evaluate import evaluate_windows
     from convert.models import ModelConfig
-    from convert.train import TrainConfig, train_and_export
+    from convert.train import VOLUNTARY_WEIGHT, TrainConfig, train_and_export
     from edge.bundle import load_bundle
 
     t0 = time.time()
@@ -279,6 +285,15 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
 
             raise UserError(f"--reuse: {out} was trained with {trained}, not {_training_sizes(sizes)}")
         log(f"seed {seed}: reusing {out} (best epoch {tm['best_epoch']})")
+        if "decision_prior" not in bundle.manifest and VOLUNTARY_WEIGHT != 1.0:
+            # the prior is the recipe's decision, not the trained weights: a bundle trained before
+            # bundles stated it is scored with the recipe's (added to its manifest, logged)
+            from convert.export import prior_entry, update_manifest
+
+            update_manifest(out, decision_prior=prior_entry({"voluntary_muap": VOLUNTARY_WEIGHT}, bundle.labels))
+            bundle = load_bundle(out)
+            log(f"seed {seed}: no decision_prior in its manifest; added the recipe's (voluntary_muap "
+                f"{VOLUNTARY_WEIGHT:g})")
     else:
         tr, va, info = build_train_sets(sizes, frontend_cfg, train_wcfg, wcfg, seed)
         log(f"seed {seed}: train {len(tr)} windows, val {len(va)} [{time.time() - t0:.0f} s]")
@@ -300,6 +315,7 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
     record = {"best_epoch": tm["best_epoch"], "val_macro_f1": tm["val_macro_f1"],
               "model": {k: v for k, v in arch.items() if k != "batchnorm_folded"},
               "training": {k: v for k, v in tm.get("data", {}).items() if k != "source"},
+              "class_prior": (bundle.manifest.get("decision_prior") or {}).get("weights", {}),
               **({"reused": str(out)} if reused else {})}
     conds = {name: figures(evaluate_windows(bundle, t["features"].X, t["features"].y, latency=False))
              for name, t in tests.items()}
@@ -336,7 +352,8 @@ def format_table(summary: dict) -> str:
     """Plain-text table: one row per condition, mean ± sd over seeds."""
     cols = (("int8_macro_f1", "macro-F1"), ("sensitivity", "path. sens."), ("specificity", "path. spec."),
             ("voluntary_called_pathological", "vol.->path."), ("normal_called_pathological", "normal->path."),
-            ("sensitivity_guarded", "sens. (guard)"), ("voluntary_called_pathological_guarded", "vol.->path.(g)"))
+            ("sensitivity_guarded", "sens. (guard)"), ("voluntary_called_pathological_guarded", "vol.->path.(g)"),
+            ("voluntary_called_pathological_no_prior", "vol.->path.(np)"))
     lines = [f"{'condition':<16}" + "".join(f"{h:>17}" for _, h in cols)]
     for name, figs in summary.items():
         cells = []

@@ -24,6 +24,7 @@ from convert.metrics import called_pathological, confusion, macro_f1, pathologic
 from edge.bundle import Bundle, load_bundle
 from edge.inference import Int8Classifier, TFLiteClassifier
 from edge.runtime.openset import load_guard
+from edge.runtime.prior import ClassPrior
 
 
 def measure_latency(bundle: Bundle, which: str = "int8", xnnpack: bool = False, n: int = 300,
@@ -117,6 +118,11 @@ def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool
     with Progress("inference", 2 * len(X), "windows (int8 + float)") as bar:
         p8 = _predict(Int8Classifier(bundle), X, bar)
         pf = _predict(TFLiteClassifier(bundle, which="float"), X, bar)
+    # The bundle's call: its class prior (edge.runtime.prior) on the model's posteriors, as the
+    # runtime decides; the model's own argmax is reported beside it under "class_prior".
+    prior = ClassPrior.for_bundle(bundle)
+    raw8 = p8
+    p8, pf = prior.apply(p8), prior.apply(pf)
     pred8, predf = p8.argmax(axis=1), pf.argmax(axis=1)
     s8, sf = _summary(y, pred8, bundle), _summary(y, predf, bundle)
     out = {
@@ -132,6 +138,12 @@ def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool
         "normal_called_pathological": s8["normal_called_pathological"],
         "max_abs_prob_diff": round(float(np.abs(p8 - pf).max()), 6) if len(y) else None,
     }
+    if not prior.is_identity:
+        s0 = _summary(y, raw8.argmax(axis=1), bundle)
+        out["class_prior"] = {"weights": prior.named(),
+                              "int8_without": {k: s0[k] for k in ("macro_f1", "pathological",
+                                                                   "voluntary_called_pathological",
+                                                                   "normal_called_pathological")}}
     if cover is not None:
         out["pathological_by_cover"] = sensitivity_by_cover(y, pred8, cover, bundle)
     guard = load_guard(bundle)
@@ -140,9 +152,9 @@ def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool
         # withheld (edge.runtime.openset). The plain int8 figures above are the model alone.
         from convert.openset import guard_cost
 
-        known = guard.known_mask(X, p8)
-        sg = _summary(y, guard.withhold_many(p8, known).argmax(axis=1), bundle)
-        cost = guard_cost(guard, X, y, p8, bundle.labels, sorted(bundle.pathological), known=known)
+        known = guard.known_mask(X, raw8)  # the guard judges the model's own posteriors (runtime order)
+        sg = _summary(y, prior.apply(guard.withhold_many(raw8, known)).argmax(axis=1), bundle)
+        cost = guard_cost(guard, X, y, raw8, bundle.labels, sorted(bundle.pathological), known=known)
         out["open_set"] = {
             "withheld": cost["withheld"],
             "pathological_hits_withheld": cost["pathological_hits_withheld"],

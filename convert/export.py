@@ -63,6 +63,7 @@ def export_bundle(
     metrics: dict | None = None,
     isolate: bool = False,
     uv_per_lsb: float = 0.5,
+    decision_prior: dict | None = None,
 ) -> Path:
     """Fold batch norm, convert, verify full int8 and write the bundle directory.
 
@@ -70,6 +71,8 @@ def export_bundle(
     ``window``: ``window_s``, ``hop_s`` (s) and ``window_frames``, ``hop_frames``.
     ``uv_per_lsb``: µV per LSB the training features were computed at (recordings are rescaled
     to it, :mod:`convert.windowing`); written as ``input.uv_per_lsb`` for the runtime.
+    ``decision_prior``: class factors (label → factor) the bundle decides with, written as
+    ``decision_prior`` (:mod:`edge.runtime.prior`); None = none (every class 1).
     Raises :class:`convert.quantize.Int8VerificationError` (nothing written) if the int8 graph
     is not pure integer.
     """
@@ -80,6 +83,7 @@ def export_bundle(
     from convert.quantize import calibration_set, to_tflite_float, to_tflite_int8, to_tflite_int8_isolated, verify_int8
 
     uv_per_lsb = check_uv_per_lsb(uv_per_lsb)
+    prior = prior_entry(decision_prior, labels) if decision_prior else None  # checked before anything is converted
     out = Path(out_dir)
     folded = fold_batchnorm(model, model_cfg)
     rep = calibration_set(representative)
@@ -116,12 +120,23 @@ def export_bundle(
                    "zero_point": report.output_quantization[1], "meaning": "softmax probabilities"},
         "architecture": {**model_cfg.to_dict(), "batchnorm_folded": model_cfg.batchnorm},
         "int8_verification": report.to_dict(),
+        **({"decision_prior": prior} if prior else {}),
         "files": files,
         "training": {**(training or {}), "environment": training_environment()},
         "metrics": metrics or {},
     }
     write_manifest(out, manifest)
     return out
+
+
+def prior_entry(weights: dict, labels) -> dict:
+    """The manifest's ``decision_prior`` for class factors ``weights`` (label → factor;
+    ValueError naming a label the bundle lacks or a factor outside 0.01–100)."""
+    from edge.runtime.prior import check_weights
+
+    return {"weights": check_weights(weights, list(labels)),
+            "rule": "call = argmax_c w_c p_c / sum_k w_k p_k over the model's posteriors p "
+                    "(edge.runtime.prior; classes not named keep 1)"}
 
 
 def write_manifest(out: Path, manifest: dict) -> None:

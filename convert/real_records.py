@@ -67,6 +67,8 @@ def run_record(bundle, pcm: np.ndarray, rate: int, uv_per_lsb: float, invert: bo
         dets += pipe.feed(SimpleNamespace(first_index=i, samples=np.asarray(pcm[i:i + step], np.int16)))
     labels = list(bundle.labels)
     probs = np.array(rec.probs) if rec.probs else np.zeros((0, len(labels)))
+    if pipe.prior is not None:  # each window's call as the device makes it (edge.runtime.prior)
+        probs = pipe.prior.apply(probs)
     pred = [labels[k] for k in np.argmax(probs, axis=1)]
     path = set(bundle.pathological)
     counts = {lab: pred.count(lab) for lab in labels if pred.count(lab)}

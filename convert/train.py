@@ -22,6 +22,16 @@ from edge.inference import MODEL_INPUT_SCALE
 from convert.metrics import macro_f1
 
 
+#: The recipe's class prior on voluntary activity (``decision_prior`` of the bundles it writes,
+#: :mod:`edge.runtime.prior`): the model is trained class-weighted (every class equally likely)
+#: while a needle examination is much voluntary contraction and little of each spontaneous
+#: discharge, and calling a contraction pathological is the error the kit must not make. 4: a
+#: window is called pathological only where the model finds that class more than four times as
+#: likely as voluntary activity. Fixed from that reasoning, not fitted to a test set; what it
+#: does on each benchmark is reported beside the figures without it (model card, README).
+VOLUNTARY_WEIGHT = 4.0
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. ``patience``: epochs without a better validation macro-F1
@@ -263,6 +273,9 @@ def add_parser(subparsers) -> None:
                    help="per-step decay of a moving average of the weights, which is validated and exported "
                         "instead of the raw weights (0 = off; docs/TRAINING.md, weight averaging)")
     p.add_argument("--no-class-weights", action="store_true")
+    p.add_argument("--voluntary-weight", type=float, default=VOLUNTARY_WEIGHT, metavar="W",
+                   help="class prior on voluntary activity the bundle decides with (edge.runtime.prior; "
+                        f"0.01-100, 1 = none; default {VOLUNTARY_WEIGHT:g})")
     p.add_argument("--no-specaugment", action="store_true")
     p.add_argument("--window-s", type=float, default=1.0)
     p.add_argument("--hop-s", type=float, default=0.25)
@@ -291,6 +304,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                        patience=args.patience, seed=args.seed, class_weighting=not args.no_class_weights,
                        spec_augment=not args.no_specaugment, verbose=0 if args.quiet else 2,
                        weight_average=args.weight_average)
+    if not 0.01 <= args.voluntary_weight <= 100.0:
+        raise UserError(f"--voluntary-weight {args.voluntary_weight:g} is out of range: allowed 0.01..100")
     fe_cfg = trainset.default_frontend_config(args.sample_rate)
     wcfg = trainset.window_config(args.window_s, args.hop_s)
     cache = trainset.open_cache(args.cache or (out.parent / ".featcache"))
@@ -306,7 +321,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     model_cfg = ModelConfig.default(args.model, dropout=args.dropout, **({"rnn": args.rnn} if args.rnn else {}))
     result = train_and_export(out, tr, va, quant, model_cfg, tcfg, fe_cfg, wcfg, args.min_rate,
                               data_summary={"train_dir": str(data), "val_dir": args.val_data,
-                                            "train": tr.summary(), "val": va.summary()})
+                                            "train": tr.summary(), "val": va.summary()},
+                              voluntary_weight=args.voluntary_weight)
     from convert.openset import add_open_set
 
     add_open_set(out, tr.X, tr.y, va.X, va.y)
@@ -317,11 +333,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def train_and_export(out: Path, tr, va, quant, model_cfg, tcfg: TrainConfig, fe_cfg, wcfg, min_rate: int,
                      data_summary: dict, extra_training: dict | None = None, base_model=None,
-                     uv_per_lsb: float = 0.5) -> TrainResult:
+                     uv_per_lsb: float = 0.5, voluntary_weight: float = VOLUNTARY_WEIGHT) -> TrainResult:
     """Train (or continue ``base_model``), write the curve PNG and the bundle with val metrics.
 
     ``uv_per_lsb``: µV per LSB the features of ``tr``/``va`` were computed at (the windowing's
-    target scale); recorded in the bundle as ``input.uv_per_lsb``.
+    target scale); recorded in the bundle as ``input.uv_per_lsb``. ``voluntary_weight``: the
+    bundle's class prior on ``voluntary_muap`` (:data:`VOLUNTARY_WEIGHT`; 1 = none).
     """
     from convert.export import export_bundle
     from convert.models import build_model
@@ -341,7 +358,8 @@ def train_and_export(out: Path, tr, va, quant, model_cfg, tcfg: TrainConfig, fe_
     export_bundle(out, model=model, model_cfg=model_cfg, representative=to_model_input(qtr), quantizer=quant,
                   frontend_cfg=fe_cfg, window=wcfg_dict(wcfg, tr.X.shape[1], fe_cfg), labels=LABELS,
                   pathological=PATHOLOGICAL, min_sample_rate=min_rate, training=training,
-                  isolate=model_cfg.arch == "crnn", uv_per_lsb=uv_per_lsb)
+                  isolate=model_cfg.arch == "crnn", uv_per_lsb=uv_per_lsb,
+                  decision_prior={"voluntary_muap": voluntary_weight} if voluntary_weight != 1.0 else None)
     return result
 
 

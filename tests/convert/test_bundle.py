@@ -98,6 +98,15 @@ def test_train_command_writes_a_loadable_bundle_and_curve(trained_bundle):
     assert (trained_bundle / "training_curve.png").stat().st_size > 0
     assert b.window_frames == 100 and b.frontend_config.sample_rate == 44100
     assert b.manifest["training"]["data"]["train"]["windows"] > 0
+    # the recipe's class prior on voluntary activity is stated for the runtime (edge.runtime.prior)
+    assert b.manifest["decision_prior"]["weights"] == {"voluntary_muap": 4.0}
+
+
+def test_train_refuses_a_voluntary_weight_out_of_range_in_one_line(datadir, tmp_path, capsys):
+    rc = convert_main(["train", "--data", str(datadir), "--out", str(tmp_path / "b"), "--voluntary-weight", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "--voluntary-weight 0 is out of range: allowed 0.01..100" in err[0]
+    assert not (tmp_path / "b").exists()
 
 
 def test_evaluate_command_writes_json_and_confusion_png(trained_bundle, datadir, tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 
 from convert import conditions as C
 from convert import cross_condition
+from convert.train import VOLUNTARY_WEIGHT
 
 
 def test_each_test_condition_holds_out_its_axis():
@@ -69,6 +70,9 @@ def test_quick_harness_runs_end_to_end(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--reuse:" in err[0] and "'epochs': 2" in err[0]
     assert res["seeds"] == [0] and res["sizes"]["epochs"] == 2
+    # the recipe's class prior is in the bundle, and the model's own figures are kept beside it
+    assert res["runs"][0]["class_prior"] == {"voluntary_muap": VOLUNTARY_WEIGHT}
+    assert all(c["voluntary_called_pathological_no_prior"] is not None for c in res["runs"][0]["conditions"].values())
     assert set(res["summary"]) == set(C.CONDITIONS)
     for name, figs in res["summary"].items():
         assert 0.0 <= figs["int8_macro_f1"]["mean"] <= 1.0

@@ -53,6 +53,34 @@ def test_evaluate_windows_and_report_carry_the_shares(tiny):
     assert "called pathological (int8): voluntary windows" in format_report(res)
 
 
+def test_evaluate_decides_under_the_bundles_prior_and_keeps_the_models_own_figures(tiny, tmp_path):
+    import shutil
+
+    from convert.evaluate import evaluate_windows
+    from convert.export import prior_entry, update_manifest
+    from edge.bundle import load_bundle
+    from edge.inference import Int8Classifier
+    from edge.runtime.prior import ClassPrior
+    from tests.edge.bundle_helpers import synthetic_windows
+
+    b0 = load_bundle(tiny)
+    X, y = synthetic_windows(5, b0.n_classes, seed=3)
+    plain = evaluate_windows(b0, X, y, latency=False)
+    assert "class_prior" not in plain  # no prior stated: the model's argmax, as before
+    work = tmp_path / "weighted"
+    shutil.copytree(tiny, work)
+    update_manifest(work, decision_prior=prior_entry({"voluntary_muap": 20.0}, b0.labels))
+    b = load_bundle(work)
+    res = evaluate_windows(b, X, y, latency=False)
+    assert res["class_prior"]["weights"] == {"voluntary_muap": 20.0}
+    assert res["class_prior"]["int8_without"]["macro_f1"] == plain["int8"]["macro_f1"]
+    expect = ClassPrior.for_bundle(b).apply(Int8Classifier(b).predict_many(X)).argmax(axis=1)
+    assert res["int8"]["confusion"] == np.asarray(
+        [[int(np.sum((y == t) & (expect == p))) for p in range(b.n_classes)] for t in range(b.n_classes)]).tolist()
+    called = np.asarray(res["int8"]["confusion"])[:, VOL].sum()
+    assert called >= np.asarray(plain["int8"]["confusion"])[:, VOL].sum()
+
+
 def test_evaluate_command_under_a_drawn_chain_records_the_chains(tiny, tmp_path, capsys):
     from convert.cli import main as convert_main
     from convert.labels import write_labels_csv
