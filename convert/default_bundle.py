@@ -499,6 +499,11 @@ def _cross_condition_rows(paths: tuple[Path, ...] = CROSS_CONDITION_JSONS) -> st
                 f"{', '.join(map(str, seeds))}{sim}{size}): small CNNs trained on a *restricted* condition "
                 "(concentric needle, rates ≥ 22.05 kHz, high-pass 5–10 Hz, low-pass ≥ 5 kHz) and tested on "
                 "conditions held out of training. Mean ± sd over training seeds.")
+        priors = [r.get("class_prior") for r in res.get("runs", [])]
+        if priors and all(priors):
+            named = ", ".join(f"`{k}` × {v:g}" for k, v in priors[0].items())
+            head += (f" Window calls with the recipe's class prior ({named}); `vol.->path.(np)` is the share "
+                     "without it (the models' own argmax).")
         parts.append(head + "\n\n```\n" + format_table(res["summary"]) + "\n```")
     return "\n\n".join(parts)
 
@@ -563,6 +568,36 @@ def build_command(training: dict, architecture: dict | None = None) -> str:
     if altsim != SETS["train"].altsim_clips:
         opts.append(f"--altsim-clips {altsim}")
     return " ".join(["python -m convert.default_bundle --out edge/bundles/default", *opts])
+
+
+def _prior_paragraph(man: dict, ev: dict) -> str:
+    """The card's class-prior paragraph: the manifest's factors and, where ``evaluation.json``
+    has them, the model's own argmax figures beside the bundle's calls."""
+    weights = (man.get("decision_prior") or {}).get("weights") or {}
+    if not weights:
+        return ("**Class prior**: none stated; window calls are the model's own argmax "
+                "(`edge.runtime.prior`).")
+    named = ", ".join(f"`{k}` × {v:g}" for k, v in weights.items())
+    rows = []
+    for key, name in (("test", "native"), ("test_at_4000hz", "recorded at 4 kHz"),
+                      ("test_chain", "other equipment")):
+        r = ev.get(key, {})
+        w = r.get("class_prior", {}).get("int8_without")
+        if not w:
+            continue
+        rows.append(f"{name}: macro-F1 {w['macro_f1']:.3f} → {r['int8']['macro_f1']:.3f}, sensitivity "
+                    f"{w['pathological']['sensitivity']:.3f} → {r['pathological']['sensitivity']:.3f}, "
+                    f"specificity {w['pathological']['specificity']:.3f} → {r['pathological']['specificity']:.3f}, "
+                    f"voluntary → pathological {w['voluntary_called_pathological']['share']:.3f} → "
+                    f"{r['voluntary_called_pathological']['share']:.3f}")
+    figures = ("; ".join(rows) + ".") if rows else ""
+    return (f"**Class prior** (manifest `decision_prior`, `edge.runtime.prior`; `[detector] class_prior`): the "
+            f"model is trained class-weighted, so its posteriors assume every class equally likely; the runtime "
+            f"decides on them re-weighted by {named} (Bayes' rule with the prior changed: in an examination "
+            "voluntary contraction is common and each spontaneous discharge rare, and calling a contraction "
+            "pathological is the error to avoid). Applied after the open-set guard, before the rhythm check and "
+            "the detector; the tables below are the bundle's calls with it. The model's own argmax → the "
+            f"bundle's call on the held-out test set: {figures}")
 
 
 def write_model_card(out: Path, bundle, m: dict) -> None:
@@ -648,6 +683,8 @@ pathological is withheld (counted, no alert evidence) when its confidence is bel
 {json.loads((out / "open_set.json").read_text())["min_confidence"]:.3f} or its 20-value band summary is further from that class's
 training windows than the 99.5 % quantile of held-out windows of the class.
 
+{_prior_paragraph(man, ev)}
+
 **Rhythm check** (runtime, `edge.runtime.rhythm`, `[detector] rhythm_check`, on by default): a
 window called fibrillation or positive sharp waves is withheld when the last 4 s of the signal hold
 one strong train of potentials, one source by its intervals, whose interval-to-interval variability
@@ -695,8 +732,8 @@ the same test set downsampled (anti-aliased) to that rate, then resampled up to
 {bundle.sample_rate} Hz as the device does. "Other equipment": each test recording through a
 recording chain drawn from seeds {TEST_CHAIN_SEED0}… ({chains['recordings']} recordings at
 {", ".join(f"{r / 1000:g}" for r in chains['sample_rates_hz'])} kHz, {chains['inverted']} inverted).
-Figures are the model's own (int8, without the guard); the last column is the share of
-voluntary windows called pathological.
+Figures are the bundle's window calls (the int8 model with its class prior, without the guard);
+the last column is the share of voluntary windows called pathological.
 
 | input | windows | int8 macro-F1 | float macro-F1 | top-1 agreement | pathological sensitivity | specificity | voluntary → pathological |
 |---|---|---|---|---|---|---|---|

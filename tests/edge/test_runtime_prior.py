@@ -78,6 +78,11 @@ def test_bad_weights_are_named(weights, words):
         check_weights(weights, LABELS)
 
 
+def test_the_shipped_bundle_states_its_prior():
+    b = load_bundle("default")
+    assert ClassPrior.for_bundle(b).named() == {"voluntary_muap": 4.0}
+
+
 def _copy_shipped(tmp_path, prior):
     import shutil
 
