@@ -231,8 +231,9 @@ def build_train_sets(sizes: Sizes, frontend_cfg, train_wcfg, wcfg, seed: int):
                     "train": tr.summary(), "val": va.summary()}
 
 
-#: The figures per condition; ``*_guarded`` are with the bundle's open-set guard (what the
-#: device decides), the others the model alone.
+#: The figures per condition: the bundle's window calls (model and class prior,
+#: :mod:`edge.runtime.prior`); ``*_guarded`` with its open-set guard too (what the device
+#: decides); ``*_no_prior`` the model's own argmax (None for a bundle without a prior).
 FIGURES = ("int8_macro_f1", "sensitivity", "specificity", "voluntary_called_pathological",
            "normal_called_pathological", "sensitivity_guarded", "voluntary_called_pathological_guarded",
            "int8_macro_f1_no_prior", "sensitivity_no_prior", "voluntary_called_pathological_no_prior")

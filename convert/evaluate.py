@@ -149,7 +149,8 @@ def evaluate_windows(bundle: Bundle, X: np.ndarray, y: np.ndarray, latency: bool
     guard = load_guard(bundle)
     if guard is not None:
         # What the device decides: pathological calls the open-set guard finds atypical are
-        # withheld (edge.runtime.openset). The plain int8 figures above are the model alone.
+        # withheld (edge.runtime.openset). The plain int8 figures above are the bundle's calls
+        # (model and class prior) without it.
         from convert.openset import guard_cost
 
         known = guard.known_mask(X, raw8)  # the guard judges the model's own posteriors (runtime order)
@@ -225,6 +226,13 @@ def format_report(res: dict) -> str:
 
         lines.append(f"called pathological (int8): voluntary windows {share(v)}   "
                      f"all normal windows {share(n)} (false alarms per normal window)")
+    if "class_prior" in res:  # the figures above are the bundle's calls; the model's own argmax:
+        c = res["class_prior"]
+        w, wp = c["int8_without"], c["int8_without"]["pathological"]
+        lines.append("class prior " + ", ".join(f"{k} x{v:g}" for k, v in c["weights"].items())
+                     + f" (figures above); the model's own argmax: macro-F1 {w['macro_f1']:.4f}, sensitivity "
+                     f"{wp['sensitivity']}, specificity {wp['specificity']}, voluntary called pathological "
+                     f"{w['voluntary_called_pathological']['share']}")
     if "open_set" in res:
         g = res["open_set"]
         gp = g["int8_guarded"]["pathological"]

@@ -56,7 +56,7 @@ def test_evaluate_windows_and_report_carry_the_shares(tiny):
 def test_evaluate_decides_under_the_bundles_prior_and_keeps_the_models_own_figures(tiny, tmp_path):
     import shutil
 
-    from convert.evaluate import evaluate_windows
+    from convert.evaluate import evaluate_windows, format_report
     from convert.export import prior_entry, update_manifest
     from edge.bundle import load_bundle
     from edge.inference import Int8Classifier
@@ -77,6 +77,7 @@ def test_evaluate_decides_under_the_bundles_prior_and_keeps_the_models_own_figur
     expect = ClassPrior.for_bundle(b).apply(Int8Classifier(b).predict_many(X)).argmax(axis=1)
     assert res["int8"]["confusion"] == np.asarray(
         [[int(np.sum((y == t) & (expect == p))) for p in range(b.n_classes)] for t in range(b.n_classes)]).tolist()
+    assert "class prior voluntary_muap x20 (figures above); the model's own argmax: macro-F1" in format_report(res)
     called = np.asarray(res["int8"]["confusion"])[:, VOL].sum()
     assert called >= np.asarray(plain["int8"]["confusion"])[:, VOL].sum()
 
