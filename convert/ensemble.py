@@ -29,6 +29,7 @@ from typing import Sequence
 import edge
 from edge.bundle import (ENSEMBLE_SCHEMA_VERSION, MAX_MEMBERS, SCHEMA, Bundle, BundleError, load_bundle,
                          sha256_file)
+from edge.runtime.prior import ClassPrior
 
 #: Manifest entries every member must share (the device computes one feature stream for all).
 SHARED = ("labels", "pathological", "frontend", "window", "sample_rate")
@@ -49,6 +50,10 @@ def _check_compatible(bundles: Sequence[Bundle]) -> None:
         if b.uv_per_lsb != first.uv_per_lsb:
             raise UserError(f"bundles {first.path} ({first.uv_per_lsb:g} µV/LSB) and {b.path} "
                             f"({b.uv_per_lsb:g} µV/LSB) expect different input scales")
+        if ClassPrior.for_bundle(b).named() != ClassPrior.for_bundle(first).named():
+            raise UserError(f"bundles {first.path} and {b.path} decide with different class priors "
+                            f"({ClassPrior.for_bundle(first).named()} vs {ClassPrior.for_bundle(b).named()}; "
+                            "edge.runtime.prior): the ensemble would carry one of them")
 
 
 def load_members(bundle_paths: Sequence[str | Path], weights: Sequence[float] | None = None) -> tuple[list, list]:
@@ -124,6 +129,8 @@ def write_members(out_dir: str | Path, bundles: Sequence[Bundle], weights: Seque
         "output": {"dtype": "float32",
                    "meaning": "weighted mean of the members' dequantised softmax probabilities"},
         "models": models,
+        # the members' class prior (the same for all, _check_compatible): the ensemble decides as they do
+        **({"decision_prior": first["decision_prior"]} if first.get("decision_prior") else {}),
         "files": files,
         "training": {"ensemble_of": [b.model_id for b in bundles], "weights": weights},
         "metrics": {},

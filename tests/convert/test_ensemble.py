@@ -160,3 +160,20 @@ def test_unusable_guard_data_is_refused_before_anything_is_written(members, tmp_
                          "--guard-data", str(empty)]) == 2
     assert "--guard-data" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_ensemble_decides_with_its_members_class_prior_and_refuses_differing_ones(members, tmp_path, capsys):
+    from convert.export import prior_entry, update_manifest
+    from edge.runtime.prior import ClassPrior
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for src, dst in zip(members, (a, b)):
+        shutil.copytree(src, dst)
+    labels = load_bundle(a).labels
+    update_manifest(a, decision_prior=prior_entry({"voluntary_muap": 4.0}, labels))
+    rc = convert_main(["ensemble", "--bundles", str(a), str(b), "--out", str(tmp_path / "mixed")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "decide with different class priors" in err[0]
+    update_manifest(b, decision_prior=prior_entry({"voluntary_muap": 4.0}, labels))
+    assert convert_main(["ensemble", "--bundles", str(a), str(b), "--out", str(tmp_path / "same")]) == 0
+    assert ClassPrior.for_bundle(load_bundle(tmp_path / "same")).named() == {"voluntary_muap": 4.0}
