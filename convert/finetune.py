@@ -90,6 +90,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     from convert.train import TrainConfig, to_model_input, train_and_export
     from edge.bundle import BundleError, load_bundle
     from edge.inference import FeatureQuantizer
+    from edge.runtime.prior import ClassPrior
 
     try:
         base = load_bundle(args.base)
@@ -119,6 +120,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
         extra_training={"finetuned_from": base.model_id, "frozen_layers": frozen,
                         "base_val_macro_f1": round(before, 6)},
         base_model=model, uv_per_lsb=scale,
+        decision_prior=ClassPrior.for_bundle(base).named(),  # it decides as its base did
     )
     from convert.openset import add_open_set
 

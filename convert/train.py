@@ -333,12 +333,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def train_and_export(out: Path, tr, va, quant, model_cfg, tcfg: TrainConfig, fe_cfg, wcfg, min_rate: int,
                      data_summary: dict, extra_training: dict | None = None, base_model=None,
-                     uv_per_lsb: float = 0.5, voluntary_weight: float = VOLUNTARY_WEIGHT) -> TrainResult:
+                     uv_per_lsb: float = 0.5, voluntary_weight: float = VOLUNTARY_WEIGHT,
+                     decision_prior: dict | None = None) -> TrainResult:
     """Train (or continue ``base_model``), write the curve PNG and the bundle with val metrics.
 
     ``uv_per_lsb``: µV per LSB the features of ``tr``/``va`` were computed at (the windowing's
     target scale); recorded in the bundle as ``input.uv_per_lsb``. ``voluntary_weight``: the
-    bundle's class prior on ``voluntary_muap`` (:data:`VOLUNTARY_WEIGHT`; 1 = none).
+    bundle's class prior on ``voluntary_muap`` (:data:`VOLUNTARY_WEIGHT`; 1 = none);
+    ``decision_prior`` (label → factor), when given, is the prior instead (``{}``: none), e.g. a
+    fine-tuned bundle's base's.
     """
     from convert.export import export_bundle
     from convert.models import build_model
@@ -355,11 +358,13 @@ def train_and_export(out: Path, tr, va, quant, model_cfg, tcfg: TrainConfig, fe_
         "val_macro_f1": round(result.best_val_macro_f1, 6), "seconds": round(result.seconds, 1),
         "data": data_summary, **(extra_training or {}),
     }
+    prior = dict(decision_prior) if decision_prior is not None else \
+        ({"voluntary_muap": voluntary_weight} if voluntary_weight != 1.0 else {})
     export_bundle(out, model=model, model_cfg=model_cfg, representative=to_model_input(qtr), quantizer=quant,
                   frontend_cfg=fe_cfg, window=wcfg_dict(wcfg, tr.X.shape[1], fe_cfg), labels=LABELS,
                   pathological=PATHOLOGICAL, min_sample_rate=min_rate, training=training,
                   isolate=model_cfg.arch == "crnn", uv_per_lsb=uv_per_lsb,
-                  decision_prior={"voluntary_muap": voluntary_weight} if voluntary_weight != 1.0 else None)
+                  decision_prior=prior or None)
     return result
 
 

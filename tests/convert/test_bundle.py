@@ -139,6 +139,7 @@ def test_finetune_command_continues_from_the_base(trained_bundle, datadir, tmp_p
     assert t["finetuned_from"] == base.model_id
     assert t["frozen_layers"] == ["conv0", "bn0", "conv1", "bn1"]
     assert ft.manifest["input"]["feature_to_int8"] == base.manifest["input"]["feature_to_int8"]
+    assert ft.manifest["decision_prior"] == base.manifest["decision_prior"]  # it decides as its base did
 
 
 def test_evaluate_refuses_a_corrupted_bundle_in_one_line(trained_bundle, datadir, tmp_path, capsys):
