@@ -12,7 +12,8 @@ sees. Per generator and corpus seed it counts, by true class (the label at the w
 windows called fibrillation or positive sharp waves, and how many of those the check withholds.
 The cost is the share of correct fibrillation / PSW calls withheld; the gain, the share of
 voluntary (and other normal) windows called fibrillation / PSW that are withheld, and the
-voluntary → pathological share before and after.
+voluntary → pathological share before and after. The same for fasciculation calls (the sparse
+class the check also judges): correct calls withheld, voluntary windows called it withheld.
 
 Generators: ``sim`` (the kit's simulator, ``simulate_clip`` through ``convert.chain`` drawn
 chains, seeds 7 100 000 + …, disjoint from the recipe's), ``altsim`` (seen in training) and
@@ -38,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from firmware_bridge.host.source import SampleBlock  # noqa: E402
 
-from edge.runtime.rhythm import IRREGULAR, REGULAR_CLASSES, RhythmGuard  # noqa: E402
+from edge.runtime.rhythm import IRREGULAR, REGULAR_CLASSES, SPARSE_CLASSES, RhythmGuard  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "rhythm.json"
 CLIP_S = 8.0
@@ -140,6 +141,14 @@ def summarise(rows, pathological) -> dict:
                                             "after": round(after / len(vol), 4) if vol else None}
     correct = [r for r in rows if r[0] in regular and r[1] == r[0]]
     out["correct_fib_psw_calls_withheld"] = {"calls": len(correct), "withheld": int(sum(r[2] for r in correct))}
+    # the sparse class checked too (fasciculation): its correct calls withheld (the cost) and the
+    # voluntary windows called it that are withheld (the gain)
+    for name in SPARSE_CLASSES:
+        mine = [r for r in rows if r[1] == name]
+        right = [r for r in mine if r[0] == name]
+        vol_called = [r for r in mine if r[0] == "voluntary_muap"]
+        out[name] = {"correct_calls": len(right), "correct_withheld": int(sum(r[2] for r in right)),
+                     "voluntary_called": len(vol_called), "voluntary_withheld": int(sum(r[2] for r in vol_called))}
     return out
 
 
@@ -179,7 +188,10 @@ def main(argv=None) -> int:
                       f"voluntary called fib/PSW {s['voluntary']['called_fib_psw']}, withheld {s['voluntary']['withheld']}; "
                       f"other normal called fib/PSW {s['other_normal']['called_fib_psw']}, withheld "
                       f"{s['other_normal']['withheld']}; voluntary -> pathological "
-                      f"{s['voluntary_called_pathological']['before']} -> {s['voluntary_called_pathological']['after']}",
+                      f"{s['voluntary_called_pathological']['before']} -> {s['voluntary_called_pathological']['after']}"
+                      + "".join(f"; {n}: correct calls withheld {s[n]['correct_withheld']}/{s[n]['correct_calls']}, "
+                                f"voluntary called it withheld {s[n]['voluntary_withheld']}/{s[n]['voluntary_called']}"
+                                for n in SPARSE_CLASSES),
                       flush=True)
             results["generators"][gen] = per_seed
     results["seconds"] = round(time.perf_counter() - t0, 1)

@@ -1,4 +1,5 @@
-"""Rhythm check: a call of a *regular* discharge needs a regular train in the signal.
+"""Rhythm check: a call of a *regular* discharge needs a regular train in the signal, and a
+call of a *sparse* one (fasciculation) may not sit on a voluntary unit's steady train.
 
 Fibrillation potentials and positive sharp waves fire **regularly** (0.5–15 Hz,
 ``clinical-waveforms.md`` §2); voluntary motor units fire with an interval CV of 10–35 %
@@ -61,7 +62,17 @@ samples); process :meth:`RhythmGuard.check` for one window. The steps, on the co
    0–1 % at CV 3 %, 0.3–18 % at CV 5 % (15 and 3 Hz), 26–49 % at 7 %, 77–90 % at 10 % and
    85–98 % at 12 % (``tests/edge/test_runtime_rhythm.py`` checks the ends).
 
-A withheld window passes on no evidence for the regular classes: their posterior mass moves to
+**Sparse calls.** A fasciculation potential fires spontaneously, irregularly and sparsely:
+seconds to minutes apart (``clinical-waveforms.md`` §2), and it is judged at rest. A window
+called fasciculation is checked the same way: a strong, one-source train of at least
+``min_pairs`` + 2 potentials in the context (≥ 2.5 Hz) firing irregularly is a voluntary unit,
+not a fasciculating one, and the call is withheld. For these calls the train must also fire at
+a voluntary unit's rate, a median interval of at least ``sparse_min_interval_ms`` (50 ms:
+≤ 20 Hz; units fire 7–15 Hz at low to moderate effort, ``real-emg.md`` §2), so that the bursts
+of a neighbouring myokymic discharge (30–60 Hz inside a burst, ``clinical-waveforms.md`` §2)
+do not count as one.
+
+A withheld window passes on no evidence for the checked classes: their posterior mass moves to
 the normal classes in proportion (to ``voluntary_muap`` when the model gave the normal classes
 nothing: an irregular train is what voluntary activity sounds like). It is counted
 (``PipelineCounters.irregular_windows``). Computed in float64: like the open-set guard this is
@@ -89,6 +100,9 @@ from edge.validation import check_ranges
 
 #: The classes defined by their regular firing (clinical-waveforms.md §2).
 REGULAR_CLASSES = ("fibrillation", "positive_sharp_wave")
+#: The classes defined by sparse, irregular firing: fasciculation potentials come seconds to
+#: minutes apart ("observation for up to 90 s may be required", clinical-waveforms.md §2).
+SPARSE_CLASSES = ("fasciculation",)
 
 REGULAR, IRREGULAR, UNDECIDED = "regular", "irregular", "undecided"
 
@@ -113,7 +127,9 @@ class RhythmConfig:
     min_interval_ms: float = 20.0  # median interval (ms) a train needs to be judged irregular
     single_train_spread: float = 0.3  # robust interval CV above which a train is several sources
     sigma_samples: int = 40_000  # samples the noise median is taken over (evenly spaced)
-    classes: tuple[str, ...] = REGULAR_CLASSES
+    classes: tuple[str, ...] = REGULAR_CLASSES + SPARSE_CLASSES  # calls checked
+    sparse_classes: tuple[str, ...] = SPARSE_CLASSES  # of those, the sparse ones (module docstring)
+    sparse_min_interval_ms: float = 50.0  # median interval (ms) of a train that contradicts a sparse call
 
     def __post_init__(self) -> None:
         check_ranges(self, [
@@ -123,6 +139,7 @@ class RhythmConfig:
             ("tail_pairs", 1, 1000, "", True),
             ("regular_share", 0.0, 1.0), ("decide_sigma", 2.0, 100.0), ("irregular_cv", 0.0, 1.0),
             ("min_interval_ms", 0.0, 1000.0, "ms"), ("single_train_spread", 0.0, 10.0),
+            ("sparse_min_interval_ms", 0.0, 1000.0, "ms"),
             ("sigma_samples", 100, 10_000_000, "", True),
         ])
         if self.band_lo_hz >= self.band_hi_hz:
@@ -241,8 +258,11 @@ def interval_spread(intervals: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(iv - med))) / med if med > 0 else float("inf")
 
 
-def verdict(times: np.ndarray, heights: np.ndarray, cfg: RhythmConfig) -> str:
-    """REGULAR, IRREGULAR or UNDECIDED for potentials at ``times`` (s) with ``heights``."""
+def verdict(times: np.ndarray, heights: np.ndarray, cfg: RhythmConfig, min_interval_ms: float | None = None) -> str:
+    """REGULAR, IRREGULAR or UNDECIDED for potentials at ``times`` (s) with ``heights``;
+    ``min_interval_ms`` (default ``cfg.min_interval_ms``): the median interval a train needs to
+    be judged irregular."""
+    min_iv = cfg.min_interval_ms if min_interval_ms is None else float(min_interval_ms)
     times = np.asarray(times, dtype=np.float64)
     irregular = False
     heights = np.asarray(heights, dtype=np.float64)
@@ -256,7 +276,7 @@ def verdict(times: np.ndarray, heights: np.ndarray, cfg: RhythmConfig) -> str:
         if ok.size >= cfg.min_pairs:
             iv = np.diff(times[g])
             irregular = irregular or (float(np.median(heights[g])) >= cfg.decide_sigma
-                                      and float(np.median(iv)) * 1e3 >= cfg.min_interval_ms
+                                      and float(np.median(iv)) * 1e3 >= min_iv
                                       and interval_spread(iv) <= cfg.single_train_spread)
         elif ok.size >= 2 and ok.mean() >= cfg.regular_share:
             return UNDECIDED  # a slow train that may yet prove regular keeps the call
@@ -294,6 +314,7 @@ class RhythmGuard:
         self.labels = tuple(labels)
         self.rate = float(sample_rate)
         self._checked = np.array([lab in self.config.classes for lab in self.labels])
+        self._sparse = np.array([lab in self.config.sparse_classes for lab in self.labels])
         self._normal = np.array([lab not in set(pathological) for lab in self.labels])
         self._fallback = self.labels.index("voluntary_muap") if "voluntary_muap" in self.labels else None
         self._size = max(16, int(round(self.config.context_s * self.rate)))
@@ -354,14 +375,16 @@ class RhythmGuard:
 
     def check(self, probs: np.ndarray, end: int) -> str:
         """Verdict for a window ending at stream index ``end`` whose posterior is ``probs``:
-        UNDECIDED when the model does not call a regular class (nothing to check)."""
-        if not self._checked[int(np.argmax(probs))]:
+        UNDECIDED when the model does not call a checked class (nothing to check)."""
+        k = int(np.argmax(probs))
+        if not self._checked[k]:
             return UNDECIDED
         times, heights = band_peaks(self.context(end), self.rate, self.config)
-        return verdict(times, heights, self.config)
+        return verdict(times, heights, self.config,
+                       self.config.sparse_min_interval_ms if self._sparse[k] else None)
 
     def withhold(self, probs: np.ndarray) -> np.ndarray:
-        """The posterior of a withheld window: the regular classes' mass moved to the normal
+        """The posterior of a withheld window: the checked classes' mass moved to the normal
         classes in proportion (to ``voluntary_muap`` when they have none)."""
         p = np.asarray(probs, dtype=np.float64).copy()
         mass = float(p[self._checked].sum())

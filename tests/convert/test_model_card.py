@@ -127,6 +127,13 @@ def test_rhythm_table_sums_seeds_and_refuses_another_bundle(tmp_path):
     text = _rhythm_rows("emg-cnn-x", path)
     assert "| `holdoutsim` (1, 2) | 29 of 964 (3.0 %) | 19 of 40 | 8.8 / 10.0 → 7.3 / 9.3 % |" in text
     assert _rhythm_rows("emg-cnn-y", path).startswith("Not measured for this build")
+    # with the sparse class's counts the table gains its two columns
+    runs = {"1": seed(475, 5, 34, 13, 0.0881, 0.0726), "2": seed(489, 24, 6, 6, 0.1, 0.0929)}
+    for i, r in enumerate(runs.values()):
+        r["fasciculation"] = {"correct_calls": 100 + i, "correct_withheld": i, "voluntary_called": 10, "voluntary_withheld": 9}
+    path.write_text(json.dumps({"model_id": "emg-cnn-x", "generators": {"holdoutsim": runs}}), encoding="utf-8")
+    assert "| `holdoutsim` (1, 2) | 29 of 964 (3.0 %) | 19 of 40 | 1 of 201 | 18 of 20 | 8.8 / 10.0 → 7.3 / 9.3 % |" \
+        in _rhythm_rows("emg-cnn-x", path)
 
 
 def test_rhythm_benchmark_counts_withheld_calls():
@@ -148,3 +155,5 @@ def test_rhythm_benchmark_counts_withheld_calls():
     assert s["voluntary"]["called_fib_psw"] == 1 and s["voluntary"]["withheld"] == 1
     assert s["voluntary_called_pathological"] == {"before": 0.6667, "after": 0.3333}
     assert s["other_normal"]["called_fib_psw"] == 1 and s["other_normal"]["withheld"] == 0
+    assert s["fasciculation"] == {"correct_calls": 0, "correct_withheld": 0, "voluntary_called": 1,
+                                  "voluntary_withheld": 0}

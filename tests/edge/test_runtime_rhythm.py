@@ -202,10 +202,37 @@ def test_the_guard_withholds_a_psw_call_on_an_irregular_unit_and_keeps_it_on_a_r
         g.samples(0, x)
         assert g.check(probs, x.size) == want
     p = g.withhold(probs)
-    assert p[[2, 3]].sum() == 0 and p[4] == probs[4]  # fasciculation untouched
+    assert p[[2, 3, 4]].sum() == 0  # the checked classes' mass goes to the normal ones
     assert p.sum() == pytest.approx(1.0) and np.argmax(p) == LABELS.index("voluntary_muap")
-    # a call of another class is not checked
-    assert g.check(np.array([0.1, 0.1, 0.0, 0.0, 0.8]), x.size) == rh.UNDECIDED
+    # a call of a class that is not checked
+    assert g.check(np.array([0.1, 0.8, 0.0, 0.0, 0.1]), x.size) == rh.UNDECIDED
+
+
+def test_a_fasciculation_call_on_a_steady_voluntary_unit_is_withheld_and_kept_on_sparse_potentials():
+    fasc = np.array([0.0, 0.1, 0.0, 0.0, 0.9])  # called fasciculation
+    unit = signal(train(10.0, 0.15, 4.0, seed=6), 4.0)
+    sparse = signal(np.array([0.4, 1.9, 2.3, 3.6]), 4.0, amp=800.0)  # fasciculation potentials, s apart
+    for x, want in ((unit, rh.IRREGULAR), (sparse, rh.UNDECIDED)):
+        g = rh.RhythmGuard(LABELS, PATH, FS)
+        g.samples(0, x)
+        assert g.check(fasc, x.size) == want
+
+
+def test_a_bursting_train_does_not_contradict_a_fasciculation_call():
+    # grouped discharges at 30-55 Hz inside bursts about three times a second (myokymic),
+    # irregular from interval to interval: faster than a voluntary unit, so not a reason to withhold
+    rng = np.random.default_rng(2)
+    starts = np.cumsum(rng.uniform(0.25, 0.45, 12))
+    times = np.concatenate([s + np.cumsum(np.r_[0.0, rng.uniform(0.018, 0.034, 3)]) for s in starts])
+    times = np.sort(times[times < 3.95])
+    x = signal(times, 4.0)
+    t, h = rh.band_peaks(np.abs(rh.band_filter(rh.band_sos(FS, rh.RhythmConfig()), x.astype(float))[0]), FS,
+                         rh.RhythmConfig())
+    cfg = rh.RhythmConfig()
+    assert rh.verdict(t, h, cfg, cfg.min_interval_ms) == rh.IRREGULAR  # what a regular-class call would face
+    g = rh.RhythmGuard(LABELS, PATH, FS)
+    g.samples(0, x)
+    assert g.check(np.array([0.0, 0.1, 0.0, 0.0, 0.9]), x.size) == rh.UNDECIDED
 
 
 def test_an_empty_block_changes_nothing():
