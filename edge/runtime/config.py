@@ -15,7 +15,7 @@ the bad value and the allowed range. It loads from TOML::
     relabel_confident = true # ... and only if its mean posterior over that lead reaches its rule's `confident`
     class_prior = true       # decide on the posteriors under the bundle's class prior (decision_prior)
     open_set = true          # withhold pathological calls the bundle's open-set guard finds atypical
-    rhythm_check = true      # withhold fibrillation / PSW calls when the signal fires irregularly
+    rhythm_check = true      # withhold fibrillation / PSW (and fasciculation) calls the signal's rhythm contradicts
 
     [detector.default]       # applies to every pathological class
     enter = 0.7
@@ -364,7 +364,8 @@ class RuntimeConfig:
     #: Use the bundle's open-set guard (edge.runtime.openset) when it has one.
     open_set: bool = True
     #: Withhold fibrillation / positive-sharp-wave calls when the last seconds of the signal
-    #: fire irregularly (edge.runtime.rhythm).
+    #: fire irregularly, and fasciculation calls when a voluntary unit fires steadily there
+    #: (edge.runtime.rhythm).
     rhythm_check: bool = True
     default_rule: ClassRule = field(default_factory=ClassRule)
     class_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=_default_classes)
