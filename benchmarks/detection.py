@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{summary['open_set']['windows_withheld']} window(s) withheld")
         print(f"rhythm check {'on' if summary['rhythm_check']['on'] else 'off'}: "
               f"{summary['rhythm_check']['windows_withheld']} window(s) withheld")
+        cp = summary["class_prior"]
+        print("class prior " + (", ".join(f"{k} x{v:g}" for k, v in cp["weights"].items()) or "off") + ": "
+              f"{cp['pathological_calls_turned_normal']} pathological window call(s) turned normal")
     result["benchmark_wall_s"] = round(time.perf_counter() - t0, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -53,6 +53,7 @@ from edge.runtime.config import RuntimeConfig
 from edge.runtime.decision import DecisionStage
 from edge.runtime.detector import Detection
 from edge.runtime.pipeline import Pipeline
+from edge.runtime.prior import ClassPrior
 from edge.scorecard import ClassScore, Episode, Scorecard, merge_episodes, score
 
 RATE = 44100
@@ -144,7 +145,8 @@ class RecordingRun:
     windows: list[tuple[int, int]] = field(default_factory=list)  # (start, end) stream samples
     probs: np.ndarray | None = None  # (windows, classes) posteriors after the open-set guard
     unknown_windows: int = 0  # pathological calls the open-set guard withheld
-    irregular_windows: int = 0  # fibrillation / PSW calls the rhythm check withheld
+    irregular_windows: int = 0  # fibrillation / PSW / fasciculation calls the rhythm check withheld
+    prior_windows: int = 0  # pathological calls the class prior turned into normal ones
     sim_s: float = 0.0
     pipeline_s: float = 0.0
     resets: list[int] = field(default_factory=list)  # window indices before which the stage was reset
@@ -218,7 +220,8 @@ def run_recording(spec: RecordingSpec, bundle, classifier, config: RuntimeConfig
     run = RecordingRun(spec, pcm.size / rec.sample_rate, truth, events, [_alert(d, rec.sample_rate) for d in dets],
                        sample_rate=rec.sample_rate, chain=chain,
                        unknown_windows=pipe.counters.unknown_windows,
-                       irregular_windows=pipe.counters.irregular_windows, sim_s=sim_s, pipeline_s=pipe_s)
+                       irregular_windows=pipe.counters.irregular_windows, prior_windows=pipe.counters.prior_windows,
+                       sim_s=sim_s, pipeline_s=pipe_s)
     if isinstance(stage, _RecordingDecision):
         run.windows, run.probs, run.resets = stage.windows, np.array(stage.probs), stage.resets
     return run
@@ -388,6 +391,8 @@ def evaluate(specs: Sequence[RecordingSpec], bundle=None, config: RuntimeConfig 
                            "windows_withheld": int(sum(r.unknown_windows for r in runs))}
     summary["rhythm_check"] = {"on": bool(config.rhythm_check),
                                "windows_withheld": int(sum(r.irregular_windows for r in runs))}
+    summary["class_prior"] = {"weights": ClassPrior.for_bundle(bundle).named() if config.class_prior else {},
+                              "pathological_calls_turned_normal": int(sum(r.prior_windows for r in runs))}
     summary["timing_s"] = {"simulate": _r(sum(r.sim_s for r in runs), 2),
                            "pipeline": _r(sum(r.pipeline_s for r in runs), 2)}
     return summary, runs

@@ -82,6 +82,7 @@ def run_record(bundle, pcm: np.ndarray, rate: int, uv_per_lsb: float, invert: bo
         "pathological_share": round(sum(p in path for p in pred) / max(n, 1), 4),
         "withheld_windows": int(pipe.counters.unknown_windows),
         "irregular_windows": int(pipe.counters.irregular_windows),
+        "prior_windows": int(pipe.counters.prior_windows),
         "saturated_samples": int(pipe.counters.saturated_samples),
         "alerts": [{"label": d.label, "pathological": bool(d.pathological), "confidence": round(d.confidence, 3),
                     "onset_s": round(d.onset / rate, 3)} for d in dets],

@@ -145,11 +145,11 @@ def main(args: argparse.Namespace) -> int:
     logging.getLogger("emg-edge").info(
         "%s: %.1f s of audio in %.1f s (%.1fx real time), %d windows, %d alert(s), %d pending, "
         "%d saturated sample(s), %d window(s) withheld as unknown by the open-set guard, "
-        "%d as irregular by the rhythm check, "
+        "%d as irregular by the rhythm check, %d pathological call(s) turned normal by the class prior, "
         "%d QEMG stretch summary line(s) (%d stretch(es) skipped, %d failed)",
         summary.reason, summary.audio_s, summary.wall_s, summary.rtf, summary.windows, summary.alerts_raised,
         summary.pending_alerts, summary.saturated_samples, summary.unknown_windows,
-        summary.irregular_windows,
+        summary.irregular_windows, summary.prior_windows,
         summary.qemg_summaries, summary.qemg_skipped, summary.qemg_failed,
     )
     return summary.exit_code

@@ -50,7 +50,8 @@ class PipelineCounters:
     duplicate_samples: int = 0  # samples dropped because their index was already processed
     saturated_samples: int = 0  # samples the calibration gain pushed beyond int16 (clamped)
     unknown_windows: int = 0  # pathological calls the open-set guard withheld (edge.runtime.openset)
-    irregular_windows: int = 0  # regular-discharge calls the rhythm check withheld (edge.runtime.rhythm)
+    irregular_windows: int = 0  # calls the rhythm check withheld (edge.runtime.rhythm)
+    prior_windows: int = 0  # pathological calls the class prior turned into normal ones (edge.runtime.prior)
 
 
 class Pipeline:
@@ -82,6 +83,7 @@ class Pipeline:
         #: ``class_prior`` off.
         prior = ClassPrior.for_bundle(bundle) if config.class_prior else None
         self.prior = None if prior is None or prior.is_identity else prior
+        self._pathological = np.array([lab in bundle.pathological for lab in bundle.labels])
         self.features = FeatureChain(bundle, self.source_rate, source_uv_per_lsb, invert, frontend)
         #: The rhythm check (edge.runtime.rhythm) of calls of regularly firing classes; None = off.
         self.rhythm = RhythmGuard(bundle.labels, sorted(bundle.pathological), self.source_rate) \
@@ -176,7 +178,10 @@ class Pipeline:
                 self.counters.unknown_windows += 1
                 probs = self.guard.withhold(probs)  # counted, and no pathological evidence
             if self.prior is not None:
+                was = int(np.argmax(probs))
                 probs = self.prior.apply(probs)  # the decision's posteriors (the guard judges the model's)
+                if self._pathological[was] and not self._pathological[int(np.argmax(probs))]:
+                    self.counters.prior_windows += 1  # counted like the guard's and the check's
             if self.rhythm is not None and self.rhythm.check(probs, end) == IRREGULAR:
                 self.counters.irregular_windows += 1
                 probs = self.rhythm.withhold(probs)  # counted; the signal's rhythm contradicts the call

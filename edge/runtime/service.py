@@ -225,7 +225,8 @@ class Service:
         return meter.snapshot(queue_depth=self._reader.depth, queue_capacity=self._reader.capacity,
                               gap_samples=c.gap_samples, crc_errors=int(opened.crc_errors()),
                               pending_alerts=self.delivery.pending, saturated_samples=c.saturated_samples,
-                              unknown_windows=c.unknown_windows, irregular_windows=c.irregular_windows)
+                              unknown_windows=c.unknown_windows, irregular_windows=c.irregular_windows,
+                              prior_windows=c.prior_windows)
 
 
 def run(opts: RuntimeOptions) -> RunSummary:

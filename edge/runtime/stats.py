@@ -41,6 +41,7 @@ class StatsSnapshot:
     saturated_samples: int = 0
     unknown_windows: int = 0
     irregular_windows: int = 0
+    prior_windows: int = 0
 
     def line(self) -> str:
         return (
@@ -48,7 +49,8 @@ class StatsSnapshot:
             f"cpu {self.cpu_per_audio_s:.3f} s/s, queue {self.queue_depth}/{self.queue_capacity}, "
             f"gaps {self.gap_samples} samples, saturated {self.saturated_samples} samples, crc errors {self.crc_errors}, "
             f"pending alerts {self.pending_alerts}, alerts {self.alerts}, windows {self.windows} "
-            f"({self.unknown_windows} withheld as unknown, {self.irregular_windows} as irregular)"
+            f"({self.unknown_windows} withheld as unknown, {self.irregular_windows} as irregular, "
+            f"{self.prior_windows} turned normal by the class prior)"
         )
 
     def to_dict(self) -> dict:
@@ -81,7 +83,7 @@ class StatsMeter:
     def snapshot(self, queue_depth: int = 0, queue_capacity: int = 0, gap_samples: int = 0,
                  crc_errors: int = 0, pending_alerts: int = 0, mark: bool = True,
                  saturated_samples: int = 0, unknown_windows: int = 0,
-                 irregular_windows: int = 0) -> StatsSnapshot:
+                 irregular_windows: int = 0, prior_windows: int = 0) -> StatsSnapshot:
         now = self._clock()
         wall = max(now - self._t0, 1e-9)
         cpu = self._cpu() - self._cpu0
@@ -94,7 +96,7 @@ class StatsMeter:
             queue_depth=queue_depth, queue_capacity=queue_capacity, gap_samples=gap_samples,
             crc_errors=crc_errors, pending_alerts=pending_alerts, alerts=self.alerts, windows=self.windows,
             saturated_samples=saturated_samples,
-            unknown_windows=unknown_windows, irregular_windows=irregular_windows,
+            unknown_windows=unknown_windows, irregular_windows=irregular_windows, prior_windows=prior_windows,
         )
         if mark:
             self._last_t = now

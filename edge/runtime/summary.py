@@ -27,7 +27,8 @@ class RunSummary:
     crc_errors: int = 0
     saturated_samples: int = 0
     unknown_windows: int = 0  # pathological calls withheld by the open-set guard
-    irregular_windows: int = 0  # fibrillation / PSW calls withheld by the rhythm check
+    irregular_windows: int = 0  # fibrillation / PSW / fasciculation calls withheld by the rhythm check
+    prior_windows: int = 0  # pathological calls the class prior turned into normal ones
     source_uv_per_lsb: float | None = None  # µV/LSB the source stated last (None: unknown)
     bundle_uv_per_lsb: float = 0.0
     alerts_raised: int = 0
@@ -56,3 +57,4 @@ class RunSummary:
         self.saturated_samples = counters.saturated_samples
         self.unknown_windows = counters.unknown_windows
         self.irregular_windows = counters.irregular_windows
+        self.prior_windows = counters.prior_windows

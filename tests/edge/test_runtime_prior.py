@@ -141,8 +141,10 @@ def test_the_pipeline_decides_under_the_bundles_prior_and_can_be_told_not_to():
     assert _alerts(_pipe(None, RuntimeConfig()))  # no prior: the model's call raises an alert
     with_prior = _pipe({"voluntary_muap": 4.0}, RuntimeConfig())
     assert with_prior.prior is not None and _alerts(with_prior) == []
+    # every loud window was a fibrillation call the prior turned voluntary: counted, as the guard's are
+    assert with_prior.counters.prior_windows > 0
     off = _pipe({"voluntary_muap": 4.0}, RuntimeConfig(class_prior=False))
-    assert off.prior is None and _alerts(off)
+    assert off.prior is None and _alerts(off) and off.counters.prior_windows == 0
 
 
 def test_the_toml_key_turns_it_off(tmp_path):
@@ -152,3 +154,15 @@ def test_the_toml_key_turns_it_off(tmp_path):
     p.write_text("[detector]\nclass_prior = 2\n")
     with pytest.raises(ValueError, match="detector.class_prior"):
         RuntimeConfig.from_toml(p)
+
+
+def test_the_stats_line_and_summary_count_calls_the_prior_turned_normal():
+    from edge.runtime.pipeline import PipelineCounters
+    from edge.runtime.stats import StatsMeter
+    from edge.runtime.summary import RunSummary
+
+    line = StatsMeter(every_s=0).snapshot(prior_windows=7, irregular_windows=2).line()
+    assert "2 as irregular, 7 turned normal by the class prior)" in line
+    s = RunSummary(exit_code=0, reason="end")
+    s.count(PipelineCounters(windows=10, prior_windows=3))
+    assert s.prior_windows == 3
