@@ -271,7 +271,7 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
     from convert import trainset
     from convert.evaluate import evaluate_windows
     from convert.models import ModelConfig
-    from convert.train import VOLUNTARY_WEIGHT, TrainConfig, train_and_export
+    from convert.train import VOLUNTARY_WEIGHT, TrainConfig, recipe_prior, train_and_export
     from edge.bundle import load_bundle
 
     t0 = time.time()
@@ -286,12 +286,12 @@ def run_seed(out_dir: Path, seed: int, sizes: Sizes, tests: dict, frontend_cfg, 
 
             raise UserError(f"--reuse: {out} was trained with {trained}, not {_training_sizes(sizes)}")
         log(f"seed {seed}: reusing {out} (best epoch {tm['best_epoch']})")
-        if "decision_prior" not in bundle.manifest and VOLUNTARY_WEIGHT != 1.0:
+        if "decision_prior" not in bundle.manifest and recipe_prior():
             # the prior is the recipe's decision, not the trained weights: a bundle trained before
             # bundles stated it is scored with the recipe's (added to its manifest, logged)
             from convert.export import prior_entry, update_manifest
 
-            update_manifest(out, decision_prior=prior_entry({"voluntary_muap": VOLUNTARY_WEIGHT}, bundle.labels))
+            update_manifest(out, decision_prior=prior_entry(recipe_prior(), bundle.labels))
             bundle = load_bundle(out)
             log(f"seed {seed}: no decision_prior in its manifest; added the recipe's (voluntary_muap "
                 f"{VOLUNTARY_WEIGHT:g})")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.inference import MODEL_INPUT_SCALE
+from edge.runtime.prior import MAX_WEIGHT, MIN_WEIGHT
 from convert.metrics import macro_f1
 
 
@@ -30,6 +31,11 @@ from convert.metrics import macro_f1
 #: likely as voluntary activity. Fixed from that reasoning, not fitted to a test set; what it
 #: does on each benchmark is reported beside the figures without it (model card, README).
 VOLUNTARY_WEIGHT = 4.0
+
+
+def recipe_prior(voluntary_weight: float = VOLUNTARY_WEIGHT) -> dict[str, float]:
+    """The recipe's class factors (label → factor) for a voluntary weight; ``{}`` when it is 1."""
+    return {"voluntary_muap": float(voluntary_weight)} if voluntary_weight != 1.0 else {}
 
 
 @dataclass(frozen=True)
@@ -275,7 +281,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-class-weights", action="store_true")
     p.add_argument("--voluntary-weight", type=float, default=VOLUNTARY_WEIGHT, metavar="W",
                    help="class prior on voluntary activity the bundle decides with (edge.runtime.prior; "
-                        f"0.01-100, 1 = none; default {VOLUNTARY_WEIGHT:g})")
+                        f"{MIN_WEIGHT:g}-{MAX_WEIGHT:g}, 1 = none; default {VOLUNTARY_WEIGHT:g})")
     p.add_argument("--no-specaugment", action="store_true")
     p.add_argument("--window-s", type=float, default=1.0)
     p.add_argument("--hop-s", type=float, default=0.25)
@@ -304,8 +310,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                        patience=args.patience, seed=args.seed, class_weighting=not args.no_class_weights,
                        spec_augment=not args.no_specaugment, verbose=0 if args.quiet else 2,
                        weight_average=args.weight_average)
-    if not 0.01 <= args.voluntary_weight <= 100.0:
-        raise UserError(f"--voluntary-weight {args.voluntary_weight:g} is out of range: allowed 0.01..100")
+    if not MIN_WEIGHT <= args.voluntary_weight <= MAX_WEIGHT:
+        raise UserError(f"--voluntary-weight {args.voluntary_weight:g} is out of range: "
+                        f"allowed {MIN_WEIGHT:g}..{MAX_WEIGHT:g}")
     fe_cfg = trainset.default_frontend_config(args.sample_rate)
     wcfg = trainset.window_config(args.window_s, args.hop_s)
     cache = trainset.open_cache(args.cache or (out.parent / ".featcache"))
@@ -358,8 +365,7 @@ def train_and_export(out: Path, tr, va, quant, model_cfg, tcfg: TrainConfig, fe_
         "val_macro_f1": round(result.best_val_macro_f1, 6), "seconds": round(result.seconds, 1),
         "data": data_summary, **(extra_training or {}),
     }
-    prior = dict(decision_prior) if decision_prior is not None else \
-        ({"voluntary_muap": voluntary_weight} if voluntary_weight != 1.0 else {})
+    prior = dict(decision_prior) if decision_prior is not None else recipe_prior(voluntary_weight)
     export_bundle(out, model=model, model_cfg=model_cfg, representative=to_model_input(qtr), quantizer=quant,
                   frontend_cfg=fe_cfg, window=wcfg_dict(wcfg, tr.X.shape[1], fe_cfg), labels=LABELS,
                   pathological=PATHOLOGICAL, min_sample_rate=min_rate, training=training,
