@@ -33,6 +33,14 @@ its best-matching found unit at each tolerance): what widening the window gains 
 the train holds but places 0.5–3 ms off, the rest of the shortfall is discharges the train
 does not hold at all.
 
+Reported units: ``units_reported`` counts every unit ``quantify`` reports, and by the largest
+share of its discharges one true unit holds (``convert.simulator.voluntary_truth.unit_purity``,
+over every true unit, however few its discharges): ``reported_mostly_one_true_unit`` (≥ 0.5),
+``reported_mixtures`` (0.1–0.5: trains that deal several similar units' discharges, which
+the recording's summary counts as units of their own) and ``reported_no_listed_unit``
+(< 0.1: a train of none of the listed units, e.g. the simulator's distant units, which the
+truth does not list).
+
 What limits the duration figure: ``duration_within_1_5ms_perfect_decomposition`` measures
 each scored unit (of at least ``QuantConfig.min_amplitude_uv``) as a perfect decomposition
 would leave it: display-band snippets at its true discharge times with every true unit's
@@ -70,7 +78,7 @@ from scipy.signal import oaconvolve  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from convert.simulator import GENERATOR_VERSION  # noqa: E402
-from convert.simulator.voluntary_truth import render_voluntary_truth, score_units  # noqa: E402
+from convert.simulator.voluntary_truth import render_voluntary_truth, score_units, unit_purity  # noqa: E402
 from edge.frontend import Frontend, FrontendConfig  # noqa: E402
 from edge.quant import QuantConfig, quantify  # noqa: E402
 from edge.quant.bands import Bands  # noqa: E402
@@ -182,6 +190,7 @@ def accuracy(cases, seconds: float, rate: int | None = None, config: QuantConfig
     (``edge.resample``) before ``quantify`` (the truth's times are unchanged: zero-phase)."""
     rows, scores, distinct, perfect, brittle, brittle_found = [], [], [], [], [], []
     by_tol = []  # per found unit: the share of its discharges matched at each of TOLERANCES_S
+    purity = []  # per reported unit: the largest share of its discharges one true unit's
     for seed, fs, effort in cases:
         tr = render_voluntary_truth(seed, effort=effort, duration_s=seconds, sample_rate=fs)
         if rate:
@@ -194,6 +203,7 @@ def accuracy(cases, seconds: float, rate: int | None = None, config: QuantConfig
         wide = [{w.index: w.recall for w in score_units(tr, r.units, min_discharges=20, tol_s=tol)}
                 for tol in TOLERANCES_S]
         by_tol += [[w[s.index] for w in wide] for s in sc if s.found_id is not None]
+        purity += unit_purity(tr, r.units)
         brittle_found += [_brittle(u) for u in r.units if u.id in found_ids and u.duration_range_ms]
         if not rate:  # the ceiling is the native recording's
             e, b = duration_limits(tr, {s.index for s in sc})
@@ -223,6 +233,11 @@ def accuracy(cases, seconds: float, rate: int | None = None, config: QuantConfig
         "rate_within_0_5hz": round(float(np.mean(rate_err <= 0.5)), 3),
         "rate_error_median_hz": round(float(np.median(rate_err)), 3),
     }
+    pur = np.array(purity)
+    summary["units_reported"] = len(pur)
+    summary["reported_mostly_one_true_unit"] = int(np.sum(pur >= 0.5))
+    summary["reported_mixtures"] = int(np.sum((pur >= 0.1) & (pur < 0.5)))
+    summary["reported_no_listed_unit"] = int(np.sum(pur < 0.1))
     summary["discharges_matched_mean_by_tolerance_ms"] = {
         f"{1000 * tol:g}": round(float(v), 3) for tol, v in zip(TOLERANCES_S, np.mean(by_tol, axis=0))}
     if brittle_found:

@@ -30,7 +30,8 @@ from convert.simulator.background import background as make_background
 from convert.simulator.subject import Subject
 from edge.quant.units import MeasureConfig, firing, template_measures
 
-__all__ = ["UnitScore", "UnitTruth", "VoluntaryTruth", "render_voluntary_truth", "score_units", "true_template"]
+__all__ = ["UnitScore", "UnitTruth", "VoluntaryTruth", "render_voluntary_truth", "score_units", "true_template",
+           "unit_purity"]
 
 _TRUTH_STREAM = 0x7E0717
 _PAD_S = 0.05  # zeros around a template before the band-pass (its causal tail fits)
@@ -148,6 +149,20 @@ class UnitScore:
     amplitude_error: float | None   # (found − true) / true
     duration_error_ms: float | None  # found − true
     rate_error_hz: float | None      # found − true
+
+
+def unit_purity(truth: VoluntaryTruth, found, tol_s: float = 0.0005) -> list[float]:
+    """Per found unit (objects with ``discharge_times_s``, in order): the largest share of its
+    discharges matched one-to-one within ``tol_s`` by one true unit's, over every true unit
+    however few its discharges (0 when it has none). Near 1: one unit's train; about 1/k: a
+    mixture of k units' discharges; near 0: a train of no listed unit (the simulator's distant
+    units, which the truth does not list, or noise)."""
+    out = []
+    for f in found:
+        t = np.sort(np.asarray(f.discharge_times_s))
+        k = max((_matched(np.asarray(u.discharge_times_s), t, tol_s) for u in truth.units), default=0)
+        out.append(k / len(t) if len(t) else 0.0)
+    return out
 
 
 def _matched(true_t: np.ndarray, found_t: np.ndarray, tol: float) -> int:

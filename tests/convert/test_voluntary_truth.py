@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from convert.simulator import simulate_clip
-from convert.simulator.voluntary_truth import UnitScore, render_voluntary_truth, score_units, true_template
+from convert.simulator.voluntary_truth import UnitScore, render_voluntary_truth, score_units, true_template, unit_purity
 from edge.quant.units import template_measures
 
 
@@ -84,6 +84,21 @@ def test_score_units_on_the_truth_itself(rec):
     assert scores and all(isinstance(s, UnitScore) for s in scores)
     assert all(s.recall == 1.0 and s.agreement == 1.0 and s.amplitude_error == 0.0 for s in scores)
     assert all(s.found_id is None for s in score_units(rec, [], min_discharges=20))
+
+
+def test_unit_purity_tells_one_unit_from_a_mixture_and_from_none(rec):
+    class Train:
+        def __init__(self, times):
+            self.discharge_times_s = tuple(np.sort(times))
+
+    a, b = (np.asarray(u.discharge_times_s) for u in sorted(rec.units, key=lambda u: -u.n_discharges)[:2])
+    mixture = np.concatenate([a[::2], b[1::2]])  # half of each, as a template dealt two units
+    off = a + 0.004  # every discharge 4 ms late: no unit's
+    own, mix, none_ = unit_purity(rec, [Train(a), Train(mixture), Train(off)])
+    assert own == 1.0
+    assert 0.4 <= mix <= 0.6
+    assert none_ < 0.1
+    assert unit_purity(rec, [Train([])]) == [0.0]
 
 
 def test_bad_arguments():
