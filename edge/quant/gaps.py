@@ -58,13 +58,15 @@ residual share of ~0.05) is dealt by the rhythms rather than by the dealing (sim
 discharges matched 0.871 → 0.876, held-out 0.879 → 0.882; one held-out unit at 0.50 of its
 discharges, two units of one shape and rate that neither rhythm nor shape tells apart, falls
 just below the found criterion). What the shape says is weighed per discharge, not only
-as the train that held it: for every discharge the peel-off fitted by one template it kept
-each template's residual there at its own best shift (:meth:`~.decompose.Peeler.fits`, the
+as the train that held it: for every discharge the peel-off fitted by one template (and
+each member of a fitted pair, the other member taken out) it kept each template's residual
+there at its own best shift (:meth:`~.decompose.Peeler.fits`, the
 firing context not applied: the context is what dealt a mixed pair's discharges by a mixed
 rhythm); dealing such a discharge to a unit costs ``separate_evidence`` × half its
 template's residual excess over the other's, in noise variances (a Gaussian log-likelihood
 ratio, discounted for a background that is neither white nor independent), in place of the
-constant moving cost (the discharges fitted as a pair keep that). On the benchmark's worst
+constant moving cost (which a discharge without a fit keeps; until the pair members had
+theirs, simulator 1.7.0, matched 0.887 and held out 0.891, :mod:`.decompose`). On the benchmark's worst
 pair (simulator 1.7.0, seed 103, two units 0.1 apart in residual share at 15.0 and 14.3 Hz)
 the peel-off dealt 144 of 523 discharges to the wrong one; a re-deal with the true periods
 and the constant cost leaves ~100, with the fit 44 (the fit's own say alone: 129).
@@ -346,8 +348,9 @@ def _viterbi(e: np.ndarray, cost: np.ndarray, P: tuple[float, float], sd: tuple[
 
 def _evidence(raw: np.ndarray, pair: tuple[int, int], q: int, fit: tuple[np.ndarray, np.ndarray] | None,
               weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per discharge (input-grid indices ``raw``): whether the peel-off fitted it by one
-    template (``fit``: :meth:`~.decompose.Peeler.fits`), and then the cost (n × 2) of dealing
+    """Per discharge (input-grid indices ``raw``): whether the peel-off kept a template fit
+    for it (``fit``: :meth:`~.decompose.Peeler.fits`: one template's discharges and pair
+    members), and then the cost (n × 2) of dealing
     it to each of the two units whose templates are ``pair``: ``weight`` × half the excess
     of that template's residual over the better one's, in noise variances (a Gaussian
     log-likelihood ratio, discounted: the background of distant units is neither white nor

@@ -69,18 +69,19 @@ def test_amplitude_target(scores):
 
 def test_discharges_regression_bound(scores):
     recall = np.array([s.recall for s in _found(scores)])
-    # measured 0.90 and 62 % since the re-deal of two units of one shape weighs each
-    # discharge's template fit and may leave a discharge to neither (0.89 and 62 % before;
-    # 0.87 and 55 % before the slots a unit's rhythm leaves empty were searched on the
-    # peel-off's residual; 0.85 and 48 % before fragments were joined through their members'
-    # templates and two units of one shape re-dealt by their rhythms)
-    assert np.mean(recall) >= 0.85
-    assert np.mean(recall >= 0.9) >= 0.52
+    # measured 0.91 and 66 % since each member of a superimposed pair has its own template fit
+    # for the re-deal of two units of one shape (0.90 and 62 % when only single discharges had
+    # one; 0.89 and 62 % before the re-deal weighed the fits and could leave a discharge to
+    # neither unit; 0.87 and 55 % before the slots a unit's rhythm leaves empty were searched
+    # on the peel-off's residual; 0.85 and 48 % before fragments were joined through their
+    # members' templates and two units of one shape re-dealt by their rhythms)
+    assert np.mean(recall) >= 0.88
+    assert np.mean(recall >= 0.9) >= 0.58
 
 
-@pytest.mark.xfail(strict=True, reason="measured (simulator 1.7.0): mean 0.90 of discharges matched per found unit; "
-                                        "62 % of found units reach 0.9 (benchmark 0.887 and 52 %, held-out 0.891 and "
-                                        "56 %: similar units of one pool mixed between templates, close superpositions)")
+@pytest.mark.xfail(strict=True, reason="measured (simulator 1.7.0): mean 0.91 of discharges matched per found unit; "
+                                        "66 % of found units reach 0.9 (benchmark 0.891 and 56 %, held-out 0.897 and "
+                                        "60 %: similar units of one pool mixed between templates, close superpositions)")
 def test_discharges_matched_target(scores):
     assert all(s.recall >= 0.9 for s in _found(scores))
 
@@ -102,8 +103,8 @@ def test_duration_target(scores):
 
 
 @pytest.mark.xfail(strict=True, reason="measured (simulator 1.7.0): 27 of 29 found units within 0.5 Hz, median "
-                                        "error 0.04 Hz; two units of the 30 % effort recording off by 0.89 and 0.59 Hz "
-                                        "(0.80 and 0.59 of their discharges matched; benchmark 98.6 %, held-out 95.1 %)")
+                                        "error 0.04 Hz; two units off by 0.83 and 0.61 Hz (0.83 and 0.57 of their "
+                                        "discharges matched; benchmark 98.6 %, held-out 96.3 %)")
 def test_rate_target(scores):
     assert all(abs(s.rate_error_hz) <= 0.5 for s in _found(scores))
 
@@ -113,8 +114,9 @@ def test_refine_option_on_the_former_hard_cases():
     default because of the PhysioNet orderings, README QEMG) was made for units of one pool
     that the learned templates mix. Simulator 1.7.0's pools no longer pile units up at one
     amplitude, and on these recordings it now finds one unit fewer and matches about as many
-    discharges per found unit (measured: 14 of 15 units, mean 0.915, against 15 and 0.911; on
-    earlier versions: 14 and 0.892 against 15 and 0.898, 12 and 0.83 against 12 and 0.77).
+    discharges per found unit (measured: 14 of 15 units, mean 0.918, against 15 and 0.927; on
+    earlier versions: 14 and 0.915 against 15 and 0.911, 14 and 0.892 against 15 and 0.898,
+    12 and 0.83 against 12 and 0.77).
     Held as a regression bound on the option."""
     from edge.quant.decompose import DecomposeConfig
     from edge.quant.quantify import QuantConfig
