@@ -63,8 +63,9 @@ each member of a fitted pair, the other member taken out) it kept each template'
 there at its own best shift (:meth:`~.decompose.Peeler.fits`, the
 firing context not applied: the context is what dealt a mixed pair's discharges by a mixed
 rhythm); dealing such a discharge to a unit costs ``separate_evidence`` × half its
-template's residual excess over the other's, in noise variances (a Gaussian log-likelihood
-ratio, discounted for a background that is neither white nor independent), in place of the
+template's residual excess over the other's, in the window's noise variances (a Gaussian
+log-likelihood ratio, discounted for a background that is neither white nor independent;
+the variance is the best fit's residual per sample, at least the band's σ²), in place of the
 constant moving cost (which a discharge without a fit keeps; until the pair members had
 theirs, simulator 1.7.0, matched 0.887 and held out 0.891, :mod:`.decompose`). On the benchmark's worst
 pair (simulator 1.7.0, seed 103, two units 0.1 apart in residual share at 15.0 and 14.3 Hz)
