@@ -144,13 +144,29 @@ def _match(segs: np.ndarray, T: np.ndarray, TT: np.ndarray, D: np.ndarray | None
     step = max(1, 2_000_000 // max(S * L, 1))
     for a in range(0, N, step):
         W = segs[a:a + step][:, idx]                           # n × S × L
+        n = len(W)
         ww = np.einsum("nsl,nsl->ns", W, W)
-        res = ww[:, :, None] - 2.0 * (W @ T.T) + TT[None, None, :]   # n × S × M
-        tau = np.zeros_like(res)
+        # one matrix product over every (row, shift): a stacked product would loop over rows
+        W2 = W.reshape(n * S, L)
+        # in place, in the order of ww − 2·W·T + |T|² (+ 2τ·g + τ²·|D|²): the same values
+        res = (W2 @ T.T).reshape(n, S, -1)                                            # n × S × M
+        res *= -2.0
+        res += ww[:, :, None]
+        res += TT[None, None, :]
         if D is not None:
-            g = W @ D.T - TD[None, None, :]                    # <W − T, D>
-            tau = np.clip(-g / np.maximum(DD, 1e-12), -0.5, 0.5)
-            res = res + 2.0 * tau * g + tau * tau * DD
+            g = (W2 @ D.T).reshape(n, S, -1)
+            g -= TD[None, None, :]                                                     # <W − T, D>
+            tau = np.negative(g)
+            tau /= np.maximum(DD, 1e-12)
+            np.clip(tau, -0.5, 0.5, out=tau)
+            tmp = 2.0 * tau
+            tmp *= g
+            res += tmp
+            np.multiply(tau, tau, out=tmp)
+            tmp *= DD
+            res += tmp
+        else:
+            tau = np.zeros_like(res)
         if per_template:
             out[5][a:a + step] = res.min(axis=1)
         if allowed is not None:
@@ -408,7 +424,10 @@ class Peeler:
         spans = d[c[:, None] + np.arange(-H - R, H + R + 1)[None, :]]                  # n × (2H+2R+1)
         e0 = np.einsum("ij,ij->i", spans, spans)
         W = spans[:, (R - K) + np.arange(2 * K + 1)[:, None] + np.arange(L)[None, :]]  # n × S × L (first: ±K)
-        res1 = np.einsum("nsl,nsl->ns", W, W)[:, :, None] - 2.0 * (W @ self.T.T) + self.TT
+        res1 = (W.reshape(-1, L) @ self.T.T).reshape(W.shape[0], W.shape[1], -1)   # one product (_match)
+        res1 *= -2.0
+        res1 += np.einsum("nsl,nsl->ns", W, W)[:, :, None]
+        res1 += self.TT
         alw = None if allowed is None else allowed[rows]
         if alw is not None:
             res1 = np.where(alw[:, None, :], res1, np.inf)
