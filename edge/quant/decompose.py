@@ -159,12 +159,12 @@ def _match(segs: np.ndarray, T: np.ndarray, TT: np.ndarray, D: np.ndarray | None
             tau = np.negative(g)
             tau /= np.maximum(DD, 1e-12)
             np.clip(tau, -0.5, 0.5, out=tau)
-            tmp = 2.0 * tau
-            tmp *= g
-            res += tmp
-            np.multiply(tau, tau, out=tmp)
-            tmp *= DD
-            res += tmp
+            g *= tau
+            g *= 2.0  # (2τ)·g: the factor 2 is exact
+            res += g
+            np.multiply(tau, tau, out=g)
+            g *= DD
+            res += g
         else:
             tau = np.zeros_like(res)
         if per_template:
