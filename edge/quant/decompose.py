@@ -40,8 +40,9 @@
    the re-deal of two units of one shape (:func:`edge.quant.gaps.separate`) weighs against
    their rhythms. Each member of a superimposed pair gets the same fit on its window (± the
    shift) with the other member's template taken out (``pair_fits``): without it the pair
-   members, 4 in 10 of the discharges misplaced between two units of one shape, were dealt
-   by a flat cost (simulator 1.7.0, discharges matched per found unit 0.887 → 0.891, held
+   members were dealt by a flat cost (with the discharges moved when fragments are joined,
+   about 4 in 10 of those misplaced between two units of one shape had no fit of their own;
+   simulator 1.7.0, discharges matched per found unit 0.887 → 0.891, held
    out 0.891 → 0.897, seeds 301–320 0.878 → 0.886). The noise variance is the window's own:
    the best template's residual per sample, at least the band's σ² (the same residual
    difference is strong evidence in a quiet stretch and weak among other units' potentials
