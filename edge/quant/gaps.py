@@ -353,9 +353,9 @@ def _evidence(raw: np.ndarray, pair: tuple[int, int], q: int, fit: tuple[np.ndar
     for it (``fit``: :meth:`~.decompose.Peeler.fits`: one template's discharges and pair
     members), and then the cost (n × 2) of dealing
     it to each of the two units whose templates are ``pair``: ``weight`` × half the excess
-    of that template's residual over the better one's, in noise variances (a Gaussian
-    log-likelihood ratio, discounted: the background of distant units is neither white nor
-    independent of the potential)."""
+    of that template's residual over the better one's, in the window's noise variances
+    (a Gaussian log-likelihood ratio, discounted: the background of distant units is neither
+    white nor independent of the potential)."""
     fitted = np.zeros(len(raw), dtype=bool)
     Z = np.zeros((len(raw), 2))
     if fit is None or len(fit[0]) == 0 or weight <= 0:

@@ -495,18 +495,18 @@ def _cleaned(stacks: list, picks: list[np.ndarray], trains: list[np.ndarray], pr
 _NO_UNIT_REASON = "no motor unit with {n} or more regular discharges (rest, noise, or activity too dense to decompose)"
 
 
-def _reportable(times: np.ndarray, cfg: QuantConfig) -> bool:
-    """Whether a unit's final discharge times (s) still meet the unit criteria as reported:
-    ≥ ``min_discharges``, a rate (:func:`~.units.firing`) within ``rate_range_hz`` and an
-    interval CV ≥ ``min_isi_cv``. The criteria pick the peel-off's trains; separation, gap
-    filling and the slot search then move, add and remove discharges, which can carry a
-    borderline unit's rate or CV out of the range it was picked for (seen on synthetic
-    spike trains: 3.8 and 51.5 Hz, CV 0.047)."""
+def _reportable(times: np.ndarray, cfg: QuantConfig) -> tuple[float, float] | None:
+    """The firing (rate Hz, ISI CV; :func:`~.units.firing`) a unit is reported with, if its
+    final discharge times (s) still meet the unit criteria: ≥ ``min_discharges``, a rate
+    within ``rate_range_hz`` and an interval CV ≥ ``min_isi_cv``; else None. The criteria
+    pick the peel-off's trains; separation, gap filling and the slot search then move, add
+    and remove discharges, which can carry a borderline unit's rate or CV out of the range
+    it was picked for (seen on synthetic spike trains: 3.8 and 51.5 Hz, CV 0.047)."""
     if len(times) < cfg.min_discharges:
-        return False
+        return None
     rate, cv = firing(times)
     lo, hi = cfg.rate_range_hz
-    return lo <= rate <= hi and cv >= cfg.min_isi_cv
+    return (rate, cv) if lo <= rate <= hi and cv >= cfg.min_isi_cv else None
 
 
 def _clipped_share(x: np.ndarray) -> float:
@@ -685,14 +685,14 @@ def _analyse(x: np.ndarray, fs: float, scale: float, n: int, dur: float, cfg: Qu
         times = (idx + tm.peak - pre) / fs
         # a template peak outside the recording is no discharge in it
         times = times[(times >= 0.0) & (times < dur)]
-        if not _reportable(times, cfg):
+        fired = _reportable(times, cfg)
+        if fired is None:
             irregular += 1
             continue
-        units_raw.append((float(times[0]), times, tm, tmpl, stack))
+        units_raw.append((float(times[0]), times, fired, tm, tmpl, stack))
     units_raw.sort(key=lambda r: r[0])
     units, templates, discharges, markers = [], [], [], []
-    for i, (_, times, tm, tmpl, stack) in enumerate(units_raw):
-        rate, cv = firing(times)
+    for i, (_, times, (rate, cv), tm, tmpl, stack) in enumerate(units_raw):
         units.append(UnitMeasures(
             id=i, n_discharges=len(times), firing_rate_hz=rate, isi_cv=cv, amplitude_uv=tm.amplitude_uv,
             duration_ms=tm.duration_ms, phases=tm.phases, turns=tm.turns, area_uv_ms=tm.area_uv_ms,
