@@ -213,11 +213,12 @@ def accuracy(cases, seconds: float, rate: int | None = None, config: QuantConfig
             r = quantify(resample(tr.signal_uv, fs, rate), rate, uv_per_lsb=1.0, config=config)
         else:
             r = quantify(tr.pcm, fs, uv_per_lsb=tr.uv_per_lsb, config=config)
-        sc = score_units(tr, r.units, min_discharges=20)
+        sc = score_units(tr, r.units, min_discharges=20, tol_s=TOLERANCES_S[0])
         scores += sc
         found_ids = {s.found_id for s in sc if s.found_id is not None}
-        wide = [{w.index: w.recall for w in score_units(tr, r.units, min_discharges=20, tol_s=tol)}
-                for tol in TOLERANCES_S]
+        wide = [{s.index: s.recall for s in sc}] + [
+            {w.index: w.recall for w in score_units(tr, r.units, min_discharges=20, tol_s=tol)}
+            for tol in TOLERANCES_S[1:]]
         by_tol += [[w[s.index] for w in wide] for s in sc if s.found_id is not None]
         purity += unit_purity(tr, r.units)
         brittle_found += [_brittle(u) for u in r.units if u.id in found_ids and u.duration_range_ms]
